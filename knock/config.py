@@ -1,0 +1,276 @@
+"""Knock's settings: one class, read once from the environment (or `.env`) and passed down."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+def parse_duration(value: object) -> float:
+    """Read `90s`, `15m`, `48h`, `7d`, `2w` or a bare number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("must be a duration like 90s, 15m, 48h or 7d")
+        seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `count` events per `seconds`."""
+
+    count: int
+    seconds: float
+
+
+def parse_rate(value: object) -> Rate | None:
+    """Read `COUNT/DURATION` (`3/1h`) or `off`."""
+    if value is None or isinstance(value, Rate):
+        return value
+    text = str(value).strip().lower()
+    if text in ("off", ""):
+        return None
+    count, _, window = text.partition("/")
+    if not count.strip().isdigit() or not window:
+        raise ValueError("must be a rate like 3/1h, or off")
+    return Rate(int(count), parse_duration(window))
+
+
+def parse_list(value: object) -> list[str]:
+    """Read a comma-separated list."""
+    if isinstance(value, list | tuple):
+        return [str(item).strip() for item in value if str(item).strip()]
+    return [item.strip() for item in str(value or "").split(",") if item.strip()]
+
+
+def _room_id(value: str) -> str:
+    # Imported here so that the settings module stays importable on its own.
+    from knock.core.mxid import is_room_id
+
+    if not is_room_id(value):
+        raise ValueError("must be a room id like !abc:example.org")
+    return value
+
+
+def _user_id(value: str | None) -> str | None:
+    from knock.core.mxid import is_valid
+
+    if value is not None and not is_valid(value):
+        raise ValueError("must be a Matrix user id like @knock:example.org")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http(s) URL like https://matrix.example.org")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("sqlite", "postgresql", "postgres")):
+        raise ValueError("must be sqlite:///path/to/knock.db or postgresql://user@host/db")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(parse_rate)]
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(parse_list)]
+
+# Settings whose value may instead be read from the file named by `<NAME>_FILE`.
+SECRET_SETTINGS = (
+    "api_key",
+    "matrix_access_token",
+    "matrix_password",
+    "beeper_login_code",
+    "beeper_login_token",
+    "tally_signing_secret",
+    "typeform_secret",
+    "formbricks_secret",
+    "webhook_token",
+)
+
+# Shown after "NAME is required" so that the line says what a good value looks like.
+_HINTS = {"new_room_id": "a room id like !abc:example.org"}
+
+
+class Settings(BaseSettings):
+    """Every setting Knock reads; documented one by one in docs/env_vars.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # The room and the homeserver.
+    new_room_id: Annotated[str, AfterValidator(_room_id)]
+    matrix_base_url: Annotated[str, AfterValidator(_url)] = "https://matrix.beeper.com"
+    default_server_name: str | None = None
+
+    # How the bot signs in (first match wins: token, password, Beeper JWT, Beeper email code).
+    matrix_access_token: SecretStr | None = None
+    matrix_user_id: Annotated[str | None, AfterValidator(_user_id)] = None
+    matrix_password: SecretStr | None = None
+    beeper_api_base: Annotated[str, AfterValidator(_url)] = "https://api.beeper.com"
+    beeper_login_email: str | None = None
+    beeper_login_code: SecretStr | None = None
+    beeper_login_token: SecretStr | None = None
+    tokens_file: Path = Path("tokens.json")
+    device_name: str = "Knock"
+
+    # Talking to the homeserver.
+    request_delay: Duration = 0.5
+    rate_limit_wait_cap: Duration = 60.0
+    invite_reason: str = "You asked to join this room."
+    kick_reason: str = "Removed by the room's moderators."
+
+    # Admin API.
+    api_key: SecretStr | None = None
+
+    # Intake.
+    max_body_bytes: int = Field(default=262144, gt=0)
+    matrix_id_field: str | None = None
+    tally_signing_secret: SecretStr | None = None
+    typeform_secret: SecretStr | None = None
+    formbricks_secret: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    form_redirect_url: str | None = None
+    repair_action: Literal["invite", "review"] = "invite"
+    store_form_answers: bool = False
+
+    # Block-list and the global window (kept from the original deployment notes).
+    blocklist_file: Path = Path("blocked_users.txt")
+    max_requests_per_window: int = Field(default=10, gt=0)
+    spam_window_seconds: Duration = 60.0
+
+    # Jobs and storage.
+    database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///./knock.db"
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    database_timeout: Duration = 5.0
+    worker_concurrency: int = Field(default=4, gt=0, le=64)
+    lease_ttl: Duration = 30.0
+    job_retry_cap: Duration = 600.0
+    invite_retry_for: Duration = 86400.0
+    retention: Duration = 90 * 86400.0
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments, then the environment, then `.env`, then `<NAME>_FILE` files."""
+        return (init_settings, env_settings, dotenv_settings, SecretFiles(settings_cls))
+
+    @property
+    def signing_configured(self) -> bool:
+        """Whether any delivery secret or token is set, so that every delivery must prove itself."""
+        return any(
+            secret is not None
+            for secret in (
+                self.tally_signing_secret,
+                self.typeform_secret,
+                self.formbricks_secret,
+                self.webhook_token,
+            )
+        )
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """Read `<NAME>_FILE` (a container secret) for each secret setting not given directly."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Satisfy the abstract interface; values come from `__call__`."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Return each secret read from the file its `_FILE` variable names."""
+        env_file = self.config.get("env_file")
+        dotenv = _read_dotenv(env_file) if isinstance(env_file, str) else {}
+        found: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            variable = f"{name.upper()}_FILE"
+            path = os.environ.get(variable) or dotenv.get(variable)
+            if path:
+                found[name] = _read_secret_file(variable, path)
+        return found
+
+
+def _read_dotenv(env_file: str) -> dict[str, str]:
+    if not Path(env_file).is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(env_file).items() if value is not None}
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{variable} names a file that cannot be read: {exc.strerror}") from None
+
+
+def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
+    """Build the settings or raise ConfigError with one line naming the bad setting."""
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc)) from None
+
+
+def describe_error(exc: ValidationError) -> str:
+    """Turn pydantic's report into one line that names the first bad setting."""
+    error = exc.errors(include_url=False)[0]
+    field = str(error["loc"][0]) if error["loc"] else "settings"
+    name = field.upper()
+    if error["type"] == "missing":
+        hint = _HINTS.get(field)
+        return f"{name} is required" + (f" ({hint})" if hint else "")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if field in SECRET_SETTINGS:
+        return f"{name} is not valid: {message}"
+    shown = str(error.get("input", ""))[:60]
+    return f"{name}={shown!r} is not valid: {message}"
+
+
+def settings_names() -> list[str]:
+    """List every environment variable Knock reads, for the documentation test."""
+    names = [name.upper() for name in Settings.model_fields]
+    return names + [f"{name.upper()}_FILE" for name in SECRET_SETTINGS]
+
+
+def environment_snapshot(settings: Settings) -> Mapping[str, object]:
+    """Return the settings as shown by `knock config`, secrets masked."""
+    shown: dict[str, object] = {}
+    for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = "********" if value.get_secret_value() else ""
+        shown[name.upper()] = value
+    return shown

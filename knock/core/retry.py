@@ -1,0 +1,29 @@
+"""Back-off arithmetic for retries: data in, delay out."""
+
+from __future__ import annotations
+
+import random
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Return the wait before retry number `attempt` (1-based): capped exponential, full jitter.
+
+    Half the delay is fixed and half is random so that many callers retrying together spread out
+    without any of them retrying almost at once.
+    """
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    jitter: float = (rng or random).random()
+    return float(ceiling / 2 + jitter * ceiling / 2)
+
+
+def retry_after_seconds(header: str | None, body: dict[str, object]) -> float | None:
+    """Read how long a homeserver asked us to wait, from `Retry-After` or `retry_after_ms`."""
+    if header:
+        try:
+            return max(0.0, float(header.strip()))
+        except ValueError:
+            pass  # an HTTP date: fall through to the body, which Synapse always fills
+    millis = body.get("retry_after_ms")
+    if isinstance(millis, int | float) and not isinstance(millis, bool):
+        return max(0.0, millis / 1000)
+    return None

@@ -1,0 +1,258 @@
+"""The Matrix client-server API, through one request path that paces, waits and retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from knock.clock import Clock
+from knock.core.retry import backoff_delay, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+API = "/_matrix/client/v3"
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+# Called on M_UNKNOWN_TOKEN: returns a fresh access token, or None when Knock cannot log in again.
+Relogin = Callable[[], Awaitable[str | None]]
+
+
+class MatrixError(Exception):
+    """The homeserver answered with an error."""
+
+    def __init__(self, status: int, errcode: str, error: str) -> None:
+        super().__init__(f"{status} {errcode}: {error}")
+        self.status = status
+        self.errcode = errcode
+        self.error = error
+
+
+class HomeserverUnavailable(MatrixError):
+    """The homeserver could not be reached, or kept answering 502/503/504."""
+
+
+class RateLimited(MatrixError):
+    """The homeserver asked us to wait longer than we wait inside one request."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(429, "M_LIMIT_EXCEEDED", f"asked to wait {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+class Pacer:
+    """Keep at least `delay` seconds between the bot account's outbound calls."""
+
+    def __init__(self, clock: Clock, delay: float) -> None:
+        self._clock = clock
+        self._delay = delay
+        self._lock = asyncio.Lock()
+        self._last = float("-inf")
+
+    async def wait(self) -> None:
+        """Return when the next call may go out."""
+        if self._delay <= 0:
+            return
+        async with self._lock:
+            await self._clock.sleep(self._last + self._delay - self._clock.now())
+            self._last = self._clock.now()
+
+
+class MatrixClient:
+    """The bot's view of its homeserver: about fifteen endpoints over one request path."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        clock: Clock,
+        *,
+        pacer: Pacer,
+        rate_limit_wait_cap: float = 60.0,
+        connect_attempts: int = 4,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.pacer = pacer
+        self.rate_limit_wait_cap = rate_limit_wait_cap
+        self.connect_attempts = connect_attempts
+        self.access_token: str | None = None
+        self.relogin: Relogin | None = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        authed: bool = True,
+    ) -> dict[str, Any]:
+        """Send one call, waiting out rate limits and outages, and return the JSON answer."""
+        failures = 0
+        relogged = False
+        while True:
+            await self.pacer.wait()
+            try:
+                response = await self.http.request(
+                    method,
+                    self.base_url + path,
+                    json=json,
+                    params=params,
+                    headers=self._auth(authed),
+                )
+            except httpx.TransportError as exc:
+                failures += 1
+                await self._back_off(failures, f"{type(exc).__name__}")
+                continue
+            if response.status_code in _RETRYABLE_STATUS:
+                failures += 1
+                await self._back_off(failures, f"HTTP {response.status_code}")
+                continue
+            body = _json(response)
+            if response.status_code == 429:
+                await self._wait_out(response, body)
+                continue
+            if response.status_code == 401 and authed and not relogged:
+                if body.get("errcode") == "M_UNKNOWN_TOKEN" and await self._log_in_again():
+                    relogged = True
+                    continue
+            if response.status_code >= 400:
+                raise MatrixError(
+                    response.status_code,
+                    str(body.get("errcode", "M_UNKNOWN")),
+                    str(body.get("error", response.reason_phrase))[:300],
+                )
+            return body
+
+    def _auth(self, authed: bool) -> dict[str, str]:
+        if authed and self.access_token:
+            return {"Authorization": f"Bearer {self.access_token}"}
+        return {}
+
+    async def _back_off(self, failures: int, what: str) -> None:
+        if failures >= self.connect_attempts:
+            raise HomeserverUnavailable(503, "M_UNAVAILABLE", f"homeserver unreachable ({what})")
+        delay = backoff_delay(failures, base=0.5, cap=10.0)
+        log.warning("Homeserver call failed (%s); retrying in %.1fs", what, delay)
+        await self.clock.sleep(delay)
+
+    async def _wait_out(self, response: httpx.Response, body: dict[str, Any]) -> None:
+        wait = retry_after_seconds(response.headers.get("Retry-After"), body)
+        wait = 1.0 if wait is None else wait
+        if wait > self.rate_limit_wait_cap:
+            raise RateLimited(wait)
+        log.info("Homeserver rate limit: waiting %.1fs as asked", wait)
+        await self.clock.sleep(wait)
+
+    async def _log_in_again(self) -> bool:
+        if self.relogin is None:
+            return False
+        log.warning("The homeserver no longer accepts the access token; logging in again")
+        token = await self.relogin()
+        if token is None:
+            return False
+        self.access_token = token
+        return True
+
+    # Endpoints.
+
+    async def whoami(self) -> dict[str, Any]:
+        """Return the bot's user id and device id."""
+        return await self.request("GET", f"{API}/account/whoami")
+
+    async def login(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Log in (any login type) and return the homeserver's answer."""
+        return await self.request("POST", f"{API}/login", json=body, authed=False)
+
+    async def profile(self, user_id: str) -> dict[str, Any]:
+        """Return a user's profile; raises MatrixError 404 for a user that does not exist."""
+        return await self.request("GET", f"{API}/profile/{_seg(user_id)}")
+
+    async def members(self, room_id: str, membership: str | None = None) -> dict[str, str]:
+        """Return user id -> membership for the room, optionally only one membership."""
+        params = {"membership": membership} if membership else None
+        body = await self.request("GET", f"{API}/rooms/{_seg(room_id)}/members", params=params)
+        return {
+            event["state_key"]: event.get("content", {}).get("membership", "")
+            for event in body.get("chunk", [])
+        }
+
+    async def joined_members(self, room_id: str) -> dict[str, Any]:
+        """Return the joined members with their display names and avatars."""
+        body = await self.request("GET", f"{API}/rooms/{_seg(room_id)}/joined_members")
+        joined: dict[str, Any] = body.get("joined", {})
+        return joined
+
+    async def state(self, room_id: str) -> list[dict[str, Any]]:
+        """Return the room's full current state."""
+        body = await self.request("GET", f"{API}/rooms/{_seg(room_id)}/state")
+        # The endpoint answers a JSON list; _json wraps lists so the request path stays typed.
+        events: list[dict[str, Any]] = body.get("events", [])
+        return events
+
+    async def state_event(self, room_id: str, event_type: str, state_key: str = "") -> Any:
+        """Return one state event's content, or None when the room has no such event."""
+        path = f"{API}/rooms/{_seg(room_id)}/state/{_seg(event_type)}/{_seg(state_key)}"
+        try:
+            return await self.request("GET", path)
+        except MatrixError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def membership(self, room_id: str, user_id: str) -> str | None:
+        """Return a user's current membership of the room (join, invite, ban, ...), or None."""
+        content = await self.state_event(room_id, "m.room.member", user_id)
+        return str(content.get("membership")) if content else None
+
+    async def invite(self, room_id: str, user_id: str, reason: str) -> None:
+        """Invite a user, telling them why."""
+        body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}
+        await self.request("POST", f"{API}/rooms/{_seg(room_id)}/invite", json=body)
+
+    async def kick(self, room_id: str, user_id: str, reason: str) -> None:
+        """Remove a user (also revokes a pending invite)."""
+        await self._moderate("kick", room_id, user_id, reason)
+
+    async def ban(self, room_id: str, user_id: str, reason: str) -> None:
+        """Ban a user from the room."""
+        await self._moderate("ban", room_id, user_id, reason)
+
+    async def unban(self, room_id: str, user_id: str) -> None:
+        """Lift a ban."""
+        await self._moderate("unban", room_id, user_id, "")
+
+    async def _moderate(self, action: str, room_id: str, user_id: str, reason: str) -> None:
+        body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}
+        await self.request("POST", f"{API}/rooms/{_seg(room_id)}/{action}", json=body)
+
+    async def send_message(self, room_id: str, body: str, html: str | None = None) -> str:
+        """Send a text message (with an optional HTML body); return the event id."""
+        content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+        if html is not None:
+            content.update(format="org.matrix.custom.html", formatted_body=html)
+        txn = uuid.uuid4().hex
+        path = f"{API}/rooms/{_seg(room_id)}/send/m.room.message/{txn}"
+        answer = await self.request("PUT", path, json=content)
+        return str(answer.get("event_id", ""))
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if isinstance(body, list):
+        return {"events": body}
+    return body if isinstance(body, dict) else {}

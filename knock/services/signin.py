@@ -1,0 +1,224 @@
+"""Get the bot an access token, keep it in the database for every process, and mirror it to disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.matrix.beeper import BeeperLogin, BeeperLoginError
+from knock.matrix.client import MatrixClient, MatrixError
+from knock.store import Store
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEY = "matrix.access_token"
+DEVICE_KEY = "matrix.device_id"
+USER_KEY = "matrix.user_id"
+JWT_KEY = "beeper.jwt"
+REQUEST_KEY = "beeper.login_request"
+
+NO_METHOD = (
+    "no way to sign in: set MATRIX_ACCESS_TOKEN, or MATRIX_USER_ID and MATRIX_PASSWORD, "
+    "or BEEPER_LOGIN_EMAIL and BEEPER_LOGIN_CODE (or run `knock login`)"
+)
+
+
+class SignInError(Exception):
+    """The bot could not sign in; the message is one line saying what to set or run."""
+
+
+class SignIn:
+    """Find, obtain and renew the bot's access token."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.http = http
+        self.clock = clock
+
+    async def ensure(self) -> str:
+        """Make the Matrix client usable and return the bot's user id."""
+        self.matrix.access_token = await self._find_token()
+        self.matrix.relogin = self.relogin
+        try:
+            who = await self.matrix.whoami()
+        except MatrixError as exc:
+            raise SignInError(f"the homeserver refused the bot's access token ({exc})") from None
+        user_id = str(who["user_id"])
+        await self.store.set_value(USER_KEY, user_id, self.clock.now())
+        return user_id
+
+    async def relogin(self) -> str | None:
+        """Return a fresh token after the homeserver dropped ours, or None if we cannot get one."""
+        stored = await self.store.get_value(TOKEN_KEY)
+        if stored and stored != self.matrix.access_token:
+            return stored  # another Knock process has logged in already
+        try:
+            return await self._log_in(allow_email_code=False)
+        except (SignInError, MatrixError) as exc:
+            log.error("Logging in again failed: %s", exc)
+            return None
+
+    async def log_in_with_code(self, code: str) -> str:
+        """Finish Beeper's email-code flow (for `knock login`) and return the bot's user id."""
+        request = await self.store.get_value(REQUEST_KEY)
+        if request is None:
+            raise SignInError("no Beeper login is in progress: run `knock login` again")
+        try:
+            jwt = await BeeperLogin(self.http, self.settings.beeper_api_base).exchange_code(
+                request, code
+            )
+        except BeeperLoginError as exc:
+            raise SignInError(str(exc)) from None
+        await self.store.set_value(JWT_KEY, jwt, self.clock.now())
+        self.matrix.access_token = await self._matrix_login(_jwt_body(jwt))
+        return await self.ensure()
+
+    async def _find_token(self) -> str:
+        if self.settings.matrix_access_token is not None:
+            return self.settings.matrix_access_token.get_secret_value()
+        stored = await self.store.get_value(TOKEN_KEY)
+        if stored:
+            return stored
+        cached = read_tokens_file(self.settings.tokens_file).get("access_token")
+        if isinstance(cached, str) and cached:
+            await self.store.set_value(TOKEN_KEY, cached, self.clock.now())
+            return cached
+        return await self._log_in(allow_email_code=True)
+
+    async def _log_in(self, *, allow_email_code: bool) -> str:
+        settings = self.settings
+        if settings.matrix_user_id and settings.matrix_password is not None:
+            return await self._matrix_login(
+                {
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": settings.matrix_user_id},
+                    "password": settings.matrix_password.get_secret_value(),
+                }
+            )
+        jwt = await self._beeper_jwt(allow_email_code)
+        if jwt is None:
+            raise SignInError(NO_METHOD)
+        return await self._matrix_login(_jwt_body(jwt))
+
+    async def _beeper_jwt(self, allow_email_code: bool) -> str | None:
+        settings = self.settings
+        if settings.beeper_login_token is not None:
+            return settings.beeper_login_token.get_secret_value()
+        stored = await self.store.get_value(JWT_KEY)
+        if stored:
+            return stored
+        email = settings.beeper_login_email
+        if not (allow_email_code and email):
+            return None
+        request = await self.store.get_value(REQUEST_KEY)
+        if settings.beeper_login_code is None or request is None:
+            # A code is only good for the login request it was emailed for: open one, have the
+            # code sent, and keep the request until the moderator supplies the code.
+            request = await self.begin_email_login(email)
+            raise SignInError(
+                f"Beeper emailed a login code to {email}: set BEEPER_LOGIN_CODE and start "
+                "Knock again, or run `knock login`"
+            )
+        try:
+            jwt = await BeeperLogin(self.http, settings.beeper_api_base).exchange_code(
+                request, settings.beeper_login_code.get_secret_value()
+            )
+        except BeeperLoginError as exc:
+            raise SignInError(str(exc)) from None
+        await self.store.set_value(JWT_KEY, jwt, self.clock.now())
+        return jwt
+
+    async def begin_email_login(self, email: str) -> str:
+        """Have Beeper email a login code; return the login request it belongs to."""
+        beeper = BeeperLogin(self.http, self.settings.beeper_api_base)
+        try:
+            request = await beeper.start()
+            await beeper.send_code(request, email)
+        except BeeperLoginError as exc:
+            raise SignInError(str(exc)) from None
+        await self.store.set_value(REQUEST_KEY, request, self.clock.now())
+        return request
+
+    async def _matrix_login(self, body: dict[str, Any]) -> str:
+        device_id = await self._device_id()
+        body = {**body, "initial_device_display_name": self.settings.device_name}
+        if device_id:
+            body["device_id"] = device_id
+        try:
+            answer = await self.matrix.login(body)
+        except MatrixError as exc:
+            raise SignInError(
+                f"the homeserver refused the login ({exc.errcode}: {exc.error})"
+            ) from None
+        token = str(answer["access_token"])
+        now = self.clock.now()
+        await self.store.set_value(TOKEN_KEY, token, now)
+        await self.store.set_value(DEVICE_KEY, str(answer.get("device_id", "")), now)
+        write_tokens_file(
+            self.settings.tokens_file,
+            {
+                "access_token": token,
+                "user_id": answer.get("user_id"),
+                "device_id": answer.get("device_id"),
+                "homeserver": self.settings.matrix_base_url,
+            },
+        )
+        log.info("Logged in to the homeserver as %s", answer.get("user_id"))
+        return token
+
+    async def _device_id(self) -> str | None:
+        stored = await self.store.get_value(DEVICE_KEY)
+        if stored:
+            return stored
+        cached = read_tokens_file(self.settings.tokens_file).get("device_id")
+        return cached if isinstance(cached, str) and cached else None
+
+
+def _jwt_body(jwt: str) -> dict[str, Any]:
+    return {"type": "org.matrix.login.jwt", "token": jwt}
+
+
+def read_tokens_file(path: Path) -> dict[str, Any]:
+    """Return the cached tokens, or nothing when the file is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if "access_token" not in data and "matrix_access_token" in data:
+        data["access_token"] = data["matrix_access_token"]  # the original service's key
+    return data
+
+
+def write_tokens_file(path: Path, tokens: dict[str, Any]) -> None:
+    """Write the token cache atomically, readable only by its owner (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(tokens, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,210 @@
+"""Run durable jobs: each invite is tried until it is done or refused for a stated reason."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.lifecycle import Event, Reason, State
+from knock.core.retry import backoff_delay
+from knock.matrix.client import MatrixClient, MatrixError, RateLimited
+from knock.services.intake import INVITE_JOB
+from knock.store import HistoryLine, Job, KnockRecord, Store
+
+log = logging.getLogger(__name__)
+
+WORKER_ACTOR = "worker"
+_IDLE_POLL = 2.0  # seconds between looks at the queue when nothing wakes the worker
+
+
+class Worker:
+    """Claim due jobs and carry them out; every step checks the room before acting."""
+
+    def __init__(
+        self, settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, room_id: str
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.clock = clock
+        self.room_id = room_id
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the queue now (a knock was just committed)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until cancelled, with `WORKER_CONCURRENCY` jobs at a time."""
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.settings.worker_concurrency):
+                group.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:  # the database is down: keep the loop alive and try later
+                log.exception("The worker could not reach the database")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_for())
+
+    async def _idle_for(self) -> float:
+        try:
+            due = await self.store.next_job_at()
+        except Exception:
+            return _IDLE_POLL
+        if due is None:
+            return _IDLE_POLL
+        return min(_IDLE_POLL, max(0.05, due - self.clock.now()))
+
+    async def run_once(self) -> bool:
+        """Claim and carry out one due job; return False when none was due."""
+        job = await self.store.claim_job(self.name, self.clock.now(), self.settings.lease_ttl)
+        if job is None:
+            return False
+        try:
+            await self._carry_out(job)
+        except Exception as exc:
+            await self._retry_or_fail(job, exc)
+        else:
+            await self.store.finish_job(job.job_id, self.name)
+        return True
+
+    async def _carry_out(self, job: Job) -> None:
+        if job.kind != INVITE_JOB or job.knock_id is None:
+            log.error("Dropping a job of unknown kind %r", job.kind)
+            return
+        knock = await self.store.get_knock(job.knock_id)
+        if knock is not None and knock.state is State.QUEUED:
+            await InviteStep(self, knock).run()
+
+    async def _retry_or_fail(self, job: Job, exc: Exception) -> None:
+        now = self.clock.now()
+        if job.knock_id and now - job.first_attempt_at >= self.settings.invite_retry_for:
+            log.warning("Giving up on knock %s after %s: %s", job.knock_id, job.attempts, exc)
+            await self.move(
+                job.knock_id, State.FAILED, Reason.HOMESERVER_ERROR, Event.FAILED, str(exc)
+            )
+            await self.store.finish_job(job.job_id, self.name)
+            return
+        if isinstance(exc, RateLimited):
+            delay = exc.retry_after
+        else:
+            delay = backoff_delay(job.attempts, base=1.0, cap=self.settings.job_retry_cap)
+        if isinstance(exc, MatrixError):
+            log.warning(
+                "Job %s for knock %s: %s; retrying in %.0fs", job.kind, job.knock_id, exc, delay
+            )
+        else:
+            log.error(
+                "Job %s for knock %s failed; retrying in %.0fs",
+                job.kind,
+                job.knock_id,
+                delay,
+                exc_info=exc,
+            )
+        await self.store.retry_job(job.job_id, self.name, now + delay, str(exc))
+
+    async def move(
+        self,
+        knock_id: str,
+        target: State,
+        reason: Reason | None,
+        event: Event,
+        detail: str | None = None,
+        *,
+        invited_at: float | None = None,
+    ) -> bool:
+        """Record a transition made by the worker."""
+        history: Sequence[HistoryLine] = [(str(event), WORKER_ACTOR, detail)]
+        return await self.store.move(
+            knock_id,
+            target,
+            reason=reason.value if reason else None,
+            history=history,
+            now=self.clock.now(),
+            invited_at=invited_at,
+        )
+
+
+class InviteStep:
+    """Invite one queued knock, idempotently: the room is read before anything is written to it."""
+
+    def __init__(self, worker: Worker, knock: KnockRecord) -> None:
+        self.worker = worker
+        self.matrix = worker.matrix
+        self.room_id = worker.room_id
+        self.knock = knock
+
+    async def run(self) -> None:
+        """Check that the person exists and is not already in, then invite them."""
+        if not await self._user_exists():
+            await self._settle(State.REJECTED, Reason.UNKNOWN_USER, Event.REJECTED)
+            return
+        if await self._settled_by_membership():
+            return
+        await self.worker.store.mark_invite_attempted(self.knock.knock_id, self.worker.clock.now())
+        try:
+            await self.matrix.invite(
+                self.room_id, self.knock.user_id, self.worker.settings.invite_reason
+            )
+        except MatrixError as exc:
+            # A 403 may mean the membership changed since we looked (joined, banned): look again.
+            if exc.status == 403 and await self._settled_by_membership():
+                return
+            raise
+        await self._invited(None)
+
+    async def _user_exists(self) -> bool:
+        try:
+            await self.matrix.profile(self.knock.user_id)
+        except MatrixError as exc:
+            if exc.status == 404:
+                return False
+            if exc.status != 403:
+                raise
+            # 403: the homeserver limits profile lookups, so existence cannot be told; go on.
+        return True
+
+    async def _settled_by_membership(self) -> bool:
+        membership = await self.matrix.membership(self.room_id, self.knock.user_id)
+        if membership == "join":
+            await self._settle(State.DROPPED, Reason.DUPLICATE, Event.DROPPED, "already a member")
+        elif membership == "ban":
+            await self._settle(
+                State.REJECTED, Reason.BANNED, Event.REJECTED, "banned from the room"
+            )
+        elif membership == "invite":
+            if self.knock.invite_attempted_at is not None:
+                # Our own invite went out before a crash kept us from recording it.
+                await self._invited("invite found in the room after a retry")
+            else:
+                await self._settle(
+                    State.DROPPED, Reason.DUPLICATE, Event.DROPPED, "already invited"
+                )
+        else:
+            return False
+        return True
+
+    async def _invited(self, detail: str | None) -> None:
+        now = self.worker.clock.now()
+        await self.worker.move(
+            self.knock.knock_id, State.INVITED, None, Event.INVITED, detail, invited_at=now
+        )
+        log.info("Invited %s (knock %s)", self.knock.user_id, self.knock.knock_id)
+
+    async def _settle(
+        self, state: State, reason: Reason, event: Event, detail: str | None = None
+    ) -> None:
+        await self.worker.move(self.knock.knock_id, state, reason, event, detail)
+        log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)

@@ -1,0 +1,280 @@
+"""Knock's database: knocks with their history, durable jobs, and a few stored values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from knock.core.lifecycle import CLOSED, State, sources_of
+from knock.store.engine import make_engine
+from knock.store.migrate import migrate
+from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
+from knock.store.schema import jobs, knock_events, knocks, state_values
+
+__all__ = ["HistoryEntry", "Job", "KnockRecord", "NewKnock", "Store", "HistoryLine"]
+
+# (event, actor, detail) as written to a knock's history.
+HistoryLine = tuple[str, str, str | None]
+
+
+class Store:
+    """Named queries over one engine; every method is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) -> Store:
+        """Connect and bring the schema up to date."""
+        engine = make_engine(url, synchronous=synchronous, timeout=timeout)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Release every connection."""
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # Stored values (the homeserver token, the IP hashing key, ...).
+
+    async def get_value(self, key: str) -> str | None:
+        """Return a stored value, or None."""
+        async with self.engine.connect() as conn:
+            query = select(state_values.c.value).where(state_values.c.key == key)
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def set_value(self, key: str, value: str, now: float) -> None:
+        """Store a value, replacing any earlier one."""
+        async with self.engine.begin() as conn:
+            changed = await conn.execute(
+                update(state_values)
+                .where(state_values.c.key == key)
+                .values(value=value, updated_at=now)
+            )
+            if changed.rowcount == 0:
+                await conn.execute(
+                    insert(state_values).values(key=key, value=value, updated_at=now)
+                )
+
+    async def add_value_once(self, key: str, value: str, now: float) -> str:
+        """Store `value` unless the key exists; return whichever value is stored."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(state_values).values(key=key, value=value, updated_at=now)
+                )
+            return value
+        except IntegrityError:
+            stored = await self.get_value(key)
+            assert stored is not None
+            return stored
+
+    # Knocks.
+
+    async def add_knock(
+        self, new: NewKnock, history: Iterable[HistoryLine], job_kind: str | None, now: float
+    ) -> tuple[str, bool]:
+        """Commit a knock, its first history lines and its first job together.
+
+        Return the knock id and whether it is new; a second delivery of the same submission
+        returns the first knock's id.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(knocks).values(
+                        **new.__dict__, state=new.state.value, received_at=now, updated_at=now
+                    )
+                )
+                await _add_history(conn, new.knock_id, history, now)
+                if job_kind is not None:
+                    await _add_job(conn, job_kind, new.knock_id, now)
+            return new.knock_id, True
+        except IntegrityError:
+            if new.submission_key is None:
+                raise
+            existing = await self.knock_by_submission(new.submission_key)
+            if existing is None:
+                raise
+            return existing.knock_id, False
+
+    async def knock_by_submission(self, submission_key: str) -> KnockRecord | None:
+        """Return the knock a platform submission made, if any."""
+        return await self._one_knock(knocks.c.submission_key == submission_key)
+
+    async def get_knock(self, knock_id: str) -> KnockRecord | None:
+        """Return one knock, or None."""
+        return await self._one_knock(knocks.c.knock_id == knock_id)
+
+    async def latest_knock(self, user_id: str, states: Iterable[State]) -> KnockRecord | None:
+        """Return the newest knock for a person in one of `states`."""
+        return await self._one_knock(
+            and_(knocks.c.user_id == user_id, knocks.c.state.in_([s.value for s in states]))
+        )
+
+    async def knocks_in(self, states: Iterable[State], limit: int = 1000) -> list[KnockRecord]:
+        """Return knocks in the given states, oldest first."""
+        query = (
+            select(knocks)
+            .where(knocks.c.state.in_([s.value for s in states]))
+            .order_by(knocks.c.received_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [KnockRecord.from_row(row) for row in await conn.execute(query)]
+
+    async def history(self, knock_id: str) -> list[HistoryEntry]:
+        """Return a knock's audit log, oldest first."""
+        query = (
+            select(knock_events)
+            .where(knock_events.c.knock_id == knock_id)
+            .order_by(knock_events.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [HistoryEntry(r.at, r.event, r.actor, r.detail) for r in rows]
+
+    async def move(
+        self,
+        knock_id: str,
+        target: State,
+        *,
+        reason: str | None,
+        history: Sequence[HistoryLine],
+        now: float,
+        invited_at: float | None = None,
+    ) -> bool:
+        """Move a knock to `target` if the state machine allows it from where it is now.
+
+        Return False, changing nothing, when another worker moved it first.
+        """
+        allowed = [state.value for state in sources_of(target)]
+        values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
+        if invited_at is not None:
+            values["invited_at"] = invited_at
+        async with self.engine.begin() as conn:
+            changed = await conn.execute(
+                update(knocks)
+                .where(knocks.c.knock_id == knock_id, knocks.c.state.in_(allowed))
+                .values(**values)
+            )
+            if changed.rowcount == 0:
+                return False
+            await _add_history(conn, knock_id, history, now)
+        return True
+
+    async def mark_invite_attempted(self, knock_id: str, now: float) -> None:
+        """Record that an invite is about to be sent, before sending it.
+
+        After a crash, an invite found in the room for a knock with this mark is the knock's own.
+        """
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(knocks).where(knocks.c.knock_id == knock_id).values(invite_attempted_at=now)
+            )
+
+    async def purge_closed(self, before: float) -> int:
+        """Erase closed knocks last changed before `before`; return how many."""
+        closed = [state.value for state in CLOSED]
+        async with self.engine.begin() as conn:
+            old = select(knocks.c.knock_id).where(
+                knocks.c.state.in_(closed), knocks.c.updated_at < before
+            )
+            await conn.execute(delete(knock_events).where(knock_events.c.knock_id.in_(old)))
+            await conn.execute(delete(jobs).where(jobs.c.knock_id.in_(old)))
+            result = await conn.execute(delete(knocks).where(knocks.c.knock_id.in_(old)))
+            return int(result.rowcount)
+
+    async def _one_knock(self, condition: object) -> KnockRecord | None:
+        query = select(knocks).where(condition).order_by(knocks.c.received_at.desc()).limit(1)  # type: ignore[arg-type]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return KnockRecord.from_row(row) if row else None
+
+    # Jobs.
+
+    async def claim_job(self, worker: str, now: float, lease: float) -> Job | None:
+        """Lease the oldest due job to `worker`, or return None when nothing is due."""
+        free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now)
+        oldest_due = (
+            select(jobs.c.id)
+            .where(jobs.c.run_at <= now, free)
+            .order_by(jobs.c.run_at, jobs.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        # One statement: the row is chosen and locked atomically, and the repeated `free` test
+        # keeps two workers from both taking a row on engines that re-check after a wait.
+        claim = (
+            update(jobs)
+            .where(jobs.c.id == oldest_due, free)
+            .values(
+                locked_by=worker,
+                locked_until=now + lease,
+                attempts=jobs.c.attempts + 1,
+                first_attempt_at=func.coalesce(jobs.c.first_attempt_at, now),
+            )
+            .returning(
+                jobs.c.id, jobs.c.kind, jobs.c.knock_id, jobs.c.attempts, jobs.c.first_attempt_at
+            )
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(claim)).first()
+        return (
+            Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at) if row else None
+        )
+
+    async def finish_job(self, job_id: int, worker: str) -> None:
+        """Delete a job its worker has completed."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == worker))
+
+    async def retry_job(self, job_id: int, worker: str, run_at: float, error: str) -> None:
+        """Release a job to be tried again at `run_at`."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.locked_by == worker)
+                .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:500])
+            )
+
+    async def add_job(self, kind: str, knock_id: str | None, now: float) -> None:
+        """Queue a job to run as soon as a worker is free."""
+        async with self.engine.begin() as conn:
+            await _add_job(conn, kind, knock_id, now)
+
+    async def next_job_at(self) -> float | None:
+        """Return when the next job falls due (or its lease runs out), if there is one."""
+        due = func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at))
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(select(due))).scalar_one_or_none()
+        return float(value) if value is not None else None
+
+    async def count_jobs(self) -> int:
+        """Return how many jobs wait or run."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(jobs))).scalar_one())
+
+
+async def _add_history(
+    conn: AsyncConnection, knock_id: str, history: Iterable[HistoryLine], now: float
+) -> None:
+    rows = [
+        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
+        for event, actor, detail in history
+    ]
+    if rows:
+        await conn.execute(insert(knock_events), rows)
+
+
+async def _add_job(conn: AsyncConnection, kind: str, knock_id: str | None, now: float) -> None:
+    await conn.execute(
+        insert(jobs).values(kind=kind, knock_id=knock_id, run_at=now, attempts=0, created_at=now)
+    )

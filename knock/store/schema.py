@@ -1,0 +1,111 @@
+"""The tables: numbered migrations (DDL for SQLite and PostgreSQL) and Core table objects."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Integer, MetaData, Table, Text
+
+# Each migration is a list of statements; `{serial}` is the engine's auto-numbered key type.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE knocks (
+            knock_id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            requested_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            source TEXT NOT NULL,
+            submission_key TEXT UNIQUE,
+            ip_hash TEXT,
+            answers TEXT,
+            received_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            invite_attempted_at DOUBLE PRECISION,
+            invited_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX knocks_user ON knocks (user_id, received_at)",
+        "CREATE INDEX knocks_state ON knocks (state, updated_at)",
+        """CREATE TABLE knock_events (
+            id {serial} PRIMARY KEY,
+            knock_id TEXT NOT NULL REFERENCES knocks (knock_id) ON DELETE CASCADE,
+            at DOUBLE PRECISION NOT NULL,
+            event TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX knock_events_knock ON knock_events (knock_id, id)",
+        """CREATE TABLE jobs (
+            id {serial} PRIMARY KEY,
+            kind TEXT NOT NULL,
+            knock_id TEXT REFERENCES knocks (knock_id) ON DELETE CASCADE,
+            run_at DOUBLE PRECISION NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            first_attempt_at DOUBLE PRECISION,
+            locked_by TEXT,
+            locked_until DOUBLE PRECISION,
+            last_error TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX jobs_due ON jobs (run_at)",
+        """CREATE TABLE state_values (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
+]
+
+SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
+
+metadata = MetaData()
+
+knocks = Table(
+    "knocks",
+    metadata,
+    Column("knock_id", Text, primary_key=True),
+    Column("user_id", Text),
+    Column("requested_id", Text),
+    Column("state", Text),
+    Column("reason", Text),
+    Column("source", Text),
+    Column("submission_key", Text),
+    Column("ip_hash", Text),
+    Column("answers", Text),
+    Column("received_at", Float),
+    Column("updated_at", Float),
+    Column("invite_attempted_at", Float),
+    Column("invited_at", Float),
+)
+
+knock_events = Table(
+    "knock_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("knock_id", Text),
+    Column("at", Float),
+    Column("event", Text),
+    Column("actor", Text),
+    Column("detail", Text),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text),
+    Column("knock_id", Text),
+    Column("run_at", Float),
+    Column("attempts", Integer),
+    Column("first_attempt_at", Float),
+    Column("locked_by", Text),
+    Column("locked_until", Float),
+    Column("last_error", Text),
+    Column("created_at", Float),
+)
+
+state_values = Table(
+    "state_values",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text),
+    Column("updated_at", Float),
+)

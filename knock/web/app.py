@@ -1,0 +1,109 @@
+"""The ASGI application: FastAPI routes over one Runtime, with a start-up that fails in one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import Receive, Scope, Send
+
+from knock.config import ConfigError, Settings, load_settings
+from knock.matrix.client import HomeserverUnavailable, MatrixError
+from knock.services.runtime import Runtime, StartupError
+from knock.web.logs import configure_logging
+from knock.web.routes import admin, public
+
+log = logging.getLogger(__name__)
+
+
+def create_api(runtime: Runtime) -> FastAPI:
+    """Build the FastAPI app over a runtime (started separately)."""
+    api = FastAPI(
+        title="Knock",
+        summary="Out-of-band invites to a private Matrix room",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.state.runtime = runtime
+    api.state.settings = runtime.settings
+    api.include_router(public.router)
+    api.include_router(admin.router, tags=["admin"])
+    api.add_exception_handler(HomeserverUnavailable, _homeserver_down)
+    api.add_exception_handler(MatrixError, _homeserver_refused)
+    api.add_exception_handler(SQLAlchemyError, _database_down)
+    return api
+
+
+async def _homeserver_down(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "The homeserver cannot be reached; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "30"},
+    )
+
+
+async def _homeserver_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MatrixError)
+    return JSONResponse(
+        {"detail": f"The homeserver refused: {exc.errcode} {exc.error}"}, status_code=502
+    )
+
+
+async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    log.error("Database error: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "The database is not answering; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "30"},
+    )
+
+
+class KnockApp:
+    """The ASGI entry point: runs the Runtime in the lifespan and serves the API."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.api = create_api(runtime)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle lifespan ourselves so that a failed start-up is reported in one line."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.runtime.start()
+                except StartupError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings, **runtime_options: Any) -> KnockApp:
+    """Build the application for `settings`."""
+    configure_logging(settings.log_level)
+    return KnockApp(Runtime(settings, **runtime_options))
+
+
+def app_from_environment() -> KnockApp:
+    """Build the application from the environment, or stop with one line naming the setting."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return create_app(settings)

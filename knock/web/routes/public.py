@@ -1,0 +1,108 @@
+"""Routes anyone may call: the health probes and the form webhook."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from knock.core import mxid
+from knock.core.forms import PayloadError, find_matrix_id, parse_delivery
+from knock.services.runtime import Runtime
+from knock.web.auth import DeliveryProof
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+NO_ID_FIELD = (
+    "No field holds a Matrix ID: label the question 'Matrix ID' or name it in MATRIX_ID_FIELD"
+)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+@router.get("/")
+async def root() -> dict[str, str]:
+    """Answer that Knock is running (and nothing a requester could learn from)."""
+    return {"status": "running", "service": "knock"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Answer 200 only when the database answers and the homeserver accepts the bot's token."""
+    checks = await _runtime(request).readiness()
+    ready = all(checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.post("/invite_from_form", status_code=202)
+@router.post("/invite_from_form/", status_code=202, include_in_schema=False)
+async def invite_from_form(request: Request) -> Response:
+    """Take a form platform's webhook and commit the knock before answering 202."""
+    runtime = _runtime(request)
+    settings = runtime.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    if body is None:
+        return _error(413, f"The body is larger than MAX_BODY_BYTES ({settings.max_body_bytes})")
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    proof = DeliveryProof(
+        settings, headers, request.query_params.get("token"), body, runtime.clock.now()
+    )
+    if not proof.enough_to_read():
+        return _error(401, "The delivery carries no valid signature or token")
+    try:
+        submission = parse_delivery(body, headers.get("content-type", ""), headers)
+    except PayloadError as exc:
+        return _error(exc.status, exc.message)
+    if not proof.admits(submission.platform):
+        return _error(401, f"The delivery is not signed with the {submission.platform} secret")
+    if not submission.final:
+        return JSONResponse({"status": "ignored"}, status_code=200)
+    requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid)
+    if requested is None or not requested.strip():
+        return _error(422, NO_ID_FIELD)
+    client = request.client.host if request.client else None
+    try:
+        outcome = await runtime.intake.knock(submission, requested, client)
+    except SQLAlchemyError as exc:
+        log.error("Could not commit a knock, asking the sender to retry: %s", type(exc).__name__)
+        return _error(
+            503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}
+        )
+    if submission.direct and outcome.problem:
+        return JSONResponse(
+            {
+                "detail": f"That Matrix ID is not valid: {outcome.problem}",
+                "knock_id": outcome.knock_id,
+            },
+            status_code=422,
+        )
+    if submission.platform == "html" and settings.form_redirect_url:
+        return RedirectResponse(settings.form_redirect_url, status_code=303)
+    return JSONResponse({"status": "accepted", "knock_id": outcome.knock_id}, status_code=202)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """Read the body, or return None as soon as it is longer than `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
