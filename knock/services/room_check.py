@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from knock.matrix.client import MatrixClient, MatrixError
 
@@ -27,8 +29,9 @@ async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
         raise RoomCheckError(
             f"the bot {bot} has not joined NEW_ROOM_ID {room_id}: invite it there and let it join"
         )
-    levels = await matrix.state_event(room_id, "m.room.power_levels") or {}
-    has = int(levels.get("users", {}).get(bot, levels.get("users_default", 0)))
+    state = {(e.get("type"), e.get("state_key")): e for e in await matrix.state(room_id)}
+    has = _power_of(bot, state)
+    levels = state.get(("m.room.power_levels", ""), {}).get("content", {})
     missing = [
         f"{action} (needs {need})"
         for action, default in _DEFAULT_LEVELS.items()
@@ -36,13 +39,24 @@ async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
     ]
     if missing:
         raise RoomCheckError(
-            f"the bot {bot} has power level {has} in {room_id} but cannot "
+            f"the bot {bot} has power level {has:g} in {room_id} but cannot "
             + ", ".join(missing)
             + ": raise its power level"
         )
-    if await matrix.state_event(room_id, "m.room.encryption"):
+    if ("m.room.encryption", "") in state:
         log.warning(
-            "Room %s is encrypted; Knock does not encrypt, so messages it sends there would "
-            "arrive unencrypted (WELCOME_MODE=dm avoids that)",
+            "Room %s is encrypted; Knock does not encrypt, so any message it sends there "
+            "arrives unencrypted",
             room_id,
         )
+
+
+def _power_of(user_id: str, state: dict[tuple[Any, Any], dict[str, Any]]) -> float:
+    create = state.get(("m.room.create", ""), {})
+    content = create.get("content", {})
+    # From room version 12 on, the room's creators outrank every power level.
+    if str(content.get("room_version", "1")).isdigit() and int(content["room_version"]) >= 12:
+        if user_id == create.get("sender") or user_id in content.get("additional_creators", []):
+            return math.inf
+    levels = state.get(("m.room.power_levels", ""), {}).get("content", {})
+    return float(levels.get("users", {}).get(user_id, levels.get("users_default", 0)))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.core.lifecycle import CLOSED, State, sources_of
@@ -14,7 +15,19 @@ from knock.store.migrate import migrate
 from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
 from knock.store.schema import jobs, knock_events, knocks, state_values
 
-__all__ = ["HistoryEntry", "Job", "KnockRecord", "NewKnock", "Store", "HistoryLine"]
+__all__ = [
+    "UNAVAILABLE",
+    "HistoryEntry",
+    "HistoryLine",
+    "Job",
+    "KnockRecord",
+    "NewKnock",
+    "Store",
+]
+
+# Errors that mean the database cannot be reached or is busy right now (as opposed to a bug):
+# a caller may answer "retry later" and lose nothing.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 # (event, actor, detail) as written to a knock's history.
 HistoryLine = tuple[str, str, str | None]
@@ -90,7 +103,12 @@ class Store:
             async with self.engine.begin() as conn:
                 await conn.execute(
                     insert(knocks).values(
-                        **new.__dict__, state=new.state.value, received_at=now, updated_at=now
+                        {
+                            **new.__dict__,
+                            "state": new.state.value,
+                            "received_at": now,
+                            "updated_at": now,
+                        }
                     )
                 )
                 await _add_history(conn, new.knock_id, history, now)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.types import Receive, Scope, Send
 
 from knock.config import ConfigError, Settings, load_settings
@@ -35,7 +35,8 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(admin.router, tags=["admin"])
     api.add_exception_handler(HomeserverUnavailable, _homeserver_down)
     api.add_exception_handler(MatrixError, _homeserver_refused)
-    api.add_exception_handler(SQLAlchemyError, _database_down)
+    api.add_exception_handler(OperationalError, _database_down)
+    api.add_exception_handler(InterfaceError, _database_down)
     return api
 
 

@@ -6,11 +6,11 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from knock.core import mxid
 from knock.core.forms import PayloadError, find_matrix_id, parse_delivery
 from knock.services.runtime import Runtime
+from knock.store import UNAVAILABLE
 from knock.web.auth import DeliveryProof
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ async def invite_from_form(request: Request) -> Response:
     client = request.client.host if request.client else None
     try:
         outcome = await runtime.intake.knock(submission, requested, client)
-    except SQLAlchemyError as exc:
+    except UNAVAILABLE as exc:
         log.error("Could not commit a knock, asking the sender to retry: %s", type(exc).__name__)
         return _error(
             503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}

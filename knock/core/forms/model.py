@@ -1,0 +1,54 @@
+"""Parsed form submissions and the error raised for unusable deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLATFORMS = ("tally", "typeform", "formbricks", "heyform", "jotform", "fillout", "generic", "html")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One answered question, hidden field or URL parameter of a submission."""
+
+    label: str | None
+    key: str | None
+    ref: str | None
+    value: str
+    hidden: bool = False
+
+    def names(self) -> tuple[str, ...]:
+        """Return the label, key and ref that are set, in that order."""
+        return tuple(name for name in (self.label, self.key, self.ref) if name is not None)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One form delivery reduced to what Knock needs: who sent which answers."""
+
+    platform: str
+    submission_id: str | None
+    fields: tuple[Field, ...]
+    final: bool = True
+    direct: bool = False
+
+    def field_values(self) -> dict[str, str]:
+        """Map every field's key, and its label where that differs, to its value.
+
+        The first field wins when a name repeats, so the order of the delivery decides.
+        """
+        values: dict[str, str] = {}
+        for field in self.fields:
+            for name in (field.key, field.label):
+                if name is not None:
+                    values.setdefault(name, field.value)
+        return values
+
+
+class PayloadError(Exception):
+    """A delivery that cannot be used, with the HTTP status and a message to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

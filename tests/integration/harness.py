@@ -1,0 +1,146 @@
+"""Run Knock in-process against the test Synapse, and wait for outcomes with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from knock.config import Settings, load_settings
+from knock.core.forms import sign_tally, sign_typeform
+from knock.core.lifecycle import State
+from knock.sandbox import Sandbox, SandboxUser
+from knock.services.runtime import Runtime
+from knock.web.app import create_api
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "forms"
+FIXTURE_SECRET = "knock-fixture-secret"
+ADMIN_KEY = "test-admin-key"
+
+T = TypeVar("T")
+
+
+class FakeClock:
+    """A clock the test moves by hand; `sleep` advances it at once instead of waiting."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.time = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.time += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+
+def knock_settings(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room_id: str, **overrides: Any
+) -> Settings:
+    """Settings for a Knock that talks to the test Synapse, with its own SQLite file."""
+    values: dict[str, Any] = {
+        "new_room_id": room_id,
+        "matrix_base_url": synapse.base_url,
+        "matrix_access_token": bot.access_token,
+        "database_url": f"sqlite:///{tmp_path / 'knock.db'}",
+        "tokens_file": tmp_path / "tokens.json",
+        "request_delay": 0,
+        "api_key": ADMIN_KEY,
+        "log_level": "INFO",
+    }
+    values.update(overrides)
+    return load_settings(env_file=None, **values)
+
+
+@dataclass
+class KnockUnderTest:
+    """A started Knock and an HTTP client that calls its API in-process."""
+
+    runtime: Runtime
+    http: httpx.AsyncClient
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    async def knock_state(self, knock_id: str) -> tuple[State, str | None]:
+        knock = await self.runtime.store.get_knock(knock_id)
+        assert knock is not None, f"knock {knock_id} was not stored"
+        return knock.state, knock.reason
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        await self.runtime.stop()
+
+
+async def start_knock(settings: Settings, **runtime_options: Any) -> KnockUnderTest:
+    """Start a Knock runtime (worker included unless `background=False`) and its API."""
+    background = runtime_options.pop("background", True)
+    runtime = Runtime(settings, **runtime_options)
+    await runtime.start(background=background)
+    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.7", 40000))
+    http = httpx.AsyncClient(transport=transport, base_url="http://knock.test")
+    return KnockUnderTest(runtime, http)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T] | T], *, timeout: float = 30.0, what: str = "condition"
+) -> T:
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def tally_delivery(user_id: str, submission_id: str = "vNq8Ka") -> tuple[bytes, dict[str, str]]:
+    """The Tally sample with the Matrix ID (and submission id) replaced, signed again."""
+    sample = json.loads((FIXTURES / "tally.json").read_bytes())
+    sample["data"]["submissionId"] = sample["data"]["responseId"] = submission_id
+    for field in sample["data"]["fields"]:
+        if field["label"] == "Matrix ID":
+            field["value"] = user_id
+    body = json.dumps(sample).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Tally-Signature": sign_tally(body, FIXTURE_SECRET),
+    }
+    return body, headers
+
+
+def typeform_delivery(user_id: str, token: str = "9f8e7d6c") -> tuple[bytes, dict[str, str]]:
+    """The Typeform sample with the Matrix ID (and response token) replaced, signed again."""
+    sample = json.loads((FIXTURES / "typeform.json").read_bytes())
+    sample["form_response"]["token"] = token
+    for answer in sample["form_response"]["answers"]:
+        if answer["field"]["ref"] == "matrix_id":
+            answer["text"] = user_id
+    body = json.dumps(sample).encode()
+    signature = sign_typeform(body, FIXTURE_SECRET)
+    return body, {"Content-Type": "application/json", "Typeform-Signature": signature}
+
+
+def invited(synapse: Sandbox, viewer: SandboxUser, room_id: str, user_id: str) -> bool:
+    """Tell whether `user_id` holds an invite to the room right now."""
+    return synapse.members(viewer, room_id, "invite").get(user_id) == "invite"
+
+
+def invite_count(synapse: Sandbox, viewer: SandboxUser, room_id: str, user_id: str) -> int:
+    """Count the invite events for `user_id` in the room's whole timeline."""
+    events = synapse.member_events(viewer, room_id, user_id)
+    return sum(1 for event in events if event["content"].get("membership") == "invite")
