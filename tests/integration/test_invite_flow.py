@@ -99,6 +99,7 @@ async def test_the_same_delivery_three_times_gives_one_knock_and_one_invite(
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert len({a.json()["knock_id"] for a in answers}) == 1
     await eventually(lambda: invited(synapse, bot, private_room, person.user_id), what="invite")
+
     async def drained() -> bool:
         return await knock.runtime.store.count_jobs() == 0
 
