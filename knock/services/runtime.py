@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from knock.clock import Clock, SystemClock
 from knock.config import Settings
 from knock.core import mxid
-from knock.matrix.client import MatrixClient, MatrixError, Pacer
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, Pacer
 from knock.services.intake import Intake
 from knock.services.moderation import Moderation
 from knock.services.room_check import RoomCheckError, check_room
@@ -71,6 +71,11 @@ class Runtime:
         except (SignInError, RoomCheckError) as exc:
             await self.stop()
             raise StartupError(str(exc)) from None
+        except HomeserverUnavailable as exc:
+            await self.stop()
+            raise StartupError(
+                f"MATRIX_BASE_URL {settings.matrix_base_url} cannot be reached ({exc.error})"
+            ) from None
         except MatrixError as exc:
             await self.stop()
             raise StartupError(f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}") from None

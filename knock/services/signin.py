@@ -14,7 +14,7 @@ import httpx
 from knock.clock import Clock
 from knock.config import Settings
 from knock.matrix.beeper import BeeperLogin, BeeperLoginError
-from knock.matrix.client import MatrixClient, MatrixError
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class SignIn:
         self.matrix.relogin = self.relogin
         try:
             who = await self.matrix.whoami()
+        except HomeserverUnavailable:
+            raise
         except MatrixError as exc:
             raise SignInError(f"the homeserver refused the bot's access token ({exc})") from None
         user_id = str(who["user_id"])

@@ -55,8 +55,10 @@ class Worker:
             except Exception:  # the database is down: keep the loop alive and try later
                 log.exception("The worker could not reach the database")
             self._wake.clear()
+            idle = await self._idle_for()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_for())
+                async with asyncio.timeout(idle):
+                    await self._wake.wait()
 
     async def _idle_for(self) -> float:
         try:

@@ -1,0 +1,92 @@
+"""`make demo`: Knock against a throwaway local Synapse, with a room, a bot and a person to knock."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from knock.config import load_settings
+from knock.sandbox import Sandbox
+from knock.web.app import create_app
+
+DEMO_DIR = Path(".demo")
+
+
+def _port(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> int:
+    """Start Synapse and Knock, print how to knock, and stop both on Ctrl-C."""
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    DEMO_DIR.mkdir()
+    print("Starting a throwaway Synapse homeserver ...", flush=True)
+    homeserver = Sandbox(DEMO_DIR / "synapse")
+    homeserver.start()
+    try:
+        return _run(homeserver)
+    finally:
+        homeserver.stop()
+        print("Stopped Knock and the homeserver.")
+
+
+def _run(homeserver: Sandbox) -> int:
+    admin = homeserver.register("admin", admin=True)
+    bot = homeserver.register("knockbot")
+    homeserver.lift_rate_limits(admin, bot.user_id)
+    room = homeserver.create_room(bot, name="Knock demo room")
+    alice = homeserver.register("alice")
+    api_key = secrets.token_urlsafe(24)
+    port = _port(8000)
+    settings = load_settings(
+        env_file=None,
+        new_room_id=room,
+        matrix_base_url=homeserver.base_url,
+        matrix_access_token=bot.access_token,
+        api_key=api_key,
+        database_url=f"sqlite:///{DEMO_DIR.resolve() / 'knock.db'}",
+        tokens_file=DEMO_DIR / "tokens.json",
+        blocklist_file=DEMO_DIR / "blocked_users.txt",
+        request_delay=0,
+    )
+    url = f"http://127.0.0.1:{port}"
+    print(
+        f"""
+Knock is starting on {url}, as {bot.user_id}, for the private room {room}.
+
+  Admin API key:  {api_key}
+
+Knock for the demo user {alice.user_id}:
+
+  curl -i -X POST {url}/invite_from_form -H 'Content-Type: application/json' \\
+       -d '{{"matrix_id": "{alice.user_id}"}}'
+
+See the invite:
+
+  curl -H 'Authorization: Bearer {api_key}' {url}/pending_invites
+
+Or sign in to {homeserver.base_url} with any Matrix client as {alice.user_id}
+(password {alice.password}) and accept it. Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C while shutting down; the homeserver is still stopped below
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

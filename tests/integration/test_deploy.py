@@ -1,0 +1,143 @@
+"""Knock deployed as the notes say, in real processes: `uvicorn mknock:app` and `knock serve`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from knock.sandbox import Sandbox, SandboxUser
+from tests.conftest import MakeUser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return {**keep, **values}
+
+
+def _env(tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room: str) -> dict[str, str]:
+    return _clean_env(
+        tmp_path,
+        NEW_ROOM_ID=room,
+        MATRIX_BASE_URL=synapse.base_url,
+        MATRIX_ACCESS_TOKEN=bot.access_token,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'knock.db'}",
+        TOKENS_FILE=str(tmp_path / "tokens.json"),
+        WEBHOOK_TOKEN="s3cret-webhook-token",
+        API_KEY="deploy-key",
+        REQUEST_DELAY="0",
+    )
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> Iterator[tuple[str, Path]]:
+    """Run `uvicorn mknock:app` as a deployment would; yield its URL and its log file."""
+    port = _free_port()
+    log = tmp_path / "knock.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
+            env={**_env(tmp_path, synapse, bot, private_room), "PYTHONPATH": str(ROOT)},
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "Knock did not become ready: " + log.read_text()
+        time.sleep(0.05)
+    yield url, log
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=15)
+
+
+@pytest.mark.slow
+def test_uvicorn_mknock_app_accepts_a_knock_and_keeps_the_token_out_of_its_logs(
+    served: tuple[str, Path],
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+    make_user: MakeUser,
+) -> None:
+    url, log = served
+    person = make_user("deployed")
+
+    answer = httpx.post(
+        f"{url}/invite_from_form?token=s3cret-webhook-token", json={"matrix_id": person.user_id}
+    )
+
+    assert answer.status_code == 202
+    assert httpx.get(url + "/").json()["status"] == "running"
+    deadline = time.monotonic() + 30
+    while synapse.members(bot, private_room, "invite").get(person.user_id) != "invite":
+        assert time.monotonic() < deadline, "the deployed Knock never invited"
+        time.sleep(0.1)
+    text = log.read_text()
+    assert "/invite_from_form?token=REDACTED" in text
+    assert "s3cret-webhook-token" not in text
+    assert bot.access_token not in text
+
+
+def test_a_missing_setting_stops_knock_serve_with_one_line(tmp_path: Path) -> None:
+    result = _run([sys.executable, "-m", "knock", "serve"], _clean_env(tmp_path), tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "knock: NEW_ROOM_ID is required (a room id like !abc:example.org)"
+    )
+
+
+def test_a_malformed_setting_stops_uvicorn_with_one_line_naming_it(tmp_path: Path) -> None:
+    env = _clean_env(
+        tmp_path, NEW_ROOM_ID="!room:example.org", REQUEST_DELAY="soon", PYTHONPATH=str(ROOT)
+    )
+    result = _run([sys.executable, "-m", "uvicorn", "mknock:app"], env, tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "knock: REQUEST_DELAY='soon' is not valid: must be a duration like 90s, 15m, 48h or 7d"
+    ]
+
+
+@pytest.mark.slow
+def test_a_bot_outside_the_room_stops_start_up_with_one_line(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, make_user: MakeUser
+) -> None:
+    stranger = make_user("owner")
+    room = synapse.create_room(stranger)  # the bot was never invited
+    env = {**_env(tmp_path, synapse, bot, room), "PYTHONPATH": str(ROOT)}
+    result = _run(
+        [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(_free_port())], env, tmp_path
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert any(f"the bot {bot.user_id} has not joined NEW_ROOM_ID {room}" in e for e in errors)
+    assert "Traceback" not in result.stderr
