@@ -1,0 +1,151 @@
+"""`make bench`: Knock measured against a baseline run side by side, on a throwaway Synapse.
+
+1. Intake: knocks committed per second through Knock's webhook route, against a bare FastAPI
+   route on the same ASGI stack that reads the body, parses the JSON and answers 202.
+2. End to end: N knocks to N invites on the real homeserver, against a baseline that makes the
+   same homeserver calls per person (profile, membership, invite) at the same concurrency.
+
+Figures are ratios, so the machine's speed cancels out; bench/README.md keeps the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+from fastapi import FastAPI, Request, Response
+
+from knock.config import load_settings
+from knock.core.lifecycle import State
+from knock.sandbox import Sandbox, SandboxUser
+from knock.services.runtime import Runtime
+from knock.web.app import create_api
+
+API = "/_matrix/client/v3"
+
+
+def bare_app() -> FastAPI:
+    """The baseline: read the body, parse the JSON, answer 202."""
+    app = FastAPI()
+
+    @app.post("/invite_from_form")
+    async def take(request: Request) -> Response:
+        json.loads(await request.body())
+        return Response(b'{"status":"accepted"}', status_code=202)
+
+    return app
+
+
+async def post_many(app: object, bodies: list[bytes], concurrency: int) -> float:
+    """Post every body through the app in-process; return requests per second."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        queue = list(reversed(bodies))
+
+        async def drive() -> None:
+            while queue:
+                body = queue.pop()
+                answer = await client.post(
+                    "/invite_from_form", content=body, headers={"Content-Type": "application/json"}
+                )
+                assert answer.status_code == 202, answer.text
+
+        start = time.perf_counter()
+        await asyncio.gather(*(drive() for _ in range(concurrency)))
+        return len(bodies) / (time.perf_counter() - start)
+
+
+async def baseline_invites(hs: Sandbox, bot: SandboxUser, room: str, users: list[str], conc: int) -> float:
+    """Make Knock's homeserver calls per person directly; return seconds for all of them."""
+    headers = {"Authorization": f"Bearer {bot.access_token}"}
+    async with httpx.AsyncClient(base_url=hs.base_url, headers=headers, timeout=30) as http:
+        queue = list(reversed(users))
+        r = quote(room, safe="")
+
+        async def drive() -> None:
+            while queue:
+                user = queue.pop()
+                u = quote(user, safe="")
+                (await http.get(f"{API}/profile/{u}")).raise_for_status()
+                await http.get(f"{API}/rooms/{r}/state/m.room.member/{u}")
+                reply = await http.post(f"{API}/rooms/{r}/invite", json={"user_id": user})
+                reply.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(drive() for _ in range(conc)))
+        return time.perf_counter() - start
+
+
+async def knock_invites(runtime: Runtime, users: list[str]) -> float:
+    """Knock for every user and wait until all are recorded invited; return the seconds taken."""
+    api = create_api(runtime)
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        start = time.perf_counter()
+        for n, user in enumerate(users):
+            answer = await client.post(
+                "/invite_from_form", json={"matrix_id": user, "submission_id": f"e2e-{n}"}
+            )
+            assert answer.status_code == 202, answer.text
+        while len(await runtime.store.knocks_in([State.INVITED], limit=len(users) + 1)) < len(users):
+            await asyncio.sleep(0.02)
+        return time.perf_counter() - start
+
+
+async def main(people: int, intake_requests: int, concurrency: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "hs") as hs:
+        admin = hs.register("admin", admin=True)
+        bot = hs.register("knockbot")
+        hs.lift_rate_limits(admin, bot.user_id)
+        base_users = [hs.register(f"base{n}").user_id for n in range(people)]
+        knock_users = [hs.register(f"knock{n}").user_id for n in range(people)]
+        base_room, knock_room = hs.create_room(bot), hs.create_room(bot)
+        settings = load_settings(
+            env_file=None,
+            new_room_id=knock_room,
+            matrix_base_url=hs.base_url,
+            matrix_access_token=bot.access_token,
+            database_url=f"sqlite:///{tmp}/knock.db",
+            tokens_file=f"{tmp}/tokens.json",
+            request_delay=0,
+            worker_concurrency=concurrency,
+            log_level="WARNING",
+        )
+        runtime = Runtime(settings)
+        await runtime.start()
+        try:
+            base_s = await baseline_invites(hs, bot, base_room, base_users, concurrency)
+            knock_s = await knock_invites(runtime, knock_users)
+            bodies = [
+                json.dumps({"matrix_id": f"@intake{n}:localhost", "submission_id": f"in-{n}"}).encode()
+                for n in range(intake_requests)
+            ]
+            await runtime.stop()
+            intake_runtime = Runtime(settings)
+            await intake_runtime.start(background=False)
+            bare_rps = await post_many(bare_app(), bodies, concurrency * 8)
+            knock_rps = await post_many(create_api(intake_runtime), bodies, concurrency * 8)
+            await intake_runtime.stop()
+        finally:
+            await runtime.stop()
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}")
+    print(f"end to end, {people} people, concurrency {concurrency}:")
+    print(f"  baseline {base_s:.2f}s  knock {knock_s:.2f}s  ratio {knock_s / base_s:.2f}x")
+    print(f"intake, {intake_requests} requests in-process, concurrency {concurrency * 8}:")
+    print(f"  bare {bare_rps:.0f}/s  knock {knock_rps:.0f}/s  ratio {knock_rps / bare_rps:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--intake", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    asyncio.run(main(args.people, args.intake, args.concurrency))
