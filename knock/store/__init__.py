@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -38,6 +40,20 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time. Queueing this process's writers here is much faster
+        # than letting them collide and sleep in SQLite's busy handler; other processes still
+        # wait through busy_timeout.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """Open a write transaction, committed when the block ends."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     async def open(cls, url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) -> Store:
@@ -65,7 +81,7 @@ class Store:
 
     async def set_value(self, key: str, value: str, now: float) -> None:
         """Store a value, replacing any earlier one."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             changed = await conn.execute(
                 update(state_values)
                 .where(state_values.c.key == key)
@@ -79,7 +95,7 @@ class Store:
     async def add_value_once(self, key: str, value: str, now: float) -> str:
         """Store `value` unless the key exists; return whichever value is stored."""
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(
                     insert(state_values).values(key=key, value=value, updated_at=now)
                 )
@@ -100,7 +116,7 @@ class Store:
         returns the first knock's id.
         """
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(
                     insert(knocks).values(
                         {
@@ -177,7 +193,7 @@ class Store:
         values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
         if invited_at is not None:
             values["invited_at"] = invited_at
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             changed = await conn.execute(
                 update(knocks)
                 .where(knocks.c.knock_id == knock_id, knocks.c.state.in_(allowed))
@@ -193,7 +209,7 @@ class Store:
 
         After a crash, an invite found in the room for a knock with this mark is the knock's own.
         """
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(knocks).where(knocks.c.knock_id == knock_id).values(invite_attempted_at=now)
             )
@@ -201,7 +217,7 @@ class Store:
     async def purge_closed(self, before: float) -> int:
         """Erase closed knocks last changed before `before`; return how many."""
         closed = [state.value for state in CLOSED]
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             old = select(knocks.c.knock_id).where(
                 knocks.c.state.in_(closed), knocks.c.updated_at < before
             )
@@ -243,7 +259,7 @@ class Store:
                 jobs.c.id, jobs.c.kind, jobs.c.knock_id, jobs.c.attempts, jobs.c.first_attempt_at
             )
         )
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(claim)).first()
         return (
             Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at) if row else None
@@ -251,12 +267,12 @@ class Store:
 
     async def finish_job(self, job_id: int, worker: str) -> None:
         """Delete a job its worker has completed."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == worker))
 
     async def retry_job(self, job_id: int, worker: str, run_at: float, error: str) -> None:
         """Release a job to be tried again at `run_at`."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.locked_by == worker)
@@ -265,7 +281,7 @@ class Store:
 
     async def add_job(self, kind: str, knock_id: str | None, now: float) -> None:
         """Queue a job to run as soon as a worker is free."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await _add_job(conn, kind, knock_id, now)
 
     async def next_job_at(self) -> float | None:
