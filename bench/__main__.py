@@ -62,7 +62,9 @@ async def post_many(app: object, bodies: list[bytes], concurrency: int) -> float
         return len(bodies) / (time.perf_counter() - start)
 
 
-async def baseline_invites(hs: Sandbox, bot: SandboxUser, room: str, users: list[str], conc: int) -> float:
+async def baseline_invites(
+    hs: Sandbox, bot: SandboxUser, room: str, users: list[str], conc: int
+) -> float:
     """Make Knock's homeserver calls per person directly; return seconds for all of them."""
     headers = {"Authorization": f"Bearer {bot.access_token}"}
     async with httpx.AsyncClient(base_url=hs.base_url, headers=headers, timeout=30) as http:
@@ -94,7 +96,9 @@ async def knock_invites(runtime: Runtime, users: list[str]) -> float:
                 "/invite_from_form", json={"matrix_id": user, "submission_id": f"e2e-{n}"}
             )
             assert answer.status_code == 202, answer.text
-        while len(await runtime.store.knocks_in([State.INVITED], limit=len(users) + 1)) < len(users):
+        while len(await runtime.store.knocks_in([State.INVITED], limit=len(users) + 1)) < len(
+            users
+        ):
             await asyncio.sleep(0.02)
         return time.perf_counter() - start
 
@@ -124,7 +128,9 @@ async def main(people: int, intake_requests: int, concurrency: int) -> None:
             base_s = await baseline_invites(hs, bot, base_room, base_users, concurrency)
             knock_s = await knock_invites(runtime, knock_users)
             bodies = [
-                json.dumps({"matrix_id": f"@intake{n}:localhost", "submission_id": f"in-{n}"}).encode()
+                json.dumps(
+                    {"matrix_id": f"@intake{n}:localhost", "submission_id": f"in-{n}"}
+                ).encode()
                 for n in range(intake_requests)
             ]
             await runtime.stop()

@@ -19,7 +19,8 @@ from pydantic_settings import (
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+# ASCII units only: with re.IGNORECASE, look-alike letters such as "ſ" would match "s".
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdwSMHDW]?)\s*$", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -122,7 +123,12 @@ class Settings(BaseSettings):
     """Every setting Knock reads; documented one by one in docs/env_vars.md."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `MATRIX_ACCESS_TOKEN=` with nothing after it means "not set", as people expect.
+        env_ignore_empty=True,
     )
 
     # The room and the homeserver.
@@ -143,7 +149,7 @@ class Settings(BaseSettings):
 
     # Talking to the homeserver.
     request_delay: Duration = 0.5
-    rate_limit_wait_cap: Duration = 60.0
+    rate_limit_wait_cap: Duration = 20.0
     invite_reason: str = "You asked to join this room."
     kick_reason: str = "Removed by the room's moderators."
 
@@ -188,7 +194,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Read init arguments, then the environment, then `.env`, then `<NAME>_FILE` files."""
-        return (init_settings, env_settings, dotenv_settings, SecretFiles(settings_cls))
+        env_file = getattr(dotenv_settings, "env_file", None)
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            SecretFiles(settings_cls, env_file if isinstance(env_file, str | Path) else None),
+        )
 
     @property
     def signing_configured(self) -> bool:
@@ -207,14 +219,17 @@ class Settings(BaseSettings):
 class SecretFiles(PydanticBaseSettingsSource):
     """Read `<NAME>_FILE` (a container secret) for each secret setting not given directly."""
 
+    def __init__(self, settings_cls: type[BaseSettings], env_file: str | Path | None) -> None:
+        super().__init__(settings_cls)
+        self.env_file = env_file
+
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         """Satisfy the abstract interface; values come from `__call__`."""
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         """Return each secret read from the file its `_FILE` variable names."""
-        env_file = self.config.get("env_file")
-        dotenv = _read_dotenv(env_file) if isinstance(env_file, str) else {}
+        dotenv = _read_dotenv(self.env_file) if self.env_file is not None else {}
         found: dict[str, Any] = {}
         for name in SECRET_SETTINGS:
             variable = f"{name.upper()}_FILE"
@@ -224,7 +239,7 @@ class SecretFiles(PydanticBaseSettingsSource):
         return found
 
 
-def _read_dotenv(env_file: str) -> dict[str, str]:
+def _read_dotenv(env_file: str | Path) -> dict[str, str]:
     if not Path(env_file).is_file():
         return {}
     return {key: value for key, value in dotenv_values(env_file).items() if value is not None}

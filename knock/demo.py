@@ -1,4 +1,4 @@
-"""`make demo`: Knock against a throwaway local Synapse, with a room, a bot and a person to knock."""
+"""`make demo`: Knock against a throwaway local Synapse, with a room, a bot and a user."""
 
 from __future__ import annotations
 

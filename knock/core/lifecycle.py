@@ -94,9 +94,7 @@ _MOVES: dict[State, frozenset[State]] = {
     State.QUEUED: frozenset(
         {State.INVITED, State.REJECTED, State.DROPPED, State.FAILED, State.RESCINDED}
     ),
-    State.INVITED: frozenset(
-        {State.JOINED, State.EXPIRED, State.DECLINED, State.RESCINDED, State.INVITED}
-    ),
+    State.INVITED: frozenset({State.JOINED, State.EXPIRED, State.DECLINED, State.RESCINDED}),
     State.JOINED: frozenset({State.RESCINDED}),
 }
 

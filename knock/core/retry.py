@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
+
+# Longer asks than this are treated as this: a homeserver asking for days is misconfigured.
+MAX_RETRY_AFTER = 86400.0
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -20,10 +24,16 @@ def retry_after_seconds(header: str | None, body: dict[str, object]) -> float | 
     """Read how long a homeserver asked us to wait, from `Retry-After` or `retry_after_ms`."""
     if header:
         try:
-            return max(0.0, float(header.strip()))
+            return _bounded(float(header.strip()))
         except ValueError:
             pass  # an HTTP date: fall through to the body, which Synapse always fills
     millis = body.get("retry_after_ms")
     if isinstance(millis, int | float) and not isinstance(millis, bool):
-        return max(0.0, millis / 1000)
+        return _bounded(millis / 1000)
     return None
+
+
+def _bounded(seconds: float) -> float | None:
+    if math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))

@@ -74,13 +74,30 @@ class Worker:
         job = await self.store.claim_job(self.name, self.clock.now(), self.settings.lease_ttl)
         if job is None:
             return False
+        heartbeat = asyncio.create_task(self._keep_leased(job))
         try:
             await self._carry_out(job)
         except Exception as exc:
             await self._retry_or_fail(job, exc)
         else:
             await self.store.finish_job(job.job_id, self.name)
+        finally:
+            heartbeat.cancel()
         return True
+
+    async def _keep_leased(self, job: Job) -> None:
+        """Renew the job's lease while it runs, so a slow step is not taken over by another worker.
+
+        A worker that dies stops renewing, and the job is free again one `LEASE_TTL` later.
+        """
+        ttl = self.settings.lease_ttl
+        while True:
+            # Real time, not the injected clock: a test's fake clock would spin this loop.
+            await asyncio.sleep(ttl / 3)
+            try:
+                await self.store.extend_lease(job.job_id, self.name, self.clock.now() + ttl)
+            except Exception:
+                log.warning("Could not renew the lease of job %s", job.job_id)
 
     async def _carry_out(self, job: Job) -> None:
         if job.kind != INVITE_JOB or job.knock_id is None:

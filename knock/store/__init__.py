@@ -265,6 +265,16 @@ class Store:
             Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at) if row else None
         )
 
+    async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
+        """Keep a running job leased to its worker; return False if another worker took it."""
+        async with self._write() as conn:
+            changed = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.locked_by == worker)
+                .values(locked_until=until)
+            )
+        return bool(changed.rowcount)
+
     async def finish_job(self, job_id: int, worker: str) -> None:
         """Delete a job its worker has completed."""
         async with self._write() as conn:

@@ -11,7 +11,6 @@ from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
-    ADMIN_KEY,
     FIXTURE_SECRET,
     KnockUnderTest,
     eventually,
