@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,7 +12,6 @@ from dotenv import dotenv_values
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -99,8 +97,6 @@ def _database_url(value: str) -> str:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(parse_rate)]
-CommaList = Annotated[list[str], NoDecode, BeforeValidator(parse_list)]
 
 # Settings whose value may instead be read from the file named by `<NAME>_FILE`.
 SECRET_SETTINGS = (
@@ -279,13 +275,3 @@ def settings_names() -> list[str]:
     """List every environment variable Knock reads, for the documentation test."""
     names = [name.upper() for name in Settings.model_fields]
     return names + [f"{name.upper()}_FILE" for name in SECRET_SETTINGS]
-
-
-def environment_snapshot(settings: Settings) -> Mapping[str, object]:
-    """Return the settings as shown by `knock config`, secrets masked."""
-    shown: dict[str, object] = {}
-    for name, value in settings.model_dump().items():
-        if isinstance(value, SecretStr):
-            value = "********" if value.get_secret_value() else ""
-        shown[name.upper()] = value
-    return shown

@@ -93,9 +93,13 @@ class MatrixClient:
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         authed: bool = True,
+        patient: bool = True,
     ) -> dict[str, Any]:
-        """Send one call, waiting out rate limits and outages, and return the JSON answer."""
-        failures = 0
+        """Send one call, waiting out rate limits and outages, and return the JSON answer.
+
+        An impatient call (a health probe) makes one attempt and raises at the first problem.
+        """
+        failures = 0 if patient else self.connect_attempts - 1
         relogged = False
         while True:
             await self.pacer.wait()
@@ -117,7 +121,7 @@ class MatrixClient:
                 continue
             body = _json(response)
             if response.status_code == 429:
-                await self._wait_out(response, body)
+                await self._wait_out(response, body, patient)
                 continue
             if response.status_code == 401 and authed and not relogged:
                 if body.get("errcode") == "M_UNKNOWN_TOKEN" and await self._log_in_again():
@@ -143,10 +147,12 @@ class MatrixClient:
         log.warning("Homeserver call failed (%s); retrying in %.1fs", what, delay)
         await self.clock.sleep(delay)
 
-    async def _wait_out(self, response: httpx.Response, body: dict[str, Any]) -> None:
+    async def _wait_out(
+        self, response: httpx.Response, body: dict[str, Any], patient: bool
+    ) -> None:
         wait = retry_after_seconds(response.headers.get("Retry-After"), body)
         wait = 1.0 if wait is None else wait
-        if wait > self.rate_limit_wait_cap:
+        if wait > self.rate_limit_wait_cap or not patient:
             raise RateLimited(wait)
         log.info("Homeserver rate limit: waiting %.1fs as asked", wait)
         await self.clock.sleep(wait)
@@ -163,9 +169,9 @@ class MatrixClient:
 
     # Endpoints.
 
-    async def whoami(self) -> dict[str, Any]:
+    async def whoami(self, *, patient: bool = True) -> dict[str, Any]:
         """Return the bot's user id and device id."""
-        return await self.request("GET", f"{API}/account/whoami")
+        return await self.request("GET", f"{API}/account/whoami", patient=patient)
 
     async def login(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in (any login type) and return the homeserver's answer."""

@@ -119,7 +119,7 @@ class Runtime:
         except Exception:
             checks["database"] = False
         try:
-            await self.matrix.whoami()
+            await self.matrix.whoami(patient=False)
         except Exception:
             checks["homeserver"] = False
         return checks

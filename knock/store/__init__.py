@@ -289,11 +289,6 @@ class Store:
                 .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:500])
             )
 
-    async def add_job(self, kind: str, knock_id: str | None, now: float) -> None:
-        """Queue a job to run as soon as a worker is free."""
-        async with self._write() as conn:
-            await _add_job(conn, kind, knock_id, now)
-
     async def next_job_at(self) -> float | None:
         """Return when the next job falls due (or its lease runs out), if there is one."""
         due = func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at))

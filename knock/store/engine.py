@@ -37,8 +37,3 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         cursor.close()
 
     return engine
-
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    """Tell whether the engine talks to SQLite."""
-    return engine.dialect.name == "sqlite"

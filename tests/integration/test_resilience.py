@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote as _quote
 
 import httpx
 import pytest
@@ -198,3 +199,46 @@ async def test_a_locked_database_gets_503_with_retry_after_and_loses_nothing(
     assert "Traceback" not in refused.text
     assert accepted.status_code == 202
     assert stored == (State.QUEUED, None)
+
+
+async def test_an_invite_the_homeserver_keeps_refusing_ends_failed_after_invite_retry_for(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, make_user: MakeUser
+) -> None:
+    owner, person = make_user("owner"), make_user("refused")
+    room = synapse.create_room(owner, power_users={bot.user_id: 50})
+    synapse.api(
+        "POST",
+        f"/_matrix/client/v3/rooms/{_q(room)}/invite",
+        user=owner,
+        json={"user_id": bot.user_id},
+    )
+    synapse.join(bot, room)
+    clock = FakeClock()
+    settings = knock_settings(tmp_path, synapse, bot, room, tally_signing_secret=FIXTURE_SECRET)
+    knock = await start_knock(settings, background=False, clock=clock)
+    try:
+        # After start-up, the owner takes the bot's right to invite away: every invite is a 403.
+        path = f"/_matrix/client/v3/rooms/{_q(room)}/state/m.room.power_levels/"
+        levels = synapse.api("GET", path, user=owner).json()
+        synapse.api("PUT", path, user=owner, json={**levels, "invite": 100}).raise_for_status()
+        body, headers = tally_delivery(person.user_id, submission_id="refused")
+        knock_id = (
+            await knock.http.post("/invite_from_form", content=body, headers=headers)
+        ).json()["knock_id"]
+
+        assert await knock.runtime.worker.run_once()
+        assert await knock.knock_state(knock_id) == (State.QUEUED, None)  # retried later
+        clock.advance(settings.invite_retry_for + 1)
+        assert await knock.runtime.worker.run_once()
+        state = await knock.knock_state(knock_id)
+        history = await knock.runtime.store.history(knock_id)
+    finally:
+        await knock.stop()
+
+    assert state == (State.FAILED, "homeserver_error")
+    assert history[-1].event == "failed" and "M_FORBIDDEN" in (history[-1].detail or "")
+    assert person.user_id not in synapse.members(owner, room)
+
+
+def _q(room_id: str) -> str:
+    return _quote(room_id, safe="")
