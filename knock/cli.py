@@ -1,45 +1,71 @@
-"""The `knock` command: serve the API, sign the bot in, check the set-up."""
+"""The `knock` command: serve the API, sign the bot in, check the set-up, moderate from a shell."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from knock.config import ConfigError, Settings, load_settings
+
+Command = Callable[[Settings | None, argparse.Namespace], int]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `knock` command."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"knock: {exc}", file=sys.stderr)
-        return 2
+    args = _parser().parse_args(argv)
+    settings: Settings | None = None
+    if args.needs_settings(args):
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"knock: {exc}", file=sys.stderr)
+            return 2
     result: int = args.run(settings, args)
     return result
+
+
+def _always(_: argparse.Namespace) -> bool:
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="knock", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="command")
-    serve = commands.add_parser("serve", help="run the webhook and admin API")
+
+    def command(name: str, run: Command, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run, needs_settings=_always)
+        return sub
+
+    serve = command("serve", _serve, "run the webhook and admin API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="processes (shared database)")
-    serve.set_defaults(run=_serve)
-    login = commands.add_parser("login", help="sign the bot in with Beeper's email code")
+    login = command("login", _login, "sign the bot in with Beeper's email code")
     login.add_argument("--email", help="the Beeper account's email (default BEEPER_LOGIN_EMAIL)")
-    login.set_defaults(run=_login)
-    check = commands.add_parser("check", help="sign in and check the bot's power in the room")
-    check.set_defaults(run=_check)
+    command("doctor", _doctor, "sign in and check the bot's power in the room")
+    check = command("check", _check, "match Matrix IDs against the block-list (JSON lines)")
+    check.add_argument("user_ids", nargs="*", metavar="USER_ID", help="ids (default: stdin)")
+    check.add_argument("--blocklist", type=Path, help="a block-list file instead of the store")
+    check.set_defaults(needs_settings=lambda a: a.blocklist is None)
+    block = command("block", _block, "block an id, a pattern (@spam*:*) or a server")
+    block.add_argument("user_id")
+    block.add_argument("--reason")
+    block.add_argument("--dry-run", action="store_true", help="show what would happen")
+    block.add_argument("--confirm", action="store_true", help="remove more than the threshold")
+    unblock = command("unblock", _unblock, "remove a block-list entry (and Knock's ban)")
+    unblock.add_argument("user_id")
+    command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
     return parser
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run(
@@ -53,8 +79,130 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(settings: Settings, args: argparse.Namespace) -> int:
+def _login(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.services.login import interactive_login
+
+    assert settings is not None
+    email = args.email or settings.beeper_login_email or input("Beeper account email: ").strip()
+    return asyncio.run(interactive_login(settings, email, lambda: getpass.getpass("Code: ")))
+
+
+def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
+    async def run(runtime: Any) -> int:
+        room = runtime.settings.new_room_id
+        print(f"OK: signed in as {runtime.bot_id}; it can invite, kick and ban in {room}")
+        return 0
+
+    return _with_runtime(settings, run)
+
+
+def _check(settings: Settings | None, args: argparse.Namespace) -> int:
+    ids = args.user_ids or _lines(sys.stdin)
+    if args.blocklist is not None:
+        return _check_file(args.blocklist, ids)
+
+    async def run() -> int:
+        from knock.clock import SystemClock
+        from knock.services.blocklist import Blocklist
+        from knock.store import Store
+
+        assert settings is not None
+        store = await Store.open(settings.database_url, synchronous=settings.sqlite_synchronous)
+        try:
+            blocklist = Blocklist(settings, store, SystemClock())
+            await blocklist.load()
+            _print_checks(blocklist.check, ids)
+        finally:
+            await store.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _check_file(path: Path, ids: list[str]) -> int:
+    from knock.core.blocklist import BlockIndex, Entry
+    from knock.services.list_files import parse_lines
+
+    try:
+        lines = parse_lines(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        print(f"knock: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    index = BlockIndex(Entry(p, source="file", reason=line.reason) for p, line in lines.items())
+    _print_checks(lambda user_id, typed: index.check(user_id, typed=typed), ids)
+    return 0
+
+
+def _print_checks(check: Callable[[str, str], Any], ids: list[str]) -> None:
+    for user_id in ids:
+        decision = check(user_id, user_id)
+        print(json.dumps({"user_id": user_id, **decision.as_dict()}, ensure_ascii=False))
+
+
+def _block(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.services.blocking import NeedsConfirmation
+    from knock.services.blocklist import BadPattern
+
+    async def run(runtime: Any) -> int:
+        try:
+            entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source="cli")
+            answer = await runtime.blocking.block(
+                entry, "cli", dry_run=args.dry_run, confirm=args.confirm
+            )
+        except BadPattern as exc:
+            print(f"knock: {exc}", file=sys.stderr)
+            return 2
+        except NeedsConfirmation as exc:
+            print(json.dumps(exc.answer))
+            print("knock: more people than BLOCK_CONFIRM_THRESHOLD: add --confirm", file=sys.stderr)
+            return 1
+        print(json.dumps(answer))
+        return 0
+
+    return _with_runtime(settings, run)
+
+
+def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.services.blocking import NotBlocked
+    from knock.services.blocklist import BadPattern
+
+    async def run(runtime: Any) -> int:
+        try:
+            print(json.dumps(await runtime.blocking.unblock(args.user_id, "cli")))
+        except (BadPattern, NotBlocked) as exc:
+            print(f"knock: {args.user_id} is not on the block-list ({exc})", file=sys.stderr)
+            return 1
+        return 0
+
+    return _with_runtime(settings, run)
+
+
+def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
+    async def run(runtime: Any) -> int:
+        for entry in await runtime.store.blocklist.entries():
+            print(json.dumps(_entry_line(entry)))
+        return 0
+
+    return _with_runtime(settings, run)
+
+
+def _entry_line(entry: Any) -> dict[str, Any]:
+    from knock.web.views import iso
+
+    return {
+        "user_id": entry.pattern,
+        "list": "allow" if entry.allow else "block",
+        "reason": entry.reason,
+        "source": entry.source,
+        "added_at": iso(entry.added_at),
+    }
+
+
+def _with_runtime(settings: Settings | None, body: Callable[[Any], Awaitable[int]]) -> int:
+    """Start Knock without its background work, run `body`, and stop."""
     from knock.services.runtime import Runtime, StartupError
+
+    assert settings is not None
 
     async def run() -> int:
         runtime = Runtime(settings)
@@ -63,18 +211,13 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         except StartupError as exc:
             print(f"knock: {exc}", file=sys.stderr)
             return 1
-        print(
-            f"OK: signed in as {runtime.bot_id}; it can invite, kick and ban in "
-            f"{settings.new_room_id}"
-        )
-        await runtime.stop()
-        return 0
+        try:
+            return await body(runtime)
+        finally:
+            await runtime.stop()
 
     return asyncio.run(run())
 
 
-def _login(settings: Settings, args: argparse.Namespace) -> int:
-    from knock.services.login import interactive_login
-
-    email = args.email or settings.beeper_login_email or input("Beeper account email: ").strip()
-    return asyncio.run(interactive_login(settings, email, lambda: getpass.getpass("Code: ")))
+def _lines(stream: Iterator[str]) -> list[str]:
+    return [line.strip() for line in stream if line.strip()]

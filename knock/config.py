@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -67,6 +68,25 @@ def parse_list(value: object) -> list[str]:
     return [item.strip() for item in str(value or "").split(",") if item.strip()]
 
 
+def parse_distances(value: object) -> tuple[tuple[tuple[int, int], ...], int]:
+    """Read `4:0,8:1,*:2`: up to 4 characters no edit, up to 8 one, longer two."""
+    if isinstance(value, tuple):
+        return value
+    steps: list[tuple[int, int]] = []
+    beyond: int | None = None
+    for item in parse_list(value):
+        length, _, edits = item.partition(":")
+        if not edits.strip().isdigit() or not (length.strip().isdigit() or length.strip() == "*"):
+            raise ValueError("must be LENGTH:EDITS pairs ending in *:EDITS, like 4:0,8:1,*:2")
+        if length.strip() == "*":
+            beyond = int(edits)
+        else:
+            steps.append((int(length), int(edits)))
+    if beyond is None or beyond > 3 or any(edits > 3 for _, edits in steps):
+        raise ValueError("must end in *:EDITS and allow at most 3 edits, like 4:0,8:1,*:2")
+    return tuple(sorted(steps)), beyond
+
+
 def _room_id(value: str) -> str:
     # Imported here so that the settings module stays importable on its own.
     from knock.core.mxid import is_room_id
@@ -74,6 +94,10 @@ def _room_id(value: str) -> str:
     if not is_room_id(value):
         raise ValueError("must be a room id like !abc:example.org")
     return value
+
+
+def _room_ids(values: list[str]) -> list[str]:
+    return [_room_id(value) for value in values]
 
 
 def _user_id(value: str | None) -> str | None:
@@ -97,6 +121,11 @@ def _database_url(value: str) -> str:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(parse_list)]
+Distances = Annotated[
+    tuple[tuple[tuple[int, int], ...], int], NoDecode, BeforeValidator(parse_distances)
+]
+Action = Literal["review", "block", "allow"]
 
 # Settings whose value may instead be read from the file named by `<NAME>_FILE`.
 SECRET_SETTINGS = (
@@ -163,8 +192,17 @@ class Settings(BaseSettings):
     repair_action: Literal["invite", "review"] = "invite"
     store_form_answers: bool = False
 
-    # Block-list and the global window (kept from the original deployment notes).
+    # Block-list.
     blocklist_file: Path = Path("blocked_users.txt")
+    allowlist_file: Path = Path("allowed_users.txt")
+    fuzzy_action: Action = "review"
+    other_server_action: Action = "review"
+    fuzzy_max_distance: Distances = (((4, 0), (8, 1)), 2)
+    ban_on_block: bool = False
+    block_confirm_threshold: int = Field(default=10, ge=0)
+    policy_room_ids: Annotated[CommaList, AfterValidator(_room_ids)] = []
+
+    # The global window (kept from the original deployment notes).
     max_requests_per_window: int = Field(default=10, gt=0)
     spam_window_seconds: Duration = 60.0
 

@@ -57,6 +57,7 @@ def _run(homeserver: Sandbox) -> int:
         database_url=f"sqlite:///{DEMO_DIR.resolve() / 'knock.db'}",
         tokens_file=DEMO_DIR / "tokens.json",
         blocklist_file=DEMO_DIR / "blocked_users.txt",
+        allowlist_file=DEMO_DIR / "allowed_users.txt",
         request_delay=0,
     )
     url = f"http://127.0.0.1:{port}"

@@ -91,8 +91,9 @@ _MOVES: dict[State, frozenset[State]] = {
     State.REVIEW: frozenset({State.QUEUED, State.REJECTED}),
     State.DEFERRED: frozenset({State.QUEUED, State.REVIEW, State.REJECTED}),
     # The worker finds out at invite time that the person is unknown, banned or already in.
+    # ... or that a display name now needs a moderator's look (REVIEW).
     State.QUEUED: frozenset(
-        {State.INVITED, State.REJECTED, State.DROPPED, State.FAILED, State.RESCINDED}
+        {State.INVITED, State.REJECTED, State.DROPPED, State.FAILED, State.RESCINDED, State.REVIEW}
     ),
     State.INVITED: frozenset({State.JOINED, State.EXPIRED, State.DECLINED, State.RESCINDED}),
     State.JOINED: frozenset({State.RESCINDED}),

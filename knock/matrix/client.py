@@ -218,6 +218,10 @@ class MatrixClient:
         content = await self.state_event(room_id, "m.room.member", user_id)
         return str(content.get("membership")) if content else None
 
+    async def join(self, room_id: str) -> None:
+        """Join a room the bot may enter (a public policy room, or one it was invited to)."""
+        await self.request("POST", f"{API}/join/{_seg(room_id)}", json={})
+
     async def invite(self, room_id: str, user_id: str, reason: str) -> None:
         """Invite a user, telling them why."""
         body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}

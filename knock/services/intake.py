@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core.door import judge_id
+from knock.core.blocklist import Decision
+from knock.core.door import judge
 from knock.core.forms import Submission
 from knock.core.lifecycle import Event, Reason, State
+from knock.services.blocklist import Blocklist
 from knock.store import HistoryLine, NewKnock, Store
 
 INVITE_JOB = "invite"
@@ -41,6 +43,7 @@ class Intake:
         store: Store,
         clock: Clock,
         *,
+        blocklist: Blocklist,
         default_server: str,
         ip_key: bytes,
         on_queued: Callable[[], None] = lambda: None,
@@ -48,6 +51,7 @@ class Intake:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.blocklist = blocklist
         self.default_server = default_server
         self.ip_key = ip_key
         self.on_queued = on_queued
@@ -67,7 +71,9 @@ class Intake:
                 return Outcome(earlier.knock_id, earlier.state, earlier.reason, created=False)
         else:
             key = None
-        verdict = judge_id(requested, self.default_server, self.settings.repair_action)
+        verdict = judge(
+            requested, self.default_server, self.settings.repair_action, self._check_blocklist
+        )
         actor = f"form:{submission.platform}"
         new = NewKnock(
             knock_id=uuid.uuid4().hex[:20],
@@ -88,6 +94,9 @@ class Intake:
             self.on_queued()
         reason = verdict.reason.value if isinstance(verdict.reason, Reason) else None
         return Outcome(knock_id, verdict.state, reason, created, verdict.problem)
+
+    def _check_blocklist(self, user_id: str, typed: str) -> Decision:
+        return self.blocklist.check(user_id, typed=typed)
 
     def _hash_ip(self, client_ip: str | None) -> str | None:
         if not client_ip:

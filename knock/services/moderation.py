@@ -7,13 +7,22 @@ from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core.lifecycle import Event, State
+from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient
-from knock.store import Store
+from knock.services.intake import INVITE_JOB
+from knock.store import KnockRecord, Store
 
 
 class NothingToRescind(Exception):
     """The person has no pending invite and is not a member."""
+
+
+class NoSuchKnock(Exception):
+    """No knock has that id."""
+
+
+class NotInReview(Exception):
+    """The knock is not waiting for a moderator (it was decided already)."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +91,34 @@ class Moderation:
             "knock_id": knock.knock_id if knock else None,
             "was": "member" if membership == "join" else "invited" if membership else "queued",
         }
+
+    async def approve(self, knock_id: str, actor: str, note: str | None = None) -> KnockRecord:
+        """Let a knock held for review go ahead: it is queued for its invite."""
+        return await self._decide(knock_id, actor, note, approve=True)
+
+    async def deny(self, knock_id: str, actor: str, note: str | None = None) -> KnockRecord:
+        """Turn a knock held for review down, silently."""
+        return await self._decide(knock_id, actor, note, approve=False)
+
+    async def _decide(
+        self, knock_id: str, actor: str, note: str | None, *, approve: bool
+    ) -> KnockRecord:
+        knock = await self.store.get_knock(knock_id)
+        if knock is None:
+            raise NoSuchKnock(knock_id)
+        if knock.state is not State.REVIEW:
+            raise NotInReview(knock.state.value)
+        if approve:
+            history = [(str(Event.APPROVED), actor, note), (str(Event.QUEUED), actor, None)]
+            target, reason, job = State.QUEUED, None, INVITE_JOB
+        else:
+            history = [(str(Event.DENIED), actor, note)]
+            target, reason, job = State.REJECTED, Reason.DENIED.value, None
+        moved = await self.store.move(
+            knock_id, target, reason=reason, history=history, now=self.clock.now(), job_kind=job
+        )
+        if not moved:
+            raise NotInReview("decided meanwhile")
+        updated = await self.store.get_knock(knock_id)
+        assert updated is not None
+        return updated

@@ -13,8 +13,13 @@ from knock.clock import Clock, SystemClock
 from knock.config import Settings
 from knock.core import mxid
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, Pacer
+from knock.services.blocking import Blocking
+from knock.services.blocklist import Blocklist
+from knock.services.duties import Duties
 from knock.services.intake import Intake
+from knock.services.list_files import ListFile
 from knock.services.moderation import Moderation
+from knock.services.policy_rooms import PolicyRooms
 from knock.services.room_check import RoomCheckError, check_room
 from knock.services.signin import SignIn, SignInError
 from knock.services.worker import Worker
@@ -22,7 +27,7 @@ from knock.store import Store
 
 log = logging.getLogger(__name__)
 
-_RETENTION_EVERY = 3600.0
+DUTY_EVERY = 2.0  # seconds between looks at the block-list version and the singleton duties
 
 
 class StartupError(Exception):
@@ -79,24 +84,48 @@ class Runtime:
         except MatrixError as exc:
             await self.stop()
             raise StartupError(f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}") from None
-        self._wire()
-        self.intake = Intake(
-            settings,
-            self.store,
-            self.clock,
-            default_server=settings.default_server_name or mxid.server_name(self.bot_id),
-            ip_key=await Intake.load_ip_key(self.store, self.clock.now()),
-            on_queued=self.worker.wake,
-        )
+        await self._wire()
         if background:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="knock-worker"))
-            self._tasks.append(asyncio.create_task(self._retention(), name="knock-retention"))
+            self._tasks.append(asyncio.create_task(self._duties(), name="knock-duties"))
         log.info("Knock is running as %s for room %s", self.bot_id, settings.new_room_id)
 
-    def _wire(self) -> None:
-        room = self.settings.new_room_id
-        self.worker = Worker(self.settings, self.store, self.matrix, self.clock, room)
-        self.moderation = Moderation(self.settings, self.store, self.matrix, self.clock, room)
+    async def _wire(self) -> None:
+        settings, store, clock = self.settings, self.store, self.clock
+        room = settings.new_room_id
+        self.blocklist = Blocklist(settings, store, clock)
+        await self.blocklist.load()
+        self.worker = Worker(settings, store, self.matrix, clock, room, self.blocklist)
+        self.moderation = Moderation(settings, store, self.matrix, clock, room)
+        self.blocking = Blocking(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
+        self.list_files = [
+            ListFile(
+                settings.blocklist_file,
+                allow=False,
+                blocklist=self.blocklist,
+                store=store,
+                clock=clock,
+            ),
+            ListFile(
+                settings.allowlist_file,
+                allow=True,
+                blocklist=self.blocklist,
+                store=store,
+                clock=clock,
+            ),
+        ]
+        self.policy_rooms = PolicyRooms(settings.policy_room_ids, store, self.matrix, clock)
+        self.intake = Intake(
+            settings,
+            store,
+            clock,
+            blocklist=self.blocklist,
+            default_server=settings.default_server_name or mxid.server_name(self.bot_id),
+            ip_key=await Intake.load_ip_key(store, clock.now()),
+            on_queued=self.worker.wake,
+        )
+        self.duties = Duties(self)
+        await self.duties.run_once()  # the files and policy rooms count from the first knock on
 
     async def stop(self) -> None:
         """Cancel background work and close connections."""
@@ -124,15 +153,10 @@ class Runtime:
             checks["homeserver"] = False
         return checks
 
-    async def _retention(self) -> None:
+    async def _duties(self) -> None:
         while True:
-            try:
-                erased = await self.store.purge_closed(self.clock.now() - self.settings.retention)
-                if erased:
-                    log.info("Erased %d closed knocks older than RETENTION", erased)
-            except SQLAlchemyError:
-                log.exception("Erasing old knocks failed; trying again later")
-            await self.clock.sleep(_RETENTION_EVERY)
+            await self.clock.sleep(DUTY_EVERY)
+            await self.duties.run_once()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.matrix.beeper import BeeperLogin, BeeperLoginError
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
+from knock.services.files import write_atomically
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -212,15 +211,4 @@ def read_tokens_file(path: Path) -> dict[str, Any]:
 
 def write_tokens_file(path: Path, tokens: dict[str, Any]) -> None:
     """Write the token cache atomically, readable only by its owner (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(tokens, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(tokens, indent=1), mode=0o600)

@@ -8,12 +8,15 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.door import explain
 from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixClient, MatrixError, RateLimited
+from knock.services.blocklist import Blocklist
 from knock.services.intake import INVITE_JOB
 from knock.store import HistoryLine, Job, KnockRecord, Store
 
@@ -27,9 +30,16 @@ class Worker:
     """Claim due jobs and carry them out; every step checks the room before acting."""
 
     def __init__(
-        self, settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, room_id: str
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        room_id: str,
+        blocklist: Blocklist,
     ) -> None:
         self.settings = settings
+        self.blocklist = blocklist
         self.store = store
         self.matrix = matrix
         self.clock = clock
@@ -166,9 +176,12 @@ class InviteStep:
         self.knock = knock
 
     async def run(self) -> None:
-        """Check that the person exists and is not already in, then invite them."""
-        if not await self._user_exists():
+        """Check that the person exists, is not blocked and not already in, then invite them."""
+        profile = await self._profile()
+        if profile is None:
             await self._settle(State.REJECTED, Reason.UNKNOWN_USER, Event.REJECTED)
+            return
+        if await self._stopped_by_blocklist(profile.get("displayname")):
             return
         if await self._settled_by_membership():
             return
@@ -184,16 +197,34 @@ class InviteStep:
             raise
         await self._invited(None)
 
-    async def _user_exists(self) -> bool:
+    async def _profile(self) -> dict[str, Any] | None:
+        """Return the person's profile; None when they do not exist."""
         try:
-            await self.matrix.profile(self.knock.user_id)
+            return await self.matrix.profile(self.knock.user_id)
         except MatrixError as exc:
             if exc.status == 404:
-                return False
-            if exc.status != 403:
-                raise
-            # 403: the homeserver limits profile lookups, so existence cannot be told; go on.
-        return True
+                return None
+            if exc.status == 403:
+                return {}  # the homeserver limits profile lookups: existence cannot be told
+            raise
+
+    async def _stopped_by_blocklist(self, display_name: object) -> bool:
+        """Check again (the list may have grown since the knock came in), now with the name."""
+        name = display_name if isinstance(display_name, str) else None
+        decision = self.worker.blocklist.check(self.knock.user_id, display_name=name)
+        if decision.verdict == "block":
+            await self._settle(State.REJECTED, Reason.BLOCKED, Event.REJECTED, explain(decision))
+            return True
+        if decision.verdict == "review" and not await self._approved():
+            await self._settle(
+                State.REVIEW, Reason.FUZZY_MATCH, Event.HELD_FOR_REVIEW, explain(decision)
+            )
+            return True
+        return False
+
+    async def _approved(self) -> bool:
+        history = await self.worker.store.history(self.knock.knock_id)
+        return any(entry.event == Event.APPROVED for entry in history)
 
     async def _settled_by_membership(self) -> bool:
         membership = await self.matrix.membership(self.room_id, self.knock.user_id)

@@ -12,10 +12,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.core.lifecycle import CLOSED, State, sources_of
+from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
-from knock.store.schema import jobs, knock_events, knocks, state_values
+from knock.store.schema import jobs, knock_events, knocks, leases, state_values
 
 __all__ = [
     "UNAVAILABLE",
@@ -25,6 +26,7 @@ __all__ = [
     "KnockRecord",
     "NewKnock",
     "Store",
+    "StoredEntry",
 ]
 
 # Errors that mean the database cannot be reached or is busy right now (as opposed to a bug):
@@ -44,6 +46,7 @@ class Store:
         # than letting them collide and sleep in SQLite's busy handler; other processes still
         # wait through busy_timeout.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self.blocklist = BlocklistQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -105,6 +108,37 @@ class Store:
             assert stored is not None
             return stored
 
+    # Leases: singleton work runs on exactly one process, the holder.
+
+    async def take_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
+        """Take or renew the lease `name`; return whether `holder` holds it now."""
+        async with self._write() as conn:
+            changed = await conn.execute(
+                update(leases)
+                .where(
+                    leases.c.name == name,
+                    or_(leases.c.holder == holder, leases.c.expires_at < now),
+                )
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            if changed.rowcount:
+                return True
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(leases).values(name=name, holder=holder, expires_at=now + ttl)
+                )
+            return True
+        except IntegrityError:
+            return False  # another process holds it
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease up so another process may take it at once."""
+        async with self._write() as conn:
+            await conn.execute(
+                delete(leases).where(leases.c.name == name, leases.c.holder == holder)
+            )
+
     # Knocks.
 
     async def add_knock(
@@ -164,6 +198,18 @@ class Store:
         async with self.engine.connect() as conn:
             return [KnockRecord.from_row(row) for row in await conn.execute(query)]
 
+    async def list_knocks(
+        self, *, state: State | None = None, user_id: str | None = None, limit: int = 100
+    ) -> list[KnockRecord]:
+        """Return knocks newest first, optionally of one state or one person."""
+        query = select(knocks).order_by(knocks.c.received_at.desc()).limit(limit)
+        if state is not None:
+            query = query.where(knocks.c.state == state.value)
+        if user_id is not None:
+            query = query.where(knocks.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            return [KnockRecord.from_row(row) for row in await conn.execute(query)]
+
     async def history(self, knock_id: str) -> list[HistoryEntry]:
         """Return a knock's audit log, oldest first."""
         query = (
@@ -184,6 +230,7 @@ class Store:
         history: Sequence[HistoryLine],
         now: float,
         invited_at: float | None = None,
+        job_kind: str | None = None,
     ) -> bool:
         """Move a knock to `target` if the state machine allows it from where it is now.
 
@@ -202,6 +249,8 @@ class Store:
             if changed.rowcount == 0:
                 return False
             await _add_history(conn, knock_id, history, now)
+            if job_kind is not None:
+                await _add_job(conn, job_kind, knock_id, now)
         return True
 
     async def mark_invite_attempted(self, knock_id: str, now: float) -> None:

@@ -52,6 +52,31 @@ MIGRATIONS: list[list[str]] = [
             updated_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    [
+        # `origin` says who may remove an entry: "moderator" (API, CLI, the file) or
+        # "policy:<room id>" (only that policy room, by removing its rule).
+        """CREATE TABLE blocklist_entries (
+            pattern TEXT NOT NULL,
+            allow INTEGER NOT NULL,
+            origin TEXT NOT NULL,
+            hashed INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            reason TEXT,
+            added_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (pattern, allow, origin)
+        )""",
+        # Bans Knock placed, so that unblocking lifts them (and only them).
+        """CREATE TABLE knock_bans (
+            user_id TEXT PRIMARY KEY,
+            pattern TEXT NOT NULL,
+            banned_at DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -108,4 +133,32 @@ state_values = Table(
     Column("key", Text, primary_key=True),
     Column("value", Text),
     Column("updated_at", Float),
+)
+
+blocklist_entries = Table(
+    "blocklist_entries",
+    metadata,
+    Column("pattern", Text, primary_key=True),
+    Column("allow", Integer, primary_key=True),
+    Column("origin", Text, primary_key=True),
+    Column("hashed", Integer),
+    Column("source", Text),
+    Column("reason", Text),
+    Column("added_at", Float),
+)
+
+knock_bans = Table(
+    "knock_bans",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("pattern", Text),
+    Column("banned_at", Float),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text),
+    Column("expires_at", Float),
 )

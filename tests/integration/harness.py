@@ -53,6 +53,8 @@ def knock_settings(
         "matrix_access_token": bot.access_token,
         "database_url": f"sqlite:///{tmp_path / 'knock.db'}",
         "tokens_file": tmp_path / "tokens.json",
+        "blocklist_file": tmp_path / "blocked_users.txt",
+        "allowlist_file": tmp_path / "allowed_users.txt",
         "request_delay": 0,
         "api_key": ADMIN_KEY,
         "log_level": "INFO",

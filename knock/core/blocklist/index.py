@@ -1,0 +1,192 @@
+"""The block-list index: add and remove entries one at a time, check an id against all of them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sized
+
+from .decide import MAX_MATCHES, Hit, decide, keep
+from .fold import keys
+from .ids import Probe, ascii_lower, host_of, probe, split_user_id
+from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
+from .names import NameIndex
+from .strong import StrongSet, strong_rule
+
+__all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex"]
+
+DEFAULT_POLICY = MatchPolicy()
+# A normalised key this long or longer names someone: the same key on the same server blocks.
+# Shorter keys ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review.
+DISTINCT_KEY = 4
+# Display names: keys shorter than this say nothing; only this many words are looked at.
+DISPLAY_KEY = 4
+DISPLAY_WORDS = 8
+# Entries read per key when their server matters to the verdict; a key shared by more entries
+# is judged by the first ones found.
+_SCAN = 64
+_WORDS = re.compile(r"[\s._\-=/+|,;:]+")
+
+# Hits by entry: block entries under their number, allow entries under -1 - number.
+_Hits = dict[int, Hit]
+
+
+class BlockIndex:
+    """Block-list and allow-list entries, checked against an id in well under a millisecond."""
+
+    def __init__(self, entries: Iterable[Entry] = (), policy: MatchPolicy = DEFAULT_POLICY) -> None:
+        self._policy = policy
+        self._block = StrongSet()
+        self._allow = StrongSet()
+        self._names = NameIndex(policy)
+        if isinstance(entries, Sized):
+            self._names.reserve(len(entries))
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: Entry) -> None:
+        """Add ``entry``, replacing any entry with the same pattern on the same side."""
+        self.remove(entry.pattern, allow=entry.allow)
+        side = self._allow if entry.allow else self._block
+        number = side.add(entry)
+        if not entry.allow and entry.kind == "user":
+            self._names.add(number, *_name_keys(entry.pattern))
+
+    def remove(self, pattern: str, *, allow: bool = False) -> bool:
+        """Remove the entry with exactly this pattern (from the allow-list if ``allow``)."""
+        removed = (self._allow if allow else self._block).remove(pattern)
+        if removed is None:
+            return False
+        number, entry = removed
+        if not allow and entry.kind == "user":
+            self._names.discard(number, *_name_keys(pattern))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._block) + len(self._allow)
+
+    def entries(self) -> Iterator[Entry]:
+        """Yield every entry: block entries, then allow entries."""
+        yield from self._block
+        yield from self._allow
+
+    def check(
+        self, user_id: str, *, typed: str | None = None, display_name: str | None = None
+    ) -> Decision:
+        """Decide on ``user_id`` (and the id as ``typed``, and the ``display_name``)."""
+        request = probe(user_id)
+        hits: _Hits = {}
+        for number, _ in self._allow.find(request):
+            keep(hits, -1 - number, Hit(self._allow.entry(number), "allow", "allow"))
+        named = (request.host, keys(request.local))
+        self._strong_hits(request, hits, typed=False)
+        self._name_hits(request, named[1], hits, typed=False)
+        if typed is not None and typed != user_id:
+            again = probe(typed)
+            self._strong_hits(again, hits, typed=True)
+            again_named = (again.host, keys(again.local))
+            if again_named != named:
+                self._name_hits(again, again_named[1], hits, typed=True)
+        if display_name:
+            self._display_hits(display_name, hits)
+        return decide(hits.values())
+
+    def covers(self, entry: Entry, user_id: str) -> bool:
+        """Tell whether ``entry`` alone matches ``user_id`` strongly enough to act on at once.
+
+        Strong rules only: exact, hash, server, glob, and for a block entry the same normalised
+        name on the same server when that blocks. Near misses never count.
+        """
+        request = probe(user_id)
+        if strong_rule(entry, request) is not None:
+            return True
+        if entry.allow or entry.kind != "user":
+            return False
+        host, key, _ = _name_keys(entry.pattern)
+        same = bool(key) and key == keys(request.local)[0] and host == (request.host or "")
+        return same and self._normalised(key) == "block"
+
+    def _strong_hits(self, request: Probe, hits: _Hits, *, typed: bool) -> None:
+        """Record the block entries that cover ``request`` without folding."""
+        for number, rule in self._block.find(request):
+            entry = self._block.entry(number)
+            hit = Hit(entry, rule, "block", typed=typed, hashed=entry.kind == "hash")
+            keep(hits, number, hit)
+
+    def _name_hits(
+        self, request: Probe, folded: tuple[str, str], hits: _Hits, *, typed: bool
+    ) -> None:
+        """Record the entries whose folded localpart meets the request's, exactly or nearly."""
+        host, text = request.host or "", request.local
+        key, fuzzy = folded
+        policy = self._policy
+        here = self._names.same_server(host, key)
+        for number in here:
+            entry = self._block.entry(number)
+            hit = Hit(entry, "normalised", self._normalised(key), text=text, typed=typed)
+            keep(hits, number, hit)
+        there = policy.other_server_action
+        if len(key) < DISTINCT_KEY:
+            there = weakest(there, policy.fuzzy_action)
+        for number in self._names.anywhere(key)[:_SCAN]:
+            if number not in here:
+                entry = self._block.entry(number)
+                hit = Hit(entry, "other_server", there, text=text, host=host, typed=typed)
+                keep(hits, number, hit)
+        self._near_hits(fuzzy, hits, text=text, host=host, typed=typed)
+
+    def _near_hits(self, fuzzy: str, hits: _Hits, *, text: str, host: str, typed: bool) -> None:
+        """Record the entries within the allowed edits of ``fuzzy`` (``text`` folded)."""
+        here = self._policy.fuzzy_action
+        there = weakest(here, self._policy.other_server_action)
+        same_verdict = here == there
+        # When the server does not change the verdict, any few entries of the nearest names
+        # will do; otherwise each name is read further, for an entry on the request's server.
+        budget = MAX_MATCHES if same_verdict else _SCAN * MAX_MATCHES
+        for name, distance, cutoff in sorted(self._names.near(fuzzy), key=lambda near: near[1]):
+            rule: Rule = "digits" if distance == 0 else "edit_distance"
+            members = self._names.members(name, budget if same_verdict else _SCAN)
+            for number in members:
+                entry = self._block.entry(number)
+                mine = same_verdict or _host(_server(entry)) == host
+                verdict = here if mine else there
+                hit = Hit(entry, rule, verdict, distance, cutoff, text, True, host, typed)
+                keep(hits, number, hit)
+            budget -= len(members)
+            if budget <= 0:
+                break
+
+    def _display_hits(self, display_name: str, hits: _Hits) -> None:
+        """Record the entries whose localpart reads like the display name or one of its words."""
+        verdict = weakest(self._policy.fuzzy_action, "review")
+        words = [word for word in _WORDS.split(display_name) if word][:DISPLAY_WORDS]
+        for text in dict.fromkeys([display_name, *words]):
+            key, fuzzy = keys(text)
+            if len(key) >= DISPLAY_KEY:
+                for number in self._names.anywhere(key)[:_SCAN]:
+                    hit = Hit(self._block.entry(number), "display_name", verdict, 0, 0, text)
+                    keep(hits, number, hit)
+            name = self._names.name_of(fuzzy) if len(fuzzy) >= DISPLAY_KEY else None
+            if name is not None:
+                for number in self._names.members(name, MAX_MATCHES):
+                    hit = Hit(self._block.entry(number), "display_name", verdict, 0, 0, text, True)
+                    keep(hits, number, hit)
+
+    def _normalised(self, key: str) -> Verdict:
+        """The verdict for the same normalised name on the same server."""
+        return "block" if len(key) >= DISTINCT_KEY else self._policy.fuzzy_action
+
+
+def _name_keys(pattern: str) -> tuple[str, str, str]:
+    """A user entry's host (or ""), normalised key and fuzzy key."""
+    local, server = split_user_id(pattern)
+    return (_host(server), *keys(local))
+
+
+def _server(entry: Entry) -> str | None:
+    """The server part of a user entry's pattern, as written."""
+    return split_user_id(entry.pattern)[1]
+
+
+def _host(server: str | None) -> str:
+    """The host a server part names, lower-cased, or "" for none."""
+    return host_of(ascii_lower(server)) if server else ""

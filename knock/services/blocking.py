@@ -1,0 +1,155 @@
+"""Block and unblock: record the entry, and act at once on everyone it covers now."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.blocklist import Entry
+from knock.core.lifecycle import Event, State
+from knock.matrix.client import MatrixClient, MatrixError
+from knock.services.blocklist import Blocklist, normalise_pattern
+from knock.store import KnockRecord, Store
+
+log = logging.getLogger(__name__)
+
+# Knocks that a new entry closes: not yet invited, invited, or already in.
+_OPEN = [State.QUEUED, State.REVIEW, State.DEFERRED, State.INVITED, State.JOINED]
+
+
+class NeedsConfirmation(Exception):
+    """More people would be removed than BLOCK_CONFIRM_THRESHOLD allows without confirmation."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__("confirmation needed")
+        self.answer = answer
+
+
+class NotBlocked(Exception):
+    """There is no moderator entry with that pattern."""
+
+
+@dataclass
+class Plan:
+    """What blocking an entry does to the room and to open knocks."""
+
+    entry: Entry
+    rescinded: list[str] = field(default_factory=list)  # pending invites revoked
+    removed: list[str] = field(default_factory=list)  # members kicked or banned
+    declined: list[str] = field(default_factory=list)  # knocks (native or Knock's) turned down
+    native: list[str] = field(default_factory=list)  # the declined who knocked on Matrix itself
+    knocks: list[KnockRecord] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        """Describe the plan in the shape the API and CLI show."""
+        entry = self.entry
+        return {
+            "status": "blocked",
+            "entry": {"user_id": entry.pattern, "reason": entry.reason, "source": entry.source},
+            "actions": {
+                "rescinded": sorted(self.rescinded),
+                "removed": sorted(self.removed),
+                "declined": sorted(self.declined),
+            },
+        }
+
+
+class Blocking:
+    """Moderators' block-list actions, acting on the room with the neutral `KICK_REASON`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        blocklist: Blocklist,
+        bot_id: str,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.clock = clock
+        self.blocklist = blocklist
+        self.bot_id = bot_id
+        self.room_id = settings.new_room_id
+
+    async def block(
+        self, entry: Entry, actor: str, *, dry_run: bool = False, confirm: bool = False
+    ) -> dict[str, Any]:
+        """Record `entry` and remove everyone it covers, unless this is a dry run."""
+        plan = await self.plan(entry)
+        answer = plan.answer()
+        if dry_run:
+            return {**answer, "dry_run": True}
+        if len(plan.removed) > self.settings.block_confirm_threshold and not confirm:
+            raise NeedsConfirmation({**answer, "status": "confirmation_needed"})
+        await self.blocklist.add(entry)
+        failed = await self._act(plan, actor)
+        return {**answer, "failed": failed} if failed else answer
+
+    async def plan(self, entry: Entry) -> Plan:
+        """Work out, without changing anything, what blocking `entry` would do."""
+        plan = Plan(entry)
+        covers = self.blocklist.index.covers
+        for user_id, membership in (await self.matrix.members(self.room_id)).items():
+            if user_id == self.bot_id or not covers(entry, user_id):
+                continue
+            if membership == "join":
+                plan.removed.append(user_id)
+            elif membership == "invite":
+                plan.rescinded.append(user_id)
+            elif membership == "knock":
+                plan.declined.append(user_id)
+                plan.native.append(user_id)
+        acted = set(plan.removed) | set(plan.rescinded) | set(plan.declined)
+        for knock in await self.store.knocks_in(_OPEN, limit=100_000):
+            if covers(entry, knock.user_id):
+                plan.knocks.append(knock)
+                if knock.user_id not in acted and knock.state not in (State.INVITED, State.JOINED):
+                    plan.declined.append(knock.user_id)
+                    acted.add(knock.user_id)
+        return plan
+
+    async def _act(self, plan: Plan, actor: str) -> list[str]:
+        failed = []
+        for user_id in plan.removed + plan.rescinded + plan.native:
+            try:
+                await self._remove(plan, user_id)
+            except MatrixError as exc:
+                log.warning(
+                    "Could not remove %s (blocked as %s): %s", user_id, plan.entry.pattern, exc
+                )
+                failed.append(user_id)
+        for knock in plan.knocks:
+            history = [(str(Event.BLOCKED), actor, plan.entry.reason)]
+            await self.store.move(
+                knock.knock_id, State.BLOCKED, reason=None, history=history, now=self.clock.now()
+            )
+        return failed
+
+    async def _remove(self, plan: Plan, user_id: str) -> None:
+        # A kick also revokes an invite and declines a native knock.
+        reason = self.settings.kick_reason
+        if user_id in plan.removed and self.settings.ban_on_block:
+            await self.matrix.ban(self.room_id, user_id, reason)
+            await self.store.blocklist.record_ban(user_id, plan.entry.pattern, self.clock.now())
+        else:
+            await self.matrix.kick(self.room_id, user_id, reason)
+
+    async def unblock(self, pattern: str, actor: str) -> dict[str, Any]:
+        """Remove a moderator's entry and lift the bans Knock placed because of it."""
+        pattern = normalise_pattern(pattern)
+        if not await self.blocklist.remove(pattern):
+            raise NotBlocked(pattern)
+        unbanned = []
+        for user_id in await self.store.blocklist.bans_for(pattern):
+            if await self.matrix.membership(self.room_id, user_id) == "ban":
+                await self.matrix.unban(self.room_id, user_id)
+                unbanned.append(user_id)
+            await self.store.blocklist.forget_ban(user_id)
+        log.info("%s unblocked %s", actor, pattern)
+        return {"status": "unblocked", "entry": pattern, "unbanned": unbanned}

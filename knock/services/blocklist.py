@@ -1,0 +1,116 @@
+"""This process's block-list index, kept in step with the database (the source of truth)."""
+
+from __future__ import annotations
+
+import logging
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core import mxid
+from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy
+from knock.store import Store, StoredEntry
+from knock.store.blocklist import MODERATOR
+
+log = logging.getLogger(__name__)
+
+
+class BadPattern(ValueError):
+    """A block-list entry that is neither a user id, a glob nor a server name."""
+
+
+class Blocklist:
+    """Match people against the block-list; add and remove entries for moderators."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.policy = MatchPolicy(
+            fuzzy_action=settings.fuzzy_action,
+            other_server_action=settings.other_server_action,
+            max_distance=settings.fuzzy_max_distance[0],
+            beyond=settings.fuzzy_max_distance[1],
+        )
+        self.index = BlockIndex((), self.policy)
+        self.version = -1
+
+    async def load(self) -> None:
+        """Build the index from every stored entry."""
+        version = await self.store.blocklist.version()
+        entries = [_entry(stored) async for stored in self.store.blocklist.stream()]
+        self.index = BlockIndex(entries, self.policy)
+        self.version = version
+        log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
+
+    async def refresh_if_changed(self) -> bool:
+        """Reload when another process (or the file, or a policy room) changed the block-list."""
+        if await self.store.blocklist.version() == self.version:
+            return False
+        await self.load()
+        return True
+
+    def check(
+        self, user_id: str, typed: str | None = None, display_name: str | None = None
+    ) -> Decision:
+        """Match an id (and what was typed, and a display name) against the block-list."""
+        return self.index.check(user_id, typed=typed, display_name=display_name)
+
+    def entry_for(
+        self, pattern: str, *, allow: bool = False, reason: str | None = None, source: str = "api"
+    ) -> Entry:
+        """Build an entry from what a moderator typed, or raise BadPattern saying what is wrong."""
+        return Entry(normalise_pattern(pattern), source=source, reason=reason, allow=allow)
+
+    async def add(self, entry: Entry) -> StoredEntry:
+        """Store an entry made by a moderator and apply it to this process at once."""
+        stored = StoredEntry(
+            pattern=entry.pattern,
+            allow=entry.allow,
+            origin=MODERATOR,
+            source=entry.source,
+            reason=entry.reason,
+            added_at=self.clock.now(),
+        )
+        await self.store.blocklist.add(stored)
+        self.index.add(entry)
+        return stored
+
+    async def remove(self, pattern: str, *, allow: bool = False) -> bool:
+        """Remove a moderator's entry; return False when there was none."""
+        pattern = normalise_pattern(pattern)
+        removed = await self.store.blocklist.remove(pattern, allow, MODERATOR, self.clock.now())
+        if removed:
+            self.index.remove(pattern, allow=allow)
+            # A policy room may list the same pattern: the reload puts that entry back.
+            await self.load()
+        return removed
+
+
+def normalise_pattern(pattern: str) -> str:
+    """Check a moderator's pattern: a user id, a user glob (`@spam*:*`) or a server (glob)."""
+    text = pattern.strip()
+    if not text or any(ch.isspace() for ch in text) or len(text) > 255:
+        raise BadPattern("an entry is a Matrix ID, a pattern like @spam*:* or a server name")
+    if "*" in text or "?" in text:
+        if text.startswith("@") and ":" not in text:
+            raise BadPattern("a user pattern needs a server part, like @spam*:* or @*:evil.example")
+        return text
+    if text.startswith("@") or ":" in text:
+        try:
+            user_id, _ = mxid.parse(text, "")
+        except mxid.InvalidMatrixId as exc:
+            raise BadPattern(f"not a valid Matrix ID: {exc.reason}") from None
+        return user_id
+    if not mxid.is_valid(f"@x:{text.lower()}"):
+        raise BadPattern(f"{text[:64]!r} is not a valid server name")
+    return text.lower()
+
+
+def _entry(stored: StoredEntry) -> Entry:
+    return Entry(
+        stored.pattern,
+        source=stored.source,
+        reason=stored.reason,
+        allow=stored.allow,
+        hashed=stored.hashed,
+    )

@@ -1,0 +1,133 @@
+"""Block-list routes: block, unblock, allow, list and check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from knock.services.blocking import NeedsConfirmation, NotBlocked
+from knock.services.blocklist import BadPattern
+from knock.services.runtime import Runtime
+from knock.web.auth import require_admin
+from knock.web.views import iso
+
+router = APIRouter()
+
+
+class BlockRequest(BaseModel):
+    """Block a Matrix ID, a pattern like `@spam*:*`, or a server."""
+
+    user_id: str = Field(min_length=1, max_length=512, examples=["@troll:example.org"])
+    reason: str | None = Field(default=None, max_length=2000)
+    dry_run: bool = False
+    confirm: bool = False
+
+
+class EntryRequest(BaseModel):
+    """Name one block-list or allow-list entry."""
+
+    user_id: str = Field(min_length=1, max_length=512)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+@router.post("/block_user", response_model=None)
+async def block_user(
+    body: BlockRequest, request: Request, actor: str = Depends(require_admin)
+) -> dict[str, Any] | JSONResponse:
+    """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks)."""
+    runtime = _runtime(request)
+    try:
+        entry = runtime.blocklist.entry_for(body.user_id, reason=body.reason, source=actor)
+        return await runtime.blocking.block(
+            entry, actor, dry_run=body.dry_run, confirm=body.confirm
+        )
+    except BadPattern as exc:
+        raise HTTPException(422, f"user_id: {exc}") from None
+    except NeedsConfirmation as exc:
+        threshold = runtime.settings.block_confirm_threshold
+        detail = (
+            f"This would remove more than {threshold} people (BLOCK_CONFIRM_THRESHOLD): "
+            'look at the list and call again with "confirm": true'
+        )
+        return JSONResponse({"detail": detail, **exc.answer}, status_code=409)
+
+
+@router.post("/unblock_user")
+async def unblock_user(
+    body: EntryRequest, request: Request, actor: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Remove an entry (and lift any ban Knock placed because of it)."""
+    try:
+        return await _runtime(request).blocking.unblock(body.user_id, actor)
+    except BadPattern as exc:
+        raise HTTPException(422, f"user_id: {exc}") from None
+    except NotBlocked as exc:
+        raise HTTPException(404, f"{exc} is not on the block-list") from None
+
+
+@router.post("/allow_user")
+async def allow_user(
+    body: EntryRequest, request: Request, actor: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Add an allow-list entry: it overrides any block-list match for the ids it covers."""
+    blocklist = _runtime(request).blocklist
+    try:
+        entry = blocklist.entry_for(body.user_id, allow=True, reason=body.reason, source=actor)
+    except BadPattern as exc:
+        raise HTTPException(422, f"user_id: {exc}") from None
+    await blocklist.add(entry)
+    return {"status": "allowed", "entry": {"user_id": entry.pattern, "reason": entry.reason}}
+
+
+@router.post("/unallow_user")
+async def unallow_user(
+    body: EntryRequest, request: Request, _: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Remove an allow-list entry."""
+    try:
+        removed = await _runtime(request).blocklist.remove(body.user_id, allow=True)
+    except BadPattern as exc:
+        raise HTTPException(422, f"user_id: {exc}") from None
+    if not removed:
+        raise HTTPException(404, f"{body.user_id[:80]} is not on the allow-list")
+    return {"status": "removed", "entry": body.user_id.strip()}
+
+
+@router.get("/blocklist")
+async def blocklist(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
+    """List the block-list (the original shape) and the allow-list."""
+    entries = await _runtime(request).store.blocklist.entries()
+
+    def row(e: Any) -> dict[str, Any]:
+        return {
+            "user_id": e.pattern,
+            "reason": e.reason,
+            "added_at": iso(e.added_at),
+            "source": e.source,
+            "hashed": e.hashed,
+        }
+
+    return {
+        "blocked_users": [row(e) for e in entries if not e.allow],
+        "allowed_users": [row(e) for e in entries if e.allow],
+    }
+
+
+@router.get("/blocklist/check")
+async def check(
+    request: Request,
+    user_id: str = Query(min_length=1, max_length=512),
+    display_name: str | None = Query(default=None, max_length=512),
+    _: str = Depends(require_admin),
+) -> dict[str, Any]:
+    """Show the verdict for an id (and a display name) and every match that led to it."""
+    decision = _runtime(request).blocklist.check(user_id.strip(), user_id, display_name)
+    return {"user_id": user_id, **decision.as_dict()}

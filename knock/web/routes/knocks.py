@@ -1,0 +1,85 @@
+"""The audit log and the review queue: list knocks, show one, approve or deny."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from knock.core.lifecycle import State
+from knock.services.moderation import NoSuchKnock, NotInReview
+from knock.services.runtime import Runtime
+from knock.web.auth import require_admin
+from knock.web.views import knock_view
+
+router = APIRouter()
+
+
+class Note(BaseModel):
+    """A moderator's note on a decision, kept in the audit log."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+@router.get("/knocks")
+async def list_knocks(
+    request: Request,
+    state: State | None = None,
+    user_id: str | None = Query(default=None, max_length=512),
+    limit: int = Query(default=100, ge=1, le=1000),
+    _: str = Depends(require_admin),
+) -> dict[str, Any]:
+    """List knocks, newest first: the audit log."""
+    knocks = await _runtime(request).store.list_knocks(state=state, user_id=user_id, limit=limit)
+    return {"knocks": [knock_view(k) for k in knocks], "count": len(knocks)}
+
+
+@router.get("/knocks/{knock_id}")
+async def show_knock(
+    knock_id: str, request: Request, _: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Show one knock with its whole history."""
+    store = _runtime(request).store
+    knock = await store.get_knock(knock_id)
+    if knock is None:
+        raise HTTPException(404, f"No knock has the id {knock_id[:40]!r}")
+    return knock_view(knock, await store.history(knock_id))
+
+
+@router.post("/knocks/{knock_id}/approve")
+async def approve(
+    knock_id: str, request: Request, note: Note | None = None, actor: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Let a knock held for review go ahead to its invite."""
+    return await _decide(request, knock_id, actor, note, approve=True)
+
+
+@router.post("/knocks/{knock_id}/deny")
+async def deny(
+    knock_id: str, request: Request, note: Note | None = None, actor: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Turn a knock held for review down (the person is not told)."""
+    return await _decide(request, knock_id, actor, note, approve=False)
+
+
+async def _decide(
+    request: Request, knock_id: str, actor: str, note: Note | None, *, approve: bool
+) -> dict[str, Any]:
+    moderation = _runtime(request).moderation
+    reason = note.reason if note else None
+    try:
+        if approve:
+            knock = await moderation.approve(knock_id, actor, reason)
+        else:
+            knock = await moderation.deny(knock_id, actor, reason)
+    except NoSuchKnock:
+        raise HTTPException(404, f"No knock has the id {knock_id[:40]!r}") from None
+    except NotInReview as exc:
+        raise HTTPException(409, f"That knock is not waiting for review (it is {exc})") from None
+    return knock_view(knock)

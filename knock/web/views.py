@@ -1,0 +1,43 @@
+"""How knocks look wherever they are shown (admin API, CLI): one shape everywhere."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from knock.store import HistoryEntry, KnockRecord
+
+
+def iso(epoch: float) -> str:
+    """Format epoch seconds as ISO-8601 UTC."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def knock_view(knock: KnockRecord, history: list[HistoryEntry] | None = None) -> dict[str, Any]:
+    """Return the knock object of the admin API, with its history when given."""
+    view: dict[str, Any] = {
+        "knock_id": knock.knock_id,
+        "user_id": knock.user_id,
+        "state": knock.state.value,
+        "reason": knock.reason,
+        "source": knock.source,
+        "received_at": iso(knock.received_at),
+        "updated_at": iso(knock.updated_at),
+    }
+    if history is not None:
+        view["history"] = [
+            {"at": iso(h.at), "event": h.event, "actor": h.actor, "detail": _detail(h.detail)}
+            for h in history
+        ]
+    return view
+
+
+def _detail(detail: str | None) -> Any:
+    # Block-list matches are stored as JSON, so they show as the same match objects as the API's.
+    if detail and detail.startswith("[{"):
+        try:
+            return json.loads(detail)
+        except ValueError:
+            return detail
+    return detail
