@@ -69,7 +69,7 @@ def parse_list(value: object) -> list[str]:
 
 
 def parse_distances(value: object) -> tuple[tuple[tuple[int, int], ...], int]:
-    """Read `4:0,8:1,*:2`: up to 4 characters no edit, up to 8 one, longer two."""
+    """Read `5:0,8:1,*:2`: up to 5 characters no edit, up to 8 one, longer two."""
     if isinstance(value, tuple):
         return value
     steps: list[tuple[int, int]] = []
@@ -77,13 +77,14 @@ def parse_distances(value: object) -> tuple[tuple[tuple[int, int], ...], int]:
     for item in parse_list(value):
         length, _, edits = item.partition(":")
         if not edits.strip().isdigit() or not (length.strip().isdigit() or length.strip() == "*"):
-            raise ValueError("must be LENGTH:EDITS pairs ending in *:EDITS, like 4:0,8:1,*:2")
+            raise ValueError("must be LENGTH:EDITS pairs ending in *:EDITS, like 5:0,8:1,*:2")
         if length.strip() == "*":
             beyond = int(edits)
         else:
             steps.append((int(length), int(edits)))
-    if beyond is None or beyond > 3 or any(edits > 3 for _, edits in steps):
-        raise ValueError("must end in *:EDITS and allow at most 3 edits, like 4:0,8:1,*:2")
+    # The near-miss index finds at most two edits.
+    if beyond is None or beyond > 2 or any(edits > 2 for _, edits in steps):
+        raise ValueError("must end in *:EDITS and allow at most 2 edits, like 5:0,8:1,*:2")
     return tuple(sorted(steps)), beyond
 
 
@@ -197,7 +198,7 @@ class Settings(BaseSettings):
     allowlist_file: Path = Path("allowed_users.txt")
     fuzzy_action: Action = "review"
     other_server_action: Action = "review"
-    fuzzy_max_distance: Distances = (((4, 0), (8, 1)), 2)
+    fuzzy_max_distance: Distances = (((5, 0), (8, 1)), 2)
     ban_on_block: bool = False
     block_confirm_threshold: int = Field(default=10, ge=0)
     policy_room_ids: Annotated[CommaList, AfterValidator(_room_ids)] = []

@@ -55,8 +55,16 @@ class Store:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        async with self._write_lock, self.engine.connect() as conn:
+            # IMMEDIATE takes the write lock before the first read, so a transaction that reads
+            # then writes (a count, then an insert) cannot deadlock with another process's.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
 
     @classmethod
     async def open(cls, url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) -> Store:

@@ -21,8 +21,10 @@ __all__ = ["MAX_MATCHES", "Hit", "decide", "keep"]
 # Matches shown in a decision; a common name can meet hundreds of entries, and a moderator
 # needs the strongest few, not all of them.
 MAX_MATCHES = 5
-_FUZZY_RULES = frozenset({"digits", "edit_distance"})
-_SERVER_RULES = _FUZZY_RULES | {"other_server"}
+# Rules met by folded names, whose transforms are worth spelling out; and those where the
+# entry may sit on another server than the request.
+_NAME_RULES = frozenset({"normalised", "other_server", "digits", "edit_distance", "display_name"})
+_SERVER_RULES = frozenset({"other_server", "digits", "edit_distance"})
 
 
 class Hit(NamedTuple):
@@ -35,7 +37,7 @@ class Hit(NamedTuple):
     cutoff: int | None = None
     text: str = ""  # the request's text that met the entry's name (a localpart or a display name)
     fuzzy: bool = False  # met on fuzzy keys (numeric affixes cut)
-    host: str | None = None  # the request's host, to tell whether the entry is on another
+    host: str | None = None  # the request's host, to tell whether the entry is elsewhere
     typed: bool = False  # found from the id as typed, not the repaired one
     hashed: bool = False
 
@@ -87,7 +89,7 @@ def _transforms(hit: Hit) -> tuple[str, ...]:
         notes.append("the SHA-256 hash of the id")
     if hit.rule == "display_name":
         notes.append(f'display name "{show(hit.text)}"')
-    if hit.rule in _FUZZY_RULES or hit.rule in ("normalised", "other_server", "display_name"):
+    if hit.rule in _NAME_RULES:
         local, _ = split_user_id(hit.entry.pattern)
         notes.extend(describe(fold(hit.text, fuzzy=hit.fuzzy), fold(local, fuzzy=hit.fuzzy)))
     if hit.rule in _SERVER_RULES:

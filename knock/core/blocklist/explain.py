@@ -21,6 +21,7 @@ from .fold import Folded, reads_as
 __all__ = ["describe", "show"]
 
 _SHOW_LIMIT = 40
+_PAIRS = (("rn", "m"), ("vv", "w"))
 
 
 def describe(request: Folded, entry: Folded) -> tuple[str, ...]:
@@ -73,18 +74,30 @@ def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _chunk_notes(ours: str, theirs: str) -> tuple[str, ...]:
-    """Describe how the written chunk ``ours`` was read as the entry's chunk ``theirs``."""
-    if ours == theirs:
-        return ()
+    """Describe how the request's chunk ``ours`` met the entry's ``theirs`` (one key letter)."""
     notes = [note for char in dict.fromkeys(ours) for note in _char_notes(char)]
     read_ours = "".join(reads_as(char) for char in ours)
     read_theirs = "".join(reads_as(char) for char in theirs)
-    short_ours, short_theirs = _squeeze(read_ours), _squeeze(read_theirs)
-    if short_ours != short_theirs:
-        notes.extend(_substitution(short_ours, short_theirs))
-    if len(read_ours) > len(read_theirs) and len(read_ours) > len(short_ours):
+    for pair, letter in _PAIRS:
+        if pair in read_ours and pair not in read_theirs:
+            notes.append(f'look-alike "{pair}" -> "{letter}"')
+            read_ours = read_ours.replace(pair, letter)
+        elif pair in read_theirs and pair not in read_ours:
+            notes.append(f'read the entry\'s "{pair}" as "{letter}"')
+            read_theirs = read_theirs.replace(pair, letter)
+    extra_ours = [char for char in dict.fromkeys(read_ours) if char not in read_theirs]
+    extra_theirs = [char for char in dict.fromkeys(read_theirs) if char not in read_ours]
+    target = next((char for char in read_theirs if char not in extra_theirs), read_theirs[:1])
+    entry_in_leet = not any(char.isalpha() for char in extra_theirs)
+    if extra_theirs and (not extra_ours or (entry_in_leet and all(map(str.isalpha, extra_ours)))):
+        # The entry is the one in leet ("tr00ll"): the request's plain letter was not changed.
+        source = show(read_ours[:1])
+        notes.extend(f'read the entry\'s "{show(char)}" as "{source}"' for char in extra_theirs)
+    else:
+        notes.extend(f"{show(char)}->{show(target or char)}" for char in extra_ours)
+    if len(read_ours) > max(1, len(read_theirs)):
         notes.append(f'collapsed repeated "{show(ours)}"')
-    elif len(read_theirs) > len(read_ours) and len(read_theirs) > len(short_theirs):
+    elif len(read_theirs) > max(1, len(read_ours)):
         notes.append(f'collapsed the entry\'s repeated "{show(theirs)}"')
     return tuple(notes)
 
@@ -114,23 +127,6 @@ def _char_notes(char: str) -> tuple[str, ...]:
         return (f'removed accent "{show(char)}" -> "{show(read)}"',)
     script = unicodedata.name(char, "").split(" ")[0].title() or "Unicode"
     return (f'look-alike "{show(char)}" ({script}) -> "{show(read)}"',)
-
-
-def _substitution(ours: str, theirs: str) -> list[str]:
-    """Name the letter swap that folds ``ours`` onto ``theirs`` (both with runs squeezed)."""
-    if len(ours) != len(theirs) and {ours, theirs} in ({"rn", "m"}, {"vv", "w"}):
-        return [f'look-alike "{ours}" -> "{theirs}"']
-    extra = [char for char in dict.fromkeys(ours) if char not in theirs]
-    if len(theirs) == 1 and extra:
-        return [f"{show(char)}->{show(theirs)}" for char in extra]
-    return [f'"{show(ours)}" read as "{show(theirs)}"']
-
-
-def _squeeze(text: str) -> str:
-    """Collapse runs of one character."""
-    return "".join(
-        char for position, char in enumerate(text) if text[position - 1 : position] != char
-    )
 
 
 def _separator_notes(request: Folded, entry: Folded) -> list[str]:

@@ -10,17 +10,18 @@ Entries and requests are folded alike, so a disguise meets the name it hides:
    which would tangle with the leet classes; the leet table below covers ASCII instead.
 2. Separators (``._-=/+``, spaces, dashes, connector punctuation) and invisible characters
    (controls, format characters, lone combining marks) are removed.
-3. Fuzzy key only: a numeric prefix or suffix, with the separators around it, is removed when at
-   least three characters stay (``troll_99`` -> ``troll``, ``2008_troll`` -> ``troll``; ``b0b``
-   and ``1337`` keep their digits).
+3. A numeric prefix or suffix, with the separators around it, is found when at least three
+   characters stay (``troll_99``, ``2008_troll``; ``b0b`` and ``1337`` have none). The fuzzy
+   key leaves it out; the normalised key folds it on its own, so that its digits never merge
+   into the name (``trollking_99`` would otherwise collapse into ``trollking``, 9 reading g).
 4. Leet classes fold to one letter: {0 o} {1 i l | !} {3 e} {4 @ a} {5 $ s} {7 t} {8 b} {9 g}.
 5. The multi-letter look-alikes "rn" -> "m" and "vv" -> "w", left to right.
 6. Runs of one letter collapse: ``trolll``, ``troll`` and ``trol`` fold alike.
 
-Leet folding comes after the numeric affix is cut (so ``troll99`` is ``troll`` plus digits, not
-``trollgg``) and before collapsing (so ``tro1l`` meets ``troll``). The keys themselves are an
-internal spelling ("troll" folds to "troi") and are never shown; :class:`Folded` keeps, for each
-key letter, the text it came from, so an explanation can quote what was actually written.
+Leet folding comes after the numeric affix is found (so ``troll99`` is ``troll`` plus digits)
+and before collapsing (so ``tro1l`` meets ``troll``). The keys themselves are an internal
+spelling ("troll" folds to "troi") and are never shown; :class:`Folded` keeps, for each key
+letter, the text it came from, so an explanation can quote what was actually written.
 """
 
 from __future__ import annotations
@@ -88,16 +89,23 @@ class Folded:
 def keys(text: str) -> tuple[str, str]:
     """Return ``text``'s normalised key and its fuzzy key (numeric prefix and suffix cut)."""
     if text.isascii():
-        lowered = text.lower()  # separators and controls are dropped by _finish
-        start, end = _affix_bounds(lowered.translate(_ASCII_CLASSES))
-        key = _finish(lowered)
-        return (key, key) if (start, end) == (0, len(text)) else (key, _finish(lowered[start:end]))
-    infos = [_info(char) for char in text]
-    start, end = _affix_bounds("".join(kind for _, kind in infos))
-    key = _finish("".join(read for read, kind in infos if kind != "s"))
-    if (start, end) == (0, len(text)):
-        return key, key
-    return key, _finish("".join(read for read, kind in infos[start:end] if kind != "s"))
+        reads = text.lower()  # separators and controls are dropped by _finish
+        start, end = _affix_bounds(reads.translate(_ASCII_CLASSES))
+        prefix, middle, suffix = reads[:start], reads[start:end], reads[end:]
+    else:
+        infos = [_info(char) for char in text]
+        start, end = _affix_bounds("".join(kind for _, kind in infos))
+        # One read per character, separators blanked, so that slicing by character works.
+        read = [letters if kind != "s" else "" for letters, kind in infos]
+        prefix, middle, suffix = (
+            "".join(read[:start]),
+            "".join(read[start:end]),
+            "".join(read[end:]),
+        )
+    fuzzy = _finish(middle)
+    if not prefix and not suffix:
+        return fuzzy, fuzzy
+    return _finish(prefix) + fuzzy + _finish(suffix), fuzzy
 
 
 @functools.lru_cache(maxsize=4096)
@@ -108,8 +116,13 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     same entries are explained again and again.
     """
     reads, classes = _read(text)
-    start, end = _affix_bounds(classes) if fuzzy else (0, len(text))
+    start, end = _affix_bounds(classes)
     key, chunks = _key(text, reads, classes, start, end)
+    if not fuzzy:
+        before, before_chunks = _key(text, reads, classes, 0, start)
+        after, after_chunks = _key(text, reads, classes, end, len(text))
+        key, chunks = before + key + after, before_chunks + chunks + after_chunks
+        start, end = 0, len(text)
     separators: list[tuple[int, str]] = []
     invisible: list[str] = []
     letters = 0

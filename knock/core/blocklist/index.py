@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Sized
 
@@ -17,7 +18,7 @@ __all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex"]
 DEFAULT_POLICY = MatchPolicy()
 # A normalised key this long or longer names someone: the same key on the same server blocks.
 # Shorter keys ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review.
-DISTINCT_KEY = 4
+DISTINCT_KEY = 5
 # Display names: keys shorter than this say nothing; only this many words are looked at.
 DISPLAY_KEY = 4
 DISPLAY_WORDS = 8
@@ -72,20 +73,25 @@ class BlockIndex:
     def check(
         self, user_id: str, *, typed: str | None = None, display_name: str | None = None
     ) -> Decision:
-        """Decide on ``user_id`` (and the id as ``typed``, and the ``display_name``)."""
+        """Decide on ``user_id``, also matching the id as ``typed`` and the ``display_name``.
+
+        ``user_id`` is the repaired id, or the raw text when it did not validate; any string
+        will do. Allow entries are matched against ``user_id`` only; display-name matches are
+        evidence for review at most.
+        """
         request = probe(user_id)
         hits: _Hits = {}
         for number, _ in self._allow.find(request):
             keep(hits, -1 - number, Hit(self._allow.entry(number), "allow", "allow"))
-        named = (request.host, keys(request.local))
+        folded = keys(request.local)
         self._strong_hits(request, hits, typed=False)
-        self._name_hits(request, named[1], hits, typed=False)
+        self._name_hits(request, folded, hits, typed=False)
         if typed is not None and typed != user_id:
             again = probe(typed)
             self._strong_hits(again, hits, typed=True)
-            again_named = (again.host, keys(again.local))
-            if again_named != named:
-                self._name_hits(again, again_named[1], hits, typed=True)
+            folded_again = keys(again.local)
+            if (again.host, folded_again) != (request.host, folded):
+                self._name_hits(again, folded_again, hits, typed=True)
         if display_name:
             self._display_hits(display_name, hits)
         return decide(hits.values())
@@ -101,7 +107,7 @@ class BlockIndex:
             return True
         if entry.allow or entry.kind != "user":
             return False
-        host, key, _ = _name_keys(entry.pattern)
+        host, key, _ = _covering_keys(entry.pattern)
         same = bool(key) and key == keys(request.local)[0] and host == (request.host or "")
         return same and self._normalised(key) == "block"
 
@@ -180,6 +186,10 @@ def _name_keys(pattern: str) -> tuple[str, str, str]:
     """A user entry's host (or ""), normalised key and fuzzy key."""
     local, server = split_user_id(pattern)
     return (_host(server), *keys(local))
+
+
+# covers() is asked about one entry against every member and knock in turn.
+_covering_keys = functools.lru_cache(maxsize=64)(_name_keys)
 
 
 def _server(entry: Entry) -> str | None:

@@ -41,21 +41,33 @@ class HashMultimap:
 
     def add(self, key: int, value: int) -> None:
         """Add the pair ``(key, value)``; a pair already present is added again."""
-        bucket = key & self._mask
-        node = self._free
-        if node == _EMPTY:
-            node = len(self._keys)
-            self._keys.append(key)
-            self._values.append(value)
-            self._next.append(self._heads[bucket])
-        else:
-            self._free = self._next[node]
-            self._keys[node] = key
-            self._values[node] = value
-            self._next[node] = self._heads[bucket]
-        self._heads[bucket] = node
-        self._size += 1
-        if self._size > _LOAD * len(self._heads):
+        self.add_all((key,), value)
+
+    def add_all(self, keys: Iterable[int], value: int) -> None:
+        """Add ``(key, value)`` for every key of ``keys``."""
+        heads, stored, values, following, mask = (
+            self._heads,
+            self._keys,
+            self._values,
+            self._next,
+            self._mask,
+        )
+        for key in keys:
+            bucket = key & mask
+            node = self._free
+            if node == _EMPTY:
+                node = len(stored)
+                stored.append(key)
+                values.append(value)
+                following.append(heads[bucket])
+            else:
+                self._free = following[node]
+                stored[node] = key
+                values[node] = value
+                following[node] = heads[bucket]
+            heads[bucket] = node
+            self._size += 1
+        while self._size > _LOAD * len(self._heads):
             self._grow()
 
     def discard(self, key: int, value: int) -> bool:

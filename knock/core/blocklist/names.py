@@ -156,8 +156,7 @@ class NameIndex:
             name = len(self._names)
             self._names.append(fuzzy)
             self._first.append(item)
-        for variant in self._filed_variants(fuzzy):
-            self._variants.add(hash(variant), name)
+        self._variants.add_all(map(hash, self._filed_variants(fuzzy)), name)
 
     def _drop_name(self, name: int, fuzzy: str) -> None:
         """Unfile a name that no entry uses any more."""

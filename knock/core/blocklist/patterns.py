@@ -74,6 +74,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
 
 
 def _is_glob(text: str) -> bool:
+    """Tell whether ``text`` has a wildcard."""
     return "*" in text or "?" in text
 
 
@@ -92,7 +93,9 @@ class ServerSet:
         self._globs: dict[int, str] = {}
 
     def add(self, item: int, pattern: str) -> None:
-        """Index ``item`` under a lower-cased server pattern."""
+        """Index ``item`` under a lower-cased server pattern (an empty one covers nothing)."""
+        if not pattern:
+            return
         shape, text = server_shape(pattern)
         if shape == "glob":
             self._globs[item] = text

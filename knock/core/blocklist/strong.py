@@ -61,10 +61,6 @@ class StrongSet:
         assert entry is not None, "entry numbers come from lookups of live entries"
         return entry
 
-    def number(self, pattern: str) -> int | None:
-        """Return the number of the entry with exactly this pattern, if any."""
-        return self._numbers.get(pattern)
-
     def add(self, entry: Entry) -> int:
         """File ``entry`` (its pattern must not be filed) and return its number."""
         number = len(self._entries)

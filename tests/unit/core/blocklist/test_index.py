@@ -1,0 +1,351 @@
+"""BlockIndex: every rule with its verdict, the policy, allow-lists, incremental changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz.distance import Levenshtein
+
+from knock.core.blocklist import BlockIndex, Decision, Entry, Match, MatchPolicy
+from knock.core.blocklist.decide import MAX_MATCHES
+from knock.core.blocklist.fold import keys
+from knock.core.blocklist.ids import id_hash
+
+DEFAULT = MatchPolicy()
+TROLL = "@troll:example.org"
+KING = "@trollking:example.org"
+
+
+def index(*patterns: str, policy: MatchPolicy = DEFAULT) -> BlockIndex:
+    return BlockIndex((Entry(pattern, source="test") for pattern in patterns), policy)
+
+
+def top(decision: Decision) -> Match:
+    assert decision.matches, decision
+    return decision.matches[0]
+
+
+# Each rule and its verdict.
+
+
+def test_exact() -> None:
+    decision = index(TROLL).check(TROLL)
+    assert decision.verdict == "block"
+    assert top(decision) == Match(TROLL, "test", "exact", (), None, None, "block")
+
+
+def test_normalised_on_the_same_server_blocks_a_distinctive_name() -> None:
+    decision = index(KING).check("@tr0ll.k1ng:example.org")
+    assert decision.verdict == "block"
+    assert top(decision).rule == "normalised"
+    assert top(decision).transforms == ("0->o", "1->i", 'removed separators "."')
+
+
+def test_normalised_on_a_short_name_only_asks_review() -> None:
+    decision = index(TROLL).check("@tr0ll:example.org")  # "troll" folds to 4 letters
+    assert (decision.verdict, top(decision).rule) == ("review", "normalised")
+
+
+def test_the_same_name_on_another_server() -> None:
+    decision = index(KING).check("@trollking:other.server")
+    assert decision.verdict == "review"
+    assert top(decision).rule == "other_server"
+    assert top(decision).transforms == ("same name on another server (example.org)",)
+
+
+def test_digits_the_moderator_reads_what_was_done() -> None:
+    decision = index(TROLL).check("@tr0ll_99:example.org")
+    assert decision.verdict == "review"
+    assert top(decision) == Match(
+        TROLL, "test", "digits", ("0->o", 'removed suffix "_99"'), 0, 0, "review"
+    )
+
+
+def test_edit_distance() -> None:
+    decision = index("@darkblade_destroyer:matrix.org").check("@darkblade_destroyr:matrix.org")
+    assert decision.verdict == "review"
+    assert top(decision) == Match(
+        "@darkblade_destroyer:matrix.org", "test", "edit_distance", ('missing "e"',), 1, 2, "review"
+    )
+
+
+def test_a_near_miss_on_another_server_says_so() -> None:
+    decision = index("@darkblade_destroyer:matrix.org").check("@darkblade_destroyr:evil.org")
+    assert top(decision).transforms[-1] == "on another server (matrix.org)"
+
+
+def test_glob() -> None:
+    blocks = index("@spam*:*", "@bot?:example.org")
+    assert top(blocks.check("@spammer:anywhere.org")).rule == "glob"
+    assert blocks.check("@bot1:example.org").verdict == "block"
+    assert blocks.check("@bot12:example.org").verdict == "allow"
+    assert blocks.check("@SPAMMER:anywhere.org").verdict == "block"  # ASCII case is ignored
+
+
+@pytest.mark.parametrize("pattern", ["evil.example", "@*:evil.example"])
+def test_server_entries(pattern: str) -> None:
+    blocks = index(pattern, "*.worse.example")
+    assert top(blocks.check("@anyone:evil.example")).rule == "server"
+    assert blocks.check("@anyone:evil.example:8448").verdict == "block"
+    assert blocks.check("@anyone:a.worse.example").verdict == "block"
+    assert blocks.check("@anyone:worse.example").verdict == "allow"
+    assert blocks.check("@evil.example:good.example").verdict == "allow"
+
+
+@pytest.mark.parametrize("spelling", ["plain", "padded", "urlsafe"])
+def test_hashed_entries_match_the_exact_id_only(spelling: str) -> None:
+    digest = id_hash(TROLL)
+    pattern = {
+        "plain": digest,
+        "padded": digest + "=",
+        "urlsafe": digest.replace("+", "-").replace("/", "_"),
+    }[spelling]
+    blocks = BlockIndex([Entry(pattern, hashed=True)])
+    decision = blocks.check(TROLL)
+    assert decision.verdict == "block"
+    assert top(decision).entry == pattern
+    assert top(decision).transforms == ("the SHA-256 hash of the id",)
+    assert blocks.check("@tr0ll:example.org").verdict == "allow"
+
+
+def test_display_name_in_look_alike_letters() -> None:
+    blocks = index(KING)
+    for shown in ("trоllking", "ｔｒｏｌｌｋｉｎｇ", "The Trollking Returns"):
+        decision = blocks.check("@nice:example.org", display_name=shown)
+        assert decision.verdict == "review", shown
+        assert top(decision).rule == "display_name"
+    assert top(blocks.check("@nice:example.org", display_name="trоllking")).transforms == (
+        'display name "trоllking"',
+        'look-alike "о" (Cyrillic) -> "o"',
+    )
+
+
+def test_display_name_evidence_never_blocks() -> None:
+    blocks = index(KING, policy=MatchPolicy(fuzzy_action="block"))
+    assert blocks.check("@nice:example.org", display_name="trollking").verdict == "review"
+
+
+def test_a_short_display_name_says_nothing() -> None:
+    assert index("@bob:example.org").check("@x:example.org", display_name="Bob").verdict == "allow"
+
+
+def test_the_id_as_typed_is_matched_too() -> None:
+    decision = index(KING).check("@someone:example.org", typed="@TR0LLKING@example.org")
+    assert decision.verdict == "block"
+    assert top(decision).transforms[:2] == ("in the id as typed", "lower-cased")
+
+
+# Allow-lists.
+
+
+def test_an_allow_entry_overrides_and_comes_first() -> None:
+    blocks = BlockIndex([Entry("@*:evil.example"), Entry("@good:evil.example", allow=True)])
+    decision = blocks.check("@good:evil.example")
+    assert decision.verdict == "allow"
+    assert [match.rule for match in decision.matches] == ["allow", "server"]
+    assert blocks.check("@bad:evil.example").verdict == "block"
+
+
+def test_an_allow_glob_overrides_fuzzy_matches() -> None:
+    blocks = BlockIndex([Entry(TROLL), Entry("@troll_*:example.org", allow=True)])
+    assert blocks.check("@troll_99:example.org").verdict == "allow"
+    assert blocks.check("@troll99:example.org").verdict == "review"
+
+
+# The policy.
+
+
+def test_policy_actions() -> None:
+    strict = MatchPolicy(fuzzy_action="block", other_server_action="block")
+    assert index(TROLL, policy=strict).check("@troll_99:example.org").verdict == "block"
+    assert index(KING, policy=strict).check("@trollking:other.org").verdict == "block"
+    lax = MatchPolicy(fuzzy_action="allow", other_server_action="allow")
+    assert index(TROLL, policy=lax).check("@troll_99:example.org").verdict == "allow"
+    assert index(KING, policy=lax).check("@trollking:other.org").verdict == "allow"
+    assert index(KING, policy=lax).check(KING).verdict == "block"
+
+
+def test_a_near_miss_elsewhere_takes_the_weaker_of_the_two_actions() -> None:
+    policy = MatchPolicy(fuzzy_action="block", other_server_action="review")
+    blocks = index("@darkblade:matrix.org", "@darkblade:evil.org", policy=policy)
+    assert blocks.check("@darkblad:matrix.org").verdict == "block"
+    assert blocks.check("@darkblad:third.org").verdict == "review"
+
+
+def test_max_distance_is_configurable() -> None:
+    loose = MatchPolicy(max_distance=((3, 0),), beyond=1)
+    assert index("@maria:example.org", policy=loose).check("@mario:example.org").verdict == "review"
+    assert index("@maria:example.org").check("@mario:example.org").verdict == "allow"
+
+
+# Incremental changes.
+
+
+def test_add_remove_and_replace() -> None:
+    blocks = BlockIndex()
+    blocks.add(Entry(KING, source="api:alice"))
+    blocks.add(Entry("evil.example"))
+    blocks.add(Entry("@good:evil.example", allow=True))
+    assert len(blocks) == 3
+    blocks.add(Entry(KING, source="api:bob", reason="again"))  # replaces
+    assert len(blocks) == 3
+    assert top(blocks.check(KING)).source == "api:bob"
+    assert blocks.remove(KING)
+    assert not blocks.remove(KING)
+    assert blocks.check("@tr0llking:example.org").verdict == "allow"
+    assert not blocks.remove("@good:evil.example")  # it is on the allow side
+    assert blocks.remove("@good:evil.example", allow=True)
+    assert blocks.check("@good:evil.example").verdict == "block"
+    assert [entry.pattern for entry in blocks.entries()] == ["evil.example"]
+
+
+def test_removing_one_of_a_group_keeps_the_others() -> None:
+    blocks = index("@troll1:example.org", "@troll2:example.org")
+    blocks.remove("@troll1:example.org")
+    assert [match.entry for match in blocks.check("@troll:example.org").matches] == [
+        "@troll2:example.org"
+    ]
+
+
+# covers: what a moderator's new entry catches at once.
+
+
+def test_covers() -> None:
+    blocks = BlockIndex()
+    assert blocks.covers(Entry(KING), KING)
+    assert blocks.covers(Entry(KING), "@tr0ll.king:example.org")
+    assert not blocks.covers(Entry(KING), "@trollking:other.org")
+    assert not blocks.covers(Entry(KING), "@trollking_99:example.org")
+    assert not blocks.covers(Entry(TROLL), "@tr0ll:example.org")  # short: review only
+    assert blocks.covers(Entry("@spam*:*"), "@spammer:x.org")
+    assert blocks.covers(Entry("*.evil.example"), "@a:b.evil.example")
+    assert blocks.covers(Entry(id_hash(TROLL), hashed=True), TROLL)
+    assert blocks.covers(Entry("@good:x.org", allow=True), "@good:x.org")
+    assert not blocks.covers(Entry("@goodname:x.org", allow=True), "@g00dname:x.org")
+
+
+# Output.
+
+
+def test_as_dict_is_plain_json() -> None:
+    decision = index(TROLL).check("@tr0ll_99:example.org")
+    data = json.loads(json.dumps(decision.as_dict()))
+    assert data == {
+        "verdict": "review",
+        "matches": [
+            {
+                "entry": TROLL,
+                "source": "test",
+                "rule": "digits",
+                "transforms": ["0->o", 'removed suffix "_99"'],
+                "distance": 0,
+                "cutoff": 0,
+                "verdict": "review",
+            }
+        ],
+    }
+
+
+def test_at_most_a_few_matches_are_listed_strongest_first() -> None:
+    blocks = index(KING, *(f"@trollking{n}:example.org" for n in range(20)))
+    decision = blocks.check(KING)
+    assert len(decision.matches) == MAX_MATCHES
+    assert [match.rule for match in decision.matches][:2] == ["exact", "digits"]
+
+
+def test_entry_kinds() -> None:
+    assert Entry(TROLL).kind == "user"
+    assert Entry("@spam*:*").kind == "glob"
+    assert Entry("@spam?:x").kind == "glob"
+    assert Entry("evil.example").kind == "server"
+    assert Entry(TROLL, hashed=True).kind == "hash"
+
+
+# Short first names one edit apart must never be taken for each other.
+
+NAMES = """
+bob rob ann anne max mat eve ava joe jon amy ami ana anna ben ken ian leo liam noah emma mia
+zoe lily lucy luke jack jake john jane june kate kim tom tim sam pam dan dean don ella eli ali
+ada adam alan alex alec ezra finn fred hugo ivan ivy jade jill joel josh jude karl kyle lena
+leon levi lisa mark mary mike nina nora owen paul pete rose ruby ryan sara sean seth tara theo
+tina toby troy vera will maria mario karen karin jason mason brian bryan cara carl
+""".split()
+
+
+# Pairs whose folded keys are equal are left out: the normaliser reads them as one name by
+# design ("ann" and "anna" both fold to "an"; "al1" and "ali" would both fold to "ai").
+PAIRS = [
+    (first, second)
+    for first in NAMES
+    for second in NAMES
+    if Levenshtein.distance(first, second) == 1 and keys(first)[0] != keys(second)[0]
+]
+
+
+def test_the_name_list_has_one_edit_pairs_of_every_length() -> None:
+    assert {("bob", "rob"), ("ann", "anne"), ("max", "mat"), ("maria", "mario")} <= set(PAIRS)
+    assert {len(first) for first, _ in PAIRS} == {3, 4, 5}
+
+
+@given(st.sampled_from(PAIRS), st.sampled_from(["example.org", "other.org"]))
+def test_short_names_one_edit_apart_are_allowed(pair: tuple[str, str], server: str) -> None:
+    blocked, checked = pair
+    decision = index(f"@{blocked}:example.org").check(f"@{checked}:{server}", display_name=checked)
+    assert decision.verdict == "allow", decision
+
+
+def test_names_listed_above_one_edit_apart_are_never_flagged() -> None:
+    flagged = [
+        (blocked, checked)
+        for blocked, checked in PAIRS
+        if index(f"@{blocked}:example.org").check(f"@{checked}:example.org").verdict != "allow"
+    ]
+    assert flagged == []
+
+
+# Never raise, whatever the text.
+
+_PATTERN = st.one_of(
+    st.text(max_size=20),
+    st.builds(
+        lambda local, server: f"@{local}:{server}", st.text(max_size=10), st.text(max_size=10)
+    ),
+    st.text(alphabet="@:*?.ab[", max_size=12),
+)
+_ENTRY = st.builds(Entry, _PATTERN, allow=st.booleans(), hashed=st.booleans())
+
+
+@given(
+    st.lists(_ENTRY, max_size=8),
+    st.text(max_size=40),
+    st.none() | st.text(max_size=40),
+    st.none() | st.text(max_size=40),
+)
+def test_check_never_raises(
+    entries: list[Entry], user_id: str, typed: str | None, shown: str | None
+) -> None:
+    blocks = BlockIndex(entries)
+    decision = blocks.check(user_id, typed=typed, display_name=shown)
+    assert decision.verdict in ("block", "review", "allow")
+    assert all(match.verdict in ("block", "review", "allow") for match in decision.matches)
+    json.dumps(decision.as_dict())
+    for entry in entries:
+        blocks.covers(entry, user_id)
+        blocks.remove(entry.pattern, allow=entry.allow)
+    assert len(blocks) == 0
+
+
+_STRONG = {"exact", "glob", "server", "normalised"}
+
+
+@given(_ENTRY, st.one_of(_PATTERN, st.sampled_from([TROLL, KING, "@tr0llking:example.org"])))
+def test_covers_agrees_with_check(entry: Entry, user_id: str) -> None:
+    decision = BlockIndex([entry]).check(user_id)
+    if entry.allow:
+        expected = any(match.rule == "allow" for match in decision.matches)
+    else:
+        expected = any(m.rule in _STRONG and m.verdict == "block" for m in decision.matches)
+    assert BlockIndex().covers(entry, user_id) is expected

@@ -1,0 +1,39 @@
+"""What a moderator may type as a block-list entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from knock.services.blocklist import BadPattern, normalise_pattern
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("@troll:example.org", "@troll:example.org"),
+        (" @Troll:Example.org ", "@troll:example.org"),
+        ("troll:example.org", "@troll:example.org"),
+        ("@spam*:*", "@spam*:*"),
+        ("@*:evil.example", "@*:evil.example"),
+        ("@b?b:example.org", "@b?b:example.org"),
+        ("Evil.Example", "evil.example"),
+        ("*.evil.example", "*.evil.example"),
+    ],
+)
+def test_ids_globs_and_servers_are_accepted(typed: str, stored: str) -> None:
+    assert normalise_pattern(typed) == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("", "an entry is"),
+        ("@troll", "not a valid Matrix ID"),
+        ("@spam*", "needs a server part"),
+        ("two words", "an entry is"),
+        ("bad_server!", "not a valid server name"),
+    ],
+)
+def test_anything_else_is_refused_with_a_reason(typed: str, why: str) -> None:
+    with pytest.raises(BadPattern, match=why):
+        normalise_pattern(typed)
