@@ -4,11 +4,18 @@
    (the generator of ``tests/data/blocklist_eval``, fixed seed), builds a ``BlockIndex`` and
    reports the build time, the RSS it added and the per-check latency of 10,000 queries (a third
    exact blocked ids, a third disguised variants, a third innocent ids).
-2. Baseline: the naive scan, Levenshtein distance from the query's lower-case localpart to every
-   entry's, in a pure Python loop (and with ``rapidfuzz.process.extractOne``), timed on a few
-   queries at the smaller sizes and extrapolated linearly to the larger ones.
-3. Quality on the fixed evaluation set (``tests/data/blocklist_eval``): variants caught per kind,
-   innocent ids flagged.
+2. Baselines, timed on a few queries at the smaller sizes and extrapolated linearly to the
+   larger ones, each scanning every entry's lower-case localpart for the query's:
+   - the issue's naive design, which the ≥1000x target is judged against: pure-Python edit
+     distance (the textbook two-row dynamic programme), with an early exit once a row's minimum
+     is over the distance the policy allows for the shorter name, and also without it (10
+     queries per size by default, each timed, both scans checked to find the same entries);
+   - stricter, for information: rapidfuzz's C ``Levenshtein.distance`` in a Python loop, and
+     ``rapidfuzz.process.extractOne``.
+3. Quality, variants caught per kind and innocent ids flagged, on the committed evaluation set
+   (``tests/data/blocklist_eval``, the "tuning set (in-sample)": the thresholds were tuned on
+   it) and on the held-out set (``tests/data/blocklist_eval/holdout``, seed 2 of the same
+   generator); ``--eval-dir`` picks other or fewer sets.
 
 Each query goes through the same steps as a knock at the door (``knock.core.door``): the typed
 text is repaired (``mxid.repair``) and the index checks the repaired id with the raw text as
@@ -44,6 +51,7 @@ from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_DIR = ROOT / "tests" / "data" / "blocklist_eval"
+HOLDOUT_DIR = EVAL_DIR / "holdout"
 DEFAULT_SERVER = "matrix.org"
 FLAGGED = frozenset({"block", "review"})
 QUERY_SEED = 5_005
@@ -215,15 +223,83 @@ def measure_in_subprocess(
     return SizeResult(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-# The naive baseline.
+# The naive baselines.
+
+
+def py_edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance in pure Python: the textbook two-row dynamic programme."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        previous = current
+    return previous[-1]
+
+
+def py_edit_distance_within(a: str, b: str, limit: int) -> int:
+    """:func:`py_edit_distance`, or ``limit + 1`` as soon as a row's minimum exceeds ``limit``
+    (no later row can be smaller, so the distance is over the limit)."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def py_scan(query: str, localparts: Sequence[str], cutoff: Callable[[int], int]) -> tuple[int, int]:
+    """The issue's naive design, every entry by pure-Python edit distance, full programme each:
+    (smallest distance, entries within the distance allowed for the shorter name)."""
+    best = 1 << 30
+    hits = 0
+    for candidate in localparts:
+        d = py_edit_distance(query, candidate)
+        if d < best:
+            best = d
+        if d <= cutoff(min(len(query), len(candidate))):
+            hits += 1
+    return best, hits
+
+
+def py_scan_early_exit(query: str, localparts: Sequence[str], cutoff: Callable[[int], int]) -> int:
+    """As :func:`py_scan`, each comparison giving up once it is over the allowed distance: the
+    entries within the distance allowed for the shorter name."""
+    hits = 0
+    for candidate in localparts:
+        limit = cutoff(min(len(query), len(candidate)))
+        if py_edit_distance_within(query, candidate, limit) <= limit:
+            hits += 1
+    return hits
+
+
+@dataclass
+class NaiveQuery:
+    category: str
+    query: str  # the lower-case localpart scanned for
+    best: int  # smallest distance to an entry
+    hits: int  # entries within the allowed distance
+    early_exit_ms: float
+    full_ms: float
 
 
 @dataclass
 class NaiveResult:
     size: int
-    queries: int
-    loop_ms: float  # mean per query, pure Python loop over Levenshtein.distance
+    queries: int  # for the C columns
+    loop_ms: float  # mean per query, rapidfuzz's C Levenshtein.distance in a Python loop
     extract_ms: float  # mean per query, process.extractOne
+    py_queries: int = 0  # for the pure-Python columns; 0: not measured
+    py_ms: float = 0.0  # mean per query, pure-Python edit distance with the early exit
+    py_full_ms: float = 0.0  # mean per query, pure-Python edit distance, full programme
+    per_query: list[NaiveQuery] = field(default_factory=list)
     measured: bool = True
 
 
@@ -241,7 +317,13 @@ def naive_local(text: str) -> str:
     return text[1:].partition(":")[0].lower() if text.startswith("@") else text.lower()
 
 
-def measure_naive(gen: ModuleType, size: int, query_count: int) -> NaiveResult:
+def measure_naive(
+    gen: ModuleType,
+    size: int,
+    query_count: int,
+    py_query_count: int = 0,
+    policy: MatchPolicy | None = None,
+) -> NaiveResult:
     entries = gen.blocked_ids(size)
     localparts = [naive_local(user_id) for user_id in entries]
     queries = [naive_local(text) for _, text in make_queries(gen, entries, query_count)]
@@ -255,14 +337,43 @@ def measure_naive(gen: ModuleType, size: int, query_count: int) -> NaiveResult:
         loop_ns += t1 - t0
         extract_ns += t2 - t1
     n = len(queries)
-    return NaiveResult(size, n, loop_ns / n / 1e6, extract_ns / n / 1e6)
+    result = NaiveResult(size, n, loop_ns / n / 1e6, extract_ns / n / 1e6)
+    if py_query_count <= 0:
+        return result
+    cutoff = length_cutoff(policy or MatchPolicy())
+    for category, text in make_queries(gen, entries, py_query_count):
+        query = naive_local(text)
+        gc.collect()
+        t0 = time.perf_counter_ns()
+        hits_early = py_scan_early_exit(query, localparts, cutoff)
+        t1 = time.perf_counter_ns()
+        best, hits = py_scan(query, localparts, cutoff)
+        t2 = time.perf_counter_ns()
+        # The two pure-Python scans and the C distance must agree, or the timing means nothing.
+        assert hits_early == hits, f"{query!r}: early exit found {hits_early}, full scan {hits}"
+        assert best == naive_loop(query, localparts), f"{query!r}: pure Python and C disagree"
+        result.per_query.append(
+            NaiveQuery(category, query, best, hits, (t1 - t0) / 1e6, (t2 - t1) / 1e6)
+        )
+    result.py_queries = len(result.per_query)
+    result.py_ms = sum(q.early_exit_ms for q in result.per_query) / result.py_queries
+    result.py_full_ms = sum(q.full_ms for q in result.per_query) / result.py_queries
+    return result
 
 
 def extrapolate(measured: Sequence[NaiveResult], size: int) -> NaiveResult:
-    """Linear in the block-list's size, from the largest size measured."""
+    """Linear in the block-list's size, from the largest size measured (each column from the
+    largest size that measured it)."""
     base = max(measured, key=lambda r: r.size)
     scale = size / base.size
-    return NaiveResult(size, 0, base.loop_ms * scale, base.extract_ms * scale, measured=False)
+    result = NaiveResult(size, 0, base.loop_ms * scale, base.extract_ms * scale, measured=False)
+    with_py = [r for r in measured if r.py_queries]
+    if with_py:
+        py_base = max(with_py, key=lambda r: r.size)
+        py_scale = size / py_base.size
+        result.py_ms = py_base.py_ms * py_scale
+        result.py_full_ms = py_base.py_full_ms * py_scale
+    return result
 
 
 # Quality on the evaluation set.
@@ -290,13 +401,16 @@ class Rate:
 
 @dataclass
 class Quality:
+    label: str
+    eval_dir: str
+    blocked: int
     by_kind: dict[str, Rate]
     by_subkind: dict[str, Rate]
     modelled: Rate
     unmodelled: Rate
     variants: Rate
     distinct: Rate
-    dense: Rate
+    dense: Rate | None  # None: the set has no innocent_dense.txt
     misses: dict[str, list[str]]
     false_flags: dict[str, list[str]]
     naive: dict[str, float] = field(default_factory=dict)
@@ -309,13 +423,34 @@ def describe(decision: Decision) -> str:
     return f"{decision.verdict} via {match.rule} {match.entry} d={match.distance}"
 
 
+def set_label(eval_dir: Path) -> str:
+    """What an evaluation set is, for the report: in-sample or held out."""
+    where = eval_dir.resolve()
+    if where == EVAL_DIR:
+        return "tuning set (in-sample)"
+    if where == HOLDOUT_DIR:
+        return "held-out set"
+    return f"evaluation set {eval_dir}"
+
+
+def shown_path(eval_dir: Path) -> str:
+    where = eval_dir.resolve()
+    return str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else str(where)
+
+
 def measure_quality(
-    gen: ModuleType, *, keep: int = 5, naive: bool = False, policy: MatchPolicy | None = None
+    gen: ModuleType,
+    eval_dir: Path = EVAL_DIR,
+    *,
+    keep: int = 5,
+    naive: bool = False,
+    policy: MatchPolicy | None = None,
 ) -> Quality:
-    blocked = gen.load_ids(EVAL_DIR / "blocked.txt")
-    variants = gen.load_variants(EVAL_DIR / "variants.txt")
-    distinct_ids = gen.load_ids(EVAL_DIR / "innocent_distinct.txt")
-    dense_ids = gen.load_ids(EVAL_DIR / "innocent_dense.txt")
+    blocked = gen.load_ids(eval_dir / "blocked.txt")
+    variants = gen.load_variants(eval_dir / "variants.txt")
+    distinct_ids = gen.load_ids(eval_dir / "innocent_distinct.txt")
+    dense_path = eval_dir / "innocent_dense.txt"
+    dense_ids = gen.load_ids(dense_path) if dense_path.exists() else None
     index = build_index(blocked, policy)
     by_kind: dict[str, Rate] = defaultdict(Rate)
     by_subkind: dict[str, Rate] = defaultdict(Rate)
@@ -334,7 +469,10 @@ def measure_quality(
             misses[variant.base_kind].append(f"{variant.variant}  (of {variant.original})")
     false_flags: dict[str, list[str]] = defaultdict(list)
     rates: dict[str, Rate] = {}
-    for name, ids in (("distinct", distinct_ids), ("dense", dense_ids)):
+    innocent_sets = [("distinct", distinct_ids)]
+    if dense_ids is not None:
+        innocent_sets.append(("dense", dense_ids))
+    for name, ids in innocent_sets:
         rate = rates[name] = Rate()
         for user_id in ids:
             decision = check(index, user_id)
@@ -342,13 +480,16 @@ def measure_quality(
             if decision.verdict in FLAGGED and len(false_flags[name]) < keep:
                 false_flags[name].append(f"{user_id}: {describe(decision)}")
     quality = Quality(
+        label=set_label(eval_dir),
+        eval_dir=shown_path(eval_dir),
+        blocked=len(blocked),
         by_kind=dict(by_kind),
         by_subkind=dict(by_subkind),
         modelled=modelled,
         unmodelled=unmodelled,
         variants=overall,
         distinct=rates["distinct"],
-        dense=rates["dense"],
+        dense=rates.get("dense"),
         misses=dict(misses),
         false_flags=dict(false_flags),
     )
@@ -373,7 +514,7 @@ def naive_quality(
     blocked: Sequence[str],
     variants: Sequence[Any],
     distinct: Sequence[str],
-    dense: Sequence[str],
+    dense: Sequence[str] | None,
     policy: MatchPolicy | None = None,
 ) -> dict[str, float]:
     """Quality of the naive scan: lower-case localpart within the policy's distance of any."""
@@ -387,11 +528,13 @@ def naive_quality(
         )
         return best is not None
 
-    return {
+    shares = {
         "variants": sum(hit(v.variant) for v in variants) / len(variants),
         "distinct": sum(hit(text) for text in distinct) / len(distinct),
-        "dense": sum(hit(text) for text in dense) / len(dense),
     }
+    if dense:
+        shares["dense"] = sum(hit(text) for text in dense) / len(dense)
+    return shares
 
 
 # Report.
@@ -445,34 +588,137 @@ def speed_tables(results: Sequence[SizeResult], naive: dict[int, NaiveResult]) -
                 )
             )
     categories = table(("entries", "queries", "n", "p50", "p99", "max", "flagged", "blocked"), rows)
-    rows = []
+    return "\n\n".join((speed, categories, baseline_tables(results, naive)))
+
+
+def ratio(naive_ms: float, index_ms: float) -> float | None:
+    return naive_ms / index_ms if naive_ms > 0 and index_ms > 0 else None
+
+
+def baseline_tables(results: Sequence[SizeResult], naive: dict[int, NaiveResult]) -> str:
+    def ms(value: float, base: NaiveResult) -> str:
+        if value <= 0:
+            return "-"
+        shown = f"{value:,.0f} ms" if value >= 100 else f"{value:.2f} ms"
+        return shown + ("" if base.measured else " (extrapolated)")
+
+    def x(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}x"
+
+    per_query: list[tuple[object, ...]] = []
+    speedups: list[tuple[object, ...]] = []
     for r in results:
         base = naive.get(r.size)
         if base is None:
             continue
         mean_ms = r.mean_us / 1000
-        rows.append(
+        per_query.append(
             (
                 f"{r.size:,}",
-                f"{base.loop_ms:.1f} ms" + ("" if base.measured else " (extrapolated)"),
-                f"{base.extract_ms:.2f} ms" + ("" if base.measured else " (extrapolated)"),
-                f"{mean_ms * 1000:.1f} µs",
-                f"{base.loop_ms / mean_ms:,.0f}x",
-                f"{base.extract_ms / mean_ms:,.0f}x",
+                ms(base.py_ms, base),
+                ms(base.py_full_ms, base),
+                ms(base.loop_ms, base),
+                ms(base.extract_ms, base),
+                f"{r.mean_us:.1f} µs",
             )
         )
-    baseline = table(
+        speedups.append(
+            (
+                f"{r.size:,}",
+                x(ratio(base.py_ms, mean_ms)),
+                x(ratio(base.py_full_ms, mean_ms)),
+                x(ratio(base.loop_ms, mean_ms)),
+                x(ratio(base.extract_ms, mean_ms)),
+            )
+        )
+    means = table(
         (
             "entries",
-            "naive loop / query",
-            "extractOne / query",
+            "pure-Python scan, early exit",
+            "pure-Python scan, full DP",
+            "C distance in a Python loop",
+            "extractOne",
             "index mean",
-            "speed-up vs loop",
+        ),
+        per_query,
+    )
+    ratios = table(
+        (
+            "entries",
+            "speed-up vs pure Python, early exit (issue's baseline)",
+            "vs pure Python, full DP",
+            "vs C loop (stricter)",
             "vs extractOne",
         ),
-        rows,
+        speedups,
     )
-    return "\n\n".join((speed, categories, baseline))
+    samples = [base for base in naive.values() if base.per_query]
+    parts = [means, ratios]
+    if samples:
+        counts = ", ".join(f"{b.py_queries} queries at {b.size:,}" for b in samples)
+        c_counts = ", ".join(
+            f"{b.queries} queries at {b.size:,}" for b in naive.values() if b.measured
+        )
+        parts.append(
+            "Naive baselines: mean per query, scanning the lower-case localparts of every entry. "
+            f"Pure Python: {counts}, each timed; C columns: {c_counts}; larger sizes "
+            "extrapolated linearly from the largest measured. Each pure-Python query, both scans "
+            "(best d: smallest distance; within: entries within the policy's distance):"
+        )
+        parts.append(
+            table(
+                ("entries", "query", "kind", "best d", "within", "early exit", "full DP"),
+                (
+                    (
+                        f"{b.size:,}",
+                        f"`{q.query}`",
+                        q.category,
+                        q.best,
+                        q.hits,
+                        f"{q.early_exit_ms:,.0f} ms",
+                        f"{q.full_ms:,.0f} ms",
+                    )
+                    for b in samples
+                    for q in b.per_query
+                ),
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def speedup_summary(results: Sequence[SizeResult], naive: dict[int, NaiveResult]) -> str:
+    """Which baseline the ≥1000x target is judged against, and the stricter C-loop reading."""
+    at_100k = next((r for r in results if r.size == 100_000), None)
+    base = naive.get(100_000)
+    if at_100k is None or base is None:
+        return "Speed-up at 100,000 entries: not measured (needs 100000 in --sizes)."
+    mean_ms = at_100k.mean_us / 1000
+    py = ratio(base.py_ms, mean_ms)
+    loop = ratio(base.loop_ms, mean_ms)
+    lines = [
+        "The ≥1000x speed target is judged against the issue's naive design, every request "
+        "against every entry by pure-Python edit distance (the early-exit scan, the faster of "
+        "the two pure-Python scans):",
+    ]
+    if py is None:
+        lines.append("  pure Python at 100,000: not measured (--naive-py-queries 0)")
+    else:
+        met = "met" if py >= SPEEDUP_TARGET else "NOT MET"
+        lines.append(f"  pure Python, early exit, at 100,000: {py:,.0f}x -> target {met}")
+        full = ratio(base.py_full_ms, mean_ms)
+        if full is not None:
+            lines.append(f"  (pure Python, full DP, at 100,000: {full:,.0f}x)")
+    if loop is not None:
+        reaches = "reaches" if loop >= SPEEDUP_TARGET else "does NOT reach"
+        lines.append(
+            f"Stricter, not the target: vs rapidfuzz's C Levenshtein.distance in a Python loop at "
+            f"100,000: {loop:,.0f}x, which {reaches} 1000x."
+        )
+    return "\n".join(lines)
+
+
+def quality_heading(q: Quality) -> str:
+    return f"## Quality: {q.label} ({q.eval_dir}, {q.blocked:,} blocked ids)"
 
 
 def quality_tables(gen: ModuleType, q: Quality) -> str:
@@ -514,33 +760,41 @@ def quality_tables(gen: ModuleType, q: Quality) -> str:
                 pct((rate.flagged - rate.blocked) / rate.n),
             )
             for name, rate in (("innocent_distinct", q.distinct), ("innocent_dense", q.dense))
+            if rate is not None
         ],
     )
     parts = [kinds, subs, innocent]
+    if q.dense is None:
+        parts.append("(this set has no innocent_dense.txt)")
     if q.naive:
+        naive_rows = [
+            ("variants caught", pct(q.naive["variants"])),
+            ("innocent_distinct flagged", pct(q.naive["distinct"])),
+        ]
+        if "dense" in q.naive:
+            naive_rows.append(("innocent_dense flagged", pct(q.naive["dense"])))
         parts.append(
             table(
-                ("naive scan (lower-case localpart, policy distance)", "share flagged"),
-                [
-                    ("variants caught", pct(q.naive["variants"])),
-                    ("innocent_distinct flagged", pct(q.naive["distinct"])),
-                    ("innocent_dense flagged", pct(q.naive["dense"])),
-                ],
+                ("naive scan (lower-case localpart, policy distance)", "share flagged"), naive_rows
             )
         )
     return "\n\n".join(parts)
 
 
-def targets(results: Sequence[SizeResult], naive: dict[int, NaiveResult], q: Quality | None) -> str:
+def targets(
+    results: Sequence[SizeResult], naive: dict[int, NaiveResult], qualities: Sequence[Quality]
+) -> str:
     def verdict(ok: bool | None) -> str:
         return "not measured" if ok is None else ("met" if ok else "NOT MET")
 
     by_size = {r.size: r for r in results}
     one_m = by_size.get(1_000_000)
     at_100k = by_size.get(100_000)
-    speedup = None
-    if at_100k is not None and 100_000 in naive:
-        speedup = naive[100_000].loop_ms / (at_100k.mean_us / 1000)
+    base = naive.get(100_000)
+    py = loop = None
+    if at_100k is not None and base is not None:
+        py = ratio(base.py_ms, at_100k.mean_us / 1000)
+        loop = ratio(base.loop_ms, at_100k.mean_us / 1000)
     rows: list[tuple[str, str, str]] = [
         (
             "p99 < 1 ms at 1M",
@@ -548,9 +802,16 @@ def targets(results: Sequence[SizeResult], naive: dict[int, NaiveResult], q: Qua
             verdict(one_m.p99_us / 1000 < P99_TARGET_MS if one_m else None),
         ),
         (
-            "≥1000x faster than the naive loop at 100k",
-            f"{speedup:,.0f}x" if speedup else "-",
-            verdict(speedup >= SPEEDUP_TARGET if speedup else None),
+            "≥1000x faster than the naive scan at 100k (pure-Python edit distance, early exit)",
+            f"{py:,.0f}x" if py else "-",
+            verdict(py >= SPEEDUP_TARGET if py else None),
+        ),
+        (
+            "(stricter, not the target) ≥1000x vs C Levenshtein.distance in a Python loop at 100k",
+            f"{loop:,.0f}x" if loop else "-",
+            "not measured"
+            if loop is None
+            else ("reached" if loop >= SPEEDUP_TARGET else "not reached"),
         ),
         (
             "1M entries ≤ 1 GiB RSS (whole process)",
@@ -558,25 +819,25 @@ def targets(results: Sequence[SizeResult], naive: dict[int, NaiveResult], q: Qua
             verdict(one_m.rss_after_kib <= RSS_TARGET_KIB if one_m else None),
         ),
     ]
-    if q is not None:
+    for q in qualities:
         rows += [
             (
-                "≥95% variants caught (all kinds)",
+                f"≥95% variants caught (all kinds), {q.label}",
                 pct(q.variants.flagged_share),
                 verdict(q.variants.flagged_share >= CAUGHT_TARGET),
             ),
             (
-                "≥95% variants caught (modelled kinds)",
+                f"≥95% variants caught (modelled kinds), {q.label}",
                 pct(q.modelled.flagged_share),
                 verdict(q.modelled.flagged_share >= CAUGHT_TARGET),
             ),
             (
-                "≤1% innocent distinct flagged",
+                f"≤1% innocent distinct flagged, {q.label}",
                 pct(q.distinct.flagged_share),
                 verdict(q.distinct.flagged_share <= DISTINCT_FLAGGED_TARGET),
             ),
             (
-                "≤0.5% innocent distinct blocked",
+                f"≤0.5% innocent distinct blocked, {q.label}",
                 pct(q.distinct.blocked_share),
                 verdict(q.distinct.blocked_share <= DISTINCT_BLOCKED_TARGET),
             ),
@@ -585,10 +846,10 @@ def targets(results: Sequence[SizeResult], naive: dict[int, NaiveResult], q: Qua
 
 
 def examples(q: Quality) -> str:
-    lines = ["Missed variants (first few per kind):"]
+    lines = [f"{q.label}: missed variants (first few per kind):"]
     for kind, missed in q.misses.items():
         lines += [f"  {kind}: {text}" for text in missed]
-    lines.append("Innocent ids flagged (first few per set):")
+    lines.append(f"{q.label}: innocent ids flagged (first few per set):")
     for name, flagged in q.false_flags.items():
         lines += [f"  {name}: {text}" for text in flagged]
     return "\n".join(lines)
@@ -622,8 +883,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=10_000, help="checks timed per size")
     parser.add_argument("--naive-sizes", type=parse_sizes, default=[10_000, 100_000])
-    parser.add_argument("--naive-queries", type=int, default=21, help="queries for the baseline")
-    parser.add_argument("--no-quality", action="store_true", help="skip the evaluation set")
+    parser.add_argument("--naive-queries", type=int, default=21, help="queries for the C baselines")
+    parser.add_argument(
+        "--naive-py-queries",
+        type=int,
+        default=10,
+        help="queries, each timed, for the pure-Python baseline (0: skip it)",
+    )
+    parser.add_argument("--no-quality", action="store_true", help="skip the evaluation sets")
+    parser.add_argument(
+        "--eval-dir",
+        type=Path,
+        action="append",
+        help="evaluation set folder for the quality section; repeatable (default: the tuning "
+        f"set {shown_path(EVAL_DIR)} and the held-out set {shown_path(HOLDOUT_DIR)})",
+    )
     parser.add_argument("--naive-quality", action="store_true", help="also rate the naive scan")
     parser.add_argument("--show", type=int, default=5, help="misses and false flags to list")
     parser.add_argument("--in-process", action="store_true", help="no subprocess per size")
@@ -656,31 +930,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     naive: dict[int, NaiveResult] = {}
     for size in args.naive_sizes:
         print(f"naive scan over {size:,} entries ...", file=sys.stderr, flush=True)
-        naive[size] = measure_naive(gen, size, args.naive_queries)
+        naive[size] = measure_naive(gen, size, args.naive_queries, args.naive_py_queries, policy)
     measured = list(naive.values())
     for size in args.sizes:
         if size not in naive and measured:
             naive[size] = extrapolate(measured, size)
-    quality = None
+    qualities: list[Quality] = []
     if not args.no_quality:
-        print("quality on the evaluation set ...", file=sys.stderr, flush=True)
-        quality = measure_quality(gen, keep=args.show, naive=args.naive_quality, policy=policy)
+        eval_dirs = args.eval_dir or [EVAL_DIR, HOLDOUT_DIR]
+        for eval_dir in eval_dirs:
+            if not (eval_dir / "blocked.txt").exists():
+                raise SystemExit(f"{eval_dir}: no blocked.txt, not an evaluation set")
+            print(f"quality on {set_label(eval_dir)} ...", file=sys.stderr, flush=True)
+            qualities.append(
+                measure_quality(
+                    gen, eval_dir, keep=args.show, naive=args.naive_quality, policy=policy
+                )
+            )
 
     print("\n## Speed and memory\n")
     print(speed_tables(results, naive))
-    if quality is not None:
-        print("\n## Quality on the evaluation set (10,000 blocked ids)\n")
+    print()
+    print(speedup_summary(results, naive))
+    for quality in qualities:
+        print(f"\n{quality_heading(quality)}\n")
         print(quality_tables(gen, quality))
     print("\n## Targets\n")
-    print(targets(results, naive, quality))
-    if quality is not None and args.show:
-        print()
-        print(examples(quality))
+    print(targets(results, naive, qualities))
+    if args.show:
+        for quality in qualities:
+            print()
+            print(examples(quality))
     if args.json:
         figures = {
             "sizes": [asdict(r) for r in results],
             "naive": [asdict(r) for r in naive.values()],
-            "quality": asdict(quality) if quality else None,
+            "quality": {q.label: asdict(q) for q in qualities},
         }
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False, default=str))
     return 0

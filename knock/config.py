@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from knock.core.guard import Rate
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # ASCII units only: with re.IGNORECASE, look-alike letters such as "ſ" would match "s".
@@ -38,14 +40,6 @@ def parse_duration(value: object) -> float:
     if seconds < 0:
         raise ValueError("must not be negative")
     return seconds
-
-
-@dataclass(frozen=True)
-class Rate:
-    """At most `count` events per `seconds`."""
-
-    count: int
-    seconds: float
 
 
 def parse_rate(value: object) -> Rate | None:
@@ -97,6 +91,16 @@ def _room_id(value: str) -> str:
     return value
 
 
+def _networks(values: list[str]) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            shown = value[:60]
+            raise ValueError(f"{shown!r} is not an address or network like 10.0.0.0/8") from None
+    return values
+
+
 def _room_ids(values: list[str]) -> list[str]:
     return [_room_id(value) for value in values]
 
@@ -123,6 +127,7 @@ def _database_url(value: str) -> str:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(parse_list)]
+OptionalRate = Annotated[Rate | None, NoDecode, BeforeValidator(parse_rate)]
 Distances = Annotated[
     tuple[tuple[tuple[int, int], ...], int], NoDecode, BeforeValidator(parse_distances)
 ]
@@ -203,9 +208,25 @@ class Settings(BaseSettings):
     block_confirm_threshold: int = Field(default=10, ge=0)
     policy_room_ids: Annotated[CommaList, AfterValidator(_room_ids)] = []
 
-    # The global window (kept from the original deployment notes).
+    # At the door: honeypots, windows, back-off, the requester's server, the join-wave breaker.
+    honeypot_fields: CommaList = ["honeypot"]
     max_requests_per_window: int = Field(default=10, gt=0)
     spam_window_seconds: Duration = 60.0
+    max_deferred: int = Field(default=500, ge=0)
+    limit_per_user: OptionalRate = Rate(3, 3600.0)
+    limit_per_ip: OptionalRate = Rate(10, 3600.0)
+    limit_per_server: OptionalRate = None
+    limit_per_form: OptionalRate = None
+    trusted_proxies: Annotated[CommaList, AfterValidator(_networks)] = []
+    backoff_base: Duration = 60.0
+    backoff_cap: Duration = 86400.0
+    backoff_reset: Duration = 7 * 86400.0
+    server_allowlist: CommaList = []
+    server_denylist: CommaList = []
+    reject_ip_literal_servers: bool = True
+    join_wave_threshold: int = Field(default=50, gt=0)
+    join_wave_window: Duration = 600.0
+    join_wave_cooldown: Duration = 1800.0
 
     # Jobs and storage.
     database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///./knock.db"

@@ -1,61 +1,161 @@
-"""Decide what becomes of a knock at the door, from what was typed: pure, no I/O."""
+"""Decide what becomes of a knock at the door: pure, from facts the store gathered.
+
+The order of checks is fixed: honeypot -> duplicate -> id repair and validation -> per-user,
+per-IP, per-server and per-form windows and back-off -> server allow/deny -> block-list ->
+join-wave -> global window (defer) -> queue. The first refusal stops the chain.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knock.core import mxid
 from knock.core.blocklist import Decision
 from knock.core.lifecycle import Event, Reason, State
 
-# (user id as repaired or as typed, the raw text typed) -> the block-list's decision
-BlockCheck = Callable[[str, str], Decision]
+
+@dataclass(frozen=True)
+class IdResult:
+    """The id as repaired and validated, or what is wrong with it."""
+
+    user_id: str
+    repairs: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+def read_id(requested: str, default_server: str) -> IdResult:
+    """Repair and validate the id as typed."""
+    try:
+        user_id, repairs = mxid.parse(requested, default_server)
+    except mxid.InvalidMatrixId as exc:
+        shown = mxid.repair(requested, default_server).candidate[:255] or requested[:255]
+        return IdResult(shown, problem=exc.reason)
+    return IdResult(user_id, repairs)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the door looks at, gathered in one transaction."""
+
+    identity: IdResult
+    block: Decision
+    honeypot: str | None = None
+    waiting_already: bool = False  # the same person has a knock not yet acted on
+    over_windows: tuple[str, ...] = ()  # "user", "ip", "server", "form"
+    window_retry_after: float = 0.0
+    locked_for: float = 0.0  # back-off left for the person (or the caller's address)
+    server_allowed: bool = True
+    wave_tripped: bool = False
+    repair_action: str = "invite"
+    window_full: bool = False  # the global window has no room now
+    backlog: int = 0  # knocks deferred and not yet released
+    max_deferred: int = 500
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Where a new knock starts, and why."""
+    """Where a new knock starts, why, and what the caller may be told."""
 
     user_id: str
     state: State
     reason: Reason | None
     history: tuple[tuple[str, str | None], ...]  # (event, detail) after `received`
     problem: str | None = None  # what is wrong with the id, for callers who may be told
+    retry_after: float | None = None  # set when a direct caller must slow down (429)
+    strike: bool = False  # starts or extends the person's back-off
 
 
-def judge(requested: str, default_server: str, repair_action: str, check: BlockCheck) -> Verdict:
-    """Repair and validate the id as typed, match it against the block-list, and place it."""
-    try:
-        user_id, repairs = mxid.parse(requested, default_server)
-    except mxid.InvalidMatrixId as exc:
-        return _invalid(requested, default_server, exc.reason, check)
-    history: list[tuple[str, str | None]] = (
-        [(Event.REPAIRED, "; ".join(repairs))] if repairs else []
-    )
-    decision = check(user_id, requested)
-    if decision.verdict == "block":
-        history.append((Event.REJECTED, explain(decision)))
-        return Verdict(user_id, State.REJECTED, Reason.BLOCKED, tuple(history))
-    if decision.verdict == "review":
-        history.append((Event.HELD_FOR_REVIEW, explain(decision)))
-        return Verdict(user_id, State.REVIEW, Reason.FUZZY_MATCH, tuple(history))
-    if repairs and repair_action == "review":
-        history.append((Event.HELD_FOR_REVIEW, Reason.REPAIRED_ID))
-        return Verdict(user_id, State.REVIEW, Reason.REPAIRED_ID, tuple(history))
+def decide(facts: Facts) -> Verdict:
+    """Run the checks in order and place the knock."""
+    identity = facts.identity
+    user_id = identity.user_id
+    history: list[tuple[str, str | None]] = []
+    if facts.honeypot:
+        return _drop(user_id, Reason.HONEYPOT, history, f"field {facts.honeypot!r}", strike=True)
+    if facts.waiting_already:
+        return _drop(user_id, Reason.DUPLICATE, history, "already waiting", strike=False)
+    if identity.problem is not None:
+        history.append((Event.REJECTED, identity.problem))
+        if facts.block.verdict != "allow":  # still matched, so moderators see who keeps trying
+            history.append((Event.BLOCKED, explain(facts.block)))
+        return Verdict(
+            user_id,
+            State.REJECTED,
+            Reason.INVALID_ID,
+            tuple(history),
+            identity.problem,
+            strike=True,
+        )
+    if identity.repairs:
+        history.append((Event.REPAIRED, "; ".join(identity.repairs)))
+    return _after_id(facts, history)
+
+
+def _after_id(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
+    user_id = facts.identity.user_id
+    if facts.locked_for > 0:
+        verdict = _drop(user_id, Reason.BACKED_OFF, history, None, strike=True)
+        return replace(verdict, retry_after=facts.locked_for)
+    if facts.over_windows:
+        detail = "over the " + ", ".join(facts.over_windows) + " window"
+        verdict = _drop(user_id, Reason.RATE_LIMITED, history, detail, strike=True)
+        return replace(verdict, retry_after=max(1.0, facts.window_retry_after))
+    if not facts.server_allowed:
+        history.append((Event.REJECTED, "homeserver not allowed"))
+        return _placed(user_id, State.REJECTED, Reason.SERVER_DENIED, history, strike=True)
+    if facts.block.verdict == "block":
+        history.append((Event.REJECTED, explain(facts.block)))
+        return _placed(user_id, State.REJECTED, Reason.BLOCKED, history, strike=True)
+    if facts.block.verdict == "review":
+        return _review(user_id, Reason.FUZZY_MATCH, history, explain(facts.block))
+    if facts.identity.repairs and facts.repair_action == "review":
+        return _review(user_id, Reason.REPAIRED_ID, history, None)
+    if facts.wave_tripped:
+        return _review(user_id, Reason.JOIN_WAVE, history, None)
+    return _paced(facts, history)
+
+
+def _paced(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
+    user_id = facts.identity.user_id
+    # Later knocks wait behind earlier deferred ones, so invites go out in arrival order.
+    if facts.window_full or facts.backlog > 0:
+        if facts.backlog >= facts.max_deferred:
+            return _review(user_id, Reason.DEFERRED_OVERFLOW, history, None)
+        history.append((Event.DEFERRED, None))
+        return _placed(user_id, State.DEFERRED, None, history)
     history.append((Event.QUEUED, None))
-    return Verdict(user_id, State.QUEUED, None, tuple(history))
+    return _placed(user_id, State.QUEUED, None, history)
 
 
-def _invalid(requested: str, default_server: str, problem: str, check: BlockCheck) -> Verdict:
-    shown = mxid.repair(requested, default_server).candidate[:255] or requested[:255]
-    history: list[tuple[str, str | None]] = [(Event.REJECTED, problem)]
-    # An id that fails validation is still matched, so moderators see who keeps trying.
-    decision = check(shown, requested)
-    if decision.verdict != "allow":
-        history.append((Event.BLOCKED, explain(decision)))
-    return Verdict(shown, State.REJECTED, Reason.INVALID_ID, tuple(history), problem)
+def _drop(
+    user_id: str,
+    reason: Reason,
+    history: list[tuple[str, str | None]],
+    detail: str | None,
+    *,
+    strike: bool,
+) -> Verdict:
+    history.append((Event.DROPPED, detail or reason.value))
+    return Verdict(user_id, State.DROPPED, reason, tuple(history), strike=strike)
+
+
+def _review(
+    user_id: str, reason: Reason, history: list[tuple[str, str | None]], detail: str | None
+) -> Verdict:
+    history.append((Event.HELD_FOR_REVIEW, detail or reason.value))
+    return _placed(user_id, State.REVIEW, reason, history)
+
+
+def _placed(
+    user_id: str,
+    state: State,
+    reason: Reason | None,
+    history: list[tuple[str, str | None]],
+    *,
+    strike: bool = False,
+) -> Verdict:
+    return Verdict(user_id, state, reason, tuple(history), strike=strike)
 
 
 def explain(decision: Decision) -> str:

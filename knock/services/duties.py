@@ -11,6 +11,8 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from knock.config import Settings
+
 if TYPE_CHECKING:
     from knock.services.runtime import Runtime
 
@@ -40,6 +42,7 @@ class Duties:
                 LEASE, self.holder, now, runtime.settings.lease_ttl
             ):
                 return
+            await runtime.intake.release_deferred()
             if self._is_due("files", FILES_EVERY, now):
                 for list_file in runtime.list_files:
                     await list_file.sync()
@@ -49,6 +52,7 @@ class Duties:
                 erased = await runtime.store.purge_closed(now - runtime.settings.retention)
                 if erased:
                     log.info("Erased %d closed knocks older than RETENTION", erased)
+                await runtime.store.forget_hits(now - _longest_window(runtime.settings))
             await runtime.blocklist.refresh_if_changed()
         except Exception:
             log.exception("A periodic duty failed; it will be tried again")
@@ -62,3 +66,15 @@ class Duties:
     def force(self) -> None:
         """Make every duty due on the next tick (tests, and `knock` commands)."""
         self._due.clear()
+
+
+def _longest_window(settings: Settings) -> float:
+    """Return the longest time any door window looks back."""
+    rates = [
+        settings.limit_per_user,
+        settings.limit_per_ip,
+        settings.limit_per_server,
+        settings.limit_per_form,
+    ]
+    windows = [rate.seconds for rate in rates if rate is not None]
+    return max([settings.spam_window_seconds, settings.join_wave_window, *windows])

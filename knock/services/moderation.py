@@ -122,3 +122,25 @@ class Moderation:
         updated = await self.store.get_knock(knock_id)
         assert updated is not None
         return updated
+
+    async def deny_matching(
+        self,
+        actor: str,
+        *,
+        reason: str | None = None,
+        user_id: str | None = None,
+        limit: int = 1000,
+        note: str | None = None,
+    ) -> list[str]:
+        """Deny every knock in review with that reason (and person); return their ids."""
+        held = await self.store.list_knocks(state=State.REVIEW, user_id=user_id, limit=limit)
+        denied = []
+        for knock in held:
+            if reason is not None and knock.reason != reason:
+                continue
+            try:
+                await self.deny(knock.knock_id, actor, note)
+            except NotInReview:
+                continue  # decided meanwhile
+            denied.append(knock.knock_id)
+        return denied

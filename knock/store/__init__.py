@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.core.lifecycle import CLOSED, State, sources_of
 from knock.store.blocklist import BlocklistQueries, StoredEntry
+from knock.store.door import DoorTransaction, forget_hits_before
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
 from knock.store.schema import jobs, knock_events, knocks, leases, state_values
+from knock.store.writes import HistoryLine, add_history, add_job, insert_knock
 
 __all__ = [
     "UNAVAILABLE",
@@ -32,9 +34,6 @@ __all__ = [
 # Errors that mean the database cannot be reached or is busy right now (as opposed to a bug):
 # a caller may answer "retry later" and lose nothing.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
-
-# (event, actor, detail) as written to a knock's history.
-HistoryLine = tuple[str, str, str | None]
 
 
 class Store:
@@ -103,6 +102,17 @@ class Store:
                     insert(state_values).values(key=key, value=value, updated_at=now)
                 )
 
+    @asynccontextmanager
+    async def door(self) -> AsyncIterator[DoorTransaction]:
+        """Open the door's transaction: counts and the knock are written together."""
+        async with self._write() as conn:
+            yield DoorTransaction(conn)
+
+    async def forget_hits(self, before: float) -> int:
+        """Erase door counts older than any window; return how many."""
+        async with self._write() as conn:
+            return await forget_hits_before(conn, before)
+
     async def add_value_once(self, key: str, value: str, now: float) -> str:
         """Store `value` unless the key exists; return whichever value is stored."""
         try:
@@ -159,19 +169,7 @@ class Store:
         """
         try:
             async with self._write() as conn:
-                await conn.execute(
-                    insert(knocks).values(
-                        {
-                            **new.__dict__,
-                            "state": new.state.value,
-                            "received_at": now,
-                            "updated_at": now,
-                        }
-                    )
-                )
-                await _add_history(conn, new.knock_id, history, now)
-                if job_kind is not None:
-                    await _add_job(conn, job_kind, new.knock_id, now)
+                await insert_knock(conn, new, history, job_kind, now)
             return new.knock_id, True
         except IntegrityError:
             if new.submission_key is None:
@@ -256,9 +254,9 @@ class Store:
             )
             if changed.rowcount == 0:
                 return False
-            await _add_history(conn, knock_id, history, now)
+            await add_history(conn, knock_id, history, now)
             if job_kind is not None:
-                await _add_job(conn, job_kind, knock_id, now)
+                await add_job(conn, job_kind, knock_id, now)
         return True
 
     async def mark_invite_attempted(self, knock_id: str, now: float) -> None:
@@ -357,20 +355,3 @@ class Store:
         """Return how many jobs wait or run."""
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(jobs))).scalar_one())
-
-
-async def _add_history(
-    conn: AsyncConnection, knock_id: str, history: Iterable[HistoryLine], now: float
-) -> None:
-    rows = [
-        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
-        for event, actor, detail in history
-    ]
-    if rows:
-        await conn.execute(insert(knock_events), rows)
-
-
-async def _add_job(conn: AsyncConnection, kind: str, knock_id: str | None, now: float) -> None:
-    await conn.execute(
-        insert(jobs).values(kind=kind, knock_id=knock_id, run_at=now, attempts=0, created_at=now)
-    )

@@ -77,6 +77,22 @@ MIGRATIONS: list[list[str]] = [
             expires_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    [
+        # One row per counted event: `scope` is the window ("user", "ip", "server", "form",
+        # "wave", "admitted"), `subject` what is counted (an id, an address hash, a server).
+        """CREATE TABLE guard_hits (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX guard_hits_window ON guard_hits (scope, subject, at)",
+        """CREATE TABLE strikes (
+            subject TEXT PRIMARY KEY,
+            count INTEGER NOT NULL,
+            last_at DOUBLE PRECISION NOT NULL,
+            locked_until DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -161,4 +177,21 @@ leases = Table(
     Column("name", Text, primary_key=True),
     Column("holder", Text),
     Column("expires_at", Float),
+)
+
+guard_hits = Table(
+    "guard_hits",
+    metadata,
+    Column("scope", Text),
+    Column("subject", Text),
+    Column("at", Float),
+)
+
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("count", Integer),
+    Column("last_at", Float),
+    Column("locked_until", Float),
 )

@@ -15,7 +15,7 @@ from knock.config import ConfigError, Settings, load_settings
 from knock.matrix.client import HomeserverUnavailable, MatrixError
 from knock.services.runtime import Runtime, StartupError
 from knock.web.logs import configure_logging
-from knock.web.routes import admin, blocklist, knocks, public
+from knock.web.routes import admin, blocklist, door, knocks, public
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(admin.router, tags=["admin"])
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
+    api.include_router(door.router, tags=["door"])
     api.add_exception_handler(HomeserverUnavailable, _homeserver_down)
     api.add_exception_handler(MatrixError, _homeserver_refused)
     api.add_exception_handler(OperationalError, _database_down)

@@ -22,6 +22,19 @@ Leet folding comes after the numeric affix is found (so ``troll99`` is ``troll``
 and before collapsing (so ``tro1l`` meets ``troll``). The keys themselves are an internal
 spelling ("troll" folds to "troi") and are never shown; :class:`Folded` keeps, for each key
 letter, the text it came from, so an explanation can quote what was actually written.
+
+Steps 4 to 6 are lossy: they merge names that are different people's (``gabriella`` and
+``gabriela``, ``alani`` and ``ailani``, ``christopher_r`` and ``christopher``, ``arnie`` and
+``amie``). So there is a second, *light* key (:func:`light_key`), made only of the lossless
+folds: step 1, separators and invisible characters removed, and leet characters that are not
+letters read as their letter (``0`` o, ``3`` e, ``4 @`` a, ``5 $`` s, ``7`` t, ``8`` b, ``9``
+g), with ``1 | !`` kept as one character ("1") that may stand for "i" or "l" (:func:`alike`).
+It keeps "l" and "i" apart, does not join look-alike pairs, does not collapse repeats, and
+where removing separators would put two equal letters side by side it leaves a mark
+(:data:`JOIN`) instead (``christopher_r`` is ``christopher.r``). Two names with the same
+normalised key met losslessly when their light keys are alike letter for letter
+(:func:`light_alike`). The light key is not indexed: it is made for a request and for the few
+entries found under its normalised key, when the verdict depends on it.
 """
 
 from __future__ import annotations
@@ -31,10 +44,22 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import icu  # type: ignore[import-untyped]
 
-__all__ = ["SEPARATORS", "Folded", "fold", "keys", "reads_as"]
+__all__ = [
+    "EITHER",
+    "JOIN",
+    "SEPARATORS",
+    "Folded",
+    "alike",
+    "fold",
+    "keys",
+    "light_alike",
+    "light_key",
+    "reads_as",
+]
 
 SEPARATORS = "._-=/+"
 # Fewer characters than this left after cutting a numeric affix means the digits are the name.
@@ -58,6 +83,16 @@ _LEET = {
     "9": "g",
 }
 _PAIRS = {"rn": "m", "vv": "w"}
+# The light key (lossless folds only): leet characters that are not letters read as a letter,
+# except those that may read "i" or "l", which become EITHER; and JOIN where removing separators
+# put two alike letters side by side.
+EITHER = "1"
+JOIN = "."
+_LIGHT = {char: letter for char, letter in _LEET.items() if not char.isalpha()} | dict.fromkeys(
+    "1|!", EITHER
+)
+_EITHER_READS = frozenset("il" + EITHER)
+_MARKS = frozenset({"Mn", "Me"})
 _SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
 _EXTRA_LETTERS = {"ĸ": "k", "ı": "i", "ȷ": "j"}
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
@@ -70,6 +105,8 @@ _ASCII_CLASSES = str.maketrans(
 )
 _ASCII_INVISIBLE = str.maketrans(dict.fromkeys(_ASCII_CONTROLS))
 _ASCII_FOLD = str.maketrans(dict.fromkeys(_ASCII_DROPPED) | _LEET)
+# Lower-cased ASCII to its light reading, every separator and control a space (split on).
+_ASCII_LIGHT = str.maketrans(dict.fromkeys(_ASCII_DROPPED, " ") | _LIGHT)
 _SKELETON = icu.SpoofChecker()
 
 
@@ -79,6 +116,11 @@ class Folded:
 
     key: str
     chunks: tuple[str, ...]
+    # Each key letter's part of the light key (see light_key): its letters read losslessly,
+    # with JOIN before a letter that a removed separator put next to an alike one.
+    lights: tuple[str, ...]
+    # Where a removed separator joined alike letters: (key letter, the written text, e.g. "l.l").
+    joins: tuple[tuple[int, str], ...]
     # Separators removed from the part compared, as (non-separators before it, character).
     separators: tuple[tuple[int, str], ...]
     invisible: tuple[str, ...]
@@ -108,6 +150,56 @@ def keys(text: str) -> tuple[str, str]:
     return _finish(prefix) + fuzzy + _finish(suffix), fuzzy
 
 
+@functools.lru_cache(maxsize=8192)
+def light_key(text: str) -> str:
+    """Return ``text``'s light key: the normalised key's lossless folds only (see above).
+
+    Cached: the same entries are met again and again. The slow :func:`fold` spells the same
+    key out letter by letter, in :attr:`Folded.lights`.
+    """
+    if text.isascii():
+        parts = [part for part in text.lower().translate(_ASCII_LIGHT).split(" ") if part]
+        if len(parts) <= 1:
+            return parts[0] if parts else ""
+        light = parts[0]
+        for part in parts[1:]:
+            light += JOIN + part if alike(light[-1], part[0]) else part
+        return light
+    out: list[str] = []
+    separated = False
+    for char in text:
+        read, kind = _info(char)
+        if kind == "s":
+            separated = separated or _separates(char, read)
+            continue
+        for letter in read:
+            if letter in _SPACE_AND_SEPARATORS:
+                separated = True
+                continue
+            letter = _LIGHT.get(letter, letter)
+            if separated and out and alike(out[-1], letter):
+                out.append(JOIN)
+            separated = False
+            out.append(letter)
+    return "".join(out)
+
+
+def alike(ours: str, theirs: str) -> bool:
+    """Tell whether two letters of light keys may be the same letter ("1" may be "i" or "l")."""
+    return ours == theirs or (
+        EITHER in (ours, theirs) and ours in _EITHER_READS and theirs in _EITHER_READS
+    )
+
+
+def light_alike(ours: str, theirs: str) -> bool:
+    """Tell whether two light keys (or parts of them) are alike letter for letter."""
+    if ours == theirs:
+        return True
+    if len(ours) != len(theirs) or (EITHER not in ours and EITHER not in theirs):
+        return False
+    return all(map(alike, ours, theirs))
+
+
 @functools.lru_cache(maxsize=4096)
 def fold(text: str, *, fuzzy: bool = False) -> Folded:
     """Fold ``text`` to its normalised (or fuzzy) key, keeping where each letter came from.
@@ -117,25 +209,40 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     """
     reads, classes = _read(text)
     start, end = _affix_bounds(classes)
-    key, chunks = _key(text, reads, classes, start, end)
+    letters = _letters(text, reads, classes)
+    key = ""
+    chunks: tuple[str, ...] = ()
+    lights: tuple[str, ...] = ()
+    joins: tuple[tuple[int, str], ...] = ()
+    # The normalised key folds prefix, name and suffix each on its own; the fuzzy key the name.
+    parts = ((start, end),) if fuzzy else ((0, start), (start, end), (end, len(text)))
+    for low, high in parts:
+        part = [letter for letter in letters if low <= letter.position < high]
+        # A separator between the name and a cut prefix joins nothing in the fuzzy key.
+        if fuzzy and part and part[0].joined >= 0:
+            part[0] = part[0]._replace(joined=-1)
+        folded = _key(text, part)
+        joins += tuple((len(key) + index, written) for index, written in folded.joins)
+        key += folded.key
+        chunks += folded.chunks
+        lights += folded.lights
     if not fuzzy:
-        before, before_chunks = _key(text, reads, classes, 0, start)
-        after, after_chunks = _key(text, reads, classes, end, len(text))
-        key, chunks = before + key + after, before_chunks + chunks + after_chunks
         start, end = 0, len(text)
     separators: list[tuple[int, str]] = []
     invisible: list[str] = []
-    letters = 0
+    before = 0
     for position in range(start, end):
         if classes[position] != "s":
-            letters += 1
+            before += 1
         elif reads[position]:
-            separators.append((letters, text[position]))
+            separators.append((before, text[position]))
         else:
             invisible.append(text[position])
     return Folded(
         key=key,
         chunks=chunks,
+        lights=lights,
+        joins=joins,
         separators=tuple(separators),
         invisible=tuple(invisible),
         prefix=text[:start],
@@ -232,37 +339,79 @@ def _finish(reads: str) -> str:
     return _REPEATS.sub(r"\1", folded)
 
 
-def _key(
-    text: str, reads: Sequence[str], classes: str, start: int, end: int
-) -> tuple[str, tuple[str, ...]]:
-    """Fold ``text[start:end]`` as :func:`_finish` does, with each letter's source.
+class _Letter(NamedTuple):
+    """One letter a name reads as."""
 
-    One pass over the letters: fold leet, join "rn"/"vv" (left to right, before collapsing,
-    as ``str.replace`` does), then append, or merge into the last letter when it repeats it.
+    key: str  # leet-folded, as in the keys
+    light: str  # as in the light key
+    position: int  # the character of the text it was read from
+    joined: int  # where the alike letter a removed separator joined it to was read, or -1
+
+
+def _letters(text: str, reads: Sequence[str], classes: str) -> list[_Letter]:
+    """Every letter ``text`` reads as, in order (as :func:`light_key` reads them)."""
+    letters: list[_Letter] = []
+    separated = False
+    for position, read in enumerate(reads):
+        if classes[position] == "s":
+            separated = separated or _separates(text[position], read)
+            continue
+        for char in read:
+            if char in _SPACE_AND_SEPARATORS:
+                separated = True
+                continue
+            light = _LIGHT.get(char, char)
+            joined = -1
+            if separated and letters and alike(letters[-1].light, light):
+                joined = letters[-1].position
+            separated = False
+            letters.append(_Letter(_LEET.get(char, char), light, position, joined))
+    return letters
+
+
+def _separates(char: str, read: str) -> bool:
+    """Tell whether a dropped character stood between letters (a combining mark does not)."""
+    return bool(read) or char.isascii() or unicodedata.category(char) not in _MARKS
+
+
+class _Key(NamedTuple):
+    key: str
+    chunks: tuple[str, ...]
+    lights: tuple[str, ...]
+    joins: tuple[tuple[int, str], ...]
+
+
+def _key(text: str, letters: Sequence[_Letter]) -> _Key:
+    """Fold ``letters`` (read from ``text``) as :func:`_finish` does, with each letter's source.
+
+    One pass over the letters: join "rn"/"vv" (left to right, before collapsing, as
+    ``str.replace`` does), then append, or merge into the last letter when it repeats it.
     """
-    letters: list[tuple[str, list[int]]] = []
-    for position in range(start, end):
-        if classes[position] != "s":
-            for char in reads[position]:
-                if char not in _SPACE_AND_SEPARATORS:
-                    letters.append((_LEET.get(char, char), [position]))
     out: list[str] = []
     sources: list[list[int]] = []
+    lights: list[str] = []
+    joins: list[tuple[int, str]] = []
     index = 0
     while index < len(letters):
-        letter, source = letters[index]
-        joined = _PAIRS.get(letter + letters[index + 1][0]) if index + 1 < len(letters) else None
+        group = letters[index : index + 1]
+        letter = group[0].key
+        joined = _PAIRS.get(letter + letters[index + 1].key) if index + 1 < len(letters) else None
         if joined is not None:
-            letter, source = joined, source + letters[index + 1][1]
+            letter, group = joined, letters[index : index + 2]
             index += 1
         index += 1
-        if out and out[-1] == letter:
-            sources[-1].extend(source)
-        else:
+        if not out or out[-1] != letter:
             out.append(letter)
-            sources.append(source)
+            sources.append([])
+            lights.append("")
+        for item in group:
+            sources[-1].append(item.position)
+            if item.joined >= 0:
+                lights[-1] += JOIN
+                joins.append((len(out) - 1, text[item.joined : item.position + 1]))
+            lights[-1] += item.light
     chunks = tuple(
         text[source[0]] if len(source) == 1 else "".join(text[i] for i in dict.fromkeys(source))
         for source in sources
     )
-    return "".join(out), chunks
+    return _Key("".join(out), chunks, tuple(lights), tuple(joins))

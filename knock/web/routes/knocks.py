@@ -40,6 +40,26 @@ async def list_knocks(
     return {"knocks": [knock_view(k) for k in knocks], "count": len(knocks)}
 
 
+class DenyFilter(BaseModel):
+    """Which knocks held for review to deny at once."""
+
+    reason: str | None = Field(default=None, examples=["deferred_overflow", "join_wave"])
+    user_id: str | None = Field(default=None, max_length=512)
+    limit: int = Field(default=1000, ge=1, le=100_000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/knocks/deny")
+async def deny_batch(
+    body: DenyFilter, request: Request, actor: str = Depends(require_admin)
+) -> dict[str, Any]:
+    """Deny every knock held for review that matches the filter (e.g. a flood's overflow)."""
+    denied = await _runtime(request).moderation.deny_matching(
+        actor, reason=body.reason, user_id=body.user_id, limit=body.limit, note=body.note
+    )
+    return {"denied": denied, "count": len(denied)}
+
+
 @router.get("/knocks/{knock_id}")
 async def show_knock(
     knock_id: str, request: Request, _: str = Depends(require_admin)

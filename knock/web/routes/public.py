@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -72,7 +74,7 @@ async def invite_from_form(request: Request) -> Response:
     requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid)
     if requested is None or not requested.strip():
         return _error(422, NO_ID_FIELD)
-    client = request.client.host if request.client else None
+    client = client_address(request, settings.trusted_proxies)
     try:
         outcome = await runtime.intake.knock(submission, requested, client)
     except UNAVAILABLE as exc:
@@ -80,6 +82,10 @@ async def invite_from_form(request: Request) -> Response:
         return _error(
             503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}
         )
+    if submission.direct and outcome.retry_after is not None:
+        # Direct callers may be told to slow down (never why, never that they are blocked).
+        wait = str(max(1, math.ceil(outcome.retry_after)))
+        return _error(429, "Too many requests; try again later", {"Retry-After": wait})
     if submission.direct and outcome.problem:
         return JSONResponse(
             {
@@ -91,6 +97,27 @@ async def invite_from_form(request: Request) -> Response:
     if submission.platform == "html" and settings.form_redirect_url:
         return RedirectResponse(settings.form_redirect_url, status_code=303)
     return JSONResponse({"status": "accepted", "knock_id": outcome.knock_id}, status_code=202)
+
+
+def client_address(request: Request, trusted: list[str]) -> str | None:
+    """Return the caller's address, believing X-Forwarded-For only from TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else None
+    if peer is None or not _trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    # The rightmost address a trusted proxy did not add is the caller's.
+    for hop in reversed([h for h in hops if h]):
+        if not _trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:

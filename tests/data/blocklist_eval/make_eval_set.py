@@ -8,8 +8,15 @@ a threshold. ``--check`` regenerates into memory and says whether the committed 
 The bench (``bench/blocklist.py``) imports this file by path to make larger block-lists of the
 same shape: ``blocked_ids(n)`` is a stream, so its first 10,000 ids are ``blocked.txt``.
 
+``--seed N`` (N > 1) makes a *held-out* set: the same generator and word lists, different seeds
+(see :func:`seeds_for`), written to ``--out`` (never over the committed set). The engine's
+thresholds were tuned on the committed set (seed 1), so its figures there are in-sample; a
+held-out set is not to be tuned on either. A held-out set has no ``innocent_dense.txt``: that
+file is built from the same published first names whatever the seed.
+
     python tests/data/blocklist_eval/make_eval_set.py            # write the files here
     python tests/data/blocklist_eval/make_eval_set.py --check    # compare, write nothing
+    cd tests/data/blocklist_eval && python make_eval_set.py --seed 2 --out holdout  # held out
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ BLOCKED_SEED = 1_001
 VARIANT_SEED = 2_002
 INNOCENT_SEED = 3_003
 DENSE_SEED = 4_004
+# The set's seed: 1 is the committed (tuning) set and gives the four seeds above.
+DEFAULT_SEED = 1
 
 BLOCKED_COUNT = 10_000
 VARIANT_COUNT = 1_000
@@ -688,22 +697,47 @@ def make_variants(blocked: Sequence[str], count: int, seed: int = VARIANT_SEED) 
 
 
 @dataclass(frozen=True)
+class Seeds:
+    blocked: int
+    variants: int
+    innocent: int
+    dense: int
+
+
+def seeds_for(seed: int = DEFAULT_SEED) -> Seeds:
+    """The four seeds of set ``seed``: 1 gives 1001, 2002, 3003, 4004 (the committed set);
+    N > 1 adds 10,000 x (N - 1) to each, so seed 2 gives 11001, 12002, 13003, 14004."""
+    if seed < 1:
+        raise ValueError(f"seed must be at least 1, not {seed}")
+    offset = 10_000 * (seed - DEFAULT_SEED)
+    return Seeds(
+        blocked=BLOCKED_SEED + offset,
+        variants=VARIANT_SEED + offset,
+        innocent=INNOCENT_SEED + offset,
+        dense=DENSE_SEED + offset,
+    )
+
+
+@dataclass(frozen=True)
 class EvalSet:
     blocked: list[str]
     variants: list[Variant]
     innocent_distinct: list[str]
-    innocent_dense: list[str]
+    innocent_dense: list[str] | None  # None: not made (a held-out set)
 
 
-def make_eval_set() -> EvalSet:
+def make_eval_set(seed: int = DEFAULT_SEED, *, dense: bool | None = None) -> EvalSet:
+    """The set of seed ``seed``; ``dense`` defaults to making the dense set for seed 1 only."""
     _check_word_lists()
-    blocked = blocked_ids(BLOCKED_COUNT)
+    seeds = seeds_for(seed)
+    blocked = blocked_ids(BLOCKED_COUNT, seed=seeds.blocked)
     localparts = {localpart_key(user_id) for user_id in blocked}
+    make_dense = seed == DEFAULT_SEED if dense is None else dense
     return EvalSet(
         blocked=blocked,
-        variants=make_variants(blocked, VARIANT_COUNT),
-        innocent_distinct=innocent_distinct_ids(INNOCENT_COUNT, localparts),
-        innocent_dense=dense_ids(localparts),
+        variants=make_variants(blocked, VARIANT_COUNT, seed=seeds.variants),
+        innocent_distinct=innocent_distinct_ids(INNOCENT_COUNT, localparts, seed=seeds.innocent),
+        innocent_dense=dense_ids(localparts, seed=seeds.dense) if make_dense else None,
     )
 
 
@@ -713,12 +747,14 @@ def render(eval_set: EvalSet) -> dict[str, str]:
     def lines(rows: Iterable[str]) -> str:
         return "".join(f"{row}\n" for row in rows)
 
-    return {
+    files = {
         "blocked.txt": lines(eval_set.blocked),
         "variants.txt": lines(f"{v.variant}\t{v.original}\t{v.kind}" for v in eval_set.variants),
         "innocent_distinct.txt": lines(eval_set.innocent_distinct),
-        "innocent_dense.txt": lines(eval_set.innocent_dense),
     }
+    if eval_set.innocent_dense is not None:
+        files["innocent_dense.txt"] = lines(eval_set.innocent_dense)
+    return files
 
 
 def load_variants(path: Path) -> list[Variant]:
@@ -739,8 +775,9 @@ def summary(eval_set: EvalSet) -> str:
         *(f"  {kind}: {kinds[kind]}" for kind in (*MODELLED_KINDS, *UNMODELLED_KINDS)),
         *(f"    {sub}: {n}" for sub, n in sorted(subs.items())),
         f"innocent_distinct.txt: {len(eval_set.innocent_distinct)}",
-        f"innocent_dense.txt: {len(eval_set.innocent_dense)}",
     ]
+    if eval_set.innocent_dense is not None:
+        out.append(f"innocent_dense.txt: {len(eval_set.innocent_dense)}")
     return "\n".join(out)
 
 
@@ -749,8 +786,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="folder to write to")
     parser.add_argument("--check", action="store_true", help="compare with the files, write none")
     parser.add_argument("--summary", action="store_true", help="print the counts per kind")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"set to make (default {DEFAULT_SEED}: the committed set); another seed makes a "
+        "held-out set, which needs --out",
+    )
     args = parser.parse_args(argv)
-    eval_set = make_eval_set()
+    if args.seed < 1:
+        parser.error("--seed must be at least 1")
+    if args.seed != DEFAULT_SEED and args.out.resolve() == HERE:
+        parser.error(f"--seed {args.seed} is a held-out set: give --out, not the committed folder")
+    eval_set = make_eval_set(args.seed)
     files = render(eval_set)
     if args.summary:
         print(summary(eval_set))
@@ -762,6 +810,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         print("differs: " + ", ".join(stale) if stale else "all files match the generator")
         return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (args.out / name).write_text(text, "utf-8")
     return 0

@@ -1,127 +1,142 @@
-"""What becomes of a knock at the door, from the Matrix ID as it was typed."""
+"""What becomes of a knock at the door: the checks, in their fixed order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from knock.core.blocklist import BlockIndex, Entry
-from knock.core.door import judge
+from knock.core.blocklist import BlockIndex, Decision, Entry
+from knock.core.door import Facts, decide, read_id
 from knock.core.lifecycle import Event, Reason, State
 
 SERVER = "example.org"
-_EMPTY = BlockIndex()
-
-
-def NOTHING_BLOCKED(user_id: str, typed: str):  # noqa: N802 - reads as a constant at call sites
-    return _EMPTY.check(user_id, typed=typed)
-
-
-@pytest.mark.parametrize("repair_action", ["invite", "review"])
-def test_a_valid_id_is_queued_with_no_repair_in_its_history(repair_action: str) -> None:
-    verdict = judge("@alice:example.org", SERVER, repair_action, NOTHING_BLOCKED)
-
-    assert verdict.user_id == "@alice:example.org"
-    assert verdict.state is State.QUEUED
-    assert verdict.reason is None
-    assert verdict.history == ((Event.QUEUED, None),)
-    assert verdict.problem is None
-
-
-def test_a_repaired_id_is_queued_and_the_repair_is_written_down() -> None:
-    verdict = judge(" Alice ", SERVER, "invite", NOTHING_BLOCKED)
-
-    assert verdict.user_id == "@alice:example.org"
-    assert verdict.state is State.QUEUED
-    assert verdict.reason is None
-    assert verdict.history == (
-        (
-            Event.REPAIRED,
-            'removed spaces; lower-cased; added "@"; added the default server "example.org"',
-        ),
-        (Event.QUEUED, None),
-    )
-
-
-def test_a_matrix_to_link_is_repaired_to_the_id_it_points_at() -> None:
-    verdict = judge("https://matrix.to/#/@bob:example.org", SERVER, "invite", NOTHING_BLOCKED)
-
-    assert verdict.user_id == "@bob:example.org"
-    assert verdict.state is State.QUEUED
-    assert verdict.history[0] == (Event.REPAIRED, "took the id from a matrix.to link")
-
-
-def test_a_repaired_id_is_held_for_review_when_repairs_need_a_moderator() -> None:
-    verdict = judge("alice@example.org", SERVER, "review", NOTHING_BLOCKED)
-
-    assert verdict.user_id == "@alice:example.org"
-    assert verdict.state is State.REVIEW
-    assert verdict.reason is Reason.REPAIRED_ID
-    assert verdict.history == (
-        (Event.REPAIRED, 'replaced "@" before the server with ":"; added "@"'),
-        (Event.HELD_FOR_REVIEW, Reason.REPAIRED_ID),
-    )
-
-
-@pytest.mark.parametrize(
-    ("typed", "problem"),
-    [
-        (
-            "@ali*ce:example.org",
-            'the part before ":" may only contain a-z, 0-9 and . _ = - / +, not "*"',
-        ),
-        ("", "the Matrix ID is empty; it looks like @alice:example.org"),
-        (
-            "@alice:exa_mple.org",
-            'the server name "exa_mple.org" is not a valid host name; '
-            'use only letters, digits, "-" and "."',
-        ),
-    ],
-)
-def test_an_invalid_id_is_rejected_with_a_sentence_saying_what_is_wrong(
-    typed: str, problem: str
-) -> None:
-    verdict = judge(typed, SERVER, "invite", NOTHING_BLOCKED)
-
-    assert verdict.state is State.REJECTED
-    assert verdict.reason is Reason.INVALID_ID
-    assert verdict.problem == problem
-    assert verdict.history == ((Event.REJECTED, problem),)
-
-
-def test_a_rejected_id_is_kept_at_most_255_characters_long() -> None:
-    verdict = judge("@" + "*" * 1000 + ":example.org", SERVER, "invite", NOTHING_BLOCKED)
-
-    assert verdict.state is State.REJECTED
-    assert len(verdict.user_id) == 255
-
-
 TROLL = BlockIndex([Entry("@troll:example.org", reason="spam")])
 
 
-def _troll_check(user_id: str, typed: str):
-    return TROLL.check(user_id, typed=typed)
+def facts(typed: str = "@alice:example.org", **changes: object) -> Facts:
+    identity = read_id(typed, SERVER)
+    base = Facts(identity=identity, block=TROLL.check(identity.user_id, typed=typed))
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def test_a_blocked_id_is_rejected_and_the_matches_are_written_down() -> None:
-    verdict = judge("@troll:example.org", SERVER, "invite", _troll_check)
+def test_a_valid_id_is_queued_with_no_repair_in_its_history() -> None:
+    verdict = decide(facts())
 
-    assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.BLOCKED)
-    event, detail = verdict.history[-1]
-    assert event == Event.REJECTED
-    assert '"rule": "exact"' in (detail or "")
-    assert verdict.problem is None  # nobody is told they are blocked
+    assert (verdict.user_id, verdict.state, verdict.reason) == (
+        "@alice:example.org",
+        State.QUEUED,
+        None,
+    )
+    assert verdict.history == ((Event.QUEUED, None),)
+    assert not verdict.strike
 
 
-def test_a_disguised_id_is_held_for_review() -> None:
-    verdict = judge("@tr0ll_99:example.org", SERVER, "invite", _troll_check)
+def test_a_repaired_id_is_queued_and_the_repair_is_written_down() -> None:
+    verdict = decide(facts(" Alice "))
 
-    assert (verdict.state, verdict.reason) == (State.REVIEW, Reason.FUZZY_MATCH)
-    assert verdict.history[-1][0] == Event.HELD_FOR_REVIEW
+    assert verdict.user_id == "@alice:example.org"
+    assert verdict.state is State.QUEUED
+    assert verdict.history[0] == (
+        Event.REPAIRED,
+        'removed spaces; lower-cased; added "@"; added the default server "example.org"',
+    )
+
+
+def test_a_repaired_id_is_held_for_review_when_repairs_need_a_moderator() -> None:
+    verdict = decide(facts("alice@example.org", repair_action="review"))
+
+    assert (verdict.state, verdict.reason) == (State.REVIEW, Reason.REPAIRED_ID)
+
+
+def test_an_invalid_id_is_rejected_with_a_problem_the_caller_may_read() -> None:
+    verdict = decide(facts("@alice:bad_server!"))
+
+    assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.INVALID_ID)
+    assert verdict.problem and "server" in verdict.problem
+    assert verdict.strike
 
 
 def test_an_invalid_id_that_matches_the_block_list_is_still_recorded() -> None:
-    verdict = judge("@troll:example.org!!", SERVER, "invite", _troll_check)
+    verdict = decide(facts("@troll:example.org!!"))
 
     assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.INVALID_ID)
-    assert verdict.problem
     assert [event for event, _ in verdict.history] == [Event.REJECTED, Event.BLOCKED]
+
+
+def test_a_filled_honeypot_is_dropped_before_anything_else() -> None:
+    verdict = decide(facts("@troll:example.org", honeypot="website", locked_for=60))
+
+    assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.HONEYPOT)
+    assert verdict.retry_after is None  # nothing tells a bot it was caught
+
+
+def test_a_second_knock_while_the_first_waits_is_a_duplicate_and_no_strike() -> None:
+    verdict = decide(facts(waiting_already=True, locked_for=60))
+
+    assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.DUPLICATE)
+    assert not verdict.strike
+
+
+def test_a_locked_out_person_is_backed_off_with_the_time_left() -> None:
+    verdict = decide(facts(locked_for=120, over_windows=("user",)))
+
+    assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.BACKED_OFF)
+    assert verdict.retry_after == 120
+    assert verdict.strike
+
+
+def test_over_a_window_is_rate_limited_with_a_retry_after() -> None:
+    verdict = decide(facts(over_windows=("user", "ip"), window_retry_after=30.5))
+
+    assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.RATE_LIMITED)
+    assert verdict.retry_after == 30.5
+    assert "user, ip" in (verdict.history[-1][1] or "")
+
+
+def test_a_denied_server_is_rejected_before_the_block_list_is_consulted() -> None:
+    verdict = decide(facts("@troll:example.org", server_allowed=False))
+
+    assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.SERVER_DENIED)
+
+
+def test_a_blocked_id_is_rejected_and_the_matches_are_written_down() -> None:
+    verdict = decide(facts("@troll:example.org"))
+
+    assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.BLOCKED)
+    assert '"rule": "exact"' in (verdict.history[-1][1] or "")
+    assert verdict.problem is None and verdict.retry_after is None  # never told
+
+
+def test_a_disguised_id_is_held_for_review() -> None:
+    verdict = decide(facts("@tr0ll_99:example.org"))
+
+    assert (verdict.state, verdict.reason) == (State.REVIEW, Reason.FUZZY_MATCH)
+
+
+def test_a_tripped_join_wave_holds_new_knocks_for_review() -> None:
+    verdict = decide(facts(wave_tripped=True))
+
+    assert (verdict.state, verdict.reason) == (State.REVIEW, Reason.JOIN_WAVE)
+
+
+@pytest.mark.parametrize(
+    ("window_full", "backlog", "state", "reason"),
+    [
+        (True, 0, State.DEFERRED, None),
+        (False, 3, State.DEFERRED, None),  # behind earlier deferred knocks, in arrival order
+        (True, 500, State.REVIEW, Reason.DEFERRED_OVERFLOW),
+        (False, 0, State.QUEUED, None),
+    ],
+)
+def test_the_global_window_paces_instead_of_dropping(
+    window_full: bool, backlog: int, state: State, reason: Reason | None
+) -> None:
+    verdict = decide(facts(window_full=window_full, backlog=backlog, max_deferred=500))
+
+    assert (verdict.state, verdict.reason) == (state, reason)
+    assert not verdict.strike
+
+
+def test_allowed_checks_leave_a_plain_decision() -> None:
+    assert isinstance(facts().block, Decision)

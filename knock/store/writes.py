@@ -1,0 +1,48 @@
+"""Rows written by more than one transaction: a knock with its history, and jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from knock.store.records import NewKnock
+from knock.store.schema import jobs, knock_events, knocks
+
+# (event, actor, detail) as written to a knock's history.
+HistoryLine = tuple[str, str, str | None]
+
+
+async def insert_knock(
+    conn: AsyncConnection,
+    new: NewKnock,
+    history: Iterable[HistoryLine],
+    job_kind: str | None,
+    now: float,
+) -> None:
+    """Insert a knock, its first history lines and its first job."""
+    row = {**new.__dict__, "state": new.state.value, "received_at": now, "updated_at": now}
+    await conn.execute(insert(knocks).values(row))
+    await add_history(conn, new.knock_id, history, now)
+    if job_kind is not None:
+        await add_job(conn, job_kind, new.knock_id, now)
+
+
+async def add_history(
+    conn: AsyncConnection, knock_id: str, history: Iterable[HistoryLine], now: float
+) -> None:
+    """Append lines to a knock's history."""
+    rows = [
+        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
+        for event, actor, detail in history
+    ]
+    if rows:
+        await conn.execute(insert(knock_events), rows)
+
+
+async def add_job(conn: AsyncConnection, kind: str, knock_id: str | None, now: float) -> None:
+    """Queue a job to run as soon as a worker is free."""
+    await conn.execute(
+        insert(jobs).values(kind=kind, knock_id=knock_id, run_at=now, attempts=0, created_at=now)
+    )
