@@ -227,11 +227,9 @@ class Intake:
 
     async def _strike(self, door: DoorTransaction, subject: str, now: float) -> None:
         settings = self.settings
-        previous = await door.strikes(subject)
-        record = guard.strike(
-            previous, now, settings.backoff_base, settings.backoff_cap, settings.backoff_reset
+        await door.strike(
+            subject, now, settings.backoff_base, settings.backoff_cap, settings.backoff_reset
         )
-        await door.put_strikes(subject, record)
 
     async def join_wave_state(self) -> dict[str, object]:
         """Describe the join-wave breaker for moderators."""

@@ -257,4 +257,13 @@ class InviteStep:
         self, state: State, reason: Reason, event: Event, detail: str | None = None
     ) -> None:
         await self.worker.move(self.knock.knock_id, state, reason, event, detail)
+        if state is State.REJECTED:  # a refusal found late counts for back-off like any other
+            settings = self.worker.settings
+            await self.worker.store.strike(
+                f"user:{self.knock.user_id}",
+                self.worker.clock.now(),
+                settings.backoff_base,
+                settings.backoff_cap,
+                settings.backoff_reset,
+            )
         log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)

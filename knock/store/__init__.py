@@ -108,6 +108,11 @@ class Store:
         async with self._write() as conn:
             yield DoorTransaction(conn)
 
+    async def strike(self, subject: str, now: float, base: float, cap: float, reset: float) -> None:
+        """Add a back-off strike to a subject (`user:<id>` or `ip:<hash>`)."""
+        async with self.door() as door:
+            await door.strike(subject, now, base, cap, reset)
+
     async def forget_hits(self, before: float) -> int:
         """Erase door counts older than any window; return how many."""
         async with self._write() as conn:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from knock.core import guard
 from knock.core.guard import Strikes
 from knock.core.lifecycle import Event, State
 from knock.store.schema import guard_hits, knocks, state_values, strikes
@@ -58,6 +59,11 @@ class DoorTransaction:
         )
         if changed.rowcount == 0:
             await self.conn.execute(insert(strikes).values(subject=subject, **values))
+
+    async def strike(self, subject: str, now: float, base: float, cap: float, reset: float) -> None:
+        """Add a back-off strike to a subject (`user:<id>` or `ip:<hash>`)."""
+        record = guard.strike(await self.strikes(subject), now, base, cap, reset)
+        await self.put_strikes(subject, record)
 
     async def waiting_knock(self, user_id: str) -> bool:
         """Tell whether the person already has a knock nobody has acted on."""

@@ -6,6 +6,12 @@ written chunks behind a key letter is compared: ``0`` against ``o`` gives ``0->o
 ``о`` against ``o`` a look-alike note, ``lll`` against ``ll`` a collapsed repeat. Notes are in
 the order found, each once. The internal key spelling is never quoted, only written text and
 the plain letters a character reads as.
+
+Some notes name a lossy fold (:func:`is_lossy`): a collapsed repeat, letter "i" read as "l",
+"rn" read as "m" (or "vv" as "w"), letters joined across a separator. They are given exactly
+where the two chunks' light readings (``Folded.lights``) differ, which is where the index asks
+review instead of block; the lossless ones (case, width, look-alikes, leet digits, separators)
+never decide anything.
 """
 
 from __future__ import annotations
@@ -16,12 +22,20 @@ from collections.abc import Iterator, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from .fold import Folded, reads_as
+from .fold import JOIN, Folded, light_alike, reads_as
 
-__all__ = ["describe", "show"]
+__all__ = ["describe", "is_lossy", "show"]
 
 _SHOW_LIMIT = 40
 _PAIRS = (("rn", "m"), ("vv", "w"))
+_MERGED = frozenset("il")  # the two letters of one leet class
+# How the notes for lossy folds begin (and the look-alike pairs they may quote).
+_LOSSY_STARTS = ("collapsed ", "read letter ", "read the entry's letter ", "joined ", "took ")
+_LOSSY_PAIRS = tuple(
+    note
+    for pair, letter in _PAIRS
+    for note in (f'look-alike "{pair}" -> "{letter}"', f'read the entry\'s "{pair}" as "{letter}"')
+)
 
 
 def describe(request: Folded, entry: Folded) -> tuple[str, ...]:
@@ -31,13 +45,19 @@ def describe(request: Folded, entry: Folded) -> tuple[str, ...]:
         accent = unicodedata.category(hidden) in ("Mn", "Me")
         notes.append("removed accents" if accent else "removed invisible characters")
     if request.key == entry.key:
-        if request.chunks != entry.chunks:
-            notes.extend(_pair_notes(request.chunks, entry.chunks))
+        if request.chunks != entry.chunks or request.lights != entry.lights:
+            size = len(request.key)
+            notes.extend(_pair_notes(request, entry, range(size), range(size)))
     else:
         notes.extend(_edit_notes(request, entry))
     notes.extend(_separator_notes(request, entry))
     notes.extend(_affix_notes(request, entry))
     return tuple(dict.fromkeys(notes))
+
+
+def is_lossy(note: str) -> bool:
+    """Tell whether ``note`` names a lossy fold, one that may have met somebody else's name."""
+    return note.startswith(_LOSSY_STARTS) or note in _LOSSY_PAIRS
 
 
 def show(text: str) -> str:
@@ -48,11 +68,29 @@ def show(text: str) -> str:
     return shown[:_SHOW_LIMIT] + "…" if len(shown) > _SHOW_LIMIT else shown
 
 
-def _pair_notes(ours: Sequence[str], theirs: Sequence[str]) -> Iterator[str]:
-    """Describe each written chunk of the request against the entry's chunk for the same letter."""
+def _pair_notes(request: Folded, entry: Folded, ours: range, theirs: range) -> Iterator[str]:
+    """Describe the request's key letters ``ours`` against the entry's ``theirs``, one by one."""
+    joins_ours, joins_theirs = _joins(request), _joins(entry)
     for mine, other in zip(ours, theirs, strict=True):
-        if mine != other:
-            yield from _chunk_notes(mine, other)
+        chunk_ours, chunk_theirs = request.chunks[mine], entry.chunks[other]
+        light_ours, light_theirs = request.lights[mine], entry.lights[other]
+        if chunk_ours != chunk_theirs or light_ours != light_theirs:
+            yield from _chunk_notes(
+                chunk_ours,
+                chunk_theirs,
+                light_ours,
+                light_theirs,
+                joins_ours.get(mine, ()),
+                joins_theirs.get(other, ()),
+            )
+
+
+def _joins(folded: Folded) -> dict[int, tuple[str, ...]]:
+    """The written text of each join of alike letters across a separator, by key letter."""
+    joins: dict[int, tuple[str, ...]] = {}
+    for index, written in folded.joins:
+        joins[index] = (*joins.get(index, ()), written)
+    return joins
 
 
 def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
@@ -62,7 +100,9 @@ def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
         ours = request.chunks[op.src_start : op.src_end]
         theirs = entry.chunks[op.dest_start : op.dest_end]
         if op.tag == "equal":
-            yield from _pair_notes(ours, theirs)
+            yield from _pair_notes(
+                request, entry, range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)
+            )
         elif op.tag == "delete":
             edits.append(f'extra "{show("".join(ours))}"')
         elif op.tag == "insert":
@@ -73,33 +113,116 @@ def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _chunk_notes(ours: str, theirs: str) -> tuple[str, ...]:
-    """Describe how the request's chunk ``ours`` met the entry's ``theirs`` (one key letter)."""
+def _chunk_notes(
+    ours: str,
+    theirs: str,
+    light_ours: str,
+    light_theirs: str,
+    joins_ours: tuple[str, ...],
+    joins_theirs: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Describe how the request's chunk ``ours`` met the entry's ``theirs`` (one key letter).
+
+    ``light_*`` are the chunks' light readings and ``joins_*`` the written text of each join
+    in them (see :class:`.fold.Folded`). Lossy folds are named only when the light readings
+    differ: then at least one is.
+    """
+    lossless = light_alike(light_ours, light_theirs)
     notes = [note for char in dict.fromkeys(ours) for note in _char_notes(char)]
+    if ours == theirs:
+        notes.clear()  # written alike; only a join can tell them apart
     read_ours = "".join(reads_as(char) for char in ours)
     read_theirs = "".join(reads_as(char) for char in theirs)
+    plain_ours, plain_theirs = light_ours.replace(JOIN, ""), light_theirs.replace(JOIN, "")
     for pair, letter in _PAIRS:
         if pair in read_ours and pair not in read_theirs:
             notes.append(f'look-alike "{pair}" -> "{letter}"')
             read_ours = read_ours.replace(pair, letter)
+            plain_ours = plain_ours.replace(pair, letter)
         elif pair in read_theirs and pair not in read_ours:
             notes.append(f'read the entry\'s "{pair}" as "{letter}"')
             read_theirs = read_theirs.replace(pair, letter)
+            plain_theirs = plain_theirs.replace(pair, letter)
     extra_ours = [char for char in dict.fromkeys(read_ours) if char not in read_theirs]
     extra_theirs = [char for char in dict.fromkeys(read_theirs) if char not in read_ours]
     target = next((char for char in read_theirs if char not in extra_theirs), read_theirs[:1])
     entry_in_leet = not any(char.isalpha() for char in extra_theirs)
+    # Letter for letter ("i" for "l") is not leet but a lossy merge, named below.
     if extra_theirs and (not extra_ours or (entry_in_leet and all(map(str.isalpha, extra_ours)))):
         # The entry is the one in leet ("tr00ll"): the request's plain letter was not changed.
-        source = show(read_ours[:1])
-        notes.extend(f'read the entry\'s "{show(char)}" as "{source}"' for char in extra_theirs)
+        source = read_ours[:1]
+        notes.extend(
+            f'read the entry\'s "{show(char)}" as "{show(source)}"'
+            for char in extra_theirs
+            if not _letter_for_letter(char, source)
+        )
     else:
-        notes.extend(f"{show(char)}->{show(target or char)}" for char in extra_ours)
-    if len(read_ours) > max(1, len(read_theirs)):
+        notes.extend(
+            f"{show(char)}->{show(target or char)}"
+            for char in extra_ours
+            if not _letter_for_letter(char, target)
+        )
+    if lossless:
+        return tuple(notes)
+    notes.extend(_merge_notes(plain_ours, plain_theirs))
+    if len(plain_ours) > len(plain_theirs):
         notes.append(f'collapsed repeated "{show(ours)}"')
-    elif len(read_theirs) > max(1, len(read_ours)):
+    elif len(plain_theirs) > len(plain_ours):
         notes.append(f'collapsed the entry\'s repeated "{show(theirs)}"')
+    if light_alike(plain_ours, plain_theirs):
+        notes.extend(_join_notes(light_ours, light_theirs, joins_ours, joins_theirs))
+    if not any(map(is_lossy, notes)):  # not expected; but a lossy fold is never left unnamed
+        notes.append(f'took "{show(ours)}" for "{show(theirs)}"')
     return tuple(notes)
+
+
+def _letter_for_letter(char: str, letter: str) -> bool:
+    """Tell whether reading ``char`` as ``letter`` takes one letter for another ("i" for "l")."""
+    return char != letter and char in _MERGED and letter in _MERGED
+
+
+def _merge_notes(ours: str, theirs: str) -> list[str]:
+    """Name the letters "i" and "l" taken for each other between two light readings."""
+    mine, other = set(ours) & _MERGED, set(theirs) & _MERGED
+    if not mine or not other:
+        return []
+    if mine - other:
+        letter = min(mine - other)
+        return [f'read letter "{letter}" as "{min(other - {letter})}"']
+    if other - mine:
+        letter = min(other - mine)
+        return [f'read the entry\'s letter "{letter}" as "{min(mine - {letter})}"']
+    for char, read in zip(ours, theirs, strict=False):  # lengths differ when collapsed
+        if _letter_for_letter(char, read):
+            return [f'read letter "{char}" as "{read}"']
+    return []
+
+
+def _join_notes(
+    ours: str, theirs: str, joins_ours: Sequence[str], joins_theirs: Sequence[str]
+) -> list[str]:
+    """Name the joins of alike letters across a separator that one side has and not the other."""
+    at_ours, at_theirs = _join_places(ours), _join_places(theirs)
+    notes = [
+        f'joined repeated letters "{show(written)}"'
+        for place, written in zip(at_ours, joins_ours, strict=True)
+        if place not in at_theirs
+    ]
+    notes.extend(
+        f'joined the entry\'s repeated letters "{show(written)}"'
+        for place, written in zip(at_theirs, joins_theirs, strict=True)
+        if place not in at_ours
+    )
+    return notes
+
+
+def _join_places(light: str) -> list[int]:
+    """Where each join in a light reading stands: how many letters come before it."""
+    places: list[int] = []
+    for index, char in enumerate(light):
+        if char == JOIN:
+            places.append(index - len(places))
+    return places
 
 
 @functools.lru_cache(maxsize=4096)

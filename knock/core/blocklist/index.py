@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Sized
 
 from .decide import MAX_MATCHES, Hit, decide, keep
-from .fold import keys
+from .fold import keys, light_alike, light_key
 from .ids import Probe, ascii_lower, host_of, probe, split_user_id
 from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
 from .names import NameIndex
@@ -19,6 +19,9 @@ DEFAULT_POLICY = MatchPolicy()
 # A normalised key this long or longer names someone: the same key on the same server blocks.
 # Shorter keys ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review.
 DISTINCT_KEY = 5
+# And only when the two names met losslessly: their light keys (fold.light_key) are alike. A
+# match that needed a lossy fold (repeats collapsed, "l" taken for "i", "rn" for "m", letters
+# joined across a separator) may be somebody else, and asks review.
 # Display names: keys shorter than this say nothing; only this many words are looked at.
 DISPLAY_KEY = 4
 DISPLAY_WORDS = 8
@@ -92,6 +95,10 @@ class BlockIndex:
             folded_again = keys(again.local)
             if (again.host, folded_again) != (request.host, folded):
                 self._name_hits(again, folded_again, hits, typed=True)
+            elif again.local != request.local:
+                # The same keys, so the same entries; but the text as typed may meet one of
+                # them losslessly where the repaired one did not (a space the repair removed).
+                self._same_name_hits(again, folded_again[0], hits, typed=True)
         if display_name:
             self._display_hits(display_name, hits)
         return decide(hits.values())
@@ -109,7 +116,9 @@ class BlockIndex:
             return False
         host, key, _ = _covering_keys(entry.pattern)
         same = bool(key) and key == keys(request.local)[0] and host == (request.host or "")
-        return same and self._normalised(key) == "block"
+        if not same or self._normalised(key, lossless=True) != "block":
+            return False
+        return self._normalised(key, lossless=_lossless(request.local, entry)) == "block"
 
     def _strong_hits(self, request: Probe, hits: _Hits, *, typed: bool) -> None:
         """Record the block entries that cover ``request`` without folding."""
@@ -125,11 +134,7 @@ class BlockIndex:
         host, text = request.host or "", request.local
         key, fuzzy = folded
         policy = self._policy
-        here = self._names.same_server(host, key)
-        for number in here:
-            entry = self._block.entry(number)
-            hit = Hit(entry, "normalised", self._normalised(key), text=text, typed=typed)
-            keep(hits, number, hit)
+        here = self._same_name_hits(request, key, hits, typed=typed)
         there = policy.other_server_action
         if len(key) < DISTINCT_KEY:
             there = weakest(there, policy.fuzzy_action)
@@ -139,6 +144,21 @@ class BlockIndex:
                 hit = Hit(entry, "other_server", there, text=text, host=host, typed=typed)
                 keep(hits, number, hit)
         self._near_hits(fuzzy, hits, text=text, host=host, typed=typed)
+
+    def _same_name_hits(self, request: Probe, key: str, hits: _Hits, *, typed: bool) -> list[int]:
+        """Record the entries on the request's server with its normalised key; return them."""
+        text = request.local
+        here = self._names.same_server(request.host or "", key)
+        if not here:
+            return here
+        lossy = self._normalised(key, lossless=False)
+        lossless = self._normalised(key, lossless=True)
+        light = light_key(text) if lossy != lossless else None
+        for number in here:
+            entry = self._block.entry(number)
+            verdict = lossless if light is None or _lossless(text, entry, light) else lossy
+            keep(hits, number, Hit(entry, "normalised", verdict, text=text, typed=typed))
+        return here
 
     def _near_hits(self, fuzzy: str, hits: _Hits, *, text: str, host: str, typed: bool) -> None:
         """Record the entries within the allowed edits of ``fuzzy`` (``text`` folded)."""
@@ -177,9 +197,9 @@ class BlockIndex:
                     hit = Hit(self._block.entry(number), "display_name", verdict, 0, 0, text, True)
                     keep(hits, number, hit)
 
-    def _normalised(self, key: str) -> Verdict:
-        """The verdict for the same normalised name on the same server."""
-        return "block" if len(key) >= DISTINCT_KEY else self._policy.fuzzy_action
+    def _normalised(self, key: str, *, lossless: bool) -> Verdict:
+        """The verdict for the same normalised name on the same server, met (los)slessly."""
+        return "block" if lossless and len(key) >= DISTINCT_KEY else self._policy.fuzzy_action
 
 
 def _name_keys(pattern: str) -> tuple[str, str, str]:
@@ -190,6 +210,14 @@ def _name_keys(pattern: str) -> tuple[str, str, str]:
 
 # covers() is asked about one entry against every member and knock in turn.
 _covering_keys = functools.lru_cache(maxsize=64)(_name_keys)
+
+
+def _lossless(text: str, entry: Entry, light: str | None = None) -> bool:
+    """Tell whether localpart ``text`` (light key ``light``) meets ``entry``'s losslessly."""
+    local = split_user_id(entry.pattern)[0]
+    if local == text:
+        return True
+    return light_alike(light_key(text) if light is None else light, light_key(local))
 
 
 def _server(entry: Entry) -> str | None:

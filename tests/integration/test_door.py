@@ -1,0 +1,377 @@
+"""At the door, on the real test Synapse: honeypots, windows, back-off, the join wave, pacing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from knock.core.forms import sign_tally
+from knock.core.lifecycle import State
+from knock.sandbox import Sandbox, SandboxUser
+from tests.conftest import MakeUser
+from tests.integration.harness import (
+    FIXTURE_SECRET,
+    FIXTURES,
+    FakeClock,
+    KnockUnderTest,
+    invite_count,
+    invited,
+    knock_settings,
+    start_knock,
+    tally_delivery,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tally_with_honeypot(
+    user_id: str, submission: str, honeypot: str
+) -> tuple[bytes, dict[str, str]]:
+    sample = json.loads((FIXTURES / "tally.json").read_bytes())
+    sample["data"]["submissionId"] = submission
+    for field in sample["data"]["fields"]:
+        if field["label"] == "Matrix ID":
+            field["value"] = user_id
+        if field["label"] == "honeypot":
+            field["value"] = honeypot
+    body = json.dumps(sample).encode()
+    return body, {
+        "Content-Type": "application/json",
+        "Tally-Signature": sign_tally(body, FIXTURE_SECRET),
+    }
+
+
+async def _drain(knock: KnockUnderTest) -> None:
+    while await knock.runtime.worker.run_once():
+        pass
+
+
+async def test_a_filled_honeypot_gets_the_same_answer_and_invites_nobody(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    settings = knock_settings(
+        tmp_path, synapse, bot, private_room, tally_signing_secret=FIXTURE_SECRET
+    )
+    knock = await start_knock(settings, background=False)
+    try:
+        person = make_user("bot")
+        body, headers = _tally_with_honeypot(person.user_id, "honey", "https://spam.example")
+        answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
+        await _drain(knock)
+        state = await knock.knock_state(answer.json()["knock_id"])
+    finally:
+        await knock.stop()
+
+    assert answer.status_code == 202 and set(answer.json()) == {"status", "knock_id"}
+    assert state == (State.DROPPED, "honeypot")
+    assert person.user_id not in synapse.members(bot, private_room)
+
+
+async def test_direct_callers_past_limit_per_ip_get_429_but_platforms_never_do(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        webhook_token="direct-token",
+        limit_per_ip="2/1h",
+        limit_per_user="off",
+    )
+    knock = await start_knock(settings, background=False)
+    try:
+        direct = [
+            await knock.http.post(
+                "/invite_from_form?token=direct-token",
+                json={"matrix_id": f"@direct{n}:{synapse.server_name}"},
+            )
+            for n in range(3)
+        ]
+        platform = []
+        for n in range(5):  # all from the same address as the direct calls above
+            body, headers = tally_delivery(f"@viatally{n}:{synapse.server_name}", f"ip-{n}")
+            platform.append(
+                await knock.http.post("/invite_from_form", content=body, headers=headers)
+            )
+    finally:
+        await knock.stop()
+
+    assert [a.status_code for a in direct] == [202, 202, 429]
+    assert int(direct[2].headers["Retry-After"]) > 0
+    assert "blocked" not in direct[2].text.lower()
+    assert [a.status_code for a in platform] == [202] * 5
+
+
+async def test_back_off_follows_a_refusal_and_a_duplicate_starts_none(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    clock = FakeClock()
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        limit_per_user="off",
+    )
+    knock = await start_knock(settings, background=False, clock=clock)
+    try:
+        ghost = f"@ghost{os.getpid()}:{synapse.server_name}"  # does not exist: rejected
+        states = []
+        body, headers = tally_delivery(ghost, "ghost-1")
+        first = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        await _drain(knock)
+        states.append(await knock.knock_state(first["knock_id"]))
+        body, headers = tally_delivery(ghost, "ghost-2")
+        second = await knock.http.post("/invite_from_form", content=body, headers=headers)
+        states.append(await knock.knock_state(second.json()["knock_id"]))
+        clock.advance(settings.backoff_base * 4 + 1)  # past both lock-outs (1m, then 2m)
+        body, headers = tally_delivery(ghost, "ghost-3")
+        third = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        states.append(await knock.knock_state(third["knock_id"]))
+
+        person = make_user("twice")
+        body, headers = tally_delivery(person.user_id, "twice-1")
+        await knock.http.post("/invite_from_form", content=body, headers=headers)
+        body, headers = tally_delivery(person.user_id, "twice-2")
+        dup = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        states.append(await knock.knock_state(dup["knock_id"]))
+        await _drain(knock)
+        body, headers = tally_delivery(person.user_id, "twice-3")  # invited now: no back-off
+        again = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        await _drain(knock)
+        states.append(await knock.knock_state(again["knock_id"]))
+    finally:
+        await knock.stop()
+
+    assert second.status_code == 202
+    assert states == [
+        (State.REJECTED, "unknown_user"),
+        (State.DROPPED, "backed_off"),
+        (State.QUEUED, None),
+        (State.DROPPED, "duplicate"),
+        (State.DROPPED, "duplicate"),  # the worker found the invite pending in the room
+    ]
+    assert invite_count(synapse, bot, private_room, person.user_id) == 1
+
+
+async def test_someone_who_left_can_knock_again(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    settings = knock_settings(
+        tmp_path, synapse, bot, private_room, tally_signing_secret=FIXTURE_SECRET
+    )
+    knock = await start_knock(settings, background=False)
+    person = make_user("returner")
+    try:
+        body, headers = tally_delivery(person.user_id, "return-1")
+        await knock.http.post("/invite_from_form", content=body, headers=headers)
+        await _drain(knock)
+        synapse.join(person, private_room)
+        synapse.api(
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(private_room, safe='')}/leave",
+            user=person,
+            json={},
+        ).raise_for_status()
+        body, headers = tally_delivery(person.user_id, "return-2")
+        again = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        await _drain(knock)
+        state = await knock.knock_state(again["knock_id"])
+    finally:
+        await knock.stop()
+
+    assert state == (State.INVITED, None)
+    assert invited(synapse, bot, private_room, person.user_id)
+
+
+async def test_the_join_wave_breaker_holds_knocks_for_review_and_lets_go_after_the_cooldown(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    clock = FakeClock()
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        join_wave_threshold=3,
+        join_wave_cooldown="30m",
+    )
+    knock = await start_knock(settings, background=False, clock=clock)
+    try:
+        states = []
+        for n in range(5):
+            body, headers = tally_delivery(f"@wave{n}:{synapse.server_name}", f"wave-{n}")
+            answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
+            assert answer.status_code == 202
+            states.append((await knock.knock_state(answer.json()["knock_id"]))[1])
+        public = (await knock.http.get("/")).text
+        admin = (await knock.http.get("/join_wave", headers=knock.admin)).json()
+        clock.advance(31 * 60)
+        body, headers = tally_delivery(f"@calm:{synapse.server_name}", "calm")
+        calm = (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()
+        after = await knock.knock_state(calm["knock_id"])
+    finally:
+        await knock.stop()
+
+    assert states == [None, None, None, "join_wave", "join_wave"]
+    assert admin["tripped"] is True and admin["threshold"] == 3
+    assert "wave" not in public
+    assert after == (State.QUEUED, None)
+
+
+@pytest.mark.slow
+async def test_a_burst_over_the_global_window_is_invited_in_arrival_order(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    people = [make_user("burst") for _ in range(200)]
+    clock = FakeClock()
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        max_requests_per_window=50,
+        spam_window_seconds=60,
+        join_wave_threshold=1000,
+        limit_per_form="off",
+    )
+    knock = await start_knock(settings, background=False, clock=clock)
+    try:
+        answers = []
+        for n, person in enumerate(people):
+            body, headers = tally_delivery(person.user_id, f"burst-{n}")
+            answers.append(
+                await knock.http.post("/invite_from_form", content=body, headers=headers)
+            )
+            clock.advance(0.01)  # distinct arrival times
+        await _drain(knock)
+        first_window = set(synapse.members(bot, private_room, "invite"))
+        rounds = 0
+        while await knock.runtime.store.knocks_in([State.DEFERRED], limit=1):
+            clock.advance(61)
+            await knock.runtime.intake.release_deferred()
+            await _drain(knock)
+            rounds += 1
+        order = _invite_order(synapse, bot, private_room, {p.user_id for p in people})
+    finally:
+        await knock.stop()
+
+    assert all(a.status_code == 202 for a in answers)
+    assert first_window == {p.user_id for p in people[:50]}
+    assert rounds == 3
+    assert order == [p.user_id for p in people]
+
+
+def _invite_order(synapse: Sandbox, viewer: SandboxUser, room: str, users: set[str]) -> list[str]:
+    """Return the people in the order the room saw their invites."""
+    params = {"dir": "f", "limit": "1000", "filter": json.dumps({"types": ["m.room.member"]})}
+    page = synapse.api(
+        "GET",
+        f"/_matrix/client/v3/rooms/{quote(room, safe='')}/messages",
+        user=viewer,
+        params=params,
+    ).json()
+    return [
+        event["state_key"]
+        for event in page["chunk"]
+        if event["content"].get("membership") == "invite" and event["state_key"] in users
+    ]
+
+
+@pytest.fixture
+def two_processes(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> Iterator[list[str]]:
+    """Two real Knock processes on one SQLite database, with a global window of 10 per hour."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "NEW_ROOM_ID": private_room,
+        "MATRIX_BASE_URL": synapse.base_url,
+        "MATRIX_ACCESS_TOKEN": bot.access_token,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'knock.db'}",
+        "TOKENS_FILE": str(tmp_path / "tokens.json"),
+        "BLOCKLIST_FILE": str(tmp_path / "blocked.txt"),
+        "ALLOWLIST_FILE": str(tmp_path / "allowed.txt"),
+        "WEBHOOK_TOKEN": "shared-token",
+        "REQUEST_DELAY": "0",
+        "MAX_REQUESTS_PER_WINDOW": "10",
+        "SPAM_WINDOW_SECONDS": "1h",
+        "LIMIT_PER_IP": "off",
+    }
+    processes, urls = [], []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        log = open(tmp_path / f"knock-{port}.log", "w")  # noqa: SIM115 - closed below
+        processes.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    for url in urls:
+        while True:
+            try:
+                if httpx.get(url + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "a Knock process did not start"
+            time.sleep(0.05)
+    yield urls
+    for process, log in processes:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_global_window(
+    two_processes: list[str], tmp_path: Path, synapse: Sandbox
+) -> None:
+    def post(n: int) -> httpx.Response:
+        return httpx.post(
+            f"{two_processes[n % 2]}/invite_from_form",
+            json={"matrix_id": f"@shared{n}:{synapse.server_name}", "submission_id": f"s{n}"},
+            headers={"Authorization": "Bearer shared-token"},
+            timeout=30,
+        )
+
+    # All at once, against both processes, so their transactions really overlap.
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(post, range(30)))
+    assert [a.status_code for a in answers] == [202] * 30
+
+    with sqlite3.connect(tmp_path / "knock.db") as db:
+        states = dict(db.execute("SELECT state, count(*) FROM knocks GROUP BY state").fetchall())
+    admitted = sum(count for state, count in states.items() if state != "deferred")
+    assert admitted == 10, states
+    assert states["deferred"] == 20
