@@ -228,6 +228,18 @@ class Settings(BaseSettings):
     join_wave_window: Duration = 600.0
     join_wave_cooldown: Duration = 1800.0
 
+    # Following invites: welcome, reminders, expiry, watchdogs.
+    welcome_message: str = "Welcome, {display_name}! Glad you found the door."
+    welcome_mode: Literal["room", "dm", "off"] = "room"
+    reminder_after: Duration = 48 * 3600.0
+    reminder_message: str = (
+        "Hi {display_name}, you asked to join a room and your invite is still waiting. "
+        "Accept it whenever you are ready; it expires in a few days."
+    )
+    invite_ttl: Duration = 7 * 86400.0
+    invite_check_interval: Duration = 300.0
+    blocklist_scan_interval: Duration = 600.0
+
     # Jobs and storage.
     database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///./knock.db"
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -218,6 +219,36 @@ class MatrixClient:
         content = await self.state_event(room_id, "m.room.member", user_id)
         return str(content.get("membership")) if content else None
 
+    async def sync(
+        self, since: str | None, timeout_ms: int, sync_filter: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Long-poll for new events since `since` (None: the current state)."""
+        params = {"timeout": str(timeout_ms), "filter": json.dumps(sync_filter)}
+        if since:
+            params["since"] = since
+        return await self.request("GET", f"{API}/sync", params=params)
+
+    async def create_direct_room(self, user_id: str) -> str:
+        """Create a private chat with one person, marked as a direct chat; return its id."""
+        body = {"preset": "trusted_private_chat", "is_direct": True, "invite": [user_id]}
+        answer = await self.request("POST", f"{API}/createRoom", json=body)
+        return str(answer["room_id"])
+
+    async def account_data(self, user_id: str, kind: str) -> dict[str, Any]:
+        """Return one kind of the bot's account data (empty when it has none)."""
+        path = f"{API}/user/{_seg(user_id)}/account_data/{_seg(kind)}"
+        try:
+            return await self.request("GET", path)
+        except MatrixError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+
+    async def set_account_data(self, user_id: str, kind: str, content: dict[str, Any]) -> None:
+        """Replace one kind of the bot's account data."""
+        path = f"{API}/user/{_seg(user_id)}/account_data/{_seg(kind)}"
+        await self.request("PUT", path, json=content)
+
     async def join(self, room_id: str) -> None:
         """Join a room the bot may enter (a public policy room, or one it was invited to)."""
         await self.request("POST", f"{API}/join/{_seg(room_id)}", json={})
@@ -243,13 +274,27 @@ class MatrixClient:
         body = {"user_id": user_id, "reason": reason} if reason else {"user_id": user_id}
         await self.request("POST", f"{API}/rooms/{_seg(room_id)}/{action}", json=body)
 
-    async def send_message(self, room_id: str, body: str, html: str | None = None) -> str:
-        """Send a text message (with an optional HTML body); return the event id."""
+    async def send_message(
+        self,
+        room_id: str,
+        body: str,
+        html: str | None = None,
+        *,
+        mentions: list[str] | None = None,
+        txn_id: str | None = None,
+    ) -> str:
+        """Send a text message (with an optional HTML body); return the event id.
+
+        A fixed `txn_id` makes a retried send land once: the homeserver answers a repeat with
+        the first send's event.
+        """
         content: dict[str, Any] = {"msgtype": "m.text", "body": body}
         if html is not None:
             content.update(format="org.matrix.custom.html", formatted_body=html)
-        txn = uuid.uuid4().hex
-        path = f"{API}/rooms/{_seg(room_id)}/send/m.room.message/{txn}"
+        if mentions is not None:
+            content["m.mentions"] = {"user_ids": mentions}
+        txn = txn_id or uuid.uuid4().hex
+        path = f"{API}/rooms/{_seg(room_id)}/send/m.room.message/{_seg(txn)}"
         answer = await self.request("PUT", path, json=content)
         return str(answer.get("event_id", ""))
 

@@ -31,6 +31,7 @@ class Duties:
         self.runtime = runtime
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._due: dict[str, float] = {}
+        self.leader = False
 
     async def run_once(self) -> None:
         """Do whatever is due now; a failure is logged and tried again on a later tick."""
@@ -38,16 +39,24 @@ class Duties:
         try:
             await runtime.blocklist.refresh_if_changed()
             now = runtime.clock.now()
-            if not await runtime.store.take_lease(
-                LEASE, self.holder, now, runtime.settings.lease_ttl
-            ):
+            settings = runtime.settings
+            self.leader = await runtime.store.take_lease(
+                LEASE, self.holder, now, settings.lease_ttl
+            )
+            if not self.leader:
                 return
             await runtime.intake.release_deferred()
             if self._is_due("files", FILES_EVERY, now):
                 for list_file in runtime.list_files:
                     await list_file.sync()
-            if runtime.settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
+            if settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
                 await runtime.policy_rooms.refresh()
+            every = settings.invite_check_interval
+            if every > 0 and self._is_due("invites", every, now):
+                await runtime.follower.check_invites()
+            every = settings.blocklist_scan_interval
+            if every > 0 and self._is_due("members", every, now):
+                await runtime.follower.scan_members()
             if self._is_due("retention", RETENTION_EVERY, now):
                 erased = await runtime.store.purge_closed(now - runtime.settings.retention)
                 if erased:

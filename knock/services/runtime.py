@@ -12,12 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from knock.clock import Clock, SystemClock
 from knock.config import Settings
 from knock.core import mxid
+from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, Pacer
 from knock.services.blocking import Blocking
 from knock.services.blocklist import Blocklist
 from knock.services.duties import Duties
+from knock.services.follow import Follower
 from knock.services.intake import Intake
 from knock.services.list_files import ListFile
+from knock.services.live import LiveView
 from knock.services.moderation import Moderation
 from knock.services.policy_rooms import PolicyRooms
 from knock.services.room_check import RoomCheckError, check_room
@@ -88,6 +91,7 @@ class Runtime:
         if background:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="knock-worker"))
             self._tasks.append(asyncio.create_task(self._duties(), name="knock-duties"))
+            self._tasks.append(asyncio.create_task(self._follow_live(), name="knock-sync"))
         log.info("Knock is running as %s for room %s", self.bot_id, settings.new_room_id)
 
     async def _wire(self) -> None:
@@ -95,7 +99,11 @@ class Runtime:
         room = settings.new_room_id
         self.blocklist = Blocklist(settings, store, clock)
         await self.blocklist.load()
-        self.worker = Worker(settings, store, self.matrix, clock, room, self.blocklist)
+        self.follower = Follower(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
+        self.live = LiveView(store, self.matrix, self.follower, room, clock)
+        self.worker = Worker(
+            settings, store, self.matrix, clock, room, self.blocklist, self.follower
+        )
         self.moderation = Moderation(settings, store, self.matrix, clock, room)
         self.blocking = Blocking(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
         self.list_files = [
@@ -152,6 +160,22 @@ class Runtime:
         except Exception:
             checks["homeserver"] = False
         return checks
+
+    async def _follow_live(self) -> None:
+        """Run the sync loop while this process holds the lease; stand by otherwise."""
+        failures = 0
+        while True:
+            if not self.duties.leader:
+                await asyncio.sleep(DUTY_EVERY)
+                continue
+            try:
+                await self.live.run_once()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = backoff_delay(failures, base=1.0, cap=60.0)
+                log.warning("The sync loop failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
 
     async def _duties(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixClient, MatrixError, RateLimited
 from knock.services.blocklist import Blocklist
+from knock.services.follow import WELCOME_JOB, Follower
 from knock.services.intake import INVITE_JOB
 from knock.store import HistoryLine, Job, KnockRecord, Store
 
@@ -37,9 +38,11 @@ class Worker:
         clock: Clock,
         room_id: str,
         blocklist: Blocklist,
+        follower: Follower,
     ) -> None:
         self.settings = settings
         self.blocklist = blocklist
+        self.follower = follower
         self.store = store
         self.matrix = matrix
         self.clock = clock
@@ -110,12 +113,16 @@ class Worker:
                 log.warning("Could not renew the lease of job %s", job.job_id)
 
     async def _carry_out(self, job: Job) -> None:
-        if job.kind != INVITE_JOB or job.knock_id is None:
+        knock = await self.store.get_knock(job.knock_id) if job.knock_id else None
+        if knock is None:
+            log.warning("Dropping job %s (%s): its knock is gone", job.job_id, job.kind)
+        elif job.kind == INVITE_JOB:
+            if knock.state is State.QUEUED:
+                await InviteStep(self, knock).run()
+        elif job.kind == WELCOME_JOB:
+            await self.follower.welcome(knock)
+        else:
             log.error("Dropping a job of unknown kind %r", job.kind)
-            return
-        knock = await self.store.get_knock(job.knock_id)
-        if knock is not None and knock.state is State.QUEUED:
-            await InviteStep(self, knock).run()
 
     async def _retry_or_fail(self, job: Job, exc: Exception) -> None:
         now = self.clock.now()

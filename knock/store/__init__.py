@@ -264,6 +264,11 @@ class Store:
                 await add_job(conn, job_kind, knock_id, now)
         return True
 
+    async def add_history(self, knock_id: str, history: Sequence[HistoryLine], now: float) -> None:
+        """Append lines to a knock's history without changing its state."""
+        async with self._write() as conn:
+            await add_history(conn, knock_id, history, now)
+
     async def mark_invite_attempted(self, knock_id: str, now: float) -> None:
         """Record that an invite is about to be sent, before sending it.
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from .fold import JOIN, Folded, light_alike, reads_as
+from .fold import BOUNDARY, JOIN, Folded, light_alike, reads_as
 
 __all__ = ["describe", "is_lossy", "show"]
 
@@ -127,6 +127,8 @@ def _chunk_notes(
     in them (see :class:`.fold.Folded`). Lossy folds are named only when the light readings
     differ: then at least one is.
     """
+    # Boundaries stand where the keys do (between two equal key letters): never a difference.
+    light_ours, light_theirs = light_ours.replace(BOUNDARY, ""), light_theirs.replace(BOUNDARY, "")
     lossless = light_alike(light_ours, light_theirs)
     notes = [note for char in dict.fromkeys(ours) for note in _char_notes(char)]
     if ours == theirs:

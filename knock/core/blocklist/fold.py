@@ -39,7 +39,9 @@ entries found under its normalised key, when the verdict depends on it.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -49,6 +51,7 @@ from typing import NamedTuple
 import icu  # type: ignore[import-untyped]
 
 __all__ = [
+    "BOUNDARY",
     "EITHER",
     "JOIN",
     "SEPARATORS",
@@ -83,11 +86,16 @@ _LEET = {
     "9": "g",
 }
 _PAIRS = {"rn": "m", "vv": "w"}
+_PAIR_STARTS = frozenset(pair[0] for pair in _PAIRS)
 # The light key (lossless folds only): leet characters that are not letters read as a letter,
 # except those that may read "i" or "l", which become EITHER; and JOIN where removing separators
 # put two alike letters side by side.
 EITHER = "1"
 JOIN = "."
+# Where the normalised key puts two equal letters side by side, folded apart (a numeric affix
+# folds on its own: "4aaaa" is "a" and "a"), the light key says so, so that it lines up with
+# the key letter by letter.
+BOUNDARY = "|"
 _LIGHT = {char: letter for char, letter in _LEET.items() if not char.isalpha()} | dict.fromkeys(
     "1|!", EITHER
 )
@@ -154,34 +162,22 @@ def keys(text: str) -> tuple[str, str]:
 def light_key(text: str) -> str:
     """Return ``text``'s light key: the normalised key's lossless folds only (see above).
 
-    Cached: the same entries are met again and again. The slow :func:`fold` spells the same
-    key out letter by letter, in :attr:`Folded.lights`.
+    The light readings of the normalised key's letters (:attr:`Folded.lights`) end to end, so
+    that two names with the same normalised key have alike light keys exactly when each key
+    letter met losslessly. Cached (the same entries are met again and again), with a fast path
+    for the common case, an ASCII name without a numeric prefix or suffix.
     """
     if text.isascii():
-        parts = [part for part in text.lower().translate(_ASCII_LIGHT).split(" ") if part]
-        if len(parts) <= 1:
-            return parts[0] if parts else ""
-        light = parts[0]
-        for part in parts[1:]:
-            light += JOIN + part if alike(light[-1], part[0]) else part
-        return light
-    out: list[str] = []
-    separated = False
-    for char in text:
-        read, kind = _info(char)
-        if kind == "s":
-            separated = separated or _separates(char, read)
-            continue
-        for letter in read:
-            if letter in _SPACE_AND_SEPARATORS:
-                separated = True
-                continue
-            letter = _LIGHT.get(letter, letter)
-            if separated and out and alike(out[-1], letter):
-                out.append(JOIN)
-            separated = False
-            out.append(letter)
-    return "".join(out)
+        start, end = _affix_bounds(text.translate(_ASCII_CLASSES))
+        if start == 0 and end == len(text):
+            parts = [part for part in text.lower().translate(_ASCII_LIGHT).split(" ") if part]
+            if len(parts) <= 1:
+                return parts[0] if parts else ""
+            light = parts[0]
+            for part in parts[1:]:
+                light += JOIN + part if alike(light[-1], part[0]) else part
+            return light
+    return "".join(fold(text).lights)
 
 
 def alike(ours: str, theirs: str) -> bool:
@@ -210,6 +206,7 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     reads, classes = _read(text)
     start, end = _affix_bounds(classes)
     letters = _letters(text, reads, classes)
+    positions = letters.positions
     key = ""
     chunks: tuple[str, ...] = ()
     lights: tuple[str, ...] = ()
@@ -217,15 +214,19 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     # The normalised key folds prefix, name and suffix each on its own; the fuzzy key the name.
     parts = ((start, end),) if fuzzy else ((0, start), (start, end), (end, len(text)))
     for low, high in parts:
-        part = [letter for letter in letters if low <= letter.position < high]
+        first, last = bisect.bisect_left(positions, low), bisect.bisect_left(positions, high)
+        if first == last:
+            continue
         # A separator between the name and a cut prefix joins nothing in the fuzzy key.
-        if fuzzy and part and part[0].joined >= 0:
-            part[0] = part[0]._replace(joined=-1)
-        folded = _key(text, part)
-        joins += tuple((len(key) + index, written) for index, written in folded.joins)
+        folded = _key(text, letters, first, last, join_first=not fuzzy)
+        if folded.joins:
+            joins += tuple((len(key) + index, written) for index, written in folded.joins)
+        part_lights = folded.lights
+        if key and folded.key and key[-1] == folded.key[0]:
+            part_lights = (BOUNDARY + part_lights[0], *part_lights[1:])
         key += folded.key
         chunks += folded.chunks
-        lights += folded.lights
+        lights += part_lights
     if not fuzzy:
         start, end = 0, len(text)
     separators: list[tuple[int, str]] = []
@@ -339,33 +340,44 @@ def _finish(reads: str) -> str:
     return _REPEATS.sub(r"\1", folded)
 
 
-class _Letter(NamedTuple):
-    """One letter a name reads as."""
+class _Letters(NamedTuple):
+    """Every letter a name reads as, in order, as parallel lists (made by :func:`_letters`)."""
 
-    key: str  # leet-folded, as in the keys
-    light: str  # as in the light key
-    position: int  # the character of the text it was read from
-    joined: int  # where the alike letter a removed separator joined it to was read, or -1
+    keys: list[str]  # leet-folded, as in the keys
+    lights: list[str]  # as in the light key, JOIN first where a separator joined alike letters
+    positions: list[int]  # the character of the text each was read from
+    joins: list[tuple[int, int]]  # (letter, position of the alike letter it was joined to)
 
 
-def _letters(text: str, reads: Sequence[str], classes: str) -> list[_Letter]:
+def _letters(text: str, reads: Sequence[str], classes: str) -> _Letters:
     """Every letter ``text`` reads as, in order (as :func:`light_key` reads them)."""
-    letters: list[_Letter] = []
+    letters = _Letters([], [], [], [])
+    keys, lights, positions, joins = letters
     separated = False
+    last = ""
+    # Each ASCII character reads as itself, lower-cased (or nothing, and is then a separator).
+    ascii_text = text.isascii()
     for position, read in enumerate(reads):
         if classes[position] == "s":
             separated = separated or _separates(text[position], read)
             continue
-        for char in read:
+        for char in read if not ascii_text else (read,):
             if char in _SPACE_AND_SEPARATORS:
                 separated = True
                 continue
             light = _LIGHT.get(char, char)
-            joined = -1
-            if separated and letters and alike(letters[-1].light, light):
-                joined = letters[-1].position
-            separated = False
-            letters.append(_Letter(_LEET.get(char, char), light, position, joined))
+            keys.append(_LEET.get(char, char))
+            if separated:
+                separated = False
+                if last and alike(last, light):
+                    joins.append((len(lights), positions[-1]))
+                    lights.append(JOIN + light)
+                    positions.append(position)
+                    last = light
+                    continue
+            lights.append(light)
+            positions.append(position)
+            last = light
     return letters
 
 
@@ -381,37 +393,45 @@ class _Key(NamedTuple):
     joins: tuple[tuple[int, str], ...]
 
 
-def _key(text: str, letters: Sequence[_Letter]) -> _Key:
-    """Fold ``letters`` (read from ``text``) as :func:`_finish` does, with each letter's source.
+def _key(text: str, letters: _Letters, first: int, last: int, *, join_first: bool) -> _Key:
+    """Fold ``letters[first:last]`` (read from ``text``) as :func:`_finish` does, with sources.
 
     One pass over the letters: join "rn"/"vv" (left to right, before collapsing, as
-    ``str.replace`` does), then append, or merge into the last letter when it repeats it.
+    ``str.replace`` does), then start a new key letter unless it repeats the last one. Each
+    key letter's letters are consecutive, so its written chunk and light reading are slices.
+    ``join_first`` keeps a join of the first letter to one before ``first``.
     """
+    keys, lights, positions, joined = letters
     out: list[str] = []
-    sources: list[list[int]] = []
-    lights: list[str] = []
-    joins: list[tuple[int, str]] = []
-    index = 0
-    while index < len(letters):
-        group = letters[index : index + 1]
-        letter = group[0].key
-        joined = _PAIRS.get(letter + letters[index + 1].key) if index + 1 < len(letters) else None
-        if joined is not None:
-            letter, group = joined, letters[index : index + 2]
-            index += 1
-        index += 1
+    starts: list[int] = []
+    index = first
+    while index < last:
+        letter = keys[index]
+        end = index + 1
+        if end < last and letter in _PAIR_STARTS:
+            pair = _PAIRS.get(letter + keys[end])
+            if pair is not None:
+                letter, end = pair, end + 1
         if not out or out[-1] != letter:
             out.append(letter)
-            sources.append([])
-            lights.append("")
-        for item in group:
-            sources[-1].append(item.position)
-            if item.joined >= 0:
-                lights[-1] += JOIN
-                joins.append((len(out) - 1, text[item.joined : item.position + 1]))
-            lights[-1] += item.light
-    chunks = tuple(
-        text[source[0]] if len(source) == 1 else "".join(text[i] for i in dict.fromkeys(source))
-        for source in sources
-    )
-    return _Key("".join(out), chunks, tuple(lights), tuple(joins))
+            starts.append(index)
+        index = end
+    starts.append(last)
+    chunks: list[str] = []
+    reads: list[str] = []
+    for start, stop in itertools.pairwise(starts):
+        if stop - start == 1:
+            chunks.append(text[positions[start]])
+            reads.append(lights[start])
+        else:
+            chunks.append("".join(text[i] for i in dict.fromkeys(positions[start:stop])))
+            reads.append("".join(lights[start:stop]))
+    joins: list[tuple[int, str]] = []
+    for letter_index, before in joined:
+        if first <= letter_index < last:
+            if letter_index == first and not join_first:
+                reads[0] = reads[0][len(JOIN) :]
+                continue
+            chunk = bisect.bisect_right(starts, letter_index) - 1
+            joins.append((chunk, text[before : positions[letter_index] + 1]))
+    return _Key("".join(out), tuple(chunks), tuple(reads), tuple(joins))

@@ -1,0 +1,68 @@
+"""The live view of the room: one /sync loop, resumed from its stored token after a restart."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from knock.clock import Clock
+from knock.matrix.client import MatrixClient
+from knock.services.follow import Follower
+from knock.store import Store
+
+log = logging.getLogger(__name__)
+
+SINCE_KEY = "sync.since"
+LONG_POLL_MS = 25_000  # under LEASE_TTL, so the leader renews its lease between polls
+
+
+def sync_filter(room_id: str) -> dict[str, Any]:
+    """Ask only for the room's membership events."""
+    nothing = {"not_types": ["*"]}
+    return {
+        "presence": nothing,
+        "account_data": nothing,
+        "room": {
+            "rooms": [room_id],
+            "timeline": {"types": ["m.room.member"], "limit": 100},
+            "state": {"types": ["m.room.member"]},
+            "ephemeral": nothing,
+            "account_data": nothing,
+        },
+    }
+
+
+class LiveView:
+    """Feed the room's membership changes to the follower as they happen."""
+
+    def __init__(
+        self, store: Store, matrix: MatrixClient, follower: Follower, room_id: str, clock: Clock
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.matrix = matrix
+        self.follower = follower
+        self.room_id = room_id
+
+    async def run_once(self, timeout_ms: int = LONG_POLL_MS) -> int:
+        """Wait for (at most `timeout_ms`) and handle one batch; return the changes seen."""
+        since = await self.store.get_value(SINCE_KEY)
+        # The first sync only takes a starting point: the periodic scans reconcile the past.
+        body = await self.matrix.sync(since, timeout_ms if since else 0, sync_filter(self.room_id))
+        seen = 0
+        if since:
+            room = body.get("rooms", {}).get("join", {}).get(self.room_id, {})
+            timeline = room.get("timeline", {})
+            if timeline.get("limited"):
+                log.info("The sync timeline was cut short; re-reading the room's members")
+                await self.follower.check_invites()
+            events = room.get("state", {}).get("events", []) + timeline.get("events", [])
+            for event in events:
+                if event.get("type") == "m.room.member" and "state_key" in event:
+                    membership = str(event.get("content", {}).get("membership", ""))
+                    await self.follower.membership_changed(
+                        event["state_key"], membership, str(event.get("sender", ""))
+                    )
+                    seen += 1
+        await self.store.set_value(SINCE_KEY, str(body["next_batch"]), self.clock.now())
+        return seen
