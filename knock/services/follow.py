@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.forms import Field, Submission
 from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist import Blocklist
 from knock.store import KnockRecord, Store
+
+if TYPE_CHECKING:
+    from knock.services.intake import Intake
 
 log = logging.getLogger(__name__)
 
 WELCOME_JOB = "welcome"
 REMIND_JOB = "remind"
 WATCHDOG = "watchdog"
+NATIVE = "native"
 DM_ROOMS = "m.direct"
 
 
@@ -44,19 +49,39 @@ class Follower:
         self.blocklist = blocklist
         self.bot_id = bot_id
         self.room_id = settings.new_room_id
+        self.intake: Intake | None = None  # set once intake exists (it is built after us)
 
     # Live membership changes.
 
-    async def membership_changed(self, user_id: str, membership: str, sender: str) -> None:
+    async def membership_changed(
+        self, user_id: str, membership: str, sender: str, event_id: str | None = None
+    ) -> None:
         """Handle one membership change seen in the room."""
         if user_id == self.bot_id:
             return
-        if membership in ("join", "invite", "knock") and await self._removed_if_blocked(user_id):
+        if membership == "knock":
+            await self._native_knock(user_id, event_id)
+            return
+        if membership in ("join", "invite") and await self._removed_if_blocked(user_id):
             return
         if membership == "join":
             await self._joined(user_id)
         elif membership == "leave" and sender == user_id:
             await self._left(user_id)
+
+    async def _native_knock(self, user_id: str, event_id: str | None) -> None:
+        """Treat a Matrix knock like a form's: the same checks, the same audit trail."""
+        if self.intake is None:
+            return
+        submission = Submission(
+            platform=NATIVE,
+            submission_id=event_id,
+            fields=(Field("Matrix ID", "user_id", None, user_id),),
+        )
+        outcome = await self.intake.knock(submission, user_id, None)
+        if outcome.created and outcome.state in (State.REJECTED, State.DROPPED):
+            # Declining a knock is a kick, with the same neutral reason as every removal.
+            await self.matrix.kick(self.room_id, user_id, self.settings.kick_reason)
 
     async def _joined(self, user_id: str) -> None:
         knock = await self.store.latest_knock(user_id, [State.INVITED])

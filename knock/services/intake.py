@@ -103,10 +103,9 @@ class Intake:
                 facts = await self._facts(door, caller, identity, requested, honeypot, now)
                 verdict = decide(facts)
                 new = self._new_knock(verdict, requested, caller, key, submission)
-                history: list[HistoryLine] = [
-                    (str(Event.RECEIVED), f"form:{caller.platform}", None)
-                ]
-                history += [(str(e), f"form:{caller.platform}", d) for e, d in verdict.history]
+                actor = "native" if caller.platform == "native" else f"form:{caller.platform}"
+                history: list[HistoryLine] = [(str(Event.RECEIVED), actor, None)]
+                history += [(str(e), actor, d) for e, d in verdict.history]
                 job = INVITE_JOB if verdict.state is State.QUEUED else None
                 await insert_knock(door.conn, new, history, job, now)
                 await self._count(door, caller, facts, verdict, now)

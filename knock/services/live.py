@@ -61,7 +61,10 @@ class LiveView:
                 if event.get("type") == "m.room.member" and "state_key" in event:
                     membership = str(event.get("content", {}).get("membership", ""))
                     await self.follower.membership_changed(
-                        event["state_key"], membership, str(event.get("sender", ""))
+                        event["state_key"],
+                        membership,
+                        str(event.get("sender", "")),
+                        event.get("event_id"),
                     )
                     seen += 1
         await self.store.set_value(SINCE_KEY, str(body["next_batch"]), self.clock.now())

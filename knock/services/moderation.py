@@ -119,6 +119,9 @@ class Moderation:
         )
         if not moved:
             raise NotInReview("decided meanwhile")
+        if not approve and knock.source == "native":
+            # A Matrix knock is declined in the room too (with the neutral reason).
+            await self.matrix.kick(self.room_id, knock.user_id, self.settings.kick_reason)
         updated = await self.store.get_knock(knock_id)
         assert updated is not None
         return updated

@@ -132,6 +132,7 @@ class Runtime:
             ip_key=await Intake.load_ip_key(store, clock.now()),
             on_queued=self.worker.wake,
         )
+        self.follower.intake = self.intake
         self.duties = Duties(self)
         await self.duties.run_once()  # the files and policy rooms count from the first knock on
 

@@ -147,3 +147,41 @@ async def test_a_block_listed_person_who_gets_in_another_way_is_removed(
         await eventually(removed, what="the watchdog to remove the intruder")
     finally:
         await knock.stop()
+
+
+async def test_native_knocks_are_invited_or_declined_by_the_same_checks(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, make_user: MakeUser
+) -> None:
+    room = synapse.create_room(bot, join_rule="knock", name="Knock-rule room")
+    settings = knock_settings(tmp_path, synapse, bot, room, **SCANS_OFF)
+    welcome, unwelcome = make_user("native"), make_user("nativetroll")
+    knock = await start_knock(settings)
+    try:
+        await knock.http.post(
+            "/block_user", headers=knock.admin, json={"user_id": unwelcome.user_id}
+        )
+        for person in (welcome, unwelcome):
+            synapse.api(
+                "POST",
+                f"/_matrix/client/v3/knock/{quote(room, safe='')}",
+                user=person,
+                json={"reason": "let me in"},
+            ).raise_for_status()
+
+        await eventually(lambda: invited(synapse, bot, room, welcome.user_id), what="the invite")
+
+        def declined() -> bool:
+            return synapse.members(bot, room).get(unwelcome.user_id) == "leave"
+
+        await eventually(declined, what="the blocked knock to be declined")
+        knocks = (await knock.http.get("/knocks", headers=knock.admin)).json()["knocks"]
+    finally:
+        await knock.stop()
+    by_user = {k["user_id"]: k for k in knocks}
+    assert by_user[welcome.user_id]["source"] == "native"
+    assert (by_user[unwelcome.user_id]["state"], by_user[unwelcome.user_id]["reason"]) == (
+        "rejected",
+        "blocked",
+    )
+    leave = synapse.member_events(bot, room, unwelcome.user_id)[-1]
+    assert leave["content"].get("reason") == settings.kick_reason

@@ -30,6 +30,7 @@ def _runtime(request: Request) -> Runtime:
 @router.get("/pending_invites")
 async def pending_invites(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
     """List the people Knock invited who have not answered yet."""
+    settings = _runtime(request).settings
     pending = await _runtime(request).moderation.pending_invites()
     rows = [
         {
@@ -37,6 +38,8 @@ async def pending_invites(request: Request, _: str = Depends(require_admin)) -> 
             "knock_id": p.knock_id,
             "invite_time": int(p.invite_time),
             "age_seconds": int(p.age_seconds),
+            "reminder_at": int(p.invite_time + settings.reminder_after),
+            "expires_at": int(p.invite_time + settings.invite_ttl),
         }
         for p in pending
     ]
