@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -146,3 +151,70 @@ def invite_count(synapse: Sandbox, viewer: SandboxUser, room_id: str, user_id: s
     """Count the invite events for `user_id` in the room's whole timeline."""
     events = synapse.member_events(viewer, room_id, user_id)
     return sum(1 for event in events if event["content"].get("membership") == "invite")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class KnockProcess:
+    """Knock served by `uvicorn mknock:app` in a real process of its own."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=15)
+
+
+def process_env(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room_id: str, **extra: str
+) -> dict[str, str]:
+    """The environment of a deployed Knock on the test homeserver, sharing one database."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "NEW_ROOM_ID": room_id,
+        "MATRIX_BASE_URL": synapse.base_url,
+        "MATRIX_ACCESS_TOKEN": bot.access_token,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'knock.db'}",
+        "TOKENS_FILE": str(tmp_path / "tokens.json"),
+        "BLOCKLIST_FILE": str(tmp_path / "blocked.txt"),
+        "ALLOWLIST_FILE": str(tmp_path / "allowed.txt"),
+        "REQUEST_DELAY": "0",
+        **extra,
+    }
+
+
+def start_processes(tmp_path: Path, env: dict[str, str], count: int) -> list[KnockProcess]:
+    """Start `count` Knock processes and wait until each answers."""
+    started = []
+    for _ in range(count):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        log = tmp_path / f"knock-{port}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(KnockProcess(f"http://127.0.0.1:{port}", process, log))
+    deadline = time.monotonic() + 30
+    for knock in started:
+        while True:
+            try:
+                if httpx.get(knock.url + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert knock.process.poll() is None, knock.log.read_text()
+            assert time.monotonic() < deadline, "a Knock process did not start"
+            time.sleep(0.05)
+    return started

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +25,9 @@ from tests.integration.harness import (
     invite_count,
     invited,
     knock_settings,
+    process_env,
     start_knock,
+    start_processes,
     tally_delivery,
 )
 
@@ -301,56 +298,20 @@ def two_processes(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> Iterator[list[str]]:
     """Two real Knock processes on one SQLite database, with a global window of 10 per hour."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
-        "NEW_ROOM_ID": private_room,
-        "MATRIX_BASE_URL": synapse.base_url,
-        "MATRIX_ACCESS_TOKEN": bot.access_token,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'knock.db'}",
-        "TOKENS_FILE": str(tmp_path / "tokens.json"),
-        "BLOCKLIST_FILE": str(tmp_path / "blocked.txt"),
-        "ALLOWLIST_FILE": str(tmp_path / "allowed.txt"),
-        "WEBHOOK_TOKEN": "shared-token",
-        "REQUEST_DELAY": "0",
-        "MAX_REQUESTS_PER_WINDOW": "10",
-        "SPAM_WINDOW_SECONDS": "1h",
-        "LIMIT_PER_IP": "off",
-    }
-    processes, urls = [], []
-    for _ in range(2):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        log = open(tmp_path / f"knock-{port}.log", "w")  # noqa: SIM115 - closed below
-        processes.append(
-            (
-                subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
-                    env=env,
-                    cwd=tmp_path,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                ),
-                log,
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    for url in urls:
-        while True:
-            try:
-                if httpx.get(url + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "a Knock process did not start"
-            time.sleep(0.05)
-    yield urls
-    for process, log in processes:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
-        log.close()
+    env = process_env(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        WEBHOOK_TOKEN="shared-token",
+        MAX_REQUESTS_PER_WINDOW="10",
+        SPAM_WINDOW_SECONDS="1h",
+        LIMIT_PER_IP="off",
+    )
+    processes = start_processes(tmp_path, env, 2)
+    yield [p.url for p in processes]
+    for process in processes:
+        process.stop()
 
 
 @pytest.mark.slow

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
+
+import httpx
+import pytest
 
 from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
@@ -16,9 +23,13 @@ from tests.integration.harness import (
     eventually,
     invited,
     knock_settings,
+    process_env,
     start_knock,
+    start_processes,
     tally_delivery,
 )
+
+T = TypeVar("T")
 
 SCANS_OFF = {"invite_check_interval": 0, "blocklist_scan_interval": 0}
 
@@ -185,3 +196,74 @@ async def test_native_knocks_are_invited_or_declined_by_the_same_checks(
     )
     leave = synapse.member_events(bot, room, unwelcome.user_id)[-1]
     assert leave["content"].get("reason") == settings.kick_reason
+
+
+def _lease_holder(tmp_path: Path) -> str | None:
+    with sqlite3.connect(tmp_path / "knock.db") as db:
+        row = db.execute("SELECT holder FROM leases WHERE name = 'singleton'").fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.slow
+def test_when_the_leader_dies_another_process_takes_over_without_a_second_welcome(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    env = process_env(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        WEBHOOK_TOKEN="t",
+        LEASE_TTL="3s",
+        INVITE_CHECK_INTERVAL="0",
+        BLOCKLIST_SCAN_INTERVAL="0",
+    )
+    processes = start_processes(tmp_path, env, 2)
+    first, second = make_user("before"), make_user("after")
+    try:
+        by_pid = {str(p.process.pid): p for p in processes}
+        leader = _wait(lambda: _lease_holder(tmp_path), "a leader")
+        assert leader is not None
+        leader_process = by_pid[leader.split(":")[1]]
+        survivor = next(p for p in processes if p is not leader_process)
+
+        _knock_join_and_wait_for_welcome(synapse, bot, private_room, survivor.url, first)
+        leader_process.process.kill()  # dies without a word: its lease must run out
+        _wait(
+            lambda: (_lease_holder(tmp_path) or "").split(":")[1] == str(survivor.process.pid),
+            "the survivor to take the lease",
+        )
+        _knock_join_and_wait_for_welcome(synapse, bot, private_room, survivor.url, second)
+    finally:
+        for process in processes:
+            process.stop()
+    assert len(_welcomes(synapse, first, private_room)) == 1
+    assert len(_welcomes(synapse, second, private_room)) == 1
+
+
+def _welcomes(synapse: Sandbox, person: SandboxUser, room: str) -> list[dict[str, object]]:
+    return [
+        m
+        for m in _messages(synapse, person, room)
+        if person.user_id in json.dumps(m.get("content", {}))
+    ]
+
+
+def _knock_join_and_wait_for_welcome(
+    synapse: Sandbox, bot: SandboxUser, room: str, url: str, person: SandboxUser
+) -> None:
+    answer = httpx.post(
+        f"{url}/invite_from_form?token=t", json={"matrix_id": person.user_id}, timeout=30
+    )
+    assert answer.status_code == 202
+    _wait(lambda: invited(synapse, bot, room, person.user_id), "the invite")
+    synapse.join(person, room)
+    _wait(lambda: _welcomes(synapse, person, room), "the welcome")
+
+
+def _wait(check: Callable[[], T], what: str, timeout: float = 30) -> T:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return result
