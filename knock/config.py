@@ -101,6 +101,10 @@ def _networks(values: list[str]) -> list[str]:
     return values
 
 
+def _optional_room_id(value: str | None) -> str | None:
+    return None if value is None else _room_id(value)
+
+
 def _room_ids(values: list[str]) -> list[str]:
     return [_room_id(value) for value in values]
 
@@ -238,6 +242,8 @@ class Settings(BaseSettings):
     )
     invite_ttl: Duration = 7 * 86400.0
     invite_check_interval: Duration = 300.0
+    moderation_room_id: Annotated[str | None, AfterValidator(_optional_room_id)] = None
+    moderator_power_level: int = 50
     blocklist_scan_interval: Duration = 600.0
 
     # Jobs and storage.

@@ -282,6 +282,7 @@ class MatrixClient:
         *,
         mentions: list[str] | None = None,
         txn_id: str | None = None,
+        thread_root: str | None = None,
     ) -> str:
         """Send a text message (with an optional HTML body); return the event id.
 
@@ -293,6 +294,8 @@ class MatrixClient:
             content.update(format="org.matrix.custom.html", formatted_body=html)
         if mentions is not None:
             content["m.mentions"] = {"user_ids": mentions}
+        if thread_root is not None:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_root}
         txn = txn_id or uuid.uuid4().hex
         path = f"{API}/rooms/{_seg(room_id)}/send/m.room.message/{_seg(txn)}"
         answer = await self.request("PUT", path, json=content)

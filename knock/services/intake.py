@@ -28,6 +28,7 @@ from knock.store.door import DoorTransaction
 from knock.store.writes import insert_knock
 
 INVITE_JOB = "invite"
+ANNOUNCE_JOB = "announce"  # post a knock held for review to the moderation room
 IP_KEY = "intake.ip_hash_key"
 WAVE_TRIPPED = "join_wave.tripped_at"
 WAVE_RESET = "join_wave.reset_at"
@@ -106,7 +107,7 @@ class Intake:
                 actor = "native" if caller.platform == "native" else f"form:{caller.platform}"
                 history: list[HistoryLine] = [(str(Event.RECEIVED), actor, None)]
                 history += [(str(e), actor, d) for e, d in verdict.history]
-                job = INVITE_JOB if verdict.state is State.QUEUED else None
+                job = self._job_for(verdict.state)
                 await insert_knock(door.conn, new, history, job, now)
                 await self._count(door, caller, facts, verdict, now)
         except IntegrityError:
@@ -114,12 +115,19 @@ class Intake:
             if earlier is None:
                 raise
             return Outcome(earlier.knock_id, earlier.state, earlier.reason, created=False)
-        if job:
+        if job == INVITE_JOB:
             self.on_queued()
         reason = verdict.reason.value if verdict.reason else None
         return Outcome(
             new.knock_id, verdict.state, reason, True, verdict.problem, verdict.retry_after
         )
+
+    def _job_for(self, state: State) -> str | None:
+        if state is State.QUEUED:
+            return INVITE_JOB
+        if state is State.REVIEW and self.settings.moderation_room_id:
+            return ANNOUNCE_JOB
+        return None
 
     async def _facts(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 from knock.clock import Clock
 from knock.matrix.client import MatrixClient
 from knock.services.follow import Follower
+from knock.services.moderation_room import ModerationRoom
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -16,15 +17,17 @@ SINCE_KEY = "sync.since"
 LONG_POLL_MS = 25_000  # under LEASE_TTL, so the leader renews its lease between polls
 
 
-def sync_filter(room_id: str) -> dict[str, Any]:
-    """Ask only for the room's membership events."""
+def sync_filter(room_id: str, moderation_room: str | None = None) -> dict[str, Any]:
+    """Ask only for the room's membership events (and the moderation room's messages)."""
     nothing = {"not_types": ["*"]}
+    rooms = [room_id, moderation_room] if moderation_room else [room_id]
+    types = ["m.room.member", "m.room.message", "m.reaction"] if moderation_room else None
     return {
         "presence": nothing,
         "account_data": nothing,
         "room": {
-            "rooms": [room_id],
-            "timeline": {"types": ["m.room.member"], "limit": 100},
+            "rooms": rooms,
+            "timeline": {"types": types or ["m.room.member"], "limit": 100},
             "state": {"types": ["m.room.member"]},
             "ephemeral": nothing,
             "account_data": nothing,
@@ -43,15 +46,23 @@ class LiveView:
         self.matrix = matrix
         self.follower = follower
         self.room_id = room_id
+        self.moderation_room: ModerationRoom | None = None
 
     async def run_once(self, timeout_ms: int = LONG_POLL_MS) -> int:
         """Wait for (at most `timeout_ms`) and handle one batch; return the changes seen."""
         since = await self.store.get_value(SINCE_KEY)
         # The first sync only takes a starting point: the periodic scans reconcile the past.
-        body = await self.matrix.sync(since, timeout_ms if since else 0, sync_filter(self.room_id))
+        moderation_room = self.moderation_room.room_id if self.moderation_room else None
+        body = await self.matrix.sync(
+            since, timeout_ms if since else 0, sync_filter(self.room_id, moderation_room)
+        )
         seen = 0
+        joined = body.get("rooms", {}).get("join", {})
+        if since and self.moderation_room is not None and moderation_room:
+            for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
+                await self.moderation_room.handle(event)
         if since:
-            room = body.get("rooms", {}).get("join", {}).get(self.room_id, {})
+            room = joined.get(self.room_id, {})
             timeline = room.get("timeline", {})
             if timeline.get("limited"):
                 log.info("The sync timeline was cut short; re-reading the room's members")

@@ -29,8 +29,8 @@ async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
         raise RoomCheckError(
             f"the bot {bot} has not joined NEW_ROOM_ID {room_id}: invite it there and let it join"
         )
-    state = {(e.get("type"), e.get("state_key")): e for e in await matrix.state(room_id)}
-    has = _power_of(bot, state)
+    state = state_by_key(await matrix.state(room_id))
+    has = power_of(bot, state)
     levels = state.get(("m.room.power_levels", ""), {}).get("content", {})
     missing = [
         f"{action} (needs {need})"
@@ -51,7 +51,8 @@ async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
         )
 
 
-def _power_of(user_id: str, state: dict[tuple[Any, Any], dict[str, Any]]) -> float:
+def power_of(user_id: str, state: dict[tuple[Any, Any], dict[str, Any]]) -> float:
+    """Return a user's power level from a room's state (room creators outrank everyone)."""
     create = state.get(("m.room.create", ""), {})
     content = create.get("content", {})
     # From room version 12 on, the room's creators outrank every power level.
@@ -60,3 +61,25 @@ def _power_of(user_id: str, state: dict[tuple[Any, Any], dict[str, Any]]) -> flo
             return math.inf
     levels = state.get(("m.room.power_levels", ""), {}).get("content", {})
     return float(levels.get("users", {}).get(user_id, levels.get("users_default", 0)))
+
+
+def state_by_key(events: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Index state events by (type, state key)."""
+    return {(e.get("type"), e.get("state_key")): e for e in events}
+
+
+async def check_moderation_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
+    """Raise RoomCheckError unless the bot is in an unencrypted moderation room."""
+    try:
+        membership = await matrix.membership(room_id, bot)
+    except MatrixError as exc:
+        if exc.status != 403:
+            raise
+        membership = None
+    if membership != "join":
+        raise RoomCheckError(f"the bot {bot} has not joined MODERATION_ROOM_ID {room_id}")
+    if await matrix.state_event(room_id, "m.room.encryption"):
+        raise RoomCheckError(
+            f"MODERATION_ROOM_ID {room_id} is encrypted, and Knock does not encrypt: "
+            "use an unencrypted room for moderation"
+        )

@@ -22,8 +22,9 @@ from knock.services.intake import Intake
 from knock.services.list_files import ListFile
 from knock.services.live import LiveView
 from knock.services.moderation import Moderation
+from knock.services.moderation_room import ModerationRoom
 from knock.services.policy_rooms import PolicyRooms
-from knock.services.room_check import RoomCheckError, check_room
+from knock.services.room_check import RoomCheckError, check_moderation_room, check_room
 from knock.services.signin import SignIn, SignInError
 from knock.services.worker import Worker
 from knock.store import Store
@@ -76,6 +77,8 @@ class Runtime:
         try:
             self.bot_id = await self.signin.ensure()
             await check_room(self.matrix, settings.new_room_id, self.bot_id)
+            if settings.moderation_room_id:
+                await check_moderation_room(self.matrix, settings.moderation_room_id, self.bot_id)
         except (SignInError, RoomCheckError) as exc:
             await self.stop()
             raise StartupError(str(exc)) from None
@@ -133,6 +136,12 @@ class Runtime:
             on_queued=self.worker.wake,
         )
         self.follower.intake = self.intake
+        self.moderation_room: ModerationRoom | None = None
+        if settings.moderation_room_id:
+            self.moderation_room = ModerationRoom(
+                settings, store, self.matrix, clock, self.moderation, self.blocking, self.bot_id
+            )
+        self.worker.moderation_room = self.live.moderation_room = self.moderation_room
         self.duties = Duties(self)
         await self.duties.run_once()  # the files and policy rooms count from the first knock on
 

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knock.clock import Clock
 from knock.config import Settings
@@ -18,8 +18,11 @@ from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixClient, MatrixError, RateLimited
 from knock.services.blocklist import Blocklist
 from knock.services.follow import WELCOME_JOB, Follower
-from knock.services.intake import INVITE_JOB
+from knock.services.intake import ANNOUNCE_JOB, INVITE_JOB
 from knock.store import HistoryLine, Job, KnockRecord, Store
+
+if TYPE_CHECKING:
+    from knock.services.moderation_room import ModerationRoom
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class Worker:
         self.settings = settings
         self.blocklist = blocklist
         self.follower = follower
+        self.moderation_room: ModerationRoom | None = None  # set when MODERATION_ROOM_ID is
         self.store = store
         self.matrix = matrix
         self.clock = clock
@@ -121,6 +125,8 @@ class Worker:
                 await InviteStep(self, knock).run()
         elif job.kind == WELCOME_JOB:
             await self.follower.welcome(knock)
+        elif job.kind == ANNOUNCE_JOB and self.moderation_room is not None:
+            await self.moderation_room.announce(knock)
         else:
             log.error("Dropping a job of unknown kind %r", job.kind)
 
@@ -160,6 +166,7 @@ class Worker:
         detail: str | None = None,
         *,
         invited_at: float | None = None,
+        job_kind: str | None = None,
     ) -> bool:
         """Record a transition made by the worker."""
         history: Sequence[HistoryLine] = [(str(event), WORKER_ACTOR, detail)]
@@ -170,6 +177,7 @@ class Worker:
             history=history,
             now=self.clock.now(),
             invited_at=invited_at,
+            job_kind=job_kind,
         )
 
 
@@ -263,7 +271,9 @@ class InviteStep:
     async def _settle(
         self, state: State, reason: Reason, event: Event, detail: str | None = None
     ) -> None:
-        await self.worker.move(self.knock.knock_id, state, reason, event, detail)
+        announce = state is State.REVIEW and self.worker.settings.moderation_room_id
+        job = ANNOUNCE_JOB if announce else None
+        await self.worker.move(self.knock.knock_id, state, reason, event, detail, job_kind=job)
         if state is State.REJECTED:  # a refusal found late counts for back-off like any other
             settings = self.worker.settings
             await self.worker.store.strike(

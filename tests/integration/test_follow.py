@@ -267,3 +267,67 @@ def _wait(check: Callable[[], T], what: str, timeout: float = 30) -> T:
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
     return result
+
+
+async def test_a_moderators_reaction_approves_a_reviewed_knock_and_others_are_ignored(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    moderator, bystander, person = make_user("mod"), make_user("bystander"), make_user("review")
+    mod_room = synapse.create_room(bot, name="Moderators", power_users={moderator.user_id: 50})
+    for member in (moderator, bystander):
+        synapse.api(
+            "POST",
+            f"/_matrix/client/v3/rooms/{quote(mod_room, safe='')}/invite",
+            user=bot,
+            json={"user_id": member.user_id},
+        ).raise_for_status()
+        synapse.join(member, mod_room)
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        repair_action="review",
+        moderation_room_id=mod_room,
+        **SCANS_OFF,
+    )
+    knock = await start_knock(settings)
+    try:
+        typed = person.user_id.upper()  # repaired to the real id, then held for review
+        body, headers = tally_delivery(typed, "to-review")
+        knock_id = (
+            await knock.http.post("/invite_from_form", content=body, headers=headers)
+        ).json()["knock_id"]
+
+        def announcement() -> str | None:
+            for message in _messages(synapse, moderator, mod_room):
+                if person.user_id in str(message["content"]) and message["sender"] == bot.user_id:
+                    return str(message["event_id"])
+            return None
+
+        event_id = await eventually(announcement, what="the review to be posted")
+        for reactor in (bystander, moderator):
+            synapse.api(
+                "PUT",
+                f"/_matrix/client/v3/rooms/{quote(mod_room, safe='')}/send/m.reaction/"
+                f"r{reactor.user_id[1:8]}",
+                user=reactor,
+                json={
+                    "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": "✅"}
+                },
+            ).raise_for_status()
+
+        await eventually(lambda: invited(synapse, bot, private_room, person.user_id), what="invite")
+        history = await knock.runtime.store.history(knock_id)
+        replies = [
+            m
+            for m in _messages(synapse, moderator, mod_room)
+            if m["content"].get("m.relates_to", {}).get("event_id") == event_id  # type: ignore[union-attr]
+            and m["sender"] == bot.user_id
+        ]
+    finally:
+        await knock.stop()
+    approvals = [(h.event, h.actor) for h in history if h.event == "approved"]
+    assert approvals == [("approved", f"matrix:{moderator.user_id}")]
+    assert replies and "Approved" in str(replies[0]["content"])

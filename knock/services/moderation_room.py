@@ -1,0 +1,151 @@
+"""Review in Matrix: knocks held for review are posted to the moderation room, and moderators
+answer there — ✅ / ❌ reactions, or `!approve @id`, `!deny @id`, `!block @id reason`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.lifecycle import State
+from knock.matrix.client import MatrixClient
+from knock.services.blocking import Blocking, NeedsConfirmation
+from knock.services.blocklist import BadPattern
+from knock.services.intake import ANNOUNCE_JOB as ANNOUNCE_JOB  # re-exported for the worker
+from knock.services.moderation import Moderation, NotInReview
+from knock.services.room_check import power_of, state_by_key
+from knock.store import KnockRecord, Store
+
+log = logging.getLogger(__name__)
+
+_EVENT_KEY = "moderation_room.event."  # + event id -> the knock it announced
+APPROVE, DENY = "✅", "❌"
+
+
+class ModerationRoom:
+    """Post reviews to the moderation room and carry out what its moderators decide."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        moderation: Moderation,
+        blocking: Blocking,
+        bot_id: str,
+    ) -> None:
+        assert settings.moderation_room_id is not None
+        self.room_id: str = settings.moderation_room_id
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.clock = clock
+        self.moderation = moderation
+        self.blocking = blocking
+        self.bot_id = bot_id
+
+    async def announce(self, knock: KnockRecord) -> None:
+        """Post a knock held for review, with its explanation and how to answer."""
+        if knock.state is not State.REVIEW:
+            return
+        history = await self.store.history(knock.knock_id)
+        evidence = next((h.detail for h in reversed(history) if h.event == "held_for_review"), None)
+        body = (
+            f"Knock from {knock.user_id} is held for review ({knock.reason}).\n"
+            f"{_readable(evidence)}\n"
+            f"React {APPROVE} to invite or {DENY} to turn it down, or send "
+            f"!approve {knock.user_id} / !deny {knock.user_id}."
+        )
+        event_id = await self.matrix.send_message(
+            self.room_id, body, txn_id=f"announce-{knock.knock_id}"
+        )
+        await self.store.set_value(_EVENT_KEY + event_id, knock.knock_id, self.clock.now())
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        """Act on one event of the moderation room, if a moderator sent it."""
+        sender = str(event.get("sender", ""))
+        if sender == self.bot_id or event.get("type") not in ("m.reaction", "m.room.message"):
+            return
+        if not await self._is_moderator(sender):
+            return
+        content = event.get("content", {})
+        if event["type"] == "m.reaction":
+            await self._reaction(sender, content.get("m.relates_to", {}))
+        else:
+            await self._command(sender, str(content.get("body", "")), str(event.get("event_id")))
+
+    async def _reaction(self, sender: str, relation: dict[str, Any]) -> None:
+        target = str(relation.get("event_id", ""))
+        key = relation.get("key")
+        knock_id = await self.store.get_value(_EVENT_KEY + target)
+        if knock_id is None or key not in (APPROVE, DENY):
+            return
+        said = await self._decide(knock_id, sender, approve=key == APPROVE)
+        await self.matrix.send_message(self.room_id, said, thread_root=target)
+
+    async def _command(self, sender: str, body: str, event_id: str) -> None:
+        words = body.strip().split(maxsplit=2)
+        if not words or words[0] not in ("!approve", "!deny", "!block") or len(words) < 2:
+            return
+        command, user_id = words[0], words[1]
+        if command == "!block":
+            said = await self._block(sender, user_id, words[2] if len(words) > 2 else None)
+        else:
+            knock = await self.store.latest_knock(user_id, [State.REVIEW])
+            if knock is None:
+                said = f"{user_id} has no knock waiting for review."
+            else:
+                said = await self._decide(knock.knock_id, sender, approve=command == "!approve")
+        await self.matrix.send_message(self.room_id, said, thread_root=event_id)
+
+    async def _decide(self, knock_id: str, sender: str, *, approve: bool) -> str:
+        actor = f"matrix:{sender}"
+        try:
+            if approve:
+                knock = await self.moderation.approve(knock_id, actor)
+                return f"Approved: {knock.user_id} will be invited."
+            knock = await self.moderation.deny(knock_id, actor)
+            return f"Denied: {knock.user_id} will not be invited."
+        except NotInReview as exc:
+            return f"Nothing done: that knock is not waiting for review ({exc})."
+
+    async def _block(self, sender: str, pattern: str, reason: str | None) -> str:
+        actor = f"matrix:{sender}"
+        try:
+            entry = self.blocking.blocklist.entry_for(pattern, reason=reason, source=actor)
+            answer = await self.blocking.block(entry, actor)
+        except BadPattern as exc:
+            return f"Nothing done: {exc}."
+        except NeedsConfirmation:
+            return "Nothing done: that would remove more than BLOCK_CONFIRM_THRESHOLD people."
+        actions = answer["actions"]
+        removed = len(actions["removed"]) + len(actions["rescinded"]) + len(actions["declined"])
+        return f"Blocked {entry.pattern}; {removed} removed or turned down."
+
+    async def _is_moderator(self, user_id: str) -> bool:
+        state = state_by_key(await self.matrix.state(self.room_id))
+        membership = state.get(("m.room.member", user_id), {}).get("content", {})
+        return membership.get("membership") == "join" and power_of(user_id, state) >= (
+            self.settings.moderator_power_level
+        )
+
+
+def _readable(evidence: str | None) -> str:
+    """Say in words what the block-list found (the audit log keeps the full match objects)."""
+    if not evidence:
+        return ""
+    try:
+        matches = json.loads(evidence)
+    except ValueError:
+        return evidence
+    if not isinstance(matches, list):
+        return evidence
+    lines = [
+        f"- looks like {m.get('entry')} ({m.get('rule')}: {', '.join(m.get('transforms') or [])})"
+        for m in matches
+        if isinstance(m, dict)
+    ]
+    return "\n".join(lines)
