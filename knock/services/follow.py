@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from knock.clock import Clock
@@ -50,6 +51,7 @@ class Follower:
         self.bot_id = bot_id
         self.room_id = settings.new_room_id
         self.intake: Intake | None = None  # set once intake exists (it is built after us)
+        self.on_job: Callable[[], None] = lambda: None  # wakes the worker for a new job
 
     # Live membership changes.
 
@@ -96,6 +98,7 @@ class Follower:
             job_kind=WELCOME_JOB if self.settings.welcome_mode != "off" else None,
         )
         if moved:
+            self.on_job()
             log.info("%s joined (knock %s)", user_id, knock.knock_id)
 
     async def _left(self, user_id: str) -> None:

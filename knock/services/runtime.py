@@ -136,6 +136,7 @@ class Runtime:
             on_queued=self.worker.wake,
         )
         self.follower.intake = self.intake
+        self.follower.on_job = self.worker.wake
         self.moderation_room: ModerationRoom | None = None
         if settings.moderation_room_id:
             self.moderation_room = ModerationRoom(

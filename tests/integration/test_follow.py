@@ -15,6 +15,7 @@ import pytest
 
 from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
+from knock.services.runtime import StartupError
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,
@@ -331,3 +332,22 @@ async def test_a_moderators_reaction_approves_a_reviewed_knock_and_others_are_ig
     approvals = [(h.event, h.actor) for h in history if h.event == "approved"]
     assert approvals == [("approved", f"matrix:{moderator.user_id}")]
     assert replies and "Approved" in str(replies[0]["content"])
+
+
+async def test_an_encrypted_moderation_room_stops_start_up_with_one_line(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    mod_room = synapse.create_room(bot, name="Encrypted moderators")
+    synapse.api(
+        "PUT",
+        f"/_matrix/client/v3/rooms/{quote(mod_room, safe='')}/state/m.room.encryption/",
+        user=bot,
+        json={"algorithm": "m.megolm.v1.aes-sha2"},
+    ).raise_for_status()
+    settings = knock_settings(tmp_path, synapse, bot, private_room, moderation_room_id=mod_room)
+
+    with pytest.raises(StartupError) as failed:
+        await start_knock(settings)
+
+    assert str(failed.value).startswith(f"MODERATION_ROOM_ID {mod_room} is encrypted")
+    assert "\n" not in str(failed.value)
