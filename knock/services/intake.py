@@ -140,17 +140,35 @@ class Intake:
     ) -> Facts:
         settings = self.settings
         user_id = identity.user_id
-        over, retry_after = await self._windows(door, caller, identity, now)
+        limited = [
+            (scope, subject, limit)
+            for scope, subject, limit in self._subjects(caller, identity)
+            if limit is not None
+        ]
+        reset = await door.value(WAVE_RESET)
+        wave_since = max(now - settings.join_wave_window, float(reset) if reset else 0.0)
+        counts = await door.hits_many(
+            [(scope, subject, now - limit.seconds) for scope, subject, limit in limited]
+            + [
+                ("wave", EVERYONE, wave_since),
+                ("admitted", EVERYONE, now - settings.spam_window_seconds),
+            ]
+        )
+        over, retry_after = [], 0.0
+        for scope, subject, limit in limited:
+            count, oldest = counts[(scope, subject)]
+            if guard.over_limit(count, limit):
+                over.append(scope)
+                retry_after = max(retry_after, guard.window_retry_after(oldest, limit, now))
         locked = guard.locked_for(await door.strikes(f"user:{user_id}"), now)
         if caller.direct and caller.ip_hash:
             locked = max(locked, guard.locked_for(await door.strikes(f"ip:{caller.ip_hash}"), now))
-        admitted, _ = await door.hits("admitted", EVERYONE, now - settings.spam_window_seconds)
         return Facts(
             identity=identity,
             block=self.blocklist.check(user_id, typed=requested),
             honeypot=honeypot,
             waiting_already=identity.problem is None and await door.waiting_knock(user_id),
-            over_windows=over,
+            over_windows=tuple(over),
             window_retry_after=retry_after,
             locked_for=locked,
             server_allowed=identity.problem is not None
@@ -160,9 +178,9 @@ class Intake:
                 settings.server_denylist,
                 settings.reject_ip_literal_servers,
             ),
-            wave_tripped=await self._wave(door, now),
+            wave_tripped=await self._wave(door, counts[("wave", EVERYONE)][0], now),
             repair_action=settings.repair_action,
-            window_full=admitted >= settings.max_requests_per_window,
+            window_full=counts[("admitted", EVERYONE)][0] >= settings.max_requests_per_window,
             backlog=await door.count_state(State.DEFERRED),
             max_deferred=settings.max_deferred,
         )
@@ -184,30 +202,13 @@ class Intake:
             subjects.append(("ip", caller.ip_hash, settings.limit_per_ip))
         return subjects
 
-    async def _windows(
-        self, door: DoorTransaction, caller: Caller, identity: IdResult, now: float
-    ) -> tuple[tuple[str, ...], float]:
-        over: list[str] = []
-        retry_after = 0.0
-        for scope, subject, limit in self._subjects(caller, identity):
-            if limit is None:
-                continue
-            count, oldest = await door.hits(scope, subject, now - limit.seconds)
-            if guard.over_limit(count, limit):
-                over.append(scope)
-                retry_after = max(retry_after, guard.window_retry_after(oldest, limit, now))
-        return tuple(over), retry_after
-
-    async def _wave(self, door: DoorTransaction, now: float) -> bool:
+    async def _wave(self, door: DoorTransaction, knocks_in_window: int, now: float) -> bool:
         settings = self.settings
-        reset = await door.value(WAVE_RESET)
-        since = max(now - settings.join_wave_window, float(reset) if reset else 0.0)
-        count, _ = await door.hits("wave", EVERYONE, since)
         stored = await door.value(WAVE_TRIPPED)
         tripped_at = float(stored) if stored else None
         tripped = guard.wave_tripped(
             tripped_at,
-            count + 1,  # this knock arrives too
+            knocks_in_window + 1,  # this knock arrives too
             settings.join_wave_threshold,
             settings.join_wave_cooldown,
             now,

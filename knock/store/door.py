@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from knock.core import guard
@@ -32,6 +32,33 @@ class DoorTransaction:
         )
         count, oldest = (await self.conn.execute(query)).one()
         return int(count), oldest
+
+    async def hits_many(
+        self, windows: list[tuple[str, str, float]]
+    ) -> dict[tuple[str, str], tuple[int, float | None]]:
+        """Count several windows at once: (scope, subject, since) -> (count, oldest hit)."""
+        if not windows:
+            return {}
+        c = guard_hits.c
+        wanted = or_(
+            *(
+                and_(c.scope == scope, c.subject == subject, c.at > since)
+                for scope, subject, since in windows
+            )
+        )
+        query = (
+            select(c.scope, c.subject, func.count(), func.min(c.at))
+            .where(wanted)
+            .group_by(c.scope, c.subject)
+        )
+        found = {
+            (scope, subject): (int(count), oldest)
+            for scope, subject, count, oldest in await self.conn.execute(query)
+        }
+        return {
+            (scope, subject): found.get((scope, subject), (0, None))
+            for scope, subject, _ in windows
+        }
 
     async def add_hits(self, hits: Iterable[tuple[str, str]], at: float) -> None:
         """Count one event for each (scope, subject)."""
