@@ -336,3 +336,71 @@ def test_two_processes_share_the_global_window(
     admitted = sum(count for state, count in states.items() if state != "deferred")
     assert admitted == 10, states
     assert states["deferred"] == 20
+
+
+async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    async def statuses(trusted: str | None) -> list[int]:
+        directory = tmp_path / ("trusted" if trusted else "untrusted")
+        directory.mkdir()
+        settings = knock_settings(
+            directory,
+            synapse,
+            bot,
+            private_room,
+            webhook_token="t",
+            limit_per_ip="1/1h",
+            limit_per_user="off",
+            trusted_proxies=trusted,
+        )
+        knock = await start_knock(settings, background=False)
+        try:
+            answers = []
+            for n, forwarded in enumerate(["198.51.100.1", "198.51.100.2", "198.51.100.1"]):
+                answer = await knock.http.post(
+                    "/invite_from_form?token=t",
+                    json={"matrix_id": f"@xff{n}:{synapse.server_name}"},
+                    headers={"X-Forwarded-For": forwarded},
+                )
+                answers.append(answer.status_code)
+            return answers
+        finally:
+            await knock.stop()
+
+    # The test client connects from 203.0.113.7 (see the harness).
+    assert await statuses("203.0.113.0/24") == [202, 202, 429]
+    assert await statuses(None) == [202, 429, 429]
+
+
+async def test_moderators_deny_a_whole_batch_held_for_review(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        join_wave_threshold=1,
+    )
+    knock = await start_knock(settings, background=False)
+    try:
+        ids = []
+        for n in range(4):
+            body, headers = tally_delivery(f"@batch{n}:{synapse.server_name}", f"batch-{n}")
+            ids.append(
+                (await knock.http.post("/invite_from_form", content=body, headers=headers)).json()[
+                    "knock_id"
+                ]
+            )
+        denied = await knock.http.post(
+            "/knocks/deny", headers=knock.admin, json={"reason": "join_wave"}
+        )
+        states = [await knock.knock_state(knock_id) for knock_id in ids]
+    finally:
+        await knock.stop()
+
+    assert denied.status_code == 200 and denied.json()["count"] == 3
+    assert states[0] == (State.QUEUED, None)
+    assert states[1:] == [(State.REJECTED, "denied")] * 3
