@@ -168,7 +168,7 @@ async def main(people: int, intake_requests: int, concurrency: int) -> None:
             tokens_file=f"{tmp}/tokens.json",
             request_delay=0,
             worker_concurrency=concurrency,
-            # Measure the pipeline, not the door's pacing: a benchmark is one flood from one address.
+            # Measure the pipeline, not the door's pacing: a benchmark is one flood, one address.
             max_requests_per_window=1_000_000,
             join_wave_threshold=1_000_000,
             limit_per_ip="off",
