@@ -16,7 +16,7 @@ from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, Pacer
 from knock.services.blocking import Blocking
 from knock.services.blocklist import Blocklist
-from knock.services.duties import Duties
+from knock.services.duties import LEASE, Duties
 from knock.services.follow import Follower
 from knock.services.intake import Intake
 from knock.services.list_files import ListFile
@@ -92,6 +92,9 @@ class Runtime:
             raise StartupError(f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}") from None
         await self._wire()
         if background:
+            # The files and policy rooms count from the first knock on. Commands run without
+            # background work never take the lease, so they never pause a server's live view.
+            await self.duties.run_once()
             self._tasks.append(asyncio.create_task(self.worker.run(), name="knock-worker"))
             self._tasks.append(asyncio.create_task(self._duties(), name="knock-duties"))
             self._tasks.append(asyncio.create_task(self._follow_live(), name="knock-sync"))
@@ -144,7 +147,6 @@ class Runtime:
             )
         self.worker.moderation_room = self.live.moderation_room = self.moderation_room
         self.duties = Duties(self)
-        await self.duties.run_once()  # the files and policy rooms count from the first knock on
 
     async def stop(self) -> None:
         """Cancel background work and close connections."""
@@ -154,6 +156,10 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if hasattr(self, "duties") and self.duties.leader:
+            # Hand the singleton work over at once instead of after LEASE_TTL.
+            with contextlib.suppress(Exception):
+                await self.store.release_lease(LEASE, self.duties.holder)
         if hasattr(self, "http"):
             await self.http.aclose()
         if hasattr(self, "store"):
