@@ -70,10 +70,17 @@ def show(text: str) -> str:
 
 def _pair_notes(request: Folded, entry: Folded, ours: range, theirs: range) -> Iterator[str]:
     """Describe the request's key letters ``ours`` against the entry's ``theirs``, one by one."""
-    joins_ours, joins_theirs = _joins(request), _joins(entry)
-    for mine, other in zip(ours, theirs, strict=True):
-        chunk_ours, chunk_theirs = request.chunks[mine], entry.chunks[other]
-        light_ours, light_theirs = request.lights[mine], entry.lights[other]
+    joins_ours = _joins(request) if request.joins else {}
+    joins_theirs = _joins(entry) if entry.joins else {}
+    for mine, other, chunk_ours, chunk_theirs, light_ours, light_theirs in zip(
+        ours,
+        theirs,
+        request.chunks[ours.start : ours.stop],
+        entry.chunks[theirs.start : theirs.stop],
+        request.lights[ours.start : ours.stop],
+        entry.lights[theirs.start : theirs.stop],
+        strict=True,
+    ):
         if chunk_ours != chunk_theirs or light_ours != light_theirs:
             yield from _chunk_notes(
                 chunk_ours,
@@ -130,9 +137,8 @@ def _chunk_notes(
     # Boundaries stand where the keys do (between two equal key letters): never a difference.
     light_ours, light_theirs = light_ours.replace(BOUNDARY, ""), light_theirs.replace(BOUNDARY, "")
     lossless = light_alike(light_ours, light_theirs)
-    notes = [note for char in dict.fromkeys(ours) for note in _char_notes(char)]
-    if ours == theirs:
-        notes.clear()  # written alike; only a join can tell them apart
+    # Written alike, only a join can tell them apart; otherwise say how each character reads.
+    notes = [] if ours == theirs else [n for char in dict.fromkeys(ours) for n in _char_notes(char)]
     read_ours = "".join(reads_as(char) for char in ours)
     read_theirs = "".join(reads_as(char) for char in theirs)
     plain_ours, plain_theirs = light_ours.replace(JOIN, ""), light_theirs.replace(JOIN, "")

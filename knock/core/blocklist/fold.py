@@ -23,17 +23,21 @@ and before collapsing (so ``tro1l`` meets ``troll``). The keys themselves are an
 spelling ("troll" folds to "troi") and are never shown; :class:`Folded` keeps, for each key
 letter, the text it came from, so an explanation can quote what was actually written.
 
-Steps 4 to 6 are lossy: they merge names that are different people's (``gabriella`` and
-``gabriela``, ``alani`` and ``ailani``, ``christopher_r`` and ``christopher``, ``arnie`` and
-``amie``). So there is a second, *light* key (:func:`light_key`), made only of the lossless
-folds: step 1, separators and invisible characters removed, and leet characters that are not
-letters read as their letter (``0`` o, ``3`` e, ``4 @`` a, ``5 $`` s, ``7`` t, ``8`` b, ``9``
-g), with ``1 | !`` kept as one character ("1") that may stand for "i" or "l" (:func:`alike`).
-It keeps "l" and "i" apart, does not join look-alike pairs, does not collapse repeats, and
-where removing separators would put two equal letters side by side it leaves a mark
-(:data:`JOIN`) instead (``christopher_r`` is ``christopher.r``). Two names with the same
-normalised key met losslessly when their light keys are alike letter for letter
-(:func:`light_alike`). The light key is not indexed: it is made for a request and for the few
+Some of these folds are lossy: they merge names that are different people's. Step 4 reads the
+letter "l" as "i" (``alani`` and ``ailani``), step 5 reads "rn" as "m" (``arnie`` and
+``amie``), step 6 collapses repeats (``gabriella`` and ``gabriela``), and step 2 followed by
+step 6 joins letters across a separator (``christopher_r`` and ``christopher``). So there is a
+second, *light* key (:func:`light_key`) made of the lossless folds only: step 1, separators
+and invisible characters removed, and leet characters that are not letters read as their
+letter (``0`` o, ``3`` e, ``4 @`` a, ``5 $`` s, ``7`` t, ``8`` b, ``9`` g), with ``1 | !`` kept
+as one character ("1") that may stand for "i" or "l" (:func:`alike`). It keeps "l" and "i"
+apart, does not join look-alike pairs, does not collapse repeats, and where removing
+separators would put two alike letters side by side it leaves a mark (:data:`JOIN`) instead
+(``christopher_r`` is ``christopher.r``); where a numeric affix, folded on its own, meets the
+name on the same key letter, another (:data:`BOUNDARY`: ``greg99`` is ``greg|gg``). Two names
+with the same normalised key met losslessly when their light keys are alike letter for letter
+(:func:`light_alike`); :attr:`Folded.lights` spells the same light key out per key letter, for
+the explanation. The light key is not indexed: it is made for a request and for the few
 entries found under its normalised key, when the verdict depends on it.
 """
 
@@ -100,6 +104,8 @@ _LIGHT = {char: letter for char, letter in _LEET.items() if not char.isalpha()} 
     "1|!", EITHER
 )
 _EITHER_READS = frozenset("il" + EITHER)
+# The key letter of a light letter, where they differ.
+_LIGHT_KEY = {EITHER: "i", "l": "i"}
 _MARKS = frozenset({"Mn", "Me"})
 _SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
 _EXTRA_LETTERS = {"ĸ": "k", "ı": "i", "ȷ": "j"}
@@ -111,10 +117,13 @@ _ASCII_CLASSES = str.maketrans(
     {chr(code): "s" if chr(code) in _ASCII_DROPPED else "x" for code in range(128)}
     | dict.fromkeys("0123456789", "d")
 )
-_ASCII_INVISIBLE = str.maketrans(dict.fromkeys(_ASCII_CONTROLS))
 _ASCII_FOLD = str.maketrans(dict.fromkeys(_ASCII_DROPPED) | _LEET)
 # Lower-cased ASCII to its light reading, every separator and control a space (split on).
 _ASCII_LIGHT = str.maketrans(dict.fromkeys(_ASCII_DROPPED, " ") | _LIGHT)
+# Lower-cased ASCII letter by letter: its key letter, its light letter (nothing dropped).
+_ASCII_KEYED = str.maketrans(_LEET)
+_ASCII_LIGHTS = str.maketrans(_LIGHT)
+_GAPS = re.compile("s+")
 _SKELETON = icu.SpoofChecker()
 
 
@@ -164,12 +173,13 @@ def light_key(text: str) -> str:
 
     The light readings of the normalised key's letters (:attr:`Folded.lights`) end to end, so
     that two names with the same normalised key have alike light keys exactly when each key
-    letter met losslessly. Cached (the same entries are met again and again), with a fast path
-    for the common case, an ASCII name without a numeric prefix or suffix.
+    letter met losslessly. Cached, as the same entries are met again and again; made without
+    :func:`fold`, whose cached results are heavier.
     """
     if text.isascii():
-        start, end = _affix_bounds(text.translate(_ASCII_CLASSES))
-        if start == 0 and end == len(text):
+        classes = text.translate(_ASCII_CLASSES)
+        start, end = _affix_bounds(classes)
+        if start == 0 and end == len(text):  # the common case: one part, split on separators
             parts = [part for part in text.lower().translate(_ASCII_LIGHT).split(" ") if part]
             if len(parts) <= 1:
                 return parts[0] if parts else ""
@@ -177,7 +187,33 @@ def light_key(text: str) -> str:
             for part in parts[1:]:
                 light += JOIN + part if alike(light[-1], part[0]) else part
             return light
-    return "".join(fold(text).lights)
+        reads: Sequence[str] = text.lower()
+    else:
+        reads, classes = _read(text)
+        start, end = _affix_bounds(classes)
+    out: list[str] = []
+    separated = False
+    section = 0  # 0 prefix, 1 name, 2 suffix: where the last letter stood
+    for position, read in enumerate(reads):
+        if classes[position] == "s":
+            separated = separated or _separates(text[position], read)
+            continue
+        here = 0 if position < start else 1 if position < end else 2
+        for letter in read:
+            if letter in _SPACE_AND_SEPARATORS:
+                separated = True
+                continue
+            letter = _LIGHT.get(letter, letter)
+            if out:
+                last = out[-1]
+                if here != section and _LIGHT_KEY.get(last, last) == _LIGHT_KEY.get(letter, letter):
+                    out.append(BOUNDARY)
+                if separated and alike(last, letter):
+                    out.append(JOIN)
+            separated = False
+            section = here
+            out.append(letter)
+    return "".join(out)
 
 
 def alike(ours: str, theirs: str) -> bool:
@@ -203,9 +239,14 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     Slower than :func:`keys`; used to explain the few matches shown, and cached because the
     same entries are explained again and again.
     """
-    reads, classes = _read(text)
+    if text.isascii():  # each character reads as itself, lower-cased, or (a control) nothing
+        reads: Sequence[str] = text
+        classes = text.translate(_ASCII_CLASSES)
+        letters = _ascii_letters(text, classes)
+    else:
+        reads, classes = _read(text)
+        letters = _letters(text, reads, classes)
     start, end = _affix_bounds(classes)
-    letters = _letters(text, reads, classes)
     positions = letters.positions
     key = ""
     chunks: tuple[str, ...] = ()
@@ -227,6 +268,10 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
         key += folded.key
         chunks += folded.chunks
         lights += part_lights
+    if lights == chunks:
+        # Plain lower-case letters read as written: share the tuple. Cached results live long
+        # and every object they hold is one more for the garbage collector's young generation.
+        lights = chunks
     if not fuzzy:
         start, end = 0, len(text)
     separators: list[tuple[int, str]] = []
@@ -235,7 +280,7 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
     for position in range(start, end):
         if classes[position] != "s":
             before += 1
-        elif reads[position]:
+        elif reads[position] and reads[position] not in _ASCII_CONTROLS:
             separators.append((before, text[position]))
         else:
             invisible.append(text[position])
@@ -252,11 +297,7 @@ def fold(text: str, *, fuzzy: bool = False) -> Folded:
 
 
 def _read(text: str) -> tuple[list[str], str]:
-    """Read each character of ``text`` (:func:`reads_as`) and classify it (:func:`_char_class`)."""
-    if text.isascii():
-        return [read.translate(_ASCII_INVISIBLE) for read in text.lower()], text.translate(
-            _ASCII_CLASSES
-        )
+    """Read each character of non-ASCII ``text`` (:func:`reads_as`) and classify it."""
     infos = [_info(char) for char in text]
     return [read for read, _ in infos], "".join(kind for _, kind in infos)
 
@@ -381,6 +422,26 @@ def _letters(text: str, reads: Sequence[str], classes: str) -> _Letters:
     return letters
 
 
+def _ascii_letters(text: str, classes: str) -> _Letters:
+    """:func:`_letters` for ASCII, where each character reads as itself, lower-cased."""
+    lowered = text.lower()
+    keyed, light = lowered.translate(_ASCII_KEYED), lowered.translate(_ASCII_LIGHTS)
+    joins: list[tuple[int, int]] = []
+    if "s" not in classes:
+        return _Letters(list(keyed), list(light), list(range(len(text))), joins)
+    positions = [position for position, kind in enumerate(classes) if kind != "s"]
+    keys = [keyed[position] for position in positions]
+    lights = [light[position] for position in positions]
+    if positions:  # separators or controls, all of which separate
+        for gap in _GAPS.finditer(classes):
+            if 0 < gap.start() and gap.end() < len(text):
+                index = bisect.bisect_left(positions, gap.end())
+                if alike(lights[index - 1][-1], lights[index]):
+                    joins.append((index, positions[index - 1]))
+                    lights[index] = JOIN + lights[index]
+    return _Letters(keys, lights, positions, joins)
+
+
 def _separates(char: str, read: str) -> bool:
     """Tell whether a dropped character stood between letters (a combining mark does not)."""
     return bool(read) or char.isascii() or unicodedata.category(char) not in _MARKS
@@ -404,18 +465,23 @@ def _key(text: str, letters: _Letters, first: int, last: int, *, join_first: boo
     keys, lights, positions, joined = letters
     out: list[str] = []
     starts: list[int] = []
-    index = first
-    while index < last:
-        letter = keys[index]
-        end = index + 1
-        if end < last and letter in _PAIR_STARTS:
-            pair = _PAIRS.get(letter + keys[end])
-            if pair is not None:
-                letter, end = pair, end + 1
-        if not out or out[-1] != letter:
-            out.append(letter)
-            starts.append(index)
-        index = end
+    spelled = "".join(keys[first:last])
+    if first < last and "rn" not in spelled and "vv" not in spelled:  # no pair: the usual case
+        starts = [first, *(i for i in range(first + 1, last) if keys[i] != keys[i - 1])]
+        out = [keys[start] for start in starts]
+    else:
+        index = first
+        while index < last:
+            letter = keys[index]
+            end = index + 1
+            if end < last and letter in _PAIR_STARTS:
+                pair = _PAIRS.get(letter + keys[end])
+                if pair is not None:
+                    letter, end = pair, end + 1
+            if not out or out[-1] != letter:
+                out.append(letter)
+                starts.append(index)
+            index = end
     starts.append(last)
     chunks: list[str] = []
     reads: list[str] = []

@@ -16,12 +16,12 @@ from .strong import StrongSet, strong_rule
 __all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex"]
 
 DEFAULT_POLICY = MatchPolicy()
-# A normalised key this long or longer names someone: the same key on the same server blocks.
-# Shorter keys ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review.
+# A normalised key this long or longer names someone: the same key on the same server blocks,
+# when the two names met losslessly (their light keys, fold.light_key, are alike). Shorter keys
+# ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review, as does a
+# match that needed a lossy fold (repeats collapsed, "l" read as "i", "rn" as "m", letters
+# joined across a separator): it may be somebody else.
 DISTINCT_KEY = 5
-# And only when the two names met losslessly: their light keys (fold.light_key) are alike. A
-# match that needed a lossy fold (repeats collapsed, "l" taken for "i", "rn" for "m", letters
-# joined across a separator) may be somebody else, and asks review.
 # Display names: keys shorter than this say nothing; only this many words are looked at.
 DISPLAY_KEY = 4
 DISPLAY_WORDS = 8

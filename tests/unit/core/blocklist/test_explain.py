@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knock.core.blocklist.explain import describe, show
+from knock.core.blocklist.explain import describe, is_lossy, show
 from knock.core.blocklist.fold import fold
 
 
@@ -29,7 +29,9 @@ def test_the_entrys_own_suffix_is_named_as_the_entrys() -> None:
 @pytest.mark.parametrize(
     ("request_", "notes"),
     [
-        ("t.r.o.l.l", ('removed separators "."',)),
+        ("t.r.o.l.l", ('joined repeated letters "l.l"', 'removed separators "."')),
+        ("t.r.ol.l", ('joined repeated letters "l.l"', 'removed separators "."')),
+        ("t.r.oll", ('removed separators "."',)),
         ("t_r.oll", ('removed separators "_."',)),
         ("trolll", ('collapsed repeated "lll"',)),
         ("TROLL", ("lower-cased",)),
@@ -67,8 +69,54 @@ def test_separators_placed_alike_are_not_mentioned() -> None:
 def test_edits_are_named_when_the_keys_differ() -> None:
     assert explain("darkblade_destroyr", "darkblade_destroyer", fuzzy=True) == ('missing "e"',)
     assert explain("xdarkblade", "darkblade", fuzzy=True) == ('extra "x"',)
-    assert explain("darkbiade", "darkblade", fuzzy=True) == ("i->l",)  # i and l fold together
+    # i and l fold together in the keys, but they are different letters
+    assert explain("darkbiade", "darkblade", fuzzy=True) == ('read letter "i" as "l"',)
     assert explain("darkbkade", "darkblade", fuzzy=True) == ('"k" instead of "l"',)
+
+
+@pytest.mark.parametrize(
+    ("request_", "entry", "notes"),
+    [
+        ("christopher", "christopher_r", ('collapsed the entry\'s repeated "rr"',)),
+        ("christopherr", "christopher_r", ('joined the entry\'s repeated letters "r_r"',)),
+        ("gabriella", "gabriela", ('collapsed repeated "ll"',)),
+        ("aliyah", "aaliyah", ('collapsed the entry\'s repeated "aa"',)),
+        ("alani", "ailani", ('read the entry\'s letter "i" as "l"', "collapsed the entry's")),
+        ("ailani", "alani", ('read letter "i" as "l"', 'collapsed repeated "il"')),
+        ("bil", "bli", ("read letter",)),  # the same letters in another order: "bi" both
+        ("arnie", "amie", ('look-alike "rn" -> "m"',)),
+        (
+            "ｔｒｏｌ.ｌ",
+            "troll",
+            ("full-width letters -> ASCII", 'joined repeated letters "ｌ.ｌ"'),
+        ),
+    ],
+)
+def test_lossy_folds_are_named(request_: str, entry: str, notes: tuple[str, ...]) -> None:
+    found = explain(request_, entry)
+    for note in notes:
+        assert any(said.startswith(note) for said in found), (note, found)
+    assert any(map(is_lossy, found))
+
+
+@pytest.mark.parametrize(
+    ("request_", "entry"),
+    [
+        ("tr0ll", "troll"),
+        ("TRoll", "troll"),
+        ("ｔｒｏｌｌ", "troll"),
+        ("tr\u043ell", "troll"),
+        ("tro1l", "troll"),
+        ("tr0l!", "troll"),
+        ("tröll", "troll"),
+        ("t.r.oll", "troll"),
+        ("trol_l", "trol.l"),  # a join on both sides, in the same place
+        ("greg_99", "greg-99"),
+        ("a1lani", "ailani"),  # "1" may be "i" or "l"
+    ],
+)
+def test_lossless_folds_are_not_named_lossy(request_: str, entry: str) -> None:
+    assert not any(map(is_lossy, explain(request_, entry)))
 
 
 def test_the_internal_key_is_never_quoted() -> None:

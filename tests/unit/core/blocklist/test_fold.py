@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knock.core.blocklist.fold import fold, keys, reads_as
+from knock.core.blocklist.fold import JOIN, alike, fold, keys, light_alike, light_key, reads_as
 
 
 def key(text: str) -> str:
@@ -158,3 +158,63 @@ def test_every_key_letter_has_its_written_text(text: str) -> None:
         folded = fold(text, fuzzy=fuzzy_key)
         assert len(folded.chunks) == len(folded.key)
         assert all(chunk for chunk in folded.chunks)
+
+
+# The light key: lossless folds only.
+
+
+@pytest.mark.parametrize(
+    ("written", "light"),
+    [
+        ("TR0LL", "troll"),  # case and a leet digit
+        ("ｔｒｏｌｌ", "troll"),  # full-width
+        ("tr\u043ell", "troll"),  # Cyrillic о
+        ("tröll", "troll"),  # accent
+        ("t_r.oll", "troll"),  # separators between different letters
+        ("b@$3", "base"),
+        ("tr0ll_k1ng", "trollk1ng"),  # "1" stays: it may read "i" or "l"
+        ("tro|l!", "tro1l1"),
+        ("christopher_r", "christopher.r"),  # removing "_" would join "r" and "r"
+        ("rosalie.e", "rosalie.e"),
+        ("t.r.o.l.l", "trol.l"),
+        ("greg_99", "greg|.gg"),  # 9 reads "g"; the suffix "gg" folds apart from "greg"
+        ("greg99", "greg|gg"),
+        ("troll99", "trollgg"),
+        ("trol\u200bl", "trol.l"),  # an invisible character separates too
+        ("trol\u0308l", "troll"),  # a combining mark does not
+        ("gabriella", "gabriella"),  # repeats are not collapsed
+        ("ailani", "ailani"),  # "l" is not "i"
+        ("arnie", "arnie"),  # "rn" is not "m"
+        ("._-", ""),
+    ],
+)
+def test_the_light_key_keeps_only_lossless_folds(written: str, light: str) -> None:
+    assert light_key(written) == light
+
+
+def test_light_keys_are_alike_where_one_may_read_i_or_l() -> None:
+    assert light_alike(light_key("a1lani"), light_key("ailani"))
+    assert light_alike(light_key("wi11iam"), light_key("william"))
+    assert not light_alike(light_key("alani"), light_key("ailani"))
+    assert not light_alike(light_key("troii"), light_key("troll"))
+    assert not light_alike(light_key("trol.l"), light_key("troll"))
+    assert alike("1", "l") and alike("i", "1") and not alike("i", "l") and not alike("1", ".")
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=24))
+def test_the_fast_ascii_light_key_equals_the_slow_fold(text: str) -> None:
+    assert light_key(text) == "".join(fold(text).lights)
+
+
+@given(st.text(max_size=24))
+def test_the_light_key_equals_the_slow_fold_for_any_text(text: str) -> None:
+    assert light_key(text) == "".join(fold(text).lights)
+
+
+@given(st.text(max_size=24))
+def test_each_key_letter_has_its_light_reading_and_joins(text: str) -> None:
+    for fuzzy_key in (False, True):
+        folded = fold(text, fuzzy=fuzzy_key)
+        assert len(folded.lights) == len(folded.key)
+        assert all(light.replace(JOIN, "") for light in folded.lights)
+        assert len(folded.joins) == "".join(folded.lights).count(JOIN)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import string
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
 from knock.core.blocklist import BlockIndex, Decision, Entry, Match, MatchPolicy
 from knock.core.blocklist.decide import MAX_MATCHES
+from knock.core.blocklist.explain import is_lossy
 from knock.core.blocklist.fold import keys
 from knock.core.blocklist.ids import id_hash
+from knock.core.blocklist.index import DISTINCT_KEY
 
 DEFAULT = MatchPolicy()
 TROLL = "@troll:example.org"
@@ -47,6 +50,170 @@ def test_normalised_on_the_same_server_blocks_a_distinctive_name() -> None:
 def test_normalised_on_a_short_name_only_asks_review() -> None:
     decision = index(TROLL).check("@tr0ll:example.org")  # "troll" folds to 4 letters
     assert (decision.verdict, top(decision).rule) == ("review", "normalised")
+
+
+# A lossy fold may meet a different person: it never blocks on its own.
+
+
+@pytest.mark.parametrize(
+    ("blocked", "checked"),
+    [
+        ("christopher_r", "christopher"),  # "_" removed, then "rr" collapsed
+        ("christopher", "christopher_r"),
+        ("rosalie.e", "rosalie"),
+        ("rosalie", "rosalie.e"),
+        ("gabriella", "gabriela"),  # a genuine double letter
+        ("gabriela", "gabriella"),
+        ("aaliyah", "aliyah"),
+        ("aliyah", "aaliyah"),
+        ("alani", "ailani"),  # "l" read as "i", then collapsed
+        ("ailani", "alani"),
+        ("christopher_r", "christopherr"),  # "r" and "r" joined across the "_"
+        ("arnie", "amie"),  # "rn" read as "m" ("amie" has 4 letters: review anyway)
+        ("arnold", "amold"),
+    ],
+)
+def test_a_lossy_fold_asks_review_and_says_why(blocked: str, checked: str) -> None:
+    decision = index(f"@{blocked}:matrix.org").check(f"@{checked}:matrix.org")
+    assert (decision.verdict, top(decision).rule) == ("review", "normalised")
+    assert any(map(is_lossy, top(decision).transforms)), top(decision).transforms
+    assert not BlockIndex().covers(Entry(f"@{blocked}:matrix.org"), f"@{checked}:matrix.org")
+
+
+@pytest.mark.parametrize(
+    ("checked", "notes"),
+    [
+        ("@tr0ll:example.org", ("0->o",)),
+        ("@t.r.o.l.l:example.org", ('joined repeated letters "l.l"', 'removed separators "."')),
+        ("@ＴＲＯＬＬ:example.org", ("full-width letters -> ASCII", "lower-cased")),
+        ("@tr\u043ell:example.org", ('look-alike "\u043e" (Cyrillic) -> "o"',)),
+        ("@trolll:example.org", ('collapsed repeated "lll"',)),
+        ("@trollll:example.org", ('collapsed repeated "llll"',)),
+    ],
+)
+def test_disguises_of_a_short_name_are_caught_for_review(
+    checked: str, notes: tuple[str, ...]
+) -> None:
+    decision = index(TROLL).check(checked)
+    assert decision.verdict == "review"
+    assert top(decision) == Match(TROLL, "test", "normalised", notes, None, None, "review")
+
+
+@pytest.mark.parametrize(
+    "checked",
+    [
+        "@tr0llk1ng:example.org",
+        "@tr0ll.k1ng:example.org",
+        "@ＴＲＯＬＬＫＩＮＧ:example.org",
+        "@tr\u043ellking:example.org",
+        "@TROLL_KING:example.org",
+        "@tro|lking:example.org",
+    ],
+)
+def test_lossless_disguises_of_a_distinctive_name_block(checked: str) -> None:
+    decision = index(KING).check(checked)
+    assert (decision.verdict, top(decision).rule) == ("block", "normalised")
+    assert not any(map(is_lossy, top(decision).transforms))
+    assert BlockIndex().covers(Entry(KING), checked)
+
+
+@pytest.mark.parametrize(
+    ("checked", "note"),
+    [
+        ("@trolllking:example.org", 'collapsed repeated "lll"'),
+        ("@trolkking:example.org", 'collapsed repeated "kk"'),
+        ("@t.r.o.l.l.k.i.n.g:example.org", 'joined repeated letters "l.l"'),
+        ("@troiiking:example.org", 'read letter "i" as "l"'),
+    ],
+)
+def test_lossy_disguises_of_a_distinctive_name_ask_review(checked: str, note: str) -> None:
+    decision = index(KING).check(checked)
+    assert (decision.verdict, top(decision).rule) == ("review", "normalised")
+    assert note in top(decision).transforms
+
+
+def test_the_verdict_lines_up_with_the_key_letters_around_a_numeric_affix() -> None:
+    # Both read "aaaaaaeae", but the prefix folds on its own: "4" met "44", "aaaaa" met "aaaa".
+    decision = index("@4aaaaaeae:example.org").check("@44aaaaeae:example.org")
+    assert decision.verdict == "review"
+    assert 'collapsed repeated "44"' in top(decision).transforms
+    decision = index("@goliath:example.org").check("@9oliath:example.org")
+    assert (decision.verdict, top(decision).transforms) == ("block", ("9->g",))
+
+
+def test_the_id_as_typed_may_meet_an_entry_losslessly_where_the_repaired_id_did_not() -> None:
+    blocks = index("@christopher_r:matrix.org")
+    assert blocks.check("@christopherr:matrix.org").verdict == "review"
+    decision = blocks.check("@christopherr:matrix.org", typed="@christopher r:matrix.org")
+    assert decision.verdict == "block"
+    assert top(decision).transforms[0] == "in the id as typed"
+
+
+def test_a_strict_policy_still_blocks_lossy_matches() -> None:
+    strict = MatchPolicy(fuzzy_action="block")
+    assert index("@gabriella:x.org", policy=strict).check("@gabriela:x.org").verdict == "block"
+
+
+_LETTERS = st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=14)
+
+
+@given(_LETTERS, st.data(), st.sampled_from(["example.org", "other.org"]))
+def test_names_one_doubled_letter_apart_never_block(
+    name: str, data: st.DataObject, server: str
+) -> None:
+    at = data.draw(st.integers(0, len(name) - 1))
+    doubled = name[: at + 1] + name[at:]
+    for blocked, checked in ((name, doubled), (doubled, name)):
+        blocks = index(f"@{blocked}:example.org")
+        decision = blocks.check(f"@{checked}:{server}")
+        assert decision.verdict != "block", (blocked, checked, decision)
+        assert not blocks.covers(Entry(f"@{blocked}:example.org"), f"@{checked}:{server}")
+
+
+# Names built to fold alike, losslessly or not: the verdict follows from the transforms named.
+_SPELLINGS = {
+    "o": ["o", "0", "O", "ｏ", "\u043e"],
+    "i": ["i", "1", "!", "I", "l"],
+    "l": ["l", "1", "|", "L", "i"],
+    "e": ["e", "3", "E"],
+    "s": ["s", "5", "$"],
+    "m": ["m", "rn", "M"],
+    "r": ["r", "R"],
+    "n": ["n", "N"],
+    "a": ["a", "4", "@", "A"],
+    "g": ["g", "9"],
+}
+_TRICKY = st.tuples(
+    st.sampled_from(["", "", "4", "9", "0"]),  # a numeric prefix, folded on its own
+    st.text(alphabet="oielsmrnag", min_size=1, max_size=9),
+    st.sampled_from(["", "", "9", "1", "2"]),  # a numeric suffix
+)
+
+
+@st.composite
+def _respelled(draw: st.DrawFn, parts: tuple[str, str, str]) -> str:
+    prefix, name, suffix = parts
+    out = [prefix * draw(st.sampled_from([1, 1, 2]))]
+    for letter in name:
+        out.append(draw(st.sampled_from(["", "", "", ".", "_", "\u200b"])))
+        out.append(draw(st.sampled_from(_SPELLINGS[letter])) * draw(st.sampled_from([1, 1, 2])))
+    out.append(draw(st.sampled_from(["", "", "_"])) + suffix * draw(st.sampled_from([1, 1, 2])))
+    return "".join(out)
+
+
+@given(_TRICKY.flatmap(lambda parts: st.tuples(_respelled(parts), _respelled(parts))))
+def test_a_normalised_match_blocks_exactly_when_no_lossy_fold_is_named(
+    names: tuple[str, str],
+) -> None:
+    blocked, checked = names
+    key = keys(blocked)[0]
+    assume(blocked != checked and key == keys(checked)[0])
+    decision = index(f"@{blocked}:example.org").check(f"@{checked}:example.org")
+    match = top(decision)
+    assert match.rule == "normalised"
+    lossy = any(map(is_lossy, match.transforms))
+    expected = "block" if len(key) >= DISTINCT_KEY and not lossy else "review"
+    assert match.verdict == expected, (blocked, checked, match)
 
 
 def test_the_same_name_on_another_server() -> None:
