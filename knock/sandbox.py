@@ -304,6 +304,15 @@ class Sandbox:
         ]
         return room_id
 
+    def invite(self, inviter: SandboxUser, room_id: str, user_id: str) -> None:
+        """Invite someone into a room as `inviter` (a moderator acting by hand, in tests)."""
+        self._call(
+            "POST",
+            f"{CLIENT_V3}/rooms/{quote(room_id, safe='')}/invite",
+            user=inviter,
+            json={"user_id": user_id},
+        )
+
     def join(self, user: SandboxUser, room_id: str) -> None:
         self._call("POST", f"{CLIENT_V3}/rooms/{quote(room_id, safe='')}/join", user=user, json={})
 

@@ -118,12 +118,7 @@ async def test_removing_more_than_the_threshold_needs_confirmation(
     try:
         people = [make_user("crowd"), make_user("crowd")]
         for person in people:
-            synapse.api(
-                "POST",
-                f"/_matrix/client/v3/rooms/{quote(private_room, safe='')}/invite",
-                user=bot,
-                json={"user_id": person.user_id},
-            ).raise_for_status()
+            synapse.invite(bot, private_room, person.user_id)
             synapse.join(person, private_room)
         pattern = f"@crowd-*:{synapse.server_name}"
 
@@ -148,12 +143,7 @@ async def test_ban_on_block_bans_and_unblocking_lifts_the_ban(
     knock = await start_knock(settings, background=False)
     try:
         person = make_user("banned")
-        synapse.api(
-            "POST",
-            f"/_matrix/client/v3/rooms/{quote(private_room, safe='')}/invite",
-            user=bot,
-            json={"user_id": person.user_id},
-        ).raise_for_status()
+        synapse.invite(bot, private_room, person.user_id)
         synapse.join(person, private_room)
 
         blocked = await _block(knock, person.user_id)

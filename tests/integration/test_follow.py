@@ -146,12 +146,7 @@ async def test_a_block_listed_person_who_gets_in_another_way_is_removed(
         assert answer.status_code == 200
 
         # A moderator (here: the bot account, by hand) invites them past Knock.
-        synapse.api(
-            "POST",
-            f"/_matrix/client/v3/rooms/{quote(private_room, safe='')}/invite",
-            user=bot,
-            json={"user_id": intruder.user_id},
-        ).raise_for_status()
+        synapse.invite(bot, private_room, intruder.user_id)
 
         def removed() -> bool:
             return synapse.members(bot, private_room).get(intruder.user_id) == "leave"
@@ -276,12 +271,7 @@ async def test_a_moderators_reaction_approves_a_reviewed_knock_and_others_are_ig
     moderator, bystander, person = make_user("mod"), make_user("bystander"), make_user("review")
     mod_room = synapse.create_room(bot, name="Moderators", power_users={moderator.user_id: 50})
     for member in (moderator, bystander):
-        synapse.api(
-            "POST",
-            f"/_matrix/client/v3/rooms/{quote(mod_room, safe='')}/invite",
-            user=bot,
-            json={"user_id": member.user_id},
-        ).raise_for_status()
+        synapse.invite(bot, mod_room, member.user_id)
         synapse.join(member, mod_room)
     settings = knock_settings(
         tmp_path,

@@ -206,12 +206,7 @@ async def test_an_invite_the_homeserver_keeps_refusing_ends_failed_after_invite_
 ) -> None:
     owner, person = make_user("owner"), make_user("refused")
     room = synapse.create_room(owner, power_users={bot.user_id: 50})
-    synapse.api(
-        "POST",
-        f"/_matrix/client/v3/rooms/{_q(room)}/invite",
-        user=owner,
-        json={"user_id": bot.user_id},
-    )
+    synapse.invite(owner, room, bot.user_id)
     synapse.join(bot, room)
     clock = FakeClock()
     settings = knock_settings(tmp_path, synapse, bot, room, tally_signing_secret=FIXTURE_SECRET)
