@@ -132,11 +132,20 @@ class Blocking:
         return failed
 
     async def _remove(self, plan: Plan, user_id: str) -> None:
-        # A kick also revokes an invite and declines a native knock.
+        # Only members are banned; an invite is revoked and a knock declined by a kick.
+        await self.remove(user_id, plan.entry.pattern, ban=user_id in plan.removed)
+
+    async def remove(self, user_id: str, pattern: str, *, ban: bool = True) -> None:
+        """Remove someone from the room because of a block-list entry, with `KICK_REASON`.
+
+        With BAN_ON_BLOCK (and `ban`) they are banned, and the ban is remembered so that
+        unblocking `pattern` lifts it; otherwise they are kicked, which also revokes an invite
+        and declines a knock.
+        """
         reason = self.settings.kick_reason
-        if user_id in plan.removed and self.settings.ban_on_block:
+        if ban and self.settings.ban_on_block:
             await self.matrix.ban(self.room_id, user_id, reason)
-            await self.store.blocklist.record_ban(user_id, plan.entry.pattern, self.clock.now())
+            await self.store.blocklist.record_ban(user_id, pattern, self.clock.now())
         else:
             await self.matrix.kick(self.room_id, user_id, reason)
 

@@ -16,7 +16,7 @@ from knock.config import Settings
 from knock.core.forms import Field, Submission
 from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient, MatrixError
-from knock.services.blocklist import Blocklist
+from knock.services.blocking import Blocking
 from knock.store import KnockRecord, Store
 
 if TYPE_CHECKING:
@@ -40,14 +40,14 @@ class Follower:
         store: Store,
         matrix: MatrixClient,
         clock: Clock,
-        blocklist: Blocklist,
+        blocking: Blocking,
         bot_id: str,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.blocklist = blocklist
+        self.blocking = blocking
         self.bot_id = bot_id
         self.room_id = settings.new_room_id
         self.intake: Intake | None = None  # set once intake exists (it is built after us)
@@ -120,15 +120,11 @@ class Follower:
 
     async def _removed_if_blocked(self, user_id: str) -> bool:
         """Remove a block-listed person who got in (or was invited) by another route."""
-        decision = self.blocklist.check(user_id)
+        decision = self.blocking.blocklist.check(user_id)
         if decision.verdict != "block":
             return False
-        reason = self.settings.kick_reason
         try:
-            if self.settings.ban_on_block:
-                await self.matrix.ban(self.room_id, user_id, reason)
-            else:
-                await self.matrix.kick(self.room_id, user_id, reason)
+            await self.blocking.remove(user_id, decision.matches[0].entry)
         except MatrixError as exc:
             log.warning("The watchdog could not remove %s: %s", user_id, exc)
             return False

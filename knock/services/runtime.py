@@ -105,13 +105,13 @@ class Runtime:
         room = settings.new_room_id
         self.blocklist = Blocklist(settings, store, clock)
         await self.blocklist.load()
-        self.follower = Follower(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
+        self.blocking = Blocking(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
+        self.follower = Follower(settings, store, self.matrix, clock, self.blocking, self.bot_id)
         self.live = LiveView(store, self.matrix, self.follower, room, clock)
         self.worker = Worker(
             settings, store, self.matrix, clock, room, self.blocklist, self.follower
         )
         self.moderation = Moderation(settings, store, self.matrix, clock, room)
-        self.blocking = Blocking(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
         self.list_files = [
             ListFile(
                 settings.blocklist_file,

@@ -341,3 +341,28 @@ async def test_an_encrypted_moderation_room_stops_start_up_with_one_line(
 
     assert str(failed.value).startswith(f"MODERATION_ROOM_ID {mod_room} is encrypted")
     assert "\n" not in str(failed.value)
+
+
+async def test_a_ban_the_watchdog_placed_is_lifted_by_unblocking(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    settings = knock_settings(tmp_path, synapse, bot, private_room, ban_on_block=True, **SCANS_OFF)
+    intruder = make_user("banned")
+    knock = await start_knock(settings)
+    try:
+        await knock.http.post(
+            "/block_user", headers=knock.admin, json={"user_id": intruder.user_id}
+        )
+        synapse.invite(bot, private_room, intruder.user_id)  # past Knock
+
+        def banned() -> bool:
+            return synapse.members(bot, private_room).get(intruder.user_id) == "ban"
+
+        await eventually(banned, what="the watchdog to ban the intruder")
+        unblocked = await knock.http.post(
+            "/unblock_user", headers=knock.admin, json={"user_id": intruder.user_id}
+        )
+    finally:
+        await knock.stop()
+    assert unblocked.json()["unbanned"] == [intruder.user_id]
+    assert synapse.members(bot, private_room).get(intruder.user_id) == "leave"
