@@ -71,19 +71,31 @@ class Blocklist:
             reason=entry.reason,
             added_at=self.clock.now(),
         )
-        await self.store.blocklist.add(stored)
+        self._applied(await self.store.blocklist.add(stored))
         self.index.add(entry)
         return stored
 
     async def remove(self, pattern: str, *, allow: bool = False) -> bool:
         """Remove a moderator's entry; return False when there was none."""
         pattern = normalise_pattern(pattern)
-        removed = await self.store.blocklist.remove(pattern, allow, MODERATOR, self.clock.now())
-        if removed:
-            self.index.remove(pattern, allow=allow)
-            # A policy room may list the same pattern: the reload puts that entry back.
-            await self.load()
-        return removed
+        version = await self.store.blocklist.remove(pattern, allow, MODERATOR, self.clock.now())
+        if version is None:
+            return False
+        self.index.remove(pattern, allow=allow)
+        # A policy room may list the same pattern: its entry stays in force.
+        for other in await self.store.blocklist.with_pattern(pattern, allow):
+            self.index.add(_entry(other))
+        self._applied(version)
+        return True
+
+    def _applied(self, version: int) -> None:
+        """Note our own change, so that it does not cost this process a full reload.
+
+        Only when nobody else changed the list in between; otherwise the next
+        `refresh_if_changed` reloads, as it must.
+        """
+        if version == self.version + 1:
+            self.version = version
 
 
 def normalise_pattern(pattern: str) -> str:

@@ -13,7 +13,6 @@ from knock.core.lifecycle import State
 from knock.matrix.client import MatrixClient
 from knock.services.blocking import Blocking, NeedsConfirmation
 from knock.services.blocklist import BadPattern
-from knock.services.intake import ANNOUNCE_JOB as ANNOUNCE_JOB  # re-exported for the worker
 from knock.services.moderation import Moderation, NotInReview
 from knock.services.room_check import power_of, state_by_key
 from knock.store import KnockRecord, Store

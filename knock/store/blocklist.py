@@ -59,8 +59,8 @@ class BlocklistQueries:
             value = (await conn.execute(query)).scalar_one_or_none()
         return int(value) if value is not None else 0
 
-    async def add(self, entry: StoredEntry) -> bool:
-        """Add an entry, or update its reason; return False when it existed already."""
+    async def add(self, entry: StoredEntry) -> int:
+        """Add an entry, or update its reason; return the block-list version it made."""
         async with self._write() as conn:
             changed = await conn.execute(
                 update(blocklist_entries)
@@ -69,16 +69,21 @@ class BlocklistQueries:
             )
             if changed.rowcount == 0:
                 await conn.execute(insert(blocklist_entries).values(_row(entry)))
-            await _bump(conn, entry.added_at)
-        return changed.rowcount == 0
+            return await _bump(conn, entry.added_at)
 
-    async def remove(self, pattern: str, allow: bool, origin: str, now: float) -> bool:
-        """Remove an entry; return False when there was none."""
+    async def remove(self, pattern: str, allow: bool, origin: str, now: float) -> int | None:
+        """Remove an entry; return the version it made, or None when there was none."""
         async with self._write() as conn:
             gone = await conn.execute(delete(blocklist_entries).where(_key(pattern, allow, origin)))
-            if gone.rowcount:
-                await _bump(conn, now)
-        return bool(gone.rowcount)
+            return await _bump(conn, now) if gone.rowcount else None
+
+    async def with_pattern(self, pattern: str, allow: bool) -> list[StoredEntry]:
+        """Return the entries of every origin with this pattern."""
+        query = select(blocklist_entries).where(
+            blocklist_entries.c.pattern == pattern, blocklist_entries.c.allow == int(allow)
+        )
+        async with self.engine.connect() as conn:
+            return [_entry(row) for row in await conn.execute(query)]
 
     async def replace_origin(
         self, origin: str, wanted: Iterable[StoredEntry], now: float
@@ -152,7 +157,8 @@ def _entry(row: object) -> StoredEntry:
     )
 
 
-async def _bump(conn: AsyncConnection, now: float) -> None:
+async def _bump(conn: AsyncConnection, now: float) -> int:
+    """Count one more change of the block-list; return the new version."""
     # One statement, so concurrent writers never lose an increment.
     changed = await conn.execute(
         text(
@@ -163,3 +169,5 @@ async def _bump(conn: AsyncConnection, now: float) -> None:
     )
     if changed.rowcount == 0:
         await conn.execute(insert(state_values).values(key=VERSION_KEY, value="1", updated_at=now))
+    query = select(state_values.c.value).where(state_values.c.key == VERSION_KEY)
+    return int((await conn.execute(query)).scalar_one())

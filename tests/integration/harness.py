@@ -115,13 +115,17 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-def tally_delivery(user_id: str, submission_id: str = "vNq8Ka") -> tuple[bytes, dict[str, str]]:
-    """The Tally sample with the Matrix ID (and submission id) replaced, signed again."""
+def tally_delivery(
+    user_id: str, submission_id: str = "vNq8Ka", honeypot: str = ""
+) -> tuple[bytes, dict[str, str]]:
+    """The Tally sample with the Matrix ID, submission id and honeypot replaced, signed again."""
     sample = json.loads((FIXTURES / "tally.json").read_bytes())
     sample["data"]["submissionId"] = sample["data"]["responseId"] = submission_id
     for field in sample["data"]["fields"]:
         if field["label"] == "Matrix ID":
             field["value"] = user_id
+        if field["label"] == "honeypot":
+            field["value"] = honeypot
     body = json.dumps(sample).encode()
     headers = {
         "Content-Type": "application/json",

@@ -13,13 +13,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from knock.core.forms import sign_tally
 from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,
-    FIXTURES,
     FakeClock,
     KnockUnderTest,
     invite_count,
@@ -32,23 +30,6 @@ from tests.integration.harness import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tally_with_honeypot(
-    user_id: str, submission: str, honeypot: str
-) -> tuple[bytes, dict[str, str]]:
-    sample = json.loads((FIXTURES / "tally.json").read_bytes())
-    sample["data"]["submissionId"] = submission
-    for field in sample["data"]["fields"]:
-        if field["label"] == "Matrix ID":
-            field["value"] = user_id
-        if field["label"] == "honeypot":
-            field["value"] = honeypot
-    body = json.dumps(sample).encode()
-    return body, {
-        "Content-Type": "application/json",
-        "Tally-Signature": sign_tally(body, FIXTURE_SECRET),
-    }
 
 
 async def _drain(knock: KnockUnderTest) -> None:
@@ -65,7 +46,7 @@ async def test_a_filled_honeypot_gets_the_same_answer_and_invites_nobody(
     knock = await start_knock(settings, background=False)
     try:
         person = make_user("bot")
-        body, headers = _tally_with_honeypot(person.user_id, "honey", "https://spam.example")
+        body, headers = tally_delivery(person.user_id, "honey", honeypot="https://spam.example")
         answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
         await _drain(knock)
         state = await knock.knock_state(answer.json()["knock_id"])

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from knock.core import mxid
 from knock.services.moderation import NothingToRescind
-from knock.services.runtime import Runtime
 from knock.web.auth import require_admin
+from knock.web.state import runtime_of
 
 router = APIRouter()
 
@@ -22,16 +22,11 @@ class UserAction(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 @router.get("/pending_invites")
 async def pending_invites(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
     """List the people Knock invited who have not answered yet."""
-    settings = _runtime(request).settings
-    pending = await _runtime(request).moderation.pending_invites()
+    settings = runtime_of(request).settings
+    pending = await runtime_of(request).moderation.pending_invites()
     rows = [
         {
             "user_id": p.user_id,
@@ -49,15 +44,15 @@ async def pending_invites(request: Request, _: str = Depends(require_admin)) -> 
 @router.get("/room_members")
 async def room_members(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
     """List the room's joined members as plain ids."""
-    members = await _runtime(request).moderation.joined_members()
+    members = await runtime_of(request).moderation.joined_members()
     return {"joined_members": members, "count": len(members)}
 
 
 @router.get("/room_state")
 async def room_state(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
     """Return the room's raw current state (for debugging)."""
-    events = await _runtime(request).moderation.room_state()
-    return {"room_id": _runtime(request).settings.new_room_id, "state": events}
+    events = await runtime_of(request).moderation.room_state()
+    return {"room_id": runtime_of(request).settings.new_room_id, "state": events}
 
 
 @router.post("/rescind_invite")
@@ -65,7 +60,7 @@ async def rescind_invite(
     action: UserAction, request: Request, actor: str = Depends(require_admin)
 ) -> dict[str, Any]:
     """Revoke a pending invite, or remove the person if they already joined."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         user_id, _ = mxid.parse(action.user_id, mxid.server_name(runtime.bot_id))
     except mxid.InvalidMatrixId as exc:

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from knock.services.blocking import NeedsConfirmation, NotBlocked
 from knock.services.blocklist import BadPattern
-from knock.services.runtime import Runtime
 from knock.web.auth import require_admin
+from knock.web.state import runtime_of
 from knock.web.views import iso
 
 router = APIRouter()
@@ -33,17 +33,12 @@ class EntryRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 @router.post("/block_user", response_model=None)
 async def block_user(
     body: BlockRequest, request: Request, actor: str = Depends(require_admin)
 ) -> dict[str, Any] | JSONResponse:
     """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks)."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         entry = runtime.blocklist.entry_for(body.user_id, reason=body.reason, source=actor)
         return await runtime.blocking.block(
@@ -66,7 +61,7 @@ async def unblock_user(
 ) -> dict[str, Any]:
     """Remove an entry (and lift any ban Knock placed because of it)."""
     try:
-        return await _runtime(request).blocking.unblock(body.user_id, actor)
+        return await runtime_of(request).blocking.unblock(body.user_id, actor)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     except NotBlocked as exc:
@@ -78,7 +73,7 @@ async def allow_user(
     body: EntryRequest, request: Request, actor: str = Depends(require_admin)
 ) -> dict[str, Any]:
     """Add an allow-list entry: it overrides any block-list match for the ids it covers."""
-    blocklist = _runtime(request).blocklist
+    blocklist = runtime_of(request).blocklist
     try:
         entry = blocklist.entry_for(body.user_id, allow=True, reason=body.reason, source=actor)
     except BadPattern as exc:
@@ -93,7 +88,7 @@ async def unallow_user(
 ) -> dict[str, Any]:
     """Remove an allow-list entry."""
     try:
-        removed = await _runtime(request).blocklist.remove(body.user_id, allow=True)
+        removed = await runtime_of(request).blocklist.remove(body.user_id, allow=True)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     if not removed:
@@ -104,7 +99,7 @@ async def unallow_user(
 @router.get("/blocklist")
 async def blocklist(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
     """List the block-list (the original shape) and the allow-list."""
-    entries = await _runtime(request).store.blocklist.entries()
+    entries = await runtime_of(request).store.blocklist.entries()
 
     def row(e: Any) -> dict[str, Any]:
         return {
@@ -129,5 +124,5 @@ async def check(
     _: str = Depends(require_admin),
 ) -> dict[str, Any]:
     """Show the verdict for an id (and a display name) and every match that led to it."""
-    decision = _runtime(request).blocklist.check(user_id.strip(), user_id, display_name)
+    decision = runtime_of(request).blocklist.check(user_id.strip(), user_id, display_name)
     return {"user_id": user_id, **decision.as_dict()}

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from knock.core.lifecycle import State
 from knock.services.moderation import NoSuchKnock, NotInReview
-from knock.services.runtime import Runtime
 from knock.web.auth import require_admin
+from knock.web.state import runtime_of
 from knock.web.views import knock_view
 
 router = APIRouter()
@@ -22,11 +22,6 @@ class Note(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 @router.get("/knocks")
 async def list_knocks(
     request: Request,
@@ -36,7 +31,7 @@ async def list_knocks(
     _: str = Depends(require_admin),
 ) -> dict[str, Any]:
     """List knocks, newest first: the audit log."""
-    knocks = await _runtime(request).store.list_knocks(state=state, user_id=user_id, limit=limit)
+    knocks = await runtime_of(request).store.list_knocks(state=state, user_id=user_id, limit=limit)
     return {"knocks": [knock_view(k) for k in knocks], "count": len(knocks)}
 
 
@@ -54,7 +49,7 @@ async def deny_batch(
     body: DenyFilter, request: Request, actor: str = Depends(require_admin)
 ) -> dict[str, Any]:
     """Deny every knock held for review that matches the filter (e.g. a flood's overflow)."""
-    denied = await _runtime(request).moderation.deny_matching(
+    denied = await runtime_of(request).moderation.deny_matching(
         actor, reason=body.reason, user_id=body.user_id, limit=body.limit, note=body.note
     )
     return {"denied": denied, "count": len(denied)}
@@ -65,7 +60,7 @@ async def show_knock(
     knock_id: str, request: Request, _: str = Depends(require_admin)
 ) -> dict[str, Any]:
     """Show one knock with its whole history."""
-    store = _runtime(request).store
+    store = runtime_of(request).store
     knock = await store.get_knock(knock_id)
     if knock is None:
         raise HTTPException(404, f"No knock has the id {knock_id[:40]!r}")
@@ -91,7 +86,7 @@ async def deny(
 async def _decide(
     request: Request, knock_id: str, actor: str, note: Note | None, *, approve: bool
 ) -> dict[str, Any]:
-    moderation = _runtime(request).moderation
+    moderation = runtime_of(request).moderation
     reason = note.reason if note else None
     try:
         if approve:

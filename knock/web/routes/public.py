@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from knock.core import mxid
 from knock.core.forms import PayloadError, find_matrix_id, parse_delivery
-from knock.services.runtime import Runtime
 from knock.store import UNAVAILABLE
 from knock.web.auth import DeliveryProof
+from knock.web.state import runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,6 @@ router = APIRouter()
 NO_ID_FIELD = (
     "No field holds a Matrix ID: label the question 'Matrix ID' or name it in MATRIX_ID_FIELD"
 )
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -42,7 +37,7 @@ async def root() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """Answer 200 only when the database answers and the homeserver accepts the bot's token."""
-    checks = await _runtime(request).readiness()
+    checks = await runtime_of(request).readiness()
     ready = all(checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
@@ -52,7 +47,7 @@ async def readyz(request: Request) -> JSONResponse:
 @router.post("/invite_from_form/", status_code=202, include_in_schema=False)
 async def invite_from_form(request: Request) -> Response:
     """Take a form platform's webhook and commit the knock before answering 202."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     settings = runtime.settings
     body = await _read_body(request, settings.max_body_bytes)
     if body is None:

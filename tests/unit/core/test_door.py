@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from knock.core.blocklist import BlockIndex, Decision, Entry
+from knock.core.blocklist import BlockIndex, Entry
 from knock.core.door import Facts, decide, read_id
 from knock.core.lifecycle import Event, Reason, State
 
@@ -136,7 +136,3 @@ def test_the_global_window_paces_instead_of_dropping(
 
     assert (verdict.state, verdict.reason) == (state, reason)
     assert not verdict.strike
-
-
-def test_allowed_checks_leave_a_plain_decision() -> None:
-    assert isinstance(facts().block, Decision)
