@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean postgres wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m knock.demo
 
-test: $(STAMP)
+# The suite runs every integration test on SQLite and on a throwaway PostgreSQL cluster that the
+# test fixtures start and stop; here we only make sure PostgreSQL is installed.
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| scripts/apt-install postgresql
+
+wrk:
+	@command -v wrk >/dev/null || scripts/apt-install wrk
+
+test: $(STAMP) postgres
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -28,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) postgres wrk
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.blocklist
 

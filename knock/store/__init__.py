@@ -35,6 +35,9 @@ __all__ = [
 # a caller may answer "retry later" and lose nothing.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
+# PostgreSQL advisory lock keys (any constants, the same in every Knock process).
+_DOOR_LOCK = 0x6B6E6F636B01
+
 
 class Store:
     """Named queries over one engine; every method is one short transaction."""
@@ -106,6 +109,10 @@ class Store:
     async def door(self) -> AsyncIterator[DoorTransaction]:
         """Open the door's transaction: counts and the knock are written together."""
         async with self._write() as conn:
+            if self._write_lock is None:
+                # The door reads counts and then writes them: on PostgreSQL, door transactions
+                # from every process take turns, as SQLite's single writer makes them do.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DOOR_LOCK})
             yield DoorTransaction(conn)
 
     async def strike(self, subject: str, now: float, base: float, cap: float, reset: float) -> None:

@@ -16,17 +16,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import text
 
 from knock.config import Settings, load_settings
 from knock.core.forms import sign_tally, sign_typeform
 from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
 from knock.services.runtime import Runtime
+from knock.store.engine import make_engine
 from knock.web.app import create_api
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "forms"
 FIXTURE_SECRET = "knock-fixture-secret"
 ADMIN_KEY = "test-admin-key"
+
+
+@dataclass
+class Database:
+    """The database the current test's Knocks share (set by the `database_url` fixture)."""
+
+    url: str = ""
+
+
+DATABASE = Database()
 
 T = TypeVar("T")
 
@@ -48,15 +60,29 @@ class FakeClock:
         self.time += seconds
 
 
+def database_rows(sql: str) -> list[tuple[Any, ...]]:
+    """Read the test's database directly, from a test not running in an event loop."""
+
+    async def read() -> list[tuple[Any, ...]]:
+        engine = make_engine(DATABASE.url)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(row) for row in await conn.execute(text(sql))]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def knock_settings(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room_id: str, **overrides: Any
 ) -> Settings:
-    """Settings for a Knock that talks to the test Synapse, with its own SQLite file."""
+    """Settings for a Knock that talks to the test Synapse, on the test's own database."""
     values: dict[str, Any] = {
         "new_room_id": room_id,
         "matrix_base_url": synapse.base_url,
         "matrix_access_token": bot.access_token,
-        "database_url": f"sqlite:///{tmp_path / 'knock.db'}",
+        "database_url": DATABASE.url,
         "tokens_file": tmp_path / "tokens.json",
         "blocklist_file": tmp_path / "blocked_users.txt",
         "allowlist_file": tmp_path / "allowed_users.txt",
@@ -184,7 +210,7 @@ def process_env(
         "NEW_ROOM_ID": room_id,
         "MATRIX_BASE_URL": synapse.base_url,
         "MATRIX_ACCESS_TOKEN": bot.access_token,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'knock.db'}",
+        "DATABASE_URL": DATABASE.url,
         "TOKENS_FILE": str(tmp_path / "tokens.json"),
         "BLOCKLIST_FILE": str(tmp_path / "blocked.txt"),
         "ALLOWLIST_FILE": str(tmp_path / "allowed.txt"),

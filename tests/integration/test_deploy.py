@@ -16,6 +16,7 @@ import pytest
 
 from knock.sandbox import Sandbox, SandboxUser
 from tests.conftest import MakeUser
+from tests.integration.harness import DATABASE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def _env(tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room: str) -> dict[
         NEW_ROOM_ID=room,
         MATRIX_BASE_URL=synapse.base_url,
         MATRIX_ACCESS_TOKEN=bot.access_token,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'knock.db'}",
+        DATABASE_URL=DATABASE.url,
         TOKENS_FILE=str(tmp_path / "tokens.json"),
         WEBHOOK_TOKEN="s3cret-webhook-token",
         API_KEY="deploy-key",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.integration.harness import (
     FIXTURE_SECRET,
     FakeClock,
     KnockUnderTest,
+    database_rows,
     eventually,
     invited,
     knock_settings,
@@ -194,10 +194,9 @@ async def test_native_knocks_are_invited_or_declined_by_the_same_checks(
     assert leave["content"].get("reason") == settings.kick_reason
 
 
-def _lease_holder(tmp_path: Path) -> str | None:
-    with sqlite3.connect(tmp_path / "knock.db") as db:
-        row = db.execute("SELECT holder FROM leases WHERE name = 'singleton'").fetchone()
-    return row[0] if row else None
+def _lease_holder() -> str | None:
+    rows = database_rows("SELECT holder FROM leases WHERE name = 'singleton'")
+    return str(rows[0][0]) if rows else None
 
 
 @pytest.mark.slow
@@ -218,7 +217,7 @@ def test_when_the_leader_dies_another_process_takes_over_without_a_second_welcom
     first, second = make_user("before"), make_user("after")
     try:
         by_pid = {str(p.process.pid): p for p in processes}
-        leader = _wait(lambda: _lease_holder(tmp_path), "a leader")
+        leader = _wait(lambda: _lease_holder(), "a leader")
         assert leader is not None
         leader_process = by_pid[leader.split(":")[1]]
         survivor = next(p for p in processes if p is not leader_process)
@@ -226,7 +225,7 @@ def test_when_the_leader_dies_another_process_takes_over_without_a_second_welcom
         _knock_join_and_wait_for_welcome(synapse, bot, private_room, survivor.url, first)
         leader_process.process.kill()  # dies without a word: its lease must run out
         _wait(
-            lambda: (_lease_holder(tmp_path) or "").split(":")[1] == str(survivor.process.pid),
+            lambda: (_lease_holder() or "").split(":")[1] == str(survivor.process.pid),
             "the survivor to take the lease",
         )
         _knock_join_and_wait_for_welcome(synapse, bot, private_room, survivor.url, second)

@@ -169,6 +169,7 @@ async def test_a_homeserver_429_is_waited_out_and_every_invite_still_happens(
     assert all(invite_count(synapse, limited_bot, room, p.user_id) == 1 for p in people)
 
 
+@pytest.mark.sqlite_only
 async def test_a_locked_database_gets_503_with_retry_after_and_loses_nothing(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
 ) -> None:
