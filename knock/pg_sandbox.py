@@ -126,7 +126,7 @@ class PostgresSandbox:
                 f"{program} failed ({done.returncode}): {done.stderr.strip()[:1000]}\n"
                 f"{self.log_tail()}"
             )
-        return done.stdout
+        return str(done.stdout)
 
     def __enter__(self) -> Self:
         try:

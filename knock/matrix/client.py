@@ -7,7 +7,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -46,22 +46,36 @@ class RateLimited(MatrixError):
         self.retry_after = retry_after
 
 
-class Pacer:
-    """Keep at least `delay` seconds between the bot account's outbound calls."""
+class Pacer(Protocol):
+    """Spaces the bot account's calls: `REQUEST_DELAY` apart, and none while a rate limit lasts."""
+
+    async def wait(self) -> None:
+        """Return when the next call may go out."""
+
+    async def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the homeserver said so)."""
+
+
+class LocalPacer:
+    """A pacer for this process alone (its calls, its rate limits)."""
 
     def __init__(self, clock: Clock, delay: float) -> None:
         self._clock = clock
         self._delay = delay
         self._lock = asyncio.Lock()
         self._last = float("-inf")
+        self._held_until = float("-inf")
 
     async def wait(self) -> None:
-        """Return when the next call may go out."""
-        if self._delay <= 0:
+        if self._delay <= 0 and self._held_until <= self._clock.now():
             return
         async with self._lock:
-            await self._clock.sleep(self._last + self._delay - self._clock.now())
+            start = max(self._last + self._delay, self._held_until)
+            await self._clock.sleep(start - self._clock.now())
             self._last = self._clock.now()
+
+    async def hold(self, seconds: float) -> None:
+        self._held_until = max(self._held_until, self._clock.now() + seconds)
 
 
 class MatrixClient:
@@ -156,6 +170,7 @@ class MatrixClient:
         if wait > self.rate_limit_wait_cap or not patient:
             raise RateLimited(wait)
         log.info("Homeserver rate limit: waiting %.1fs as asked", wait)
+        await self.pacer.hold(wait)  # the account's other calls wait too
         await self.clock.sleep(wait)
 
     async def _log_in_again(self) -> bool:

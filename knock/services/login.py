@@ -9,7 +9,7 @@ import httpx
 
 from knock.clock import SystemClock
 from knock.config import Settings
-from knock.matrix.client import MatrixClient, Pacer
+from knock.matrix.client import LocalPacer, MatrixClient
 from knock.services.signin import SignIn, SignInError
 from knock.store import Store
 
@@ -19,7 +19,7 @@ async def interactive_login(settings: Settings, email: str, ask_code: Callable[[
     clock = SystemClock()
     store = await Store.open(settings.database_url, synchronous=settings.sqlite_synchronous)
     async with httpx.AsyncClient(timeout=30.0) as http:
-        matrix = MatrixClient(http, settings.matrix_base_url, clock, pacer=Pacer(clock, 0))
+        matrix = MatrixClient(http, settings.matrix_base_url, clock, pacer=LocalPacer(clock, 0))
         signin = SignIn(settings, store, matrix, http, clock)
         try:
             await signin.begin_email_login(email)

@@ -13,7 +13,7 @@ from knock.clock import Clock, SystemClock
 from knock.config import Settings
 from knock.core import mxid
 from knock.core.retry import backoff_delay
-from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, Pacer
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.services.blocking import Blocking
 from knock.services.blocklist import Blocklist
 from knock.services.duties import LEASE, Duties
@@ -23,6 +23,7 @@ from knock.services.list_files import ListFile
 from knock.services.live import LiveView
 from knock.services.moderation import Moderation
 from knock.services.moderation_room import ModerationRoom
+from knock.services.pacing import AccountPacer
 from knock.services.policy_rooms import PolicyRooms
 from knock.services.room_check import RoomCheckError, check_moderation_room, check_room
 from knock.services.signin import SignIn, SignInError
@@ -70,7 +71,7 @@ class Runtime:
             self.http,
             settings.matrix_base_url,
             self.clock,
-            pacer=Pacer(self.clock, settings.request_delay),
+            pacer=AccountPacer(self.store, self.clock, settings.request_delay),
             rate_limit_wait_cap=settings.rate_limit_wait_cap,
         )
         self.signin = SignIn(settings, self.store, self.matrix, self.http, self.clock)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,7 +17,7 @@ from knock.store.door import DoorTransaction, forget_hits_before
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
-from knock.store.schema import jobs, knock_events, knocks, leases, state_values
+from knock.store.schema import jobs, knock_events, knocks, leases, pacing, state_values
 from knock.store.writes import HistoryLine, add_history, add_job, insert_knock
 
 __all__ = [
@@ -169,6 +169,32 @@ class Store:
                 delete(leases).where(leases.c.name == name, leases.c.holder == holder)
             )
 
+    # Pacing: REQUEST_DELAY spaces the bot account's calls across every process.
+
+    async def reserve_call(self, name: str, now: float, delay: float) -> float:
+        """Reserve the next free moment to call the homeserver as `name`; return it."""
+        c = pacing.c
+        start = case((c.next_at > now, c.next_at), else_=now)
+        async with self._write() as conn:
+            row = (
+                await conn.execute(
+                    update(pacing)
+                    .where(c.name == name)
+                    .values(next_at=start + delay)
+                    .returning(c.next_at)
+                )
+            ).first()
+        return float(row.next_at) - delay if row else now
+
+    async def hold_calls(self, name: str, until: float) -> None:
+        """Let no call go out as `name` before `until` (a rate limit)."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(pacing)
+                .where(pacing.c.name == name, pacing.c.next_at < until)
+                .values(next_at=until)
+            )
+
     # Knocks.
 
     async def add_knock(
@@ -314,10 +340,13 @@ class Store:
             .where(jobs.c.run_at <= now, free)
             .order_by(jobs.c.run_at, jobs.c.id)
             .limit(1)
+            # PostgreSQL: workers on every host pass over rows another is claiming instead of
+            # queueing behind them. SQLite has one writer, so the clause is left out there.
+            .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         # One statement: the row is chosen and locked atomically, and the repeated `free` test
-        # keeps two workers from both taking a row on engines that re-check after a wait.
+        # keeps two workers from both taking the same row.
         claim = (
             update(jobs)
             .where(jobs.c.id == oldest_due, free)

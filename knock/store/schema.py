@@ -93,6 +93,15 @@ MIGRATIONS: list[list[str]] = [
             locked_until DOUBLE PRECISION NOT NULL
         )""",
     ],
+    [
+        # When the bot account may next call its homeserver (REQUEST_DELAY and rate limits
+        # apply to the account, whichever process calls).
+        """CREATE TABLE pacing (
+            name TEXT PRIMARY KEY,
+            next_at DOUBLE PRECISION NOT NULL
+        )""",
+        "INSERT INTO pacing (name, next_at) VALUES ('bot', 0)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -194,4 +203,11 @@ strikes = Table(
     Column("count", Integer),
     Column("last_at", Float),
     Column("locked_until", Float),
+)
+
+pacing = Table(
+    "pacing",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("next_at", Float),
 )

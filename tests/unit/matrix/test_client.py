@@ -18,9 +18,9 @@ import pytest
 from knock.matrix.client import (
     API,
     HomeserverUnavailable,
+    LocalPacer,
     MatrixClient,
     MatrixError,
-    Pacer,
     RateLimited,
 )
 
@@ -64,7 +64,7 @@ class Homeserver:
         self.answers.extend(answers)
 
     def client(self, *, delay: float = 0.0, **options: Any) -> MatrixClient:
-        pacer = Pacer(self.clock, delay)
+        pacer = LocalPacer(self.clock, delay)
         client = MatrixClient(self.http, BASE_URL, self.clock, pacer=pacer, **options)
         client.access_token = "old-token"
         return client
