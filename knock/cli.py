@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     unblock = command("unblock", _unblock, "remove a block-list entry (and Knock's ban)")
     unblock.add_argument("user_id")
     command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
+    imports = command("import", _import, "import the original service's block-list and invites")
+    imports.add_argument("--blocklist", type=Path, metavar="FILE", help="blocked_users.txt")
+    imports.add_argument("--pending", type=Path, metavar="FILE", help="pending_invites.json")
     return parser
 
 
@@ -184,6 +187,36 @@ def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
         return 0
 
     return _with_runtime(settings, run)
+
+
+def _import(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.clock import SystemClock
+    from knock.services.importer import BadInput, StoreUnavailable, import_files, read_files
+
+    assert settings is not None
+    if args.blocklist is None and args.pending is None:
+        print("knock: import needs --blocklist FILE, --pending FILE or both", file=sys.stderr)
+        return 2
+    clock = SystemClock()
+    try:
+        files = read_files(args.blocklist, args.pending, clock.now())
+    except BadInput as exc:
+        # Every file is checked before anything is written: a bad entry imports nothing.
+        if len(exc.problems) == 1:
+            print(f"knock: {exc.problems[0]}; nothing imported", file=sys.stderr)
+        else:
+            for problem in exc.problems:
+                print(f"knock: {problem}", file=sys.stderr)
+            print(f"knock: {len(exc.problems)} problems; nothing imported", file=sys.stderr)
+        return 2
+    try:
+        imported = asyncio.run(import_files(settings, files, clock))
+    except StoreUnavailable as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        return 1
+    for line in imported.summary(files):
+        print(line)
+    return 0
 
 
 def _entry_line(entry: Any) -> dict[str, Any]:
