@@ -22,8 +22,7 @@ async def insert_knock(
     now: float,
 ) -> None:
     """Insert a knock, its first history lines and its first job."""
-    row = {**new.__dict__, "state": new.state.value, "received_at": now, "updated_at": now}
-    await conn.execute(insert(knocks).values(row))
+    await conn.execute(insert(knocks).values(knock_row(new, now)))
     await add_history(conn, new.knock_id, history, now)
     if job_kind is not None:
         await add_job(conn, job_kind, new.knock_id, now)
@@ -33,16 +32,31 @@ async def add_history(
     conn: AsyncConnection, knock_id: str, history: Iterable[HistoryLine], now: float
 ) -> None:
     """Append lines to a knock's history."""
-    rows = [
-        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
-        for event, actor, detail in history
-    ]
+    rows = history_rows(knock_id, history, now)
     if rows:
         await conn.execute(insert(knock_events), rows)
 
 
 async def add_job(conn: AsyncConnection, kind: str, knock_id: str | None, now: float) -> None:
     """Queue a job to run as soon as a worker is free."""
-    await conn.execute(
-        insert(jobs).values(kind=kind, knock_id=knock_id, run_at=now, attempts=0, created_at=now)
-    )
+    await conn.execute(insert(jobs).values(job_row(kind, knock_id, now)))
+
+
+def knock_row(new: NewKnock, now: float) -> dict[str, object]:
+    """The knocks row of a new knock."""
+    return {**new.__dict__, "state": new.state.value, "received_at": now, "updated_at": now}
+
+
+def history_rows(
+    knock_id: str, history: Iterable[HistoryLine], now: float
+) -> list[dict[str, object]]:
+    """The knock_events rows of history lines."""
+    return [
+        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
+        for event, actor, detail in history
+    ]
+
+
+def job_row(kind: str, knock_id: str | None, now: float) -> dict[str, object]:
+    """The jobs row of a job due now."""
+    return {"kind": kind, "knock_id": knock_id, "run_at": now, "attempts": 0, "created_at": now}
