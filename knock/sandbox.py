@@ -252,6 +252,14 @@ class Sandbox:
         result = self._call("POST", path, json=body)
         return SandboxUser(result["user_id"], result["access_token"], password)
 
+    def add_accounts(self, admin: SandboxUser, localparts: list[str]) -> list[str]:
+        """Create accounts that exist but never log in (no password); return their user ids."""
+        user_ids = [f"@{localpart}:{self.server_name}" for localpart in localparts]
+        for user_id in user_ids:
+            path = f"/_synapse/admin/v2/users/{quote(user_id, safe='')}"
+            self._call("PUT", path, user=admin, json={"displayname": user_id[1:].split(":")[0]})
+        return user_ids
+
     def login(self, localpart: str, password: str) -> SandboxUser:
         """Log in with a password, returning a new access token (new device)."""
         body = {
@@ -330,9 +338,10 @@ class Sandbox:
         return {ev["state_key"]: ev["content"]["membership"] for ev in result["chunk"]}
 
     def member_events(
-        self, viewer: SandboxUser, room_id: str, user_id: str
+        self, viewer: SandboxUser, room_id: str, user_id: str | None
     ) -> list[dict[str, Any]]:
-        """Every ``m.room.member`` event about ``user_id`` in the timeline, oldest first."""
+        """Every ``m.room.member`` event about ``user_id`` (None: anyone) in the timeline,
+        oldest first."""
         path = f"{CLIENT_V3}/rooms/{quote(room_id, safe='')}/messages"
         params: dict[str, str] = {
             "dir": "b",
@@ -345,7 +354,8 @@ class Sandbox:
             found.extend(
                 ev
                 for ev in page.get("chunk", [])
-                if ev.get("type") == "m.room.member" and ev.get("state_key") == user_id
+                if ev.get("type") == "m.room.member"
+                and (user_id is None or ev.get("state_key") == user_id)
             )
             end = page.get("end")
             if not page.get("chunk") or not end or end == params.get("from"):

@@ -40,9 +40,14 @@ class Duties:
             await runtime.blocklist.refresh_if_changed()
             now = runtime.clock.now()
             settings = runtime.settings
-            self.leader = await runtime.store.take_lease(
-                LEASE, self.holder, now, settings.lease_ttl
-            )
+            leader = await runtime.store.take_lease(LEASE, self.holder, now, settings.lease_ttl)
+            if leader != self.leader:
+                log.info(
+                    "%s %s the background work (sync loop, scans, list files)",
+                    self.holder,
+                    "now leads" if leader else "no longer leads",
+                )
+            self.leader = leader
             if not self.leader:
                 return
             await runtime.intake.release_deferred()
