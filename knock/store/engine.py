@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -19,10 +20,22 @@ def driver_url(url: str) -> str:
 
 
 def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) -> AsyncEngine:
-    """Create the engine; for SQLite turn on WAL and wait `timeout` seconds for a busy writer."""
+    """Create the engine; wait at most `timeout` seconds for a busy database (SQLite: in WAL)."""
     full = driver_url(url)
     if not full.startswith("sqlite"):
-        return create_async_engine(full, pool_pre_ping=True)
+        # `timeout` bounds connecting, waiting for a pooled connection and waiting for a lock
+        # another client holds (then the caller hears "busy, retry later").
+        engine = create_async_engine(
+            full,
+            pool_pre_ping=True,
+            pool_timeout=timeout,
+            connect_args={
+                "timeout": timeout,
+                "server_settings": {"lock_timeout": str(max(1, int(timeout * 1000)))},
+            },
+        )
+        event.listen(engine.sync_engine, "handle_error", _busy_is_operational)
+        return engine
     engine = create_async_engine(full, connect_args={"timeout": timeout})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -37,3 +50,18 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         cursor.close()
 
     return engine
+
+
+# PostgreSQL error classes that mean "busy or unreachable right now, try again": connection
+# exceptions, insufficient resources, a lock or statement timeout, the server shutting down,
+# and transactions that lost a race.
+_BUSY_SQLSTATES = ("08", "53", "55P03", "57014", "57P", "40001", "40P01")
+
+
+def _busy_is_operational(context: Any) -> Exception | None:
+    """Raise PostgreSQL's busy errors as OperationalError, as SQLite's "database is locked" is."""
+    error = context.sqlalchemy_exception
+    code = getattr(context.original_exception, "sqlstate", None) or ""
+    if isinstance(error, OperationalError) or not code.startswith(_BUSY_SQLSTATES):
+        return None
+    return OperationalError(context.statement, context.parameters, context.original_exception)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote as _quote
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
@@ -13,6 +16,7 @@ from knock.core.lifecycle import State
 from knock.sandbox import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
+    DATABASE,
     FIXTURE_SECRET,
     FakeClock,
     eventually,
@@ -169,7 +173,29 @@ async def test_a_homeserver_429_is_waited_out_and_every_invite_still_happens(
     assert all(invite_count(synapse, limited_bot, room, p.user_id) == 1 for p in people)
 
 
-@pytest.mark.sqlite_only
+@asynccontextmanager
+async def _held_by_another_client() -> AsyncIterator[None]:
+    """Another client holds the knocks table (a long write, a migration) until the block ends."""
+    if DATABASE.url.startswith("sqlite"):
+        blocker = sqlite3.connect(DATABASE.url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    conn = await asyncpg.connect(DATABASE.url)
+    transaction = conn.transaction()
+    await transaction.start()
+    await conn.execute("LOCK TABLE knocks IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        await transaction.rollback()
+        await conn.close()
+
+
 async def test_a_locked_database_gets_503_with_retry_after_and_loses_nothing(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
 ) -> None:
@@ -184,15 +210,12 @@ async def test_a_locked_database_gets_503_with_retry_after_and_loses_nothing(
     )
     knock = await start_knock(settings, background=False)
     body, headers = tally_delivery(person.user_id, submission_id="busy")
-    blocker = sqlite3.connect(tmp_path / "knock.db", isolation_level=None)
     try:
-        blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
-        refused = await knock.http.post("/invite_from_form", content=body, headers=headers)
-        blocker.execute("ROLLBACK")
+        async with _held_by_another_client():
+            refused = await knock.http.post("/invite_from_form", content=body, headers=headers)
         accepted = await knock.http.post("/invite_from_form", content=body, headers=headers)
         stored = await knock.knock_state(accepted.json()["knock_id"])
     finally:
-        blocker.close()
         await knock.stop()
 
     assert refused.status_code == 503
