@@ -18,7 +18,7 @@ from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
 from knock.store.schema import jobs, knock_events, knocks, leases, pacing, state_values
-from knock.store.writes import HistoryLine, add_history, add_job, insert_knock
+from knock.store.writes import HistoryLine, add_history, add_job, insert_knock, upsert
 
 __all__ = [
     "UNAVAILABLE",
@@ -95,15 +95,8 @@ class Store:
     async def set_value(self, key: str, value: str, now: float) -> None:
         """Store a value, replacing any earlier one."""
         async with self._write() as conn:
-            changed = await conn.execute(
-                update(state_values)
-                .where(state_values.c.key == key)
-                .values(value=value, updated_at=now)
-            )
-            if changed.rowcount == 0:
-                await conn.execute(
-                    insert(state_values).values(key=key, value=value, updated_at=now)
-                )
+            row = {"key": key, "value": value, "updated_at": now}
+            await upsert(conn, state_values, row, ["key"], {"value": value, "updated_at": now})
 
     @asynccontextmanager
     async def door(self) -> AsyncIterator[DoorTransaction]:

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select, text, update
+from sqlalchemy import ColumnElement, Integer, Text, and_, cast, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.store.schema import blocklist_entries, knock_bans, state_values
+from knock.store.writes import upsert
 
 VERSION_KEY = "blocklist.version"
 MODERATOR = "moderator"
@@ -62,13 +63,13 @@ class BlocklistQueries:
     async def add(self, entry: StoredEntry) -> int:
         """Add an entry, or update its reason; return the block-list version it made."""
         async with self._write() as conn:
-            changed = await conn.execute(
-                update(blocklist_entries)
-                .where(_key(entry.pattern, entry.allow, entry.origin))
-                .values(reason=entry.reason, source=entry.source)
+            await upsert(
+                conn,
+                blocklist_entries,
+                _row(entry),
+                ["pattern", "allow", "origin"],
+                {"reason": entry.reason, "source": entry.source},
             )
-            if changed.rowcount == 0:
-                await conn.execute(insert(blocklist_entries).values(_row(entry)))
             return await _bump(conn, entry.added_at)
 
     async def remove(self, pattern: str, allow: bool, origin: str, now: float) -> int | None:
@@ -160,14 +161,13 @@ def _entry(row: object) -> StoredEntry:
 async def _bump(conn: AsyncConnection, now: float) -> int:
     """Count one more change of the block-list; return the new version."""
     # One statement, so concurrent writers never lose an increment.
-    changed = await conn.execute(
-        text(
-            "UPDATE state_values SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT), "
-            "updated_at = :now WHERE key = :key"
-        ),
-        {"now": now, "key": VERSION_KEY},
+    value = state_values.c.value
+    bumped = await upsert(
+        conn,
+        state_values,
+        {"key": VERSION_KEY, "value": "1", "updated_at": now},
+        ["key"],
+        {"value": cast(cast(value, Integer) + 1, Text), "updated_at": now},
+        returning=value,
     )
-    if changed.rowcount == 0:
-        await conn.execute(insert(state_values).values(key=VERSION_KEY, value="1", updated_at=now))
-    query = select(state_values.c.value).where(state_values.c.key == VERSION_KEY)
-    return int((await conn.execute(query)).scalar_one())
+    return int(bumped.scalar_one())

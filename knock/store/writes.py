@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from knock.store.records import NewKnock
@@ -60,3 +63,25 @@ def history_rows(
 def job_row(kind: str, knock_id: str | None, now: float) -> dict[str, object]:
     """The jobs row of a job due now."""
     return {"kind": kind, "knock_id": knock_id, "run_at": now, "attempts": 0, "created_at": now}
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    keys: list[str],
+    changes: dict[str, Any],
+    returning: Any = None,
+) -> CursorResult[Any]:
+    """Insert a row, or apply `changes` to the row with the same `keys`, in one statement.
+
+    One statement, because reading first and then inserting races with another process on
+    PostgreSQL (SQLite's single writer hides that race).
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(values)
+    statement = statement.on_conflict_do_update(index_elements=keys, set_=changes)
+    if returning is not None:
+        statement = statement.returning(returning)
+    result: CursorResult[Any] = await conn.execute(statement)
+    return result

@@ -90,6 +90,14 @@ class KnockApp:
                 except StartupError as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                except Exception as exc:
+                    # Never serve without a runtime (uvicorn would take an exception here for
+                    # "no lifespan support" and carry on): say what failed, in one line, and stop.
+                    await self.runtime.stop()
+                    first = (str(exc).splitlines() or [""])[0][:300]
+                    message = f"Knock could not start: {type(exc).__name__}: {first}"
+                    await send({"type": "lifespan.startup.failed", "message": message})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.runtime.stop()
