@@ -93,11 +93,12 @@ class Worker:
             return False
         heartbeat = asyncio.create_task(self._keep_leased(job))
         try:
-            await self._carry_out(job)
+            finished = await self._carry_out(job)
         except Exception as exc:
             await self._retry_or_fail(job, exc)
         else:
-            await self.store.finish_job(job.job_id, self.name)
+            if not finished:
+                await self.store.finish_job(job.job_id, self.name)
         finally:
             heartbeat.cancel()
         return True
@@ -116,19 +117,21 @@ class Worker:
             except Exception:
                 log.warning("Could not renew the lease of job %s", job.job_id)
 
-    async def _carry_out(self, job: Job) -> None:
-        knock = await self.store.get_knock(job.knock_id) if job.knock_id else None
+    async def _carry_out(self, job: Job) -> bool:
+        """Do the job; return True when its last step also completed it."""
+        knock = job.knock
         if knock is None:
             log.warning("Dropping job %s (%s): its knock is gone", job.job_id, job.kind)
         elif job.kind == INVITE_JOB:
             if knock.state is State.QUEUED:
-                await InviteStep(self, knock).run()
+                return await InviteStep(self, knock, job).run()
         elif job.kind == WELCOME_JOB:
             await self.follower.welcome(knock)
         elif job.kind == ANNOUNCE_JOB and self.moderation_room is not None:
             await self.moderation_room.announce(knock)
         else:
             log.error("Dropping a job of unknown kind %r", job.kind)
+        return False
 
     async def _retry_or_fail(self, job: Job, exc: Exception) -> None:
         now = self.clock.now()
@@ -167,8 +170,9 @@ class Worker:
         *,
         invited_at: float | None = None,
         job_kind: str | None = None,
+        finish: Job | None = None,
     ) -> bool:
-        """Record a transition made by the worker."""
+        """Record a transition made by the worker (completing `finish`, the job that made it)."""
         history: Sequence[HistoryLine] = [(str(event), WORKER_ACTOR, detail)]
         return await self.store.move(
             knock_id,
@@ -178,19 +182,27 @@ class Worker:
             now=self.clock.now(),
             invited_at=invited_at,
             job_kind=job_kind,
+            finish=(finish.job_id, self.name) if finish else None,
         )
 
 
 class InviteStep:
     """Invite one queued knock, idempotently: the room is read before anything is written to it."""
 
-    def __init__(self, worker: Worker, knock: KnockRecord) -> None:
+    def __init__(self, worker: Worker, knock: KnockRecord, job: Job) -> None:
         self.worker = worker
         self.matrix = worker.matrix
         self.room_id = worker.room_id
         self.knock = knock
+        self.job = job
+        self.finished = False  # the recorded outcome completed the job in its transaction
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Invite, or settle the knock otherwise; return whether that completed the job."""
+        await self._run()
+        return self.finished
+
+    async def _run(self) -> None:
         """Check that the person exists, is not blocked and not already in, then invite them."""
         profile = await self._profile()
         if profile is None:
@@ -263,8 +275,14 @@ class InviteStep:
 
     async def _invited(self, detail: str | None) -> None:
         now = self.worker.clock.now()
-        await self.worker.move(
-            self.knock.knock_id, State.INVITED, None, Event.INVITED, detail, invited_at=now
+        self.finished = await self.worker.move(
+            self.knock.knock_id,
+            State.INVITED,
+            None,
+            Event.INVITED,
+            detail,
+            invited_at=now,
+            finish=self.job,
         )
         log.info("Invited %s (knock %s)", self.knock.user_id, self.knock.knock_id)
 
@@ -273,7 +291,9 @@ class InviteStep:
     ) -> None:
         announce = state is State.REVIEW and self.worker.settings.moderation_room_id
         job = ANNOUNCE_JOB if announce else None
-        await self.worker.move(self.knock.knock_id, state, reason, event, detail, job_kind=job)
+        self.finished = await self.worker.move(
+            self.knock.knock_id, state, reason, event, detail, job_kind=job, finish=self.job
+        )
         if state is State.REJECTED:  # a refusal found late counts for back-off like any other
             settings = self.worker.settings
             await self.worker.store.strike(

@@ -268,10 +268,12 @@ class Store:
         now: float,
         invited_at: float | None = None,
         job_kind: str | None = None,
+        finish: tuple[int, str] | None = None,
     ) -> bool:
         """Move a knock to `target` if the state machine allows it from where it is now.
 
-        Return False, changing nothing, when another worker moved it first.
+        Return False, changing nothing, when another worker moved it first. `finish` (job id,
+        worker) completes the job that made the move, in the same transaction.
         """
         allowed = [state.value for state in sources_of(target)]
         values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
@@ -288,6 +290,11 @@ class Store:
             await add_history(conn, knock_id, history, now)
             if job_kind is not None:
                 await add_job(conn, job_kind, knock_id, now)
+            if finish is not None:
+                job_id, worker = finish
+                await conn.execute(
+                    delete(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == worker)
+                )
         return True
 
     async def add_history(self, knock_id: str, history: Sequence[HistoryLine], now: float) -> None:
@@ -355,9 +362,14 @@ class Store:
         )
         async with self._write() as conn:
             row = (await conn.execute(claim)).first()
-        return (
-            Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at) if row else None
-        )
+            if row is None:
+                return None
+            knock = None
+            if row.knock_id is not None:
+                found = await conn.execute(select(knocks).where(knocks.c.knock_id == row.knock_id))
+                knock_row = found.first()
+                knock = KnockRecord.from_row(knock_row) if knock_row else None
+        return Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at, knock)
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
         """Keep a running job leased to its worker; return False if another worker took it."""

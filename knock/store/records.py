@@ -77,3 +77,4 @@ class Job:
     knock_id: str | None
     attempts: int
     first_attempt_at: float
+    knock: KnockRecord | None = None  # the job's knock, read when the job was claimed

@@ -95,8 +95,8 @@ class KnockApp:
                     # "no lifespan support" and carry on): say what failed, in one line, and stop.
                     await self.runtime.stop()
                     first = (str(exc).splitlines() or [""])[0][:300]
-                    message = f"Knock could not start: {type(exc).__name__}: {first}"
-                    await send({"type": "lifespan.startup.failed", "message": message})
+                    why = f"Knock could not start: {type(exc).__name__}: {first}"
+                    await send({"type": "lifespan.startup.failed", "message": why})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
