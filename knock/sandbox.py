@@ -78,10 +78,14 @@ def _free_port() -> int:
         return port
 
 
-def _rate_limits(rate_limited: bool) -> dict[str, Any]:
-    """Every ``rc_*`` option Synapse 1.163 reads (synapse/config/ratelimiting.py)."""
+def _rate_limits(rate_limited: bool, synapse_defaults: bool) -> dict[str, Any]:
+    """Every ``rc_*`` option Synapse 1.163 reads (synapse/config/ratelimiting.py).
+
+    With `synapse_defaults`, the limits a bot meets (messages, invites, joins, profiles) are
+    left to Synapse's own defaults; registration and logins stay unlimited for the set-up.
+    """
     tight = _TIGHT if rate_limited else _UNLIMITED
-    return {
+    limits = {
         "rc_message": dict(tight),
         "rc_registration": dict(_UNLIMITED),
         "rc_registration_token_validity": dict(_UNLIMITED),
@@ -109,6 +113,10 @@ def _rate_limits(rate_limited: bool) -> dict[str, Any]:
         "rc_user_directory": dict(_UNLIMITED),
         "rc_profile": dict(_UNLIMITED),
     }
+    if synapse_defaults:
+        for name in ("rc_message", "rc_invites", "rc_joins", "rc_joins_per_room", "rc_profile"):
+            del limits[name]
+    return limits
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -134,12 +142,14 @@ class Sandbox:
         server_name: str = "localhost",
         jwt_secret: str = "knock-test-jwt-secret-for-the-local-sandbox",
         rate_limited: bool = False,
+        synapse_defaults: bool = False,
         port: int | None = None,
     ) -> None:
         self.directory = Path(directory).resolve()
         self.server_name = server_name
         self.jwt_secret = jwt_secret
         self.rate_limited = rate_limited
+        self.synapse_defaults = synapse_defaults
         self._fixed_port = port is not None
         self.port = port if port is not None else _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -509,7 +519,7 @@ class Sandbox:
             "jwt_config": {"enabled": True, "secret": self.jwt_secret, "algorithm": "HS256"},
             "presence": {"enabled": False},
             "url_preview_enabled": False,
-            **_rate_limits(self.rate_limited),
+            **_rate_limits(self.rate_limited, self.synapse_defaults),
         }
         self.config_path.write_text(_yaml(config))
         self._configured = True

@@ -21,15 +21,19 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
 
 def retry_after_seconds(header: str | None, body: dict[str, object]) -> float | None:
-    """Read how long a homeserver asked us to wait, from `Retry-After` or `retry_after_ms`."""
+    """Read how long a homeserver asked us to wait, from `retry_after_ms` or `Retry-After`.
+
+    The body's milliseconds come first: the header is whole seconds, rounded up, and waiting
+    up to a second too long on every rate limit adds up over a queue of invites.
+    """
+    millis = body.get("retry_after_ms")
+    if isinstance(millis, int | float) and not isinstance(millis, bool):
+        return _bounded(millis / 1000)
     if header:
         try:
             return _bounded(float(header.strip()))
         except ValueError:
-            pass  # an HTTP date: fall through to the body, which Synapse always fills
-    millis = body.get("retry_after_ms")
-    if isinstance(millis, int | float) and not isinstance(millis, bool):
-        return _bounded(millis / 1000)
+            pass  # an HTTP date, which no homeserver sends today
     return None
 
 

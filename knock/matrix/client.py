@@ -46,6 +46,12 @@ class RateLimited(MatrixError):
         self.retry_after = retry_after
 
 
+def _endpoint(path: str) -> str:
+    """A path without its ids, for logs: `.../v3/rooms/%21r/invite` -> `rooms/invite`."""
+    parts = path.split("?")[0].removeprefix(API).strip("/").split("/")
+    return "/".join(part for part in parts if part and not part.startswith("%"))
+
+
 class Pacer(Protocol):
     """Spaces the bot account's calls: `REQUEST_DELAY` apart, and none while a rate limit lasts."""
 
@@ -136,7 +142,7 @@ class MatrixClient:
                 continue
             body = _json(response)
             if response.status_code == 429:
-                await self._wait_out(response, body, patient)
+                await self._wait_out(response, body, patient, f"{method} {_endpoint(path)}")
                 continue
             if response.status_code == 401 and authed and not relogged:
                 if body.get("errcode") == "M_UNKNOWN_TOKEN" and await self._log_in_again():
@@ -163,13 +169,13 @@ class MatrixClient:
         await self.clock.sleep(delay)
 
     async def _wait_out(
-        self, response: httpx.Response, body: dict[str, Any], patient: bool
+        self, response: httpx.Response, body: dict[str, Any], patient: bool, what: str
     ) -> None:
         wait = retry_after_seconds(response.headers.get("Retry-After"), body)
         wait = 1.0 if wait is None else wait
         if wait > self.rate_limit_wait_cap or not patient:
             raise RateLimited(wait)
-        log.info("Homeserver rate limit: waiting %.1fs as asked", wait)
+        log.info("Homeserver rate limit (%s): waiting %.1fs as asked", what, wait)
         await self.pacer.hold(wait)  # the account's other calls wait too
         await self.clock.sleep(wait)
 

@@ -1,0 +1,263 @@
+"""End to end: knocks posted to a deployed Knock until every invite is visible on the homeserver.
+
+    python -m bench.e2e                       # 1000 knocks on each engine, then 100 rate-limited
+    python -m bench.e2e --knocks 200 --engines sqlite --limited 0
+
+Run 1 (per engine): N distinct knocks to N invites on a throwaway Synapse (the bot's rate limits
+lifted, REQUEST_DELAY=0), one `uvicorn mknock:app` process with WORKER_CONCURRENCY=C, timed from
+the first request to the last invite visible in the room; against a baseline in the same run that
+makes the same homeserver calls per person (profile, membership, invite) with C tasks at once.
+
+Run 2: M knocks against a Synapse with its default rate limits for the bot: all must be invited,
+none twice, Knock waiting as each 429's Retry-After asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from knock.pg_sandbox import PostgresSandbox
+from knock.sandbox import Sandbox, SandboxUser
+
+ROOT = Path(__file__).resolve().parents[1]
+API = "/_matrix/client/v3"
+POSTERS = 32  # webhook deliveries in flight while knocking
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def deployed_knock(
+    work: Path, hs: Sandbox, bot: SandboxUser, room: str, database_url: str, **extra: str
+) -> Iterator[tuple[str, Path]]:
+    """One `uvicorn mknock:app` process configured through its environment, as deployed."""
+    port = _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "NEW_ROOM_ID": room,
+        "MATRIX_BASE_URL": hs.base_url,
+        "MATRIX_ACCESS_TOKEN": bot.access_token,
+        "DATABASE_URL": database_url,
+        "TOKENS_FILE": str(work / "tokens.json"),
+        "BLOCKLIST_FILE": str(work / "blocked.txt"),
+        "ALLOWLIST_FILE": str(work / "allowed.txt"),
+        "WEBHOOK_TOKEN": "bench",
+        "LOG_LEVEL": "INFO",
+        # One flood from one address: the door admits it all, so that what is timed is the
+        # pipeline, not the door's pacing.
+        "MAX_REQUESTS_PER_WINDOW": "1000000",
+        "JOIN_WAVE_THRESHOLD": "1000000",
+        "LIMIT_PER_IP": "off",
+        "LIMIT_PER_SERVER": "off",
+        "INVITE_CHECK_INTERVAL": "0",
+        "BLOCKLIST_SCAN_INTERVAL": "0",
+        **extra,
+    }
+    log = work / f"knock-{port}.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
+            env=env,
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while "Application startup complete" not in log.read_text():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Knock did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield url, log
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def invited_count(http: httpx.AsyncClient, room: str) -> int:
+    answer = await http.get(
+        f"{API}/rooms/{quote(room, safe='')}/members", params={"membership": "invite"}
+    )
+    answer.raise_for_status()
+    return len(answer.json()["chunk"])
+
+
+async def wait_for_invites(http: httpx.AsyncClient, room: str, count: int) -> None:
+    while await invited_count(http, room) < count:
+        await asyncio.sleep(0.25)
+
+
+async def baseline(hs: Sandbox, bot: SandboxUser, room: str, users: list[str], tasks: int) -> float:
+    """The same homeserver calls per person as Knock's worker, straight from httpx."""
+    headers = {"Authorization": f"Bearer {bot.access_token}"}
+    queue = list(reversed(users))
+    async with httpx.AsyncClient(base_url=hs.base_url, headers=headers, timeout=60) as http:
+
+        async def work() -> None:
+            while queue:
+                user = queue.pop()
+                seg = quote(user, safe="")
+                (await http.get(f"{API}/profile/{seg}")).raise_for_status()
+                state = f"{API}/rooms/{quote(room, safe='')}/state/m.room.member/{seg}"
+                assert (await http.get(state)).status_code == 404
+                invite = await http.post(
+                    f"{API}/rooms/{quote(room, safe='')}/invite", json={"user_id": user}
+                )
+                invite.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(work() for _ in range(tasks)))
+        await wait_for_invites(http, room, len(users))
+        return time.perf_counter() - start
+
+
+async def knock_through(
+    url: str, hs: Sandbox, bot: SandboxUser, room: str, users: list[str]
+) -> float:
+    """Post every knock (POSTERS in flight) and wait until every invite is visible."""
+    headers = {"Authorization": f"Bearer {bot.access_token}"}
+    queue = list(reversed(list(enumerate(users))))
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=60) as knock,
+        httpx.AsyncClient(base_url=hs.base_url, headers=headers, timeout=60) as matrix,
+    ):
+
+        async def post() -> None:
+            while queue:
+                n, user = queue.pop()
+                answer = await knock.post(
+                    "/invite_from_form?token=bench",
+                    json={"matrix_id": user, "submission_id": f"e2e-{n}"},
+                )
+                assert answer.status_code == 202, answer.text
+
+        start = time.perf_counter()
+        await asyncio.gather(*(post() for _ in range(POSTERS)))
+        await wait_for_invites(matrix, room, len(users))
+        return time.perf_counter() - start
+
+
+def invites_per_person(hs: Sandbox, bot: SandboxUser, room: str) -> Counter[str]:
+    events = hs.member_events(bot, room, None)
+    return Counter(e["state_key"] for e in events if e["content"].get("membership") == "invite")
+
+
+def rss_mib(log: Path) -> float | None:
+    """Peak RSS of the Knock process that wrote `log` (its pid is in uvicorn's first lines)."""
+    found = re.search(r"Started server process \[(\d+)\]", log.read_text())
+    if not found:
+        return None
+    try:
+        status = Path(f"/proc/{found.group(1)}/status").read_text()
+    except OSError:
+        return None
+    peak = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(peak.group(1)) / 1024 if peak else None
+
+
+def run_engine(
+    engine: str, knocks: int, tasks: int, stack: ExitStack, work: Path
+) -> dict[str, object]:
+    hs = stack.enter_context(Sandbox(work / f"hs-{engine}"))
+    admin = hs.register("admin", admin=True)
+    bot = hs.register("knockbot")
+    hs.lift_rate_limits(admin, bot.user_id)
+    base_users = hs.add_accounts(admin, [f"base{n:04d}" for n in range(knocks)])
+    knock_users = hs.add_accounts(admin, [f"knock{n:04d}" for n in range(knocks)])
+    base_room, knock_room = hs.create_room(bot), hs.create_room(bot)
+    if engine == "sqlite":
+        url = f"sqlite:///{work / f'knock-{engine}.db'}"
+    else:
+        url = stack.enter_context(PostgresSandbox()).create_database("bench")
+    base_s = asyncio.run(baseline(hs, bot, base_room, base_users, tasks))
+    with deployed_knock(
+        work, hs, bot, knock_room, url, REQUEST_DELAY="0", WORKER_CONCURRENCY=str(tasks)
+    ) as (knock_url, log):
+        knock_s = asyncio.run(knock_through(knock_url, hs, bot, knock_room, knock_users))
+        rss = rss_mib(log)
+    twice = [u for u, n in invites_per_person(hs, bot, knock_room).items() if n > 1]
+    return {
+        "engine": engine,
+        "knocks": knocks,
+        "concurrency": tasks,
+        "baseline_s": round(base_s, 2),
+        "knock_s": round(knock_s, 2),
+        "ratio": round(knock_s / base_s, 2),
+        "invited_twice": len(twice),
+        "knock_peak_rss_mib": round(rss, 1) if rss else None,
+    }
+
+
+def run_limited(knocks: int, stack: ExitStack, work: Path) -> dict[str, object]:
+    """Knocks against Synapse's default rate limits: every one invited once, at Synapse's pace."""
+    hs = stack.enter_context(Sandbox(work / "hs-limited", synapse_defaults=True))
+    admin = hs.register("admin", admin=True)
+    bot = hs.register("knockbot")  # rate limits not lifted
+    users = hs.add_accounts(admin, [f"limited{n:03d}" for n in range(knocks)])
+    room = hs.create_room(bot)
+    url = f"sqlite:///{work / 'knock-limited.db'}"
+    with deployed_knock(work, hs, bot, room, url, REQUEST_DELAY="0") as (knock_url, log):
+        seconds = asyncio.run(knock_through(knock_url, hs, bot, room, users))
+        waits = [float(w) for w in re.findall(r"waiting ([\d.]+)s as asked", log.read_text())]
+    invites = invites_per_person(hs, bot, room)
+    return {
+        "knocks": knocks,
+        "seconds": round(seconds, 1),
+        "all_invited": set(invites) == set(users),
+        "invited_twice": sum(1 for n in invites.values() if n > 1),
+        "rate_limited_answers": len(waits),
+        "waited_as_asked_s": round(sum(waits), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e")
+    parser.add_argument("--knocks", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--limited", type=int, default=100, help="knocks at default limits")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results: dict[str, object] = {"machine": machine}
+    with tempfile.TemporaryDirectory(prefix="knock-e2e-") as tmp:
+        work = Path(tmp)
+        for engine in args.engines.split(","):
+            with ExitStack() as stack:
+                result = run_engine(engine, args.knocks, args.concurrency, stack, work)
+            print(json.dumps(result), flush=True)
+            results[engine] = result
+        if args.limited:
+            with ExitStack() as stack:
+                limited = run_limited(args.limited, stack, work)
+            print(json.dumps({"default_rate_limits": limited}), flush=True)
+            results["default_rate_limits"] = limited
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
