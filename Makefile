@@ -37,8 +37,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# bench.intake drives a deployed Knock process with wrk and compiles its open-loop load
+# generator (bench/openloop.c) with the system's C compiler.
 bench: $(STAMP) postgres wrk
+	@command -v cc >/dev/null || command -v gcc >/dev/null || scripts/apt-install gcc libc6-dev
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.blocklist
 
 clean:

@@ -1,11 +1,12 @@
 """`make bench`: Knock measured against a baseline run side by side, on a throwaway Synapse.
 
-1. Intake: knocks committed per second through Knock's webhook route, against a bare FastAPI
-   route on the same ASGI stack that reads the body, parses the JSON and answers 202.
-2. End to end: N knocks to N invites on the real homeserver, against a baseline that makes the
+1. End to end: N knocks to N invites on the real homeserver, against a baseline that makes the
    same homeserver calls per person (profile, membership, invite) at the same concurrency.
+2. Welcome: the time from a join to Knock's welcome, against a bare /sync seeing the join.
 
-Figures are ratios, so the machine's speed cancels out; bench/README.md keeps the results.
+Intake (webhook throughput, latency and memory of a deployed Knock process) is measured by
+`python -m bench.intake`. Figures are ratios, so the machine's speed cancels out;
+bench/README.md keeps the results.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, Request, Response
 
 from knock.config import load_settings
 from knock.core.lifecycle import State
@@ -30,37 +30,6 @@ from knock.services.runtime import Runtime
 from knock.web.app import create_api
 
 API = "/_matrix/client/v3"
-
-
-def bare_app() -> FastAPI:
-    """The baseline: read the body, parse the JSON, answer 202."""
-    app = FastAPI()
-
-    @app.post("/invite_from_form")
-    async def take(request: Request) -> Response:
-        json.loads(await request.body())
-        return Response(b'{"status":"accepted"}', status_code=202)
-
-    return app
-
-
-async def post_many(app: object, bodies: list[bytes], concurrency: int) -> float:
-    """Post every body through the app in-process; return requests per second."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        queue = list(reversed(bodies))
-
-        async def drive() -> None:
-            while queue:
-                body = queue.pop()
-                answer = await client.post(
-                    "/invite_from_form", content=body, headers={"Content-Type": "application/json"}
-                )
-                assert answer.status_code == 202, answer.text
-
-        start = time.perf_counter()
-        await asyncio.gather(*(drive() for _ in range(concurrency)))
-        return len(bodies) / (time.perf_counter() - start)
 
 
 async def baseline_invites(
@@ -150,7 +119,7 @@ async def _sync_until_join(
                     return str(since)
 
 
-async def main(people: int, intake_requests: int, concurrency: int) -> None:
+async def main(people: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "hs") as hs:
         admin = hs.register("admin", admin=True)
         bot = hs.register("knockbot")
@@ -180,18 +149,6 @@ async def main(people: int, intake_requests: int, concurrency: int) -> None:
             base_s = await baseline_invites(hs, bot, base_room, base_users, concurrency)
             knock_s = await knock_invites(runtime, knock_users)
             welcome = await welcome_latency(hs, bot, runtime, knock_people[:WELCOMES], knock_room)
-            bodies = [
-                json.dumps(
-                    {"matrix_id": f"@intake{n}:localhost", "submission_id": f"in-{n}"}
-                ).encode()
-                for n in range(intake_requests)
-            ]
-            await runtime.stop()
-            intake_runtime = Runtime(settings)
-            await intake_runtime.start(background=False)
-            bare_rps = await post_many(bare_app(), bodies, concurrency * 8)
-            knock_rps = await post_many(create_api(intake_runtime), bodies, concurrency * 8)
-            await intake_runtime.stop()
         finally:
             await runtime.stop()
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
@@ -203,14 +160,11 @@ async def main(people: int, intake_requests: int, concurrency: int) -> None:
         f"  bare /sync sees the join {bare_p50 * 1000:.0f} ms  knock's welcome sent "
         f"{knock_p50 * 1000:.0f} ms  ratio {knock_p50 / bare_p50:.2f}x"
     )
-    print(f"intake, {intake_requests} requests in-process, concurrency {concurrency * 8}:")
-    print(f"  bare {bare_rps:.0f}/s  knock {knock_rps:.0f}/s  ratio {knock_rps / bare_rps:.2f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--intake", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.intake, args.concurrency))
+    asyncio.run(main(args.people, args.concurrency))

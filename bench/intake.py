@@ -1,0 +1,504 @@
+"""`python -m bench.intake`: Knock's webhook intake as a deployed process, against a bare route.
+
+A Knock process (`uvicorn mknock:app`, configured by environment variables, on a throwaway
+Synapse) and a bare FastAPI process (`uvicorn bench.bare:app`: read the body, parse the JSON,
+answer 202), started with the same uvicorn options, one process each, take signed Tally
+deliveries to `POST /invite_from_form`, each with its own submission id and Matrix ID. For each
+database (SQLite in a temporary directory with its default durability; a throwaway PostgreSQL
+cluster with fsync on):
+
+1. Throughput: `wrk` at each connection count, bare route then Knock. Every body is sent at most
+   once (bench/intake.lua); each wrk thread sends for --seconds, then waits for every answer, so
+   afterwards the knocks in the database are matched one for one with the 202s wrk saw (by knock
+   id), and each must have been queued for an invite. Requests/s counts the answers within the
+   sending window.
+2. Latency: an open-loop generator (bench/openloop.c, compiled here with cc) sends at a fixed
+   rate, half the bare route's best throughput, to each server in turn; latency runs from each
+   request's due time, so a server that falls behind is charged for it. Also at half Knock's own
+   best throughput, for both servers.
+3. Memory: the Knock process's VmRSS and VmHWM (/proc/<pid>/status) after each throughput run.
+
+Each Knock run gets a fresh process on a fresh database, so no earlier run's invite jobs are
+pending, and no Knock runs while the bare route is measured. The CPU each process used is
+recorded, with the rest of the machine's: a run during which other work used more than
+QUIET_CORES is run once more (the quieter of the two is kept).
+
+The door admits everything: MAX_REQUESTS_PER_WINDOW and JOIN_WAVE_THRESHOLD are set out of reach
+(per-user, per-server and per-form limits cannot trip: every knock is for a new person, and the
+per-address limit applies to direct callers only). The worker runs as deployed and tries to invite
+each person (unknown to the homeserver, so rejected after a profile lookup) with
+WORKER_CONCURRENCY=--worker-concurrency and REQUEST_DELAY=--request-delay.
+
+    .venv/bin/python -m bench.intake            # both databases, 100 and 1000 connections
+    .venv/bin/python -m bench.intake --engines sqlite --connections 100 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench import intake_report
+from bench.load import SECRET, Deliveries, build_openloop, run_openloop, run_wrk
+from bench.processes import (
+    QUIET_CORES,
+    CpuWatch,
+    Pids,
+    Server,
+    children_of,
+    matching,
+    serve,
+    status_kib,
+    wait_quiet,
+)
+from knock.pg_sandbox import PostgresSandbox
+from knock.sandbox import Sandbox
+from knock.store.engine import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTLE = 1.0  # seconds between Knock answering /readyz and the first request
+UNREACHABLE = "1000000000"  # a window or threshold no run reaches
+ATTEMPTS = 2  # a run disturbed by other work on the machine is tried once more
+WAIT_BUDGET = 180.0  # seconds the whole bench may spend waiting for a quiet machine
+BARE_BODIES = 20_000  # the bare route may reuse its bodies: it stores nothing
+
+
+# The database check.
+
+
+@dataclass
+class Tally:
+    """A run's knocks in the database, matched against the 202s the load generator saw."""
+
+    stored: int
+    queued: int  # knocks whose history says `queued`
+    answered_202: int
+    ids_202: int
+    missing: int  # answered 202, not in the database
+    unexpected: int  # in the database, never answered 202
+    states: dict[str, int] = field(default_factory=dict)  # when the Knock process stopped
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.stored == self.answered_202 == self.ids_202 == self.queued
+            and self.missing == self.unexpected == 0
+        )
+
+
+def tally(database_url: str, tag: str, answered_202: int, ids: list[str]) -> Tally:
+    """Compare the run's knocks in the database with the knock ids answered 202."""
+    pattern = {"p": f"tally:{tag}-%"}
+
+    async def read() -> tuple[set[str], int, dict[str, int]]:
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT knock_id FROM knocks WHERE submission_key LIKE :p"), pattern
+                )
+                stored = {row[0] for row in rows}
+                queued = await conn.execute(
+                    text(
+                        "SELECT count(DISTINCT e.knock_id) FROM knock_events e"
+                        " JOIN knocks k ON k.knock_id = e.knock_id"
+                        " WHERE e.event = 'queued' AND k.submission_key LIKE :p"
+                    ),
+                    pattern,
+                )
+                states = await conn.execute(
+                    text(
+                        "SELECT state, count(*) FROM knocks WHERE submission_key LIKE :p"
+                        " GROUP BY state"
+                    ),
+                    pattern,
+                )
+                by_state = {str(state): int(n) for state, n in states}
+                return stored, int(queued.scalar_one()), by_state
+        finally:
+            await engine.dispose()
+
+    stored, queued, states = asyncio.run(read())
+    seen = set(ids)
+    return Tally(
+        stored=len(stored),
+        queued=queued,
+        answered_202=answered_202,
+        ids_202=len(ids),
+        missing=len(seen - stored),
+        unexpected=len(stored - seen),
+        states=states,
+    )
+
+
+# The bench's parts.
+
+
+@dataclass
+class Homeserver:
+    hs: Sandbox
+    token: str
+    room: str
+    pids: Pids
+
+
+@dataclass
+class Engine:
+    """A database engine: a fresh database per Knock process, and the engine's processes."""
+
+    name: str
+    new_database: Callable[[str], str]
+    pids: Pids | None
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    work: Path
+    homeserver: Homeserver
+    bare: Server
+    deliveries: Deliveries
+    openloop: Path | None
+    bare_bodies: Path
+    tallies: list[Tally] = field(default_factory=list)
+    waited: float = 0.0
+
+    def watch(self, server: Server, db_pids: Pids | None) -> CpuWatch:
+        groups: dict[str, Pids] = {
+            "server": lambda: [server.pid],
+            "homeserver": self.homeserver.pids,
+        }
+        if db_pids is not None:
+            groups["database"] = db_pids
+        return CpuWatch(groups)
+
+    def quiet(self) -> None:
+        """Wait, within the bench's budget, for other work on the machine to calm down."""
+        limit = min(20.0, WAIT_BUDGET - self.waited)
+        if limit > 0:
+            start = time.monotonic()
+            busy = wait_quiet(limit)
+            self.waited += time.monotonic() - start
+            if busy >= QUIET_CORES:
+                say(f"the machine is busy ({busy:.2f} cores); measuring anyway")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measured(bench: Bench, what: str, run: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """Run a measurement; if other work on the machine disturbed it, once more: keep the quieter."""
+    attempts = []
+    for n in range(ATTEMPTS):
+        bench.quiet()
+        say(f"{what} ...")
+        result = run(n)
+        attempts.append(result)
+        other = result["cpu"]["other"]
+        if other < QUIET_CORES or bench.waited >= WAIT_BUDGET:
+            break
+        say(f"{what}: other work used {other:.2f} cores during the run")
+    best = min(attempts, key=lambda r: float(r["cpu"]["other"]))
+    best["attempts"] = len(attempts)
+    return best
+
+
+def knock_env(
+    work: Path, hs: Homeserver, database_url: str, args: argparse.Namespace
+) -> dict[str, str]:
+    """A deployment's environment: the sandbox homeserver, one database, a door open to all."""
+    return base_env() | {
+        "NEW_ROOM_ID": hs.room,
+        "MATRIX_BASE_URL": hs.hs.base_url,
+        "MATRIX_ACCESS_TOKEN": hs.token,
+        "DATABASE_URL": database_url,
+        "TOKENS_FILE": str(work / "tokens.json"),
+        "BLOCKLIST_FILE": str(work / "blocked_users.txt"),
+        "ALLOWLIST_FILE": str(work / "allowed_users.txt"),
+        "TALLY_SIGNING_SECRET": SECRET,
+        "MAX_REQUESTS_PER_WINDOW": UNREACHABLE,
+        "JOIN_WAVE_THRESHOLD": UNREACHABLE,
+        "WORKER_CONCURRENCY": str(args.worker_concurrency),
+        "REQUEST_DELAY": args.request_delay,
+    }
+
+
+def base_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: v for k, v in os.environ.items() if k in keep} | {"PYTHONPATH": str(ROOT)}
+
+
+@contextmanager
+def knock_process(bench: Bench, engine: Engine, tag: str) -> Iterator[tuple[Server, str]]:
+    """A fresh Knock process on a fresh database."""
+    work = bench.work / tag
+    work.mkdir()
+    url = engine.new_database(tag)
+    env = knock_env(work, bench.homeserver, url, bench.args)
+    knock = serve(f"knock-{tag}", "mknock:app", env, work, "/readyz")
+    try:
+        time.sleep(SETTLE)
+        yield knock, url
+    finally:
+        knock.stop()
+
+
+# Throughput.
+
+
+def throughput(bench: Bench, engine: Engine, connections: int) -> dict[str, Any]:
+    name = engine.name
+    bare = measured(
+        bench,
+        f"{name}: wrk, bare route, {connections} connections",
+        lambda _: bare_wrk(bench, connections),
+    )
+    knock = measured(
+        bench,
+        f"{name}: wrk, Knock, {connections} connections",
+        lambda n: knock_wrk(bench, engine, connections, attempt_tag(f"{name}-c{connections}", n),
+                            bare["rate"]),
+    )  # fmt: skip
+    say(
+        f"{name}, {connections} connections: bare {bare['rate']:.0f}/s, Knock {knock['rate']:.0f}/s"
+    )
+    return {"connections": connections, "bare": bare, "knock": knock}
+
+
+def attempt_tag(tag: str, attempt: int) -> str:
+    return tag if attempt == 0 else f"{tag}-again{attempt}"
+
+
+def bare_wrk(bench: Bench, connections: int) -> dict[str, Any]:
+    args = bench.args
+    watch = bench.watch(bench.bare, None)
+    watch.start()
+    result = run_wrk(
+        bench.bare, bench.bare_bodies, args.seconds, connections, args.threads, once=False,
+        outdir=bench.work / "wrk-bare",
+    )  # fmt: skip
+    watch.stop()
+    result["cpu"] = watch.shares()
+    return result
+
+
+def knock_wrk(
+    bench: Bench, engine: Engine, connections: int, tag: str, bare_rate: float
+) -> dict[str, Any]:
+    args = bench.args
+    # Enough bodies for Knock at 1.5x the bare route's rate; a run that runs out says so.
+    count = int(bare_rate * args.seconds * 1.5) + 10 * connections
+    bodies = bench.deliveries.write(tag, count, args.threads)
+    with knock_process(bench, engine, tag) as (knock, url):
+        memory = {"start": status_kib(knock.pid)}
+        watch = bench.watch(knock, engine.pids)
+        watch.start()
+        result = run_wrk(
+            knock, bodies, args.seconds, connections, args.threads, once=True,
+            outdir=bench.work / f"wrk-{tag}",
+        )  # fmt: skip
+        watch.stop()
+        memory["after"] = status_kib(knock.pid)
+    for path in bodies.parent.glob(f"{bodies.name}.*"):
+        path.unlink()
+    result["cpu"] = watch.shares()
+    result["memory"] = memory
+    result["tally"] = checked(bench, url, tag, result["statuses"].get("202", 0), result.pop("ids"))
+    return result
+
+
+def checked(bench: Bench, url: str, tag: str, answered_202: int, ids: list[str]) -> dict[str, Any]:
+    check = tally(url, tag, answered_202, ids)
+    bench.tallies.append(check)
+    say(f"  {tag}: {'ok' if check.ok else 'MISMATCH'} {check}")
+    return asdict(check)
+
+
+# Latency.
+
+
+def fixed_rates(args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """(basis, rate) of the latency runs: --rates, else half of each server's best throughput."""
+    if args.rates:
+        return [("--rates", rate) for rate in args.rates]
+    if not runs:
+        return []
+    bare_best = max(run["bare"]["rate"] for run in runs)
+    knock_best = max(run["knock"]["rate"] for run in runs)
+    rates = [("half the bare route's capacity", bare_best / 2)]
+    if knock_best / 2 < bare_best / 2 * 0.9:
+        rates.append(("half Knock's capacity", knock_best / 2))
+    return rates
+
+
+def latency(bench: Bench, engine: Engine, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rates = fixed_rates(bench.args, runs)
+    found = []
+    for n, (basis, rate) in enumerate(rates):
+        what = f"{engine.name}: open loop at {rate:.0f}/s ({basis})"
+        bare = measured(
+            bench,
+            f"{what}, bare route",
+            partial(bare_open_loop, bench, f"{engine.name}-lat{n}-bare", rate),
+        )
+        knock = measured(
+            bench,
+            f"{what}, Knock",
+            partial(knock_open_loop, bench, engine, f"{engine.name}-lat{n}-knock", rate),
+        )
+        found.append({"basis": basis, "rate": rate, "bare": bare, "knock": knock})
+    return found
+
+
+def bare_open_loop(bench: Bench, tag: str, rate: float, attempt: int) -> dict[str, Any]:
+    return open_loop(bench, bench.bare, None, attempt_tag(tag, attempt), rate)
+
+
+def knock_open_loop(
+    bench: Bench, engine: Engine, tag: str, rate: float, attempt: int
+) -> dict[str, Any]:
+    tag = attempt_tag(tag, attempt)
+    with knock_process(bench, engine, tag) as (knock, url):
+        result = open_loop(bench, knock, engine.pids, tag, rate)
+    result["tally"] = checked(bench, url, tag, result["status_202"], result.pop("ids"))
+    return result
+
+
+def open_loop(
+    bench: Bench, server: Server, db_pids: Pids | None, tag: str, rate: float
+) -> dict[str, Any]:
+    assert bench.openloop is not None
+    seconds = bench.args.latency_seconds
+    bodies = bench.deliveries.write(tag, math.ceil(rate * seconds) + 1)
+    ids = bench.work / f"{tag}.ids" if server is not bench.bare else None
+    watch = bench.watch(server, db_pids)
+    watch.start()
+    result = run_openloop(bench.openloop, server, bodies, rate, seconds, ids)
+    watch.stop()
+    result["cpu"] = watch.shares()
+    result["cpu_seconds"] = dict(watch.used)
+    Path(f"{bodies}.0").unlink()
+    return result
+
+
+# Main.
+
+
+def run_engine(bench: Bench, engine: Engine) -> dict[str, Any]:
+    out: dict[str, Any] = {"engine": engine.name, "throughput": [], "latency": []}
+    for connections in [] if bench.args.no_throughput else bench.args.connections:
+        out["throughput"].append(throughput(bench, engine, connections))
+    if bench.openloop is not None:
+        out["latency"] = latency(bench, engine, out["throughput"])
+    return out
+
+
+def one_engine(bench: Bench, name: str) -> dict[str, Any]:
+    if name == "sqlite":
+        directory = bench.work / "sqlite"
+        directory.mkdir()
+        engine = Engine(name, lambda tag: f"sqlite:///{directory / tag}.db", None)
+        return run_engine(bench, engine)
+    if name == "postgresql":
+        with PostgresSandbox() as pg:
+            postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+            engine = Engine(
+                name, lambda tag: pg.create_database(tag.replace("-", "_")), children_of(postmaster)
+            )
+            return run_engine(bench, engine)
+    raise SystemExit(f"unknown engine {name!r}: sqlite or postgresql")
+
+
+@contextmanager
+def homeserver(directory: Path) -> Iterator[Homeserver]:
+    with Sandbox(directory) as hs:
+        admin = hs.register("admin", admin=True)
+        bot = hs.register("knockbot")
+        hs.lift_rate_limits(admin, bot.user_id)
+        room = hs.create_room(bot)
+        yield Homeserver(hs, bot.access_token, room, matching(str(hs.config_path)))
+
+
+def parse_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.intake",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--engines", type=parse_list, default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--connections", type=lambda v: [int(c) for c in parse_list(v)], default=[100, 1000]
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="sending time per wrk run")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--no-throughput", action="store_true", help="latency runs only")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(r) for r in parse_list(v)],
+        help="fixed rates (requests/s) for the latency runs instead of half the capacities",
+    )
+    parser.add_argument("--worker-concurrency", type=int, default=1)
+    parser.add_argument("--request-delay", default="0")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.no_throughput and not args.rates:
+        raise SystemExit("--no-throughput needs --rates (the capacities come from wrk's runs)")
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench.intake needs wrk (make wrk)")
+    started = datetime.datetime.now(datetime.UTC)
+    engines = []
+    with tempfile.TemporaryDirectory(prefix="knock-bench-") as tmp:
+        work = Path(tmp)
+        openloop = None if args.no_latency else build_openloop(work)
+        deliveries = Deliveries(work)
+        say("starting a throwaway Synapse ...")
+        with homeserver(work / "hs") as hs:
+            bare = serve("bare", "bench.bare:app", base_env(), work, "/docs")
+            try:
+                bench = Bench(
+                    args, work, hs, bare, deliveries, openloop,
+                    deliveries.write("bare", BARE_BODIES, args.threads),
+                )  # fmt: skip
+                for name in args.engines:
+                    engines.append(one_engine(bench, name))
+                bare_memory = status_kib(bare.pid)
+            finally:
+                bare.stop()
+    print(intake_report.report(args, started, engines, bare_memory))
+    if args.json:
+        args.json.write_text(json.dumps(engines, indent=2, default=str))
+    lost = [t for t in bench.tallies if not t.ok]
+    if lost:
+        say(f"{len(lost)} run(s) did not match the database with the 202s: {lost}")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

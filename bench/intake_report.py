@@ -1,0 +1,206 @@
+"""Markdown tables for `python -m bench.intake` (the figures bench/README.md keeps)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+from typing import Any
+
+THROUGHPUT_TARGET = 0.5  # Knock's requests/s at least half the bare route's
+P99_TARGET = 1.5  # Knock's p99 at most 1.5x the bare route's, at half the bare capacity
+KEPT_RATE = 0.95  # a server that answered less of the fixed rate than this did not keep it
+
+Engines = list[dict[str, Any]]
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}/s"
+
+
+def fmt_ms(us: float) -> str:
+    ms = us / 1000
+    return f"{ms:,.1f} ms" if ms < 100 else f"{ms:,.0f} ms"
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def server_name(name: str) -> str:
+    return "bare route" if name == "bare" else "Knock"
+
+
+def kept_rate(result: dict[str, Any], rate: float) -> bool:
+    """Whether a fixed-rate run sent everything and had it answered at the rate."""
+    return bool(
+        result["unsent"] == 0
+        and result["unanswered"] == 0
+        and result["answered_in_window_rate"] >= KEPT_RATE * rate
+    )
+
+
+def per_request_ms(result: dict[str, Any]) -> float:
+    """The server's CPU time per answered request during a fixed-rate run."""
+    answered = result["answered"]
+    return 1000 * result["cpu_seconds"]["server"] / answered if answered else 0.0
+
+
+def throughput_table(engines: Engines) -> str:
+    lines = [
+        "| database | connections | bare route | Knock | ratio | 202s | knocks stored "
+        "(all queued, ids match) | Knock's p99 under this load | invite jobs done meanwhile |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        for run in engine["throughput"]:
+            bare, knock = run["bare"], run["knock"]
+            check = knock["tally"]
+            matched = "yes" if tally_ok(check) else "**NO**"
+            exhausted = " (ran out of bodies)" if knock["exhausted"] else ""
+            done = check["stored"] - check["states"].get("queued", 0)
+            lines.append(
+                f"| {engine['engine']} | {run['connections']} | {fmt_rate(bare['rate'])} | "
+                f"{fmt_rate(knock['rate'])}{exhausted} | {knock['rate'] / bare['rate']:.3f} | "
+                f"{check['answered_202']:,} | {check['stored']:,} ({matched}) | "
+                f"{fmt_ms(knock['latency_us']['p99'])} | {done:,} |"
+            )
+    return "\n".join(lines)
+
+
+def tally_ok(check: dict[str, Any]) -> bool:
+    return bool(
+        check["stored"] == check["answered_202"] == check["ids_202"] == check["queued"]
+        and check["missing"] == check["unexpected"] == 0
+    )
+
+
+def cpu_table(engines: Engines) -> str:
+    lines = [
+        "| database | connections | server | server | homeserver | PostgreSQL | wrk | "
+        "other work on the machine |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        for run in engine["throughput"]:
+            for name in ("bare", "knock"):
+                cpu = run[name]["cpu"]
+                database = f"{cpu['database']:.2f}" if "database" in cpu else "-"
+                lines.append(
+                    f"| {engine['engine']} | {run['connections']} | {server_name(name)} | "
+                    f"{cpu['server']:.2f} | {cpu['homeserver']:.2f} | {database} | "
+                    f"{cpu['load generator']:.2f} | {cpu['other']:.2f} |"
+                )
+    return "\n".join(lines)
+
+
+def latency_table(engines: Engines) -> str:
+    lines = [
+        "| database | fixed rate | server | answered/s | p50 | p99 | p99 ratio | "
+        "unsent when the run ended | server process (cores) | CPU per request | "
+        "other work on the machine (cores) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        for row in engine["latency"]:
+            bare_p99 = row["bare"]["latency_with_unsent"]["p99_us"]
+            for name in ("bare", "knock"):
+                r = row[name]
+                p = r["latency_with_unsent"]
+                bound = "" if kept_rate(r, row["rate"]) else "≥ "
+                ratio = "" if name == "bare" else f"{bound}{p['p99_us'] / bare_p99:,.1f}x"
+                lines.append(
+                    f"| {engine['engine']} | {fmt_rate(row['rate'])} ({row['basis']}) | "
+                    f"{server_name(name)} | {fmt_rate(r['answered_in_window_rate'])} | "
+                    f"{bound}{fmt_ms(p['p50_us'])} | {bound}{fmt_ms(p['p99_us'])} | {ratio} | "
+                    f"{r['unsent']:,} | {r['cpu']['server']:.2f} | "
+                    f"{per_request_ms(r):.2f} ms | {r['cpu']['other']:.2f} |"
+                )
+    return "\n".join(lines)
+
+
+def memory_table(engines: Engines, bare: dict[str, int]) -> str:
+    lines = [
+        "| process | at start (VmRSS) | after the run (VmRSS) | peak (VmHWM) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        for run in engine["throughput"]:
+            memory = run["knock"]["memory"]
+            start, after = memory["start"], memory["after"]
+            lines.append(
+                f"| Knock, {engine['engine']}, after wrk at {run['connections']} connections | "
+                f"{mib(start['VmRSS'])} | {mib(after['VmRSS'])} | {mib(after['VmHWM'])} |"
+            )
+    lines.append(f"| bare route, at the end | | {mib(bare['VmRSS'])} | {mib(bare['VmHWM'])} |")
+    return "\n".join(lines)
+
+
+def p99_verdict(row: dict[str, Any]) -> tuple[str, str]:
+    """(measured, met?) for the p99 target at one fixed rate."""
+    bare, knock = row["bare"], row["knock"]
+    bare_p99 = bare["latency_with_unsent"]["p99_us"]
+    knock_p99 = knock["latency_with_unsent"]["p99_us"]
+    if not kept_rate(bare, row["rate"]):
+        return "the bare route did not keep the rate", "not measured"
+    if not kept_rate(knock, row["rate"]):
+        return f"≥ {knock_p99 / bare_p99:,.1f}x (Knock did not keep the rate)", "no"
+    ratio = knock_p99 / bare_p99
+    return f"{ratio:,.1f}x", "yes" if ratio <= P99_TARGET else "no"
+
+
+def targets_table(engines: Engines) -> str:
+    lines = ["| target | database | measured | met? |", "| --- | --- | --- | --- |"]
+    for engine in engines:
+        name = engine["engine"]
+        for run in engine["throughput"]:
+            ratio = run["knock"]["rate"] / run["bare"]["rate"]
+            met = "yes" if ratio >= THROUGHPUT_TARGET else "no"
+            lines.append(
+                f"| throughput ≥ {THROUGHPUT_TARGET} of the bare route's, "
+                f"{run['connections']} connections | {name} | {ratio:.3f} | {met} |"
+            )
+        for run in engine["throughput"]:
+            check = run["knock"]["tally"]
+            lines.append(
+                f"| every 202 is a stored knock queued for an invite, and nothing else is "
+                f"stored, {run['connections']} connections | {name} | "
+                f"{check['answered_202']:,} 202s, {check['stored']:,} knocks | "
+                f"{'yes' if tally_ok(check) else 'no'} |"
+            )
+        for row in engine["latency"][:1]:
+            measured, met = p99_verdict(row)
+            lines.append(
+                f"| p99 ≤ {P99_TARGET}x the bare route's at {fmt_rate(row['rate'])} "
+                f"(half its capacity) | {name} | {measured} | {met} |"
+            )
+    return "\n".join(lines)
+
+
+def report(
+    args: argparse.Namespace,
+    started: datetime.datetime,
+    engines: Engines,
+    bare_memory: dict[str, int],
+) -> str:
+    parts = [
+        f"date: {started:%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        f"wrk: {args.threads} threads, {args.seconds:g} s of sending per run; open loop: "
+        f"{args.latency_seconds:g} s per run; WORKER_CONCURRENCY={args.worker_concurrency}, "
+        f"REQUEST_DELAY={args.request_delay}",
+        "## Throughput",
+        throughput_table(engines),
+        "Cores used during each wrk run (CPU seconds / wall seconds):",
+        cpu_table(engines),
+    ]
+    if any(engine["latency"] for engine in engines):
+        parts += ["## Latency at a fixed rate", latency_table(engines)]
+    parts += [
+        "## Memory",
+        memory_table(engines, bare_memory),
+        "## Targets",
+        targets_table(engines),
+    ]
+    return "\n\n".join(parts)
