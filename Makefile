@@ -42,6 +42,7 @@ lint: $(STAMP)
 bench: $(STAMP) postgres wrk
 	@command -v cc >/dev/null || command -v gcc >/dev/null || scripts/apt-install gcc libc6-dev
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.blocklist
 

@@ -1,11 +1,10 @@
-"""`make bench`: Knock measured against a baseline run side by side, on a throwaway Synapse.
+"""`python -m bench`: the welcome, measured against a baseline side by side on a throwaway Synapse.
 
-1. End to end: N knocks to N invites on the real homeserver, against a baseline that makes the
-   same homeserver calls per person (profile, membership, invite) at the same concurrency.
-2. Welcome: the time from a join to Knock's welcome, against a bare /sync seeing the join.
+Welcome: the time from a join to Knock's welcome, against a bare /sync seeing the join.
 
-Intake (webhook throughput, latency and memory of a deployed Knock process) is measured by
-`python -m bench.intake`. Figures are ratios, so the machine's speed cancels out;
+End to end (knocks to invites on both databases, and at Synapse's default rate limits) is
+`python -m bench.e2e`; intake (webhook throughput, latency and memory of a deployed Knock process)
+is `python -m bench.intake`. Figures are ratios, so the machine's speed cancels out;
 bench/README.md keeps the results.
 """
 
@@ -19,7 +18,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 
@@ -30,29 +28,6 @@ from knock.services.runtime import Runtime
 from knock.web.app import create_api
 
 API = "/_matrix/client/v3"
-
-
-async def baseline_invites(
-    hs: Sandbox, bot: SandboxUser, room: str, users: list[str], conc: int
-) -> float:
-    """Make Knock's homeserver calls per person directly; return seconds for all of them."""
-    headers = {"Authorization": f"Bearer {bot.access_token}"}
-    async with httpx.AsyncClient(base_url=hs.base_url, headers=headers, timeout=30) as http:
-        queue = list(reversed(users))
-        r = quote(room, safe="")
-
-        async def drive() -> None:
-            while queue:
-                user = queue.pop()
-                u = quote(user, safe="")
-                (await http.get(f"{API}/profile/{u}")).raise_for_status()
-                await http.get(f"{API}/rooms/{r}/state/m.room.member/{u}")
-                reply = await http.post(f"{API}/rooms/{r}/invite", json={"user_id": user})
-                reply.raise_for_status()
-
-        start = time.perf_counter()
-        await asyncio.gather(*(drive() for _ in range(conc)))
-        return time.perf_counter() - start
 
 
 async def knock_invites(runtime: Runtime, users: list[str]) -> float:
@@ -119,15 +94,13 @@ async def _sync_until_join(
                     return str(since)
 
 
-async def main(people: int, concurrency: int) -> None:
+async def main(people: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Sandbox(Path(tmp) / "hs") as hs:
         admin = hs.register("admin", admin=True)
         bot = hs.register("knockbot")
         hs.lift_rate_limits(admin, bot.user_id)
-        base_users = [hs.register(f"base{n}").user_id for n in range(people)]
         knock_people = [hs.register(f"knock{n}") for n in range(people)]
-        knock_users = [person.user_id for person in knock_people]
-        base_room, knock_room = hs.create_room(bot), hs.create_room(bot)
+        knock_room = hs.create_room(bot)
         settings = load_settings(
             env_file=None,
             new_room_id=knock_room,
@@ -136,26 +109,18 @@ async def main(people: int, concurrency: int) -> None:
             database_url=f"sqlite:///{tmp}/knock.db",
             tokens_file=f"{tmp}/tokens.json",
             request_delay=0,
-            worker_concurrency=concurrency,
-            # Measure the pipeline, not the door's pacing: a benchmark is one flood, one address.
-            max_requests_per_window=1_000_000,
-            join_wave_threshold=1_000_000,
-            limit_per_ip="off",
             log_level="WARNING",
         )
         runtime = Runtime(settings)
         await runtime.start()
         try:
-            base_s = await baseline_invites(hs, bot, base_room, base_users, concurrency)
-            knock_s = await knock_invites(runtime, knock_users)
-            welcome = await welcome_latency(hs, bot, runtime, knock_people[:WELCOMES], knock_room)
+            await knock_invites(runtime, [person.user_id for person in knock_people])
+            welcome = await welcome_latency(hs, bot, runtime, knock_people, knock_room)
         finally:
             await runtime.stop()
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
-    print(f"end to end, {people} people, concurrency {concurrency}:")
-    print(f"  baseline {base_s:.2f}s  knock {knock_s:.2f}s  ratio {knock_s / base_s:.2f}x")
     bare_p50, knock_p50 = statistics.median(welcome[0]), statistics.median(welcome[1])
-    print(f"welcome after a join, {WELCOMES} people, one at a time (median):")
+    print(f"welcome after a join, {people} people, one at a time (median):")
     print(
         f"  bare /sync sees the join {bare_p50 * 1000:.0f} ms  knock's welcome sent "
         f"{knock_p50 * 1000:.0f} ms  ratio {knock_p50 / bare_p50:.2f}x"
@@ -164,7 +129,6 @@ async def main(people: int, concurrency: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--people", type=int, default=WELCOMES)
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.concurrency))
+    asyncio.run(main(args.people))

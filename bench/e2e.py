@@ -20,9 +20,6 @@ import json
 import os
 import platform
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -33,29 +30,20 @@ from urllib.parse import quote
 
 import httpx
 
+from bench.processes import Server, base_env, serve, status_kib
 from knock.pg_sandbox import PostgresSandbox
 from knock.sandbox import Sandbox, SandboxUser
 
-ROOT = Path(__file__).resolve().parents[1]
 API = "/_matrix/client/v3"
 POSTERS = 32  # webhook deliveries in flight while knocking
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
 def deployed_knock(
     work: Path, hs: Sandbox, bot: SandboxUser, room: str, database_url: str, **extra: str
-) -> Iterator[tuple[str, Path]]:
+) -> Iterator[Server]:
     """One `uvicorn mknock:app` process configured through its environment, as deployed."""
-    port = _free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
+    env = base_env() | {
         "NEW_ROOM_ID": room,
         "MATRIX_BASE_URL": hs.base_url,
         "MATRIX_ACCESS_TOKEN": bot.access_token,
@@ -75,26 +63,11 @@ def deployed_knock(
         "BLOCKLIST_SCAN_INTERVAL": "0",
         **extra,
     }
-    log = work / f"knock-{port}.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
-            env=env,
-            cwd=work,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    knock = serve(f"knock-{room[1:9]}", "mknock:app", env, work, "/readyz")
     try:
-        deadline = time.monotonic() + 60
-        while "Application startup complete" not in log.read_text():
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Knock did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield url, log
+        yield knock
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        knock.stop()
 
 
 async def invited_count(http: httpx.AsyncClient, room: str) -> int:
@@ -165,19 +138,6 @@ def invites_per_person(hs: Sandbox, bot: SandboxUser, room: str) -> Counter[str]
     return Counter(e["state_key"] for e in events if e["content"].get("membership") == "invite")
 
 
-def rss_mib(log: Path) -> float | None:
-    """Peak RSS of the Knock process that wrote `log` (its pid is in uvicorn's first lines)."""
-    found = re.search(r"Started server process \[(\d+)\]", log.read_text())
-    if not found:
-        return None
-    try:
-        status = Path(f"/proc/{found.group(1)}/status").read_text()
-    except OSError:
-        return None
-    peak = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(peak.group(1)) / 1024 if peak else None
-
-
 def run_engine(
     engine: str, knocks: int, tasks: int, stack: ExitStack, work: Path
 ) -> dict[str, object]:
@@ -195,9 +155,9 @@ def run_engine(
     base_s = asyncio.run(baseline(hs, bot, base_room, base_users, tasks))
     with deployed_knock(
         work, hs, bot, knock_room, url, REQUEST_DELAY="0", WORKER_CONCURRENCY=str(tasks)
-    ) as (knock_url, log):
-        knock_s = asyncio.run(knock_through(knock_url, hs, bot, knock_room, knock_users))
-        rss = rss_mib(log)
+    ) as knock:
+        knock_s = asyncio.run(knock_through(knock.url, hs, bot, knock_room, knock_users))
+        rss = status_kib(knock.pid).get("VmHWM", 0) / 1024
     twice = [u for u, n in invites_per_person(hs, bot, knock_room).items() if n > 1]
     return {
         "engine": engine,
@@ -219,9 +179,9 @@ def run_limited(knocks: int, stack: ExitStack, work: Path) -> dict[str, object]:
     users = hs.add_accounts(admin, [f"limited{n:03d}" for n in range(knocks)])
     room = hs.create_room(bot)
     url = f"sqlite:///{work / 'knock-limited.db'}"
-    with deployed_knock(work, hs, bot, room, url, REQUEST_DELAY="0") as (knock_url, log):
-        seconds = asyncio.run(knock_through(knock_url, hs, bot, room, users))
-        waits = [float(w) for w in re.findall(r"waiting ([\d.]+)s as asked", log.read_text())]
+    with deployed_knock(work, hs, bot, room, url, REQUEST_DELAY="0") as knock:
+        seconds = asyncio.run(knock_through(knock.url, hs, bot, room, users))
+        waits = [float(w) for w in re.findall(r"waiting ([\d.]+)s as asked", knock.log.read_text())]
     invites = invites_per_person(hs, bot, room)
     return {
         "knocks": knocks,

@@ -40,7 +40,6 @@ import asyncio
 import datetime
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -61,6 +60,7 @@ from bench.processes import (
     CpuWatch,
     Pids,
     Server,
+    base_env,
     children_of,
     matching,
     serve,
@@ -71,7 +71,6 @@ from knock.pg_sandbox import PostgresSandbox
 from knock.sandbox import Sandbox
 from knock.store.engine import make_engine
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTLE = 1.0  # seconds between Knock answering /readyz and the first request
 UNREACHABLE = "1000000000"  # a window or threshold no run reaches
 ATTEMPTS = 2  # a run disturbed by other work on the machine is tried once more
@@ -238,11 +237,6 @@ def knock_env(
         "WORKER_CONCURRENCY": str(args.worker_concurrency),
         "REQUEST_DELAY": args.request_delay,
     }
-
-
-def base_env() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    return {k: v for k, v in os.environ.items() if k in keep} | {"PYTHONPATH": str(ROOT)}
 
 
 @contextmanager

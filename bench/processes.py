@@ -15,11 +15,18 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUIET_CORES = 0.3  # other work on the machine below this counts as quiet
 UVICORN_OPTIONS = ["--host", "127.0.0.1"]  # otherwise uvicorn's defaults, as deployed
 
 Pids = Callable[[], list[int]]
+
+
+def base_env() -> dict[str, str]:
+    """The environment a served process starts from: no settings of this shell leak in."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: v for k, v in os.environ.items() if k in keep} | {"PYTHONPATH": str(ROOT)}
 
 
 def free_port() -> int:

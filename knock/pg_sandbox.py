@@ -42,6 +42,19 @@ def postgres_bin_dir() -> Path | None:
     return versions[-1].parent if versions else None
 
 
+def _cluster_owner() -> pwd.struct_passwd:
+    """The account a root process runs the cluster as: Debian's `postgres`, made if missing."""
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam("postgres")
+
+
 class PostgresSandbox:
     """Start with ``with``; ``durable=False`` turns fsync off for a faster test suite."""
 
@@ -56,7 +69,7 @@ class PostgresSandbox:
         self.data = self.dir / "data"
         self._run_as: dict[str, Any] = {}
         if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
+            owner = _cluster_owner()
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self._run_as = {"user": owner.pw_uid, "group": owner.pw_gid}
 
