@@ -88,7 +88,9 @@ class Worker:
 
     async def run_once(self) -> bool:
         """Claim and carry out one due job; return False when none was due."""
-        job = await self.store.claim_job(self.name, self.clock.now(), self.settings.lease_ttl)
+        job = await self.store.claim_job(
+            self.name, self.clock.now(), self.settings.lease_ttl, attempts_invite=INVITE_JOB
+        )
         if job is None:
             return False
         heartbeat = asyncio.create_task(self._keep_leased(job))
@@ -212,7 +214,6 @@ class InviteStep:
             return
         if await self._settled_by_membership():
             return
-        await self.worker.store.mark_invite_attempted(self.knock.knock_id, self.worker.clock.now())
         try:
             await self.matrix.invite(
                 self.room_id, self.knock.user_id, self.worker.settings.invite_reason

@@ -302,16 +302,6 @@ class Store:
         async with self._write() as conn:
             await add_history(conn, knock_id, history, now)
 
-    async def mark_invite_attempted(self, knock_id: str, now: float) -> None:
-        """Record that an invite is about to be sent, before sending it.
-
-        After a crash, an invite found in the room for a knock with this mark is the knock's own.
-        """
-        async with self._write() as conn:
-            await conn.execute(
-                update(knocks).where(knocks.c.knock_id == knock_id).values(invite_attempted_at=now)
-            )
-
     async def purge_closed(self, before: float) -> int:
         """Erase closed knocks last changed before `before`; return how many."""
         closed = [state.value for state in CLOSED]
@@ -332,8 +322,16 @@ class Store:
 
     # Jobs.
 
-    async def claim_job(self, worker: str, now: float, lease: float) -> Job | None:
-        """Lease the oldest due job to `worker`, or return None when nothing is due."""
+    async def claim_job(
+        self, worker: str, now: float, lease: float, *, attempts_invite: str | None = None
+    ) -> Job | None:
+        """Lease the oldest due job to `worker`, or return None when nothing is due.
+
+        The job comes with its knock as it was before the claim. A job of kind `attempts_invite`
+        also marks its knock's invite as attempted, in the claim's transaction, before any
+        invite can go out: after a crash, an invite found in the room for a knock with this mark
+        is the knock's own.
+        """
         free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now)
         oldest_due = (
             select(jobs.c.id)
@@ -369,6 +367,12 @@ class Store:
                 found = await conn.execute(select(knocks).where(knocks.c.knock_id == row.knock_id))
                 knock_row = found.first()
                 knock = KnockRecord.from_row(knock_row) if knock_row else None
+            if knock is not None and row.kind == attempts_invite:
+                await conn.execute(
+                    update(knocks)
+                    .where(knocks.c.knock_id == knock.knock_id)
+                    .values(invite_attempted_at=now)
+                )
         return Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at, knock)
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:

@@ -1,0 +1,99 @@
+"""Memory of a deployed Knock process holding a 1M-entry block-list.
+
+    python -m bench.memory                 # 1,000,000 entries
+    python -m bench.memory --entries 100000
+
+The entries (the same generated handles as `python -m bench.blocklist`) are written straight into
+a fresh SQLite database, as if moderators had added them; then one `uvicorn mknock:app` process
+starts on it against a throwaway Synapse, loads the block-list like any start, and its VmRSS and
+VmHWM are read from /proc once it has said so and answers /readyz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench.blocklist import load_generator
+from bench.processes import base_env, serve, status_kib
+from knock.sandbox import Sandbox
+from knock.store import Store
+from knock.store.blocklist import VERSION_KEY
+
+LOADED = re.compile(r"Loaded the block-list: ([1-9]\d*) entries")
+
+
+def write_entries(path: Path, patterns: list[str]) -> None:
+    """Create the schema, then add every pattern as a moderator's entry."""
+
+    async def migrate() -> None:
+        store = await Store.open(f"sqlite:///{path}")
+        await store.close()
+
+    asyncio.run(migrate())
+    now = time.time()
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT OR IGNORE INTO blocklist_entries "
+            "(pattern, allow, origin, hashed, source, reason, added_at) "
+            "VALUES (?, 0, 'moderator', 0, 'api', NULL, ?)",
+            ((pattern, now) for pattern in patterns),
+        )
+        db.execute(
+            "INSERT INTO state_values (key, value, updated_at) VALUES (?, '1', ?)",
+            (VERSION_KEY, now),
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory")
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="knock-memory-") as tmp,
+        Sandbox(Path(tmp) / "hs") as hs,
+    ):
+        work = Path(tmp)
+        bot = hs.register("knockbot")
+        room = hs.create_room(bot)
+        database = work / "knock.db"
+        patterns = load_generator().blocked_ids(args.entries)
+        write_entries(database, patterns)
+        del patterns
+        env = base_env() | {
+            "NEW_ROOM_ID": room,
+            "MATRIX_BASE_URL": hs.base_url,
+            "MATRIX_ACCESS_TOKEN": bot.access_token,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "TOKENS_FILE": str(work / "tokens.json"),
+            "BLOCKLIST_FILE": str(work / "blocked.txt"),
+            "ALLOWLIST_FILE": str(work / "allowed.txt"),
+            "LOG_LEVEL": "INFO",
+        }
+        start = time.perf_counter()
+        knock = serve("knock", "mknock:app", env, work, "/readyz")
+        try:
+            while not (found := LOADED.search(knock.log.read_text())):
+                assert time.perf_counter() - start < 600, knock.log.read_text()[-2000:]
+                time.sleep(0.5)
+            ready_s = time.perf_counter() - start
+            memory = status_kib(knock.pid)
+        finally:
+            knock.stop()
+    result = {
+        "entries": int(found.group(1)),
+        "ready_after_s": round(ready_s, 1),
+        "vm_rss_mib": round(memory["VmRSS"] / 1024, 1),
+        "vm_hwm_mib": round(memory["VmHWM"] / 1024, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
