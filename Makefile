@@ -44,6 +44,7 @@ bench: $(STAMP) postgres wrk
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.blocklist
 
 clean:
