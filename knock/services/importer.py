@@ -253,33 +253,21 @@ class Importer:
 
     async def _add_invite(self, invite: OriginalInvite) -> _Outcome:
         key = f"{ACTOR}:{invite.user_id}"
-        now = self.clock.now()
-        earlier = await self.store.knock_by_submission(key)
-        if earlier is not None and earlier.state is not State.QUEUED:
+        if await self.store.knock_by_submission(key) is not None:
             return _Outcome.ALREADY_IMPORTED
-        if earlier is not None:
-            knock_id = earlier.knock_id  # an import stopped half-way: finish it
-        elif await self.store.latest_knock(invite.user_id, _OPEN) is not None:
+        if await self.store.latest_knock(invite.user_id, _OPEN) is not None:
             return _Outcome.OPEN_KNOCK
-        else:
-            received = [
-                (str(Event.RECEIVED), ACTOR, "a pending invite of the original service"),
-                (str(Event.QUEUED), ACTOR, None),
-            ]
-            knock_id, created = await self.store.add_knock(_knock(invite, key), received, None, now)
-            if not created:
-                return _Outcome.ALREADY_IMPORTED
-        # The knock is queued without a job, then moved as the worker moves one it invited.
         sent = datetime.fromtimestamp(invite.invite_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        moved = await self.store.move(
-            knock_id,
-            State.INVITED,
-            reason=None,
-            history=[(str(Event.INVITED), ACTOR, f"invited by the original service at {sent}")],
-            now=now,
-            invited_at=invite.invite_time,
+        history = [
+            (str(Event.RECEIVED), ACTOR, "a pending invite of the original service"),
+            (str(Event.QUEUED), ACTOR, None),
+            (str(Event.INVITED), ACTOR, f"invited by the original service at {sent}"),
+        ]
+        # One transaction: the knock arrives invited, as the worker leaves one it invited.
+        _, created = await self.store.add_knock(
+            _knock(invite, key), history, None, self.clock.now()
         )
-        return _Outcome.IMPORTED if moved else _Outcome.ALREADY_IMPORTED
+        return _Outcome.IMPORTED if created else _Outcome.ALREADY_IMPORTED
 
 
 def _knock(invite: OriginalInvite, key: str) -> NewKnock:
@@ -287,12 +275,13 @@ def _knock(invite: OriginalInvite, key: str) -> NewKnock:
         knock_id=uuid.uuid4().hex[:20],
         user_id=invite.user_id,
         requested_id=invite.user_id,
-        state=State.QUEUED,
+        state=State.INVITED,
         reason=None,
         source=ACTOR,
         submission_key=key,
         ip_hash=None,
         answers=None,
+        invited_at=invite.invite_time,
     )
 
 

@@ -66,6 +66,7 @@ class NewKnock:
     submission_key: str | None
     ip_hash: str | None
     answers: str | None
+    invited_at: float | None = None  # only for a knock that arrives already invited (an import)
 
 
 @dataclass(frozen=True)
