@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from knock.clock import Clock
@@ -33,13 +34,21 @@ class Blocklist:
         )
         self.index = BlockIndex((), self.policy)
         self.version = -1
+        self._loading = asyncio.Lock()
 
     async def load(self) -> None:
-        """Build the index from every stored entry."""
-        version = await self.store.blocklist.version()
-        entries = [_entry(stored) async for stored in self.store.blocklist.stream()]
-        self.index = BlockIndex(entries, self.policy)
-        self.version = version
+        """Build the index from every stored entry.
+
+        The build runs in a thread, so that the process keeps answering while a large list is
+        indexed (tens of seconds at a million entries); checks use the previous index meanwhile.
+        A change this process makes during the build lands in the previous index and, being newer
+        than the version read here, makes the next `refresh_if_changed` load again.
+        """
+        async with self._loading:
+            version = await self.store.blocklist.version()
+            entries = [_entry(stored) async for stored in self.store.blocklist.stream()]
+            self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
+            self.version = version
         log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
 
     async def refresh_if_changed(self) -> bool:
