@@ -6,7 +6,9 @@
 The entries (the same generated handles as `python -m bench.blocklist`) are written straight into
 a fresh SQLite database, as if moderators had added them; then one `uvicorn mknock:app` process
 starts on it against a throwaway Synapse, loads the block-list like any start, and its VmRSS and
-VmHWM are read from /proc once it has said so and answers /readyz.
+VmHWM are read from /proc once it has said so and answers /readyz. Then the block-list version is
+bumped as another process's change would bump it, and `GET /` is timed every 50 ms until this
+process has reloaded: the index is rebuilt in a thread, so it should keep answering.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import asyncio
 import json
 import re
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 from bench.blocklist import load_generator
 from bench.processes import base_env, serve, status_kib
@@ -49,6 +54,30 @@ def write_entries(path: Path, patterns: list[str]) -> None:
             "INSERT INTO state_values (key, value, updated_at) VALUES (?, '1', ?)",
             (VERSION_KEY, now),
         )
+
+
+def answers_during_reload(url: str, log: Path, database: Path) -> dict[str, float]:
+    """Change the block-list version as another process would, then time `GET /` every 50 ms
+    until this process has reloaded: does it keep answering while it rebuilds its index?"""
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "UPDATE state_values SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key = ?",
+            (VERSION_KEY,),
+        )
+    waits: list[float] = []
+    start = time.perf_counter()
+    while len(LOADED.findall(log.read_text())) < 2:
+        assert time.perf_counter() - start < 600, log.read_text()[-2000:]
+        sent = time.perf_counter()
+        httpx.get(url + "/", timeout=600).raise_for_status()
+        waits.append(time.perf_counter() - sent)
+        time.sleep(0.05)
+    return {
+        "reload_s": round(time.perf_counter() - start, 1),
+        "get_during_reload_p50_ms": round(statistics.median(waits) * 1000, 1),
+        "get_during_reload_max_ms": round(max(waits) * 1000, 1),
+    }
 
 
 def main() -> None:
@@ -84,6 +113,7 @@ def main() -> None:
                 time.sleep(0.5)
             ready_s = time.perf_counter() - start
             memory = status_kib(knock.pid)
+            reload = answers_during_reload(knock.url, knock.log, database)
         finally:
             knock.stop()
     result = {
@@ -91,6 +121,7 @@ def main() -> None:
         "ready_after_s": round(ready_s, 1),
         "vm_rss_mib": round(memory["VmRSS"] / 1024, 1),
         "vm_hwm_mib": round(memory["VmHWM"] / 1024, 1),
+        **reload,
     }
     print(json.dumps(result))
 

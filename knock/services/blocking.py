@@ -144,8 +144,11 @@ class Blocking:
         """
         reason = self.settings.kick_reason
         if ban and self.settings.ban_on_block:
-            await self.matrix.ban(self.room_id, user_id, reason)
+            # Remembered first: whoever sees the ban in the room may unblock at once, and must
+            # find it. A remembered ban that never happened is harmless: unblocking lifts only
+            # bans it finds in the room.
             await self.store.blocklist.record_ban(user_id, pattern, self.clock.now())
+            await self.matrix.ban(self.room_id, user_id, reason)
         else:
             await self.matrix.kick(self.room_id, user_id, reason)
 

@@ -41,15 +41,26 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
     @event.listens_for(engine.sync_engine, "connect")
     def _tune(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        # WAL with synchronous=NORMAL survives a crash of Knock or its host process; FULL also
-        # survives a power loss.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        # WAL with synchronous=NORMAL survives a crash of Knock or its host process; FULL also
+        # survives a power loss. WAL is a property of the file: only the first connection to a
+        # new database switches it, and processes starting together may race to do so.
+        if not _is_wal(cursor):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except Exception:  # "database is locked", in the driver's own exception class
+                if not _is_wal(cursor):  # nobody else switched it either
+                    raise
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
+
+
+def _is_wal(cursor: Any) -> bool:
+    cursor.execute("PRAGMA journal_mode")
+    return str(cursor.fetchone()[0]).lower() == "wal"
 
 
 # PostgreSQL error classes that mean "busy or unreachable right now, try again": connection

@@ -19,9 +19,17 @@ from tests.integration.harness import DATABASE
 @pytest.fixture
 async def stores() -> AsyncIterator[list[Store]]:
     """Four stores on the test's database, opened (and migrated) all at once."""
-    opened = await asyncio.gather(*(Store.open(DATABASE.url) for _ in range(4)))
-    yield list(opened)
-    await asyncio.gather(*(store.close() for store in opened))
+    opened = await asyncio.gather(
+        *(Store.open(DATABASE.url) for _ in range(4)), return_exceptions=True
+    )
+    stores = [store for store in opened if isinstance(store, Store)]
+    try:
+        for failure in opened:
+            if isinstance(failure, BaseException):
+                raise failure
+        yield stores
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
 
 
 def _knock(n: int) -> NewKnock:
