@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -45,17 +46,22 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         # WAL with synchronous=NORMAL survives a crash of Knock or its host process; FULL also
         # survives a power loss. WAL is a property of the file: only the first connection to a
         # new database switches it, and processes starting together may race to do so.
-        if not _is_wal(cursor):
+        deadline = time.monotonic() + max(timeout, _WAL_SWITCH_WAIT)
+        while not _is_wal(cursor):
             try:
                 cursor.execute("PRAGMA journal_mode=WAL")
             except Exception:  # "database is locked", in the driver's own exception class
-                if not _is_wal(cursor):  # nobody else switched it either
+                if time.monotonic() > deadline:
                     raise
+                time.sleep(0.05)  # only ever while a new database is first opened
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     return engine
+
+
+_WAL_SWITCH_WAIT = 30.0  # seconds a new database's first connections may race to switch to WAL
 
 
 def _is_wal(cursor: Any) -> bool:
