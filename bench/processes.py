@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from knock.sandbox import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -27,12 +28,6 @@ def base_env() -> dict[str, str]:
     """The environment a served process starts from: no settings of this shell leak in."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
     return {k: v for k, v in os.environ.items() if k in keep} | {"PYTHONPATH": str(ROOT)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

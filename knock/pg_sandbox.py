@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from knock.sandbox import _free_port
+from knock.sandbox import free_port
 
 __all__ = ["PostgresSandbox", "postgres_bin_dir"]
 
@@ -64,7 +64,7 @@ class PostgresSandbox:
             raise RuntimeError("PostgreSQL is not installed (Debian package: postgresql)")
         self.bin = bin_dir
         self.durable = durable
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="knock-pg-"))
         self.data = self.dir / "data"
         self._run_as: dict[str, Any] = {}

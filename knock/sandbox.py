@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["Sandbox", "SandboxError", "SandboxUser"]
+__all__ = ["Sandbox", "SandboxError", "SandboxUser", "free_port"]
 
 CLIENT_V3 = "/_matrix/client/v3"
 ADMIN_V1 = "/_synapse/admin/v1"
@@ -71,7 +71,8 @@ class SandboxError(RuntimeError):
         self.body = body
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -151,7 +152,7 @@ class Sandbox:
         self.rate_limited = rate_limited
         self.synapse_defaults = synapse_defaults
         self._fixed_port = port is not None
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.directory / "homeserver.yaml"
         self.log_path = self.directory / "homeserver.log"
@@ -181,14 +182,14 @@ class Sandbox:
                 self._start_once(timeout)
                 break
             except _PortTaken:
-                # Someone grabbed the port between _free_port() and Synapse binding it.
+                # Someone grabbed the port between free_port() and Synapse binding it.
                 # Only allowed before the first successful start: afterwards the port
                 # is part of the sandbox's identity (restart() must keep it).
                 if self._fixed_port or self._ever_started or attempt == _BIND_RETRIES - 1:
                     raise RuntimeError(
                         f"Synapse could not bind {self.base_url}\n{self.log_tail()}"
                     ) from None
-                self.port = _free_port()
+                self.port = free_port()
                 self.base_url = f"http://127.0.0.1:{self.port}"
                 self._write_config()
         self._ever_started = True

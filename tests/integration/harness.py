@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from sqlalchemy import text
 from knock.config import Settings, load_settings
 from knock.core.forms import sign_tally, sign_typeform
 from knock.core.lifecycle import State
-from knock.sandbox import Sandbox, SandboxUser
+from knock.sandbox import Sandbox, SandboxUser, free_port
 from knock.services.runtime import Runtime
 from knock.store.engine import make_engine
 from knock.web.app import create_api
@@ -141,6 +140,17 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
+def wait_for(check: Callable[[], T], what: str | Callable[[], str], *, timeout: float = 30.0) -> T:
+    """`eventually` for a test not running in an event loop (processes, threads)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            told = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {told}")
+        time.sleep(0.1)
+    return result
+
+
 def tally_delivery(
     user_id: str, submission_id: str = "vNq8Ka", honeypot: str = ""
 ) -> tuple[bytes, dict[str, str]]:
@@ -223,9 +233,7 @@ def start_processes(tmp_path: Path, env: dict[str, str], count: int) -> list[Kno
     """Start `count` Knock processes and wait until each answers."""
     started = []
     for _ in range(count):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         log = tmp_path / f"knock-{port}.log"
         with log.open("w") as out:
             process = subprocess.Popen(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from knock.sandbox import Sandbox, SandboxUser
+from knock.sandbox import Sandbox, SandboxUser, free_port
 from tests.conftest import MakeUser
 from tests.integration.harness import DATABASE
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -55,7 +48,7 @@ def served(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> Iterator[tuple[str, Path]]:
     """Run `uvicorn mknock:app` as a deployment would; yield its URL and its log file."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "knock.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -136,7 +129,7 @@ def test_a_bot_outside_the_room_stops_start_up_with_one_line(
     room = synapse.create_room(stranger)  # the bot was never invited
     env = {**_env(tmp_path, synapse, bot, room), "PYTHONPATH": str(ROOT)}
     result = _run(
-        [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(_free_port())], env, tmp_path
+        [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(free_port())], env, tmp_path
     )
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -28,6 +26,7 @@ from tests.integration.harness import (
     start_knock,
     start_processes,
     tally_delivery,
+    wait_for,
 )
 
 T = TypeVar("T")
@@ -217,14 +216,14 @@ def test_when_the_leader_dies_another_process_takes_over_without_a_second_welcom
     first, second = make_user("before"), make_user("after")
     try:
         by_pid = {str(p.process.pid): p for p in processes}
-        leader = _wait(lambda: _lease_holder(), "a leader")
+        leader = wait_for(lambda: _lease_holder(), "a leader")
         assert leader is not None
         leader_process = by_pid[leader.split(":")[1]]
         survivor = next(p for p in processes if p is not leader_process)
 
         _knock_join_and_wait_for_welcome(synapse, bot, private_room, survivor.url, first)
         leader_process.process.kill()  # dies without a word: its lease must run out
-        _wait(
+        wait_for(
             lambda: (_lease_holder() or "").split(":")[1] == str(survivor.process.pid),
             "the survivor to take the lease",
         )
@@ -251,17 +250,9 @@ def _knock_join_and_wait_for_welcome(
         f"{url}/invite_from_form?token=t", json={"matrix_id": person.user_id}, timeout=30
     )
     assert answer.status_code == 202
-    _wait(lambda: invited(synapse, bot, room, person.user_id), "the invite")
+    wait_for(lambda: invited(synapse, bot, room, person.user_id), "the invite")
     synapse.join(person, room)
-    _wait(lambda: _welcomes(synapse, person, room), "the welcome")
-
-
-def _wait(check: Callable[[], T], what: str, timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
+    wait_for(lambda: _welcomes(synapse, person, room), "the welcome")
 
 
 async def test_a_moderators_reaction_approves_a_reviewed_knock_and_others_are_ignored(

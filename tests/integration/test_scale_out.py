@@ -7,10 +7,8 @@ Both ways of running several processes are covered: `uvicorn mknock:app --worker
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from knock.sandbox import Sandbox, SandboxUser
-from tests.integration.harness import database_rows, process_env
+from knock.sandbox import Sandbox, SandboxUser, free_port
+from tests.integration.harness import database_rows, process_env, wait_for
 
 KNOCKS = 500
 WORKERS = 4
@@ -30,12 +28,6 @@ WORKERS = 4
 def crowd(synapse: Sandbox, synapse_admin: SandboxUser) -> list[str]:
     """Five hundred people who exist on the homeserver."""
     return synapse.add_accounts(synapse_admin, [f"crowd{n:03d}" for n in range(KNOCKS)])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 LAUNCHERS = {
@@ -73,7 +65,7 @@ def four_workers(
         LIMIT_PER_SERVER="off",
         WORKER_CONCURRENCY="4",
     )
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "knock.log"
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -81,18 +73,15 @@ def four_workers(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: log.read_text().count("Knock is running as") == WORKERS, log)
+        wait_for(
+            lambda: log.read_text().count("Knock is running as") == WORKERS,
+            lambda: f"four workers to start:\n{log.read_text()[-3000:]}",
+            timeout=60,
+        )
         yield url, log
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _wait_until(check: object, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -121,7 +110,11 @@ def test_four_workers_invite_500_knocks_exactly_once_with_one_leader(
         rows = database_rows("SELECT count(*) FROM knocks WHERE state = 'invited'")
         return int(rows[0][0])
 
-    _wait_until(lambda: invited_count() == KNOCKS, log, timeout=180)
+    wait_for(
+        lambda: invited_count() == KNOCKS,
+        lambda: f"{KNOCKS} invites:\n{log.read_text()[-3000:]}",
+        timeout=180,
+    )
 
     # The homeserver's own record: one invite event per person, no more.
     events = synapse.member_events(bot, private_room, None)
