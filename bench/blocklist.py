@@ -17,7 +17,7 @@
    it) and on the held-out set (``tests/data/blocklist_eval/holdout``, seed 2 of the same
    generator); ``--eval-dir`` picks other or fewer sets.
 
-Each query goes through the same steps as a knock at the door (``knock.core.door``): the typed
+Each query goes through the same steps as a knock at the door (``knock.core.admission``): the typed
 text is repaired (``mxid.repair``) and the index checks the repaired id with the raw text as
 ``typed``. Only ``index.check`` is timed.
 

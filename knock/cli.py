@@ -83,7 +83,7 @@ def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
 
 
 def _login(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.services.login import interactive_login
+    from knock.services.homeserver.login import interactive_login
 
     assert settings is not None
     email = args.email or settings.beeper_login_email or input("Beeper account email: ").strip()
@@ -106,7 +106,7 @@ def _check(settings: Settings | None, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         from knock.clock import SystemClock
-        from knock.services.blocklist import Blocklist
+        from knock.services.blocklist.index import Blocklist
         from knock.store import Store
 
         assert settings is not None
@@ -124,7 +124,7 @@ def _check(settings: Settings | None, args: argparse.Namespace) -> int:
 
 def _check_file(path: Path, ids: list[str]) -> int:
     from knock.core.blocklist import BlockIndex, Entry
-    from knock.services.list_files import parse_lines
+    from knock.services.blocklist.mirror import parse_lines
 
     try:
         lines = parse_lines(path.read_text(encoding="utf-8"))
@@ -143,35 +143,38 @@ def _print_checks(check: Callable[[str, str], Any], ids: list[str]) -> None:
 
 
 def _block(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.services.blocking import NeedsConfirmation
-    from knock.services.blocklist import BadPattern
+    from knock.core.history import CLI
+    from knock.services.blocklist.actions import NeedsConfirmation
+    from knock.services.blocklist.index import BadPattern
 
     async def run(runtime: Any) -> int:
         try:
             entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source="cli")
-            answer = await runtime.blocking.block(
-                entry, "cli", dry_run=args.dry_run, confirm=args.confirm
+            result = await runtime.blocking.block(
+                entry, CLI, dry_run=args.dry_run, confirm=args.confirm
             )
         except BadPattern as exc:
             print(f"knock: {exc}", file=sys.stderr)
             return 2
         except NeedsConfirmation as exc:
-            print(json.dumps(exc.answer))
+            print(json.dumps(exc.as_dict()))
             print("knock: more people than BLOCK_CONFIRM_THRESHOLD: add --confirm", file=sys.stderr)
             return 1
-        print(json.dumps(answer))
+        print(json.dumps(result.as_dict()))
         return 0
 
     return _with_runtime(settings, run)
 
 
 def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.services.blocking import NotBlocked
-    from knock.services.blocklist import BadPattern
+    from knock.core.history import CLI
+    from knock.services.blocklist.actions import NotBlocked
+    from knock.services.blocklist.index import BadPattern
 
     async def run(runtime: Any) -> int:
         try:
-            print(json.dumps(await runtime.blocking.unblock(args.user_id, "cli")))
+            result = await runtime.blocking.unblock(args.user_id, CLI)
+            print(json.dumps(result.as_dict()))
         except (BadPattern, NotBlocked) as exc:
             print(f"knock: {args.user_id} is not on the block-list ({exc})", file=sys.stderr)
             return 1
@@ -182,7 +185,7 @@ def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
 
 def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
     async def run(runtime: Any) -> int:
-        for entry in await runtime.store.blocklist.entries():
+        for entry in await runtime.blocklist.entries():
             print(json.dumps(_entry_line(entry)))
         return 0
 
@@ -191,7 +194,7 @@ def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
 
 def _import(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.clock import SystemClock
-    from knock.services.importer import BadInput, StoreUnavailable, import_files, read_files
+    from knock.services.invites.importer import BadInput, StoreUnavailable, import_files, read_files
 
     assert settings is not None
     if args.blocklist is None and args.pending is None:
@@ -245,7 +248,7 @@ def _with_runtime(settings: Settings | None, body: Callable[[Any], Awaitable[int
             print(f"knock: {exc}", file=sys.stderr)
             return 1
         try:
-            return await body(runtime)
+            return await body(runtime.services)
         finally:
             await runtime.stop()
 

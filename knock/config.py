@@ -17,7 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from knock.core.guard import Rate
+from knock.core.limits import Rate
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # ASCII units only: with re.IGNORECASE, look-alike letters such as "ſ" would match "s".

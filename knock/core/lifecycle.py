@@ -81,8 +81,12 @@ CLOSED = frozenset(
     }
 )
 
-# States in which the person is, or is about to be, let in.
-OPEN = frozenset({State.QUEUED, State.INVITED, State.JOINED})
+# Knocks nobody has acted on yet: a second knock from the same person is a duplicate.
+WAITING = frozenset({State.QUEUED, State.REVIEW, State.DEFERRED})
+
+# Knocks Knock still follows (waiting, invited or in the room): a new block-list entry closes
+# them, and an import leaves their people alone.
+FOLLOWED = WAITING | {State.INVITED, State.JOINED}
 
 _MOVES: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset(

@@ -106,6 +106,12 @@ class MatrixClient:
         self.access_token: str | None = None
         self.relogin: Relogin | None = None
 
+    def use_token(self, token: str | None, relogin: Relogin | None = None) -> None:
+        """Call as the bot with `token`; on M_UNKNOWN_TOKEN, ask `relogin` for a new one."""
+        self.access_token = token
+        if relogin is not None:
+            self.relogin = relogin
+
     async def request(
         self,
         method: str,

@@ -1,4 +1,4 @@
-"""Build every service from the settings, start the background work, and stop it cleanly."""
+"""One Knock process: open the database, sign in, build the services, run the background work."""
 
 from __future__ import annotations
 
@@ -11,36 +11,30 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knock.clock import Clock, SystemClock
 from knock.config import Settings
-from knock.core import mxid
-from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
-from knock.services.blocking import Blocking
-from knock.services.blocklist import Blocklist
-from knock.services.duties import LEASE, Duties
-from knock.services.follow import Follower
-from knock.services.intake import Intake
-from knock.services.list_files import ListFile
-from knock.services.live import LiveView
-from knock.services.moderation import Moderation
-from knock.services.moderation_room import ModerationRoom
-from knock.services.pacing import AccountPacer
-from knock.services.policy_rooms import PolicyRooms
-from knock.services.room_check import RoomCheckError, check_moderation_room, check_room
-from knock.services.signin import SignIn, SignInError
-from knock.services.worker import Worker
+from knock.services.compose import Services, build_services
+from knock.services.homeserver.pacing import AccountPacer
+from knock.services.homeserver.room_check import (
+    RoomCheckError,
+    check_moderation_room,
+    check_room,
+)
+from knock.services.homeserver.signin import SignIn, SignInError
 from knock.store import Store
 
 log = logging.getLogger(__name__)
-
-DUTY_EVERY = 2.0  # seconds between looks at the block-list version and the singleton duties
 
 
 class StartupError(Exception):
     """Knock cannot start; the message is one line saying what to fix."""
 
 
+class NotStarted(RuntimeError):
+    """The runtime was asked for its services before `start` (or after `stop`)."""
+
+
 class Runtime:
-    """Everything one Knock process runs, wired once from the settings."""
+    """Everything one Knock process runs, started and stopped as one."""
 
     def __init__(
         self,
@@ -53,101 +47,85 @@ class Runtime:
         self.clock = clock or SystemClock()
         self._transport = transport
         self._tasks: list[asyncio.Task[None]] = []
-        self.bot_id = ""
+        self._store: Store | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._matrix: MatrixClient | None = None
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The running services."""
+        if self._services is None:
+            raise NotStarted("Knock is not running")
+        return self._services
+
+    @property
+    def store(self) -> Store:
+        """The open database."""
+        if self._store is None:
+            raise NotStarted("Knock is not running")
+        return self._store
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's Matrix ID."""
+        return self.services.bot_id
 
     async def start(self, *, background: bool = True) -> None:
-        """Open the database, sign in, check the room, and start the worker."""
+        """Open the database, sign in, check the room, build the services, start the worker."""
         settings = self.settings
         try:
-            self.store = await Store.open(
+            self._store = await Store.open(
                 settings.database_url,
                 synchronous=settings.sqlite_synchronous,
                 timeout=settings.database_timeout,
             )
         except (SQLAlchemyError, OSError) as exc:
             raise StartupError(f"DATABASE_URL cannot be opened: {_first_line(exc)}") from None
-        self.http = httpx.AsyncClient(timeout=30.0, transport=self._transport)
-        self.matrix = MatrixClient(
-            self.http,
+        self._http = httpx.AsyncClient(timeout=30.0, transport=self._transport)
+        self._matrix = MatrixClient(
+            self._http,
             settings.matrix_base_url,
             self.clock,
-            pacer=AccountPacer(self.store, self.clock, settings.request_delay),
+            pacer=AccountPacer(self._store, self.clock, settings.request_delay),
             rate_limit_wait_cap=settings.rate_limit_wait_cap,
         )
-        self.signin = SignIn(settings, self.store, self.matrix, self.http, self.clock)
-        try:
-            self.bot_id = await self.signin.ensure()
-            await check_room(self.matrix, settings.new_room_id, self.bot_id)
-            if settings.moderation_room_id:
-                await check_moderation_room(self.matrix, settings.moderation_room_id, self.bot_id)
-        except (SignInError, RoomCheckError) as exc:
-            await self.stop()
-            raise StartupError(str(exc)) from None
-        except HomeserverUnavailable as exc:
-            await self.stop()
-            raise StartupError(
-                f"MATRIX_BASE_URL {settings.matrix_base_url} cannot be reached ({exc.error})"
-            ) from None
-        except MatrixError as exc:
-            await self.stop()
-            raise StartupError(f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}") from None
-        await self._wire()
+        bot_id = await self._sign_in(self._store, self._matrix, self._http)
+        self._services = await build_services(
+            settings, self._store, self._matrix, self.clock, bot_id
+        )
         if background:
             # The files and policy rooms count from the first knock on. Commands run without
             # background work never take the lease, so they never pause a server's live view.
-            await self.duties.run_once()
-            self._tasks.append(asyncio.create_task(self.worker.run(), name="knock-worker"))
-            self._tasks.append(asyncio.create_task(self._duties(), name="knock-duties"))
-            self._tasks.append(asyncio.create_task(self._follow_live(), name="knock-sync"))
-        log.info("Knock is running as %s for room %s", self.bot_id, settings.new_room_id)
+            await self._services.duties.run_once()
+            self._start_background(self._services)
+        log.info("Knock is running as %s for room %s", bot_id, settings.new_room_id)
 
-    async def _wire(self) -> None:
-        settings, store, clock = self.settings, self.store, self.clock
-        room = settings.new_room_id
-        self.blocklist = Blocklist(settings, store, clock)
-        await self.blocklist.load()
-        self.blocking = Blocking(settings, store, self.matrix, clock, self.blocklist, self.bot_id)
-        self.follower = Follower(settings, store, self.matrix, clock, self.blocking, self.bot_id)
-        self.live = LiveView(store, self.matrix, self.follower, room, clock)
-        self.worker = Worker(
-            settings, store, self.matrix, clock, room, self.blocklist, self.follower
-        )
-        self.moderation = Moderation(settings, store, self.matrix, clock, room)
-        self.list_files = [
-            ListFile(
-                settings.blocklist_file,
-                allow=False,
-                blocklist=self.blocklist,
-                store=store,
-                clock=clock,
-            ),
-            ListFile(
-                settings.allowlist_file,
-                allow=True,
-                blocklist=self.blocklist,
-                store=store,
-                clock=clock,
-            ),
+    async def _sign_in(self, store: Store, matrix: MatrixClient, http: httpx.AsyncClient) -> str:
+        """Sign the bot in and check its rooms; stop with one line when that cannot be done."""
+        settings = self.settings
+        try:
+            bot_id = await SignIn(settings, store, matrix, http, self.clock).ensure()
+            await check_room(matrix, settings.new_room_id, bot_id)
+            if settings.moderation_room_id:
+                await check_moderation_room(matrix, settings.moderation_room_id, bot_id)
+            return bot_id
+        except (SignInError, RoomCheckError) as exc:
+            problem = str(exc)
+        except HomeserverUnavailable as exc:
+            problem = f"MATRIX_BASE_URL {settings.matrix_base_url} cannot be reached ({exc.error})"
+        except MatrixError as exc:
+            problem = f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}"
+        await self.stop()
+        raise StartupError(problem)
+
+    def _start_background(self, services: Services) -> None:
+        duties = services.duties
+        self._tasks = [
+            asyncio.create_task(duties.run(), name="knock-duties"),
+            asyncio.create_task(services.worker.run(), name="knock-worker"),
+            asyncio.create_task(services.live.run(lambda: duties.leader), name="knock-sync"),
         ]
-        self.policy_rooms = PolicyRooms(settings.policy_room_ids, store, self.matrix, clock)
-        self.intake = Intake(
-            settings,
-            store,
-            clock,
-            blocklist=self.blocklist,
-            default_server=settings.default_server_name or mxid.server_name(self.bot_id),
-            ip_key=await Intake.load_ip_key(store, clock.now()),
-            on_queued=self.worker.wake,
-        )
-        self.follower.intake = self.intake
-        self.follower.on_job = self.worker.wake
-        self.moderation_room: ModerationRoom | None = None
-        if settings.moderation_room_id:
-            self.moderation_room = ModerationRoom(
-                settings, store, self.matrix, clock, self.moderation, self.blocking, self.bot_id
-            )
-        self.worker.moderation_room = self.live.moderation_room = self.moderation_room
-        self.duties = Duties(self)
 
     async def stop(self) -> None:
         """Cancel background work and close connections."""
@@ -157,14 +135,14 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        if hasattr(self, "duties") and self.duties.leader:
-            # Hand the singleton work over at once instead of after LEASE_TTL.
+        if self._services is not None:
             with contextlib.suppress(Exception):
-                await self.store.release_lease(LEASE, self.duties.holder)
-        if hasattr(self, "http"):
-            await self.http.aclose()
-        if hasattr(self, "store"):
-            await self.store.close()
+                await self._services.duties.release_lease()
+        if self._http is not None:
+            await self._http.aclose()
+        if self._store is not None:
+            await self._store.close()
+        self._services, self._store, self._http, self._matrix = None, None, None, None
 
     async def readiness(self) -> dict[str, bool]:
         """Tell whether the database answers and the homeserver accepts the bot's token."""
@@ -174,31 +152,11 @@ class Runtime:
         except Exception:
             checks["database"] = False
         try:
-            await self.matrix.whoami(patient=False)
+            assert self._matrix is not None
+            await self._matrix.whoami(patient=False)
         except Exception:
             checks["homeserver"] = False
         return checks
-
-    async def _follow_live(self) -> None:
-        """Run the sync loop while this process holds the lease; stand by otherwise."""
-        failures = 0
-        while True:
-            if not self.duties.leader:
-                await asyncio.sleep(DUTY_EVERY)
-                continue
-            try:
-                await self.live.run_once()
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                delay = backoff_delay(failures, base=1.0, cap=60.0)
-                log.warning("The sync loop failed (%s); retrying in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-
-    async def _duties(self) -> None:
-        while True:
-            await self.clock.sleep(DUTY_EVERY)
-            await self.duties.run_once()
 
 
 def _first_line(exc: BaseException) -> str:

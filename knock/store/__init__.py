@@ -5,45 +5,44 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from knock.core.admission_state import AdmissionWork
+from knock.core.history import HistoryEntry, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, State, sources_of
+from knock.store.admission import forget_hits_before, run_admission
 from knock.store.blocklist import BlocklistQueries, StoredEntry
-from knock.store.door import DoorTransaction, forget_hits_before
-from knock.store.engine import make_engine
+from knock.store.engine import make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
-from knock.store.records import HistoryEntry, Job, KnockRecord, NewKnock
+from knock.store.records import Job, knock_from_row
 from knock.store.schema import jobs, knock_events, knocks, leases, pacing, state_values
-from knock.store.writes import HistoryLine, add_history, add_job, insert_knock, upsert
+from knock.store.writes import add_history, add_job, upsert
 
-__all__ = [
-    "UNAVAILABLE",
-    "HistoryEntry",
-    "HistoryLine",
-    "Job",
-    "KnockRecord",
-    "NewKnock",
-    "Store",
-    "StoredEntry",
-]
+__all__ = ["DATABASE_BUSY", "UNAVAILABLE", "Job", "Store", "StoredEntry"]
+
+T = TypeVar("T")
 
 # Errors that mean the database cannot be reached or is busy right now (as opposed to a bug):
 # a caller may answer "retry later" and lose nothing.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
-
-# PostgreSQL advisory lock keys (any constants, the same in every Knock process).
-_DOOR_LOCK = 0x6B6E6F636B01
+# The same, but only what the database driver raises (an OSError may also come from a file).
+DATABASE_BUSY = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class Store:
     """Named queries over one engine; every method is one short transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, thread_engine: Engine | None = None) -> None:
         self.engine = engine
+        # SQLite: admission runs whole in a worker thread, on its own synchronous engine.
+        self._thread_engine = thread_engine
         # SQLite has one writer at a time. Queueing this process's writers here is much faster
         # than letting them collide and sleep in SQLite's busy handler; other processes still
         # wait through busy_timeout.
@@ -73,11 +72,16 @@ class Store:
         """Connect and bring the schema up to date."""
         engine = make_engine(url, synchronous=synchronous, timeout=timeout)
         await migrate(engine)
-        return cls(engine)
+        thread_engine = None
+        if engine.dialect.name == "sqlite":
+            thread_engine = make_sqlite_thread_engine(url, synchronous=synchronous, timeout=timeout)
+        return cls(engine, thread_engine)
 
     async def close(self) -> None:
         """Release every connection."""
         await self.engine.dispose()
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""
@@ -98,25 +102,34 @@ class Store:
             row = {"key": key, "value": value, "updated_at": now}
             await upsert(conn, state_values, row, ["key"], {"value": value, "updated_at": now})
 
-    @asynccontextmanager
-    async def door(self) -> AsyncIterator[DoorTransaction]:
-        """Open the door's transaction: counts and the knock are written together."""
-        async with self._write() as conn:
-            if self._write_lock is None:
-                # The door reads counts and then writes them: on PostgreSQL, door transactions
-                # from every process take turns, as SQLite's single writer makes them do.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DOOR_LOCK})
-            yield DoorTransaction(conn)
+    async def admit(self, work: AdmissionWork[T], now: float) -> T:
+        """Run admission's `work` in one transaction: load its snapshot, decide, save.
 
-    async def strike(self, subject: str, now: float, base: float, cap: float, reset: float) -> None:
-        """Add a back-off strike to a subject (`user:<id>` or `ip:<hash>`)."""
-        async with self.door() as door:
-            await door.strike(subject, now, base, cap, reset)
+        The whole transaction is one hand-off to the database's thread.
+        """
+        if self._thread_engine is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(run_admission, work, now)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await asyncio.to_thread(self._admit_in_thread, work, now)
+
+    def _admit_in_thread(self, work: AdmissionWork[T], now: float) -> T:
+        assert self._thread_engine is not None
+        with self._thread_engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                result = run_admission(conn, work, now)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return result
 
     async def forget_hits(self, before: float) -> int:
-        """Erase door counts older than any window; return how many."""
+        """Erase admission's counts older than any window; return how many."""
         async with self._write() as conn:
-            return await forget_hits_before(conn, before)
+            return await conn.run_sync(forget_hits_before, before)
 
     async def add_value_once(self, key: str, value: str, now: float) -> str:
         """Store `value` unless the key exists; return whichever value is stored."""
@@ -190,26 +203,6 @@ class Store:
 
     # Knocks.
 
-    async def add_knock(
-        self, new: NewKnock, history: Iterable[HistoryLine], job_kind: str | None, now: float
-    ) -> tuple[str, bool]:
-        """Commit a knock, its first history lines and its first job together.
-
-        Return the knock id and whether it is new; a second delivery of the same submission
-        returns the first knock's id.
-        """
-        try:
-            async with self._write() as conn:
-                await insert_knock(conn, new, history, job_kind, now)
-            return new.knock_id, True
-        except IntegrityError:
-            if new.submission_key is None:
-                raise
-            existing = await self.knock_by_submission(new.submission_key)
-            if existing is None:
-                raise
-            return existing.knock_id, False
-
     async def knock_by_submission(self, submission_key: str) -> KnockRecord | None:
         """Return the knock a platform submission made, if any."""
         return await self._one_knock(knocks.c.submission_key == submission_key)
@@ -233,7 +226,7 @@ class Store:
             .limit(limit)
         )
         async with self.engine.connect() as conn:
-            return [KnockRecord.from_row(row) for row in await conn.execute(query)]
+            return [knock_from_row(row) for row in await conn.execute(query)]
 
     async def list_knocks(
         self, *, state: State | None = None, user_id: str | None = None, limit: int = 100
@@ -245,7 +238,7 @@ class Store:
         if user_id is not None:
             query = query.where(knocks.c.user_id == user_id)
         async with self.engine.connect() as conn:
-            return [KnockRecord.from_row(row) for row in await conn.execute(query)]
+            return [knock_from_row(row) for row in await conn.execute(query)]
 
     async def history(self, knock_id: str) -> list[HistoryEntry]:
         """Return a knock's audit log, oldest first."""
@@ -267,13 +260,13 @@ class Store:
         history: Sequence[HistoryLine],
         now: float,
         invited_at: float | None = None,
-        job_kind: str | None = None,
-        finish: tuple[int, str] | None = None,
+        job_kind: JobKind | None = None,
+        finish: Job | None = None,
     ) -> bool:
         """Move a knock to `target` if the state machine allows it from where it is now.
 
-        Return False, changing nothing, when another worker moved it first. `finish` (job id,
-        worker) completes the job that made the move, in the same transaction.
+        Return False, changing nothing, when another worker moved it first. `finish` completes
+        the job that made the move, in the same transaction.
         """
         allowed = [state.value for state in sources_of(target)]
         values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
@@ -291,9 +284,10 @@ class Store:
             if job_kind is not None:
                 await add_job(conn, job_kind, knock_id, now)
             if finish is not None:
-                job_id, worker = finish
                 await conn.execute(
-                    delete(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == worker)
+                    delete(jobs).where(
+                        jobs.c.id == finish.job_id, jobs.c.locked_by == finish.claimed_by
+                    )
                 )
         return True
 
@@ -318,19 +312,15 @@ class Store:
         query = select(knocks).where(condition).order_by(knocks.c.received_at.desc()).limit(1)  # type: ignore[arg-type]
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return KnockRecord.from_row(row) if row else None
+        return knock_from_row(row) if row else None
 
     # Jobs.
 
-    async def claim_job(
-        self, worker: str, now: float, lease: float, *, attempts_invite: str | None = None
-    ) -> Job | None:
+    async def claim_job(self, worker: str, now: float, lease: float) -> Job | None:
         """Lease the oldest due job to `worker`, or return None when nothing is due.
 
-        The job comes with its knock as it was before the claim. A job of kind `attempts_invite`
-        also marks its knock's invite as attempted, in the claim's transaction, before any
-        invite can go out: after a crash, an invite found in the room for a knock with this mark
-        is the knock's own.
+        The job comes with its knock as it was before the claim. A kind that attempts an invite
+        also marks the knock, in the claim's transaction (see `JobKind.attempts_invite`).
         """
         free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now)
         oldest_due = (
@@ -366,14 +356,15 @@ class Store:
             if row.knock_id is not None:
                 found = await conn.execute(select(knocks).where(knocks.c.knock_id == row.knock_id))
                 knock_row = found.first()
-                knock = KnockRecord.from_row(knock_row) if knock_row else None
-            if knock is not None and row.kind == attempts_invite:
+                knock = knock_from_row(knock_row) if knock_row else None
+            kind = JobKind.read(row.kind)
+            if knock is not None and kind is not None and kind.attempts_invite:
                 await conn.execute(
                     update(knocks)
                     .where(knocks.c.knock_id == knock.knock_id)
                     .values(invite_attempted_at=now)
                 )
-        return Job(row.id, row.kind, row.knock_id, row.attempts, row.first_attempt_at, knock)
+        return Job(row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock)
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
         """Keep a running job leased to its worker; return False if another worker took it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -38,8 +38,24 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         event.listen(engine.sync_engine, "handle_error", _busy_is_operational)
         return engine
     engine = create_async_engine(full, connect_args={"timeout": timeout})
+    _tune_sqlite(engine.sync_engine, synchronous, timeout)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def make_sqlite_thread_engine(
+    url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0
+) -> Engine:
+    """Create a synchronous engine on the same SQLite file, for work run in a worker thread."""
+    _, _, rest = url.partition("://")
+    engine = create_engine(
+        f"sqlite://{rest}", connect_args={"timeout": timeout, "check_same_thread": False}
+    )
+    _tune_sqlite(engine, synchronous, timeout)
+    return engine
+
+
+def _tune_sqlite(engine: Engine, synchronous: str, timeout: float) -> None:
+    @event.listens_for(engine, "connect")
     def _tune(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -57,8 +73,6 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    return engine
 
 
 _WAL_SWITCH_WAIT = 30.0  # seconds a new database's first connections may race to switch to WAL

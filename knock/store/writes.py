@@ -10,18 +10,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from knock.store.records import NewKnock
+from knock.core.history import HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import NewKnock
 from knock.store.schema import jobs, knock_events, knocks
-
-# (event, actor, detail) as written to a knock's history.
-HistoryLine = tuple[str, str, str | None]
 
 
 async def insert_knock(
     conn: AsyncConnection,
     new: NewKnock,
     history: Iterable[HistoryLine],
-    job_kind: str | None,
+    job_kind: JobKind | None,
     now: float,
 ) -> None:
     """Insert a knock, its first history lines and its first job."""
@@ -40,7 +39,7 @@ async def add_history(
         await conn.execute(insert(knock_events), rows)
 
 
-async def add_job(conn: AsyncConnection, kind: str, knock_id: str | None, now: float) -> None:
+async def add_job(conn: AsyncConnection, kind: JobKind, knock_id: str | None, now: float) -> None:
     """Queue a job to run as soon as a worker is free."""
     await conn.execute(insert(jobs).values(job_row(kind, knock_id, now)))
 
@@ -55,14 +54,26 @@ def history_rows(
 ) -> list[dict[str, object]]:
     """The knock_events rows of history lines."""
     return [
-        {"knock_id": knock_id, "at": now, "event": event, "actor": actor, "detail": detail}
-        for event, actor, detail in history
+        {
+            "knock_id": knock_id,
+            "at": now,
+            "event": line.event.value,
+            "actor": str(line.actor),
+            "detail": line.detail,
+        }
+        for line in history
     ]
 
 
-def job_row(kind: str, knock_id: str | None, now: float) -> dict[str, object]:
+def job_row(kind: JobKind, knock_id: str | None, now: float) -> dict[str, object]:
     """The jobs row of a job due now."""
-    return {"kind": kind, "knock_id": knock_id, "run_at": now, "attempts": 0, "created_at": now}
+    return {
+        "kind": kind.value,
+        "knock_id": knock_id,
+        "run_at": now,
+        "attempts": 0,
+        "created_at": now,
+    }
 
 
 async def upsert(

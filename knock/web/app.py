@@ -8,14 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.types import Receive, Scope, Send
 
 from knock.config import ConfigError, Settings, load_settings
-from knock.matrix.client import HomeserverUnavailable, MatrixError
+from knock.services.errors import caller_facing_errors, problem_of
 from knock.services.runtime import Runtime, StartupError
 from knock.web.logs import configure_logging
-from knock.web.routes import admin, blocklist, door, knocks, public
+from knock.web.routes import admin, blocklist, join_wave, knocks, public
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +34,21 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(admin.router, tags=["admin"])
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
-    api.include_router(door.router, tags=["door"])
-    api.add_exception_handler(HomeserverUnavailable, _homeserver_down)
-    api.add_exception_handler(MatrixError, _homeserver_refused)
-    api.add_exception_handler(OperationalError, _database_down)
-    api.add_exception_handler(InterfaceError, _database_down)
+    api.include_router(join_wave.router, tags=["join wave"])
+    for error in caller_facing_errors():
+        api.add_exception_handler(error, _problem)
     return api
 
 
-async def _homeserver_down(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        {"detail": "The homeserver cannot be reached; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "30"},
-    )
-
-
-async def _homeserver_refused(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, MatrixError)
-    return JSONResponse(
-        {"detail": f"The homeserver refused: {exc.errcode} {exc.error}"}, status_code=502
-    )
-
-
-async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    log.error("Database error: %s", type(exc).__name__)
-    return JSONResponse(
-        {"detail": "The database is not answering; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": "30"},
-    )
+async def _problem(_: Request, exc: Exception) -> JSONResponse:
+    """Answer a failure the services name (the database or homeserver down or refusing)."""
+    problem = problem_of(exc)
+    if problem is None:  # not expected: the handler is registered for these errors only
+        raise exc
+    if problem.what == "database":
+        log.error("Database error: %s", type(exc).__name__)
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+    return JSONResponse({"detail": problem.message}, status_code=problem.status, headers=headers)
 
 
 class KnockApp:

@@ -9,6 +9,7 @@ from fastapi import HTTPException, Request
 
 from knock.config import Settings
 from knock.core.forms import verify_standard_webhook, verify_tally, verify_typeform
+from knock.core.history import Actor
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -24,7 +25,7 @@ def same_secret(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_admin(request: Request) -> str:
+def require_admin(request: Request) -> Actor:
     """Admit a caller holding `API_KEY`; return the actor name for the audit log."""
     settings: Settings = request.app.state.settings
     if settings.api_key is None:
@@ -34,7 +35,7 @@ def require_admin(request: Request) -> str:
         raise HTTPException(401, "Send Authorization: Bearer <API_KEY>", headers=_CHALLENGE)
     if not same_secret(token, settings.api_key.get_secret_value()):
         raise HTTPException(401, "The API key is wrong", headers=_CHALLENGE)
-    return "api:admin"
+    return Actor.api("admin")
 
 
 class DeliveryProof:

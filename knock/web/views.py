@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from knock.store import HistoryEntry, KnockRecord
+from knock.core.evidence import read_evidence
+from knock.core.history import HistoryEntry
+from knock.core.knocks import KnockRecord
 
 
 def iso(epoch: float) -> str:
@@ -35,9 +36,5 @@ def knock_view(knock: KnockRecord, history: list[HistoryEntry] | None = None) ->
 
 def _detail(detail: str | None) -> Any:
     # Block-list matches are stored as JSON, so they show as the same match objects as the API's.
-    if detail and detail.startswith("[{"):
-        try:
-            return json.loads(detail)
-        except ValueError:
-            return detail
-    return detail
+    evidence = read_evidence(detail)
+    return detail if evidence is None else [match.fields for match in evidence]

@@ -253,8 +253,8 @@ async def test_a_policy_room_rule_blocks_the_next_knock_and_its_removal_unblocks
             user=curator,
             json={"entity": evil.user_id, "recommendation": "m.ban", "reason": "spam"},
         ).raise_for_status()
-        knock.runtime.duties.force()
-        await knock.runtime.duties.run_once()
+        knock.runtime.services.duties.force()
+        await knock.runtime.services.duties.run_once()
         first = await _knock_for(knock, evil.user_id, "policy-1")
         blocked = await knock.knock_state(first)
         check = (
@@ -264,8 +264,8 @@ async def test_a_policy_room_rule_blocks_the_next_knock_and_its_removal_unblocks
         ).json()
 
         synapse.api("PUT", rule_path, user=curator, json={}).raise_for_status()
-        knock.runtime.duties.force()
-        await knock.runtime.duties.run_once()
+        knock.runtime.services.duties.force()
+        await knock.runtime.services.duties.run_once()
         second = await _knock_for(knock, evil.user_id, "policy-2")
         after = await knock.knock_state(second)
     finally:
@@ -283,21 +283,21 @@ async def test_the_block_list_file_mirrors_entries_and_a_persons_edits_apply(
     server = synapse.server_name
     blocklist_file = knock.runtime.settings.blocklist_file
     await _block(knock, f"@viaapi:{server}")
-    knock.runtime.duties.force()
-    await knock.runtime.duties.run_once()
+    knock.runtime.services.duties.force()
+    await knock.runtime.services.duties.run_once()
     assert f"@viaapi:{server} Reason: spam" in blocklist_file.read_text().splitlines()
 
     # A person edits the file: adds a line, removes the API's line.
     blocklist_file.write_text(f"@viafile:{server} Reason: handwritten\n")
-    knock.runtime.duties.force()
-    await knock.runtime.duties.run_once()
+    knock.runtime.services.duties.force()
+    await knock.runtime.services.duties.run_once()
     listing = (await knock.http.get("/blocklist", headers=knock.admin)).json()["blocked_users"]
 
     assert [(e["user_id"], e["reason"], e["source"]) for e in listing] == [
         (f"@viafile:{server}", "handwritten", "file")
     ]
-    assert knock.runtime.blocklist.check(f"@viafile:{server}").verdict == "block"
-    assert knock.runtime.blocklist.check(f"@viaapi:{server}").verdict == "allow"
+    assert knock.runtime.services.blocklist.check(f"@viafile:{server}").verdict == "block"
+    assert knock.runtime.services.blocklist.check(f"@viaapi:{server}").verdict == "allow"
 
 
 async def test_another_process_sees_a_new_entry_within_seconds(
@@ -311,7 +311,7 @@ async def test_another_process_sees_a_new_entry_within_seconds(
 
         def sees_it() -> bool:
             return (
-                second.runtime.blocklist.check(f"@latecomer:{synapse.server_name}").verdict
+                second.runtime.services.blocklist.check(f"@latecomer:{synapse.server_name}").verdict
                 == "block"
             )
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _drain(knock: KnockUnderTest) -> None:
-    while await knock.runtime.worker.run_once():
+    while await knock.runtime.services.worker.run_once():
         pass
 
 
@@ -245,7 +245,7 @@ async def test_a_burst_over_the_global_window_is_invited_in_arrival_order(
         rounds = 0
         while await knock.runtime.store.knocks_in([State.DEFERRED], limit=1):
             clock.advance(61)
-            await knock.runtime.intake.release_deferred()
+            await knock.runtime.services.intake.release_deferred()
             await _drain(knock)
             rounds += 1
         order = _invite_order(synapse, bot, private_room, {p.user_id for p in people})

@@ -82,8 +82,8 @@ async def test_a_person_who_accepts_is_welcomed_once_also_after_a_restart(
 
     again = await start_knock(settings)
     try:
-        await again.runtime.follower.check_invites()
-        while await again.runtime.worker.run_once():
+        await again.runtime.services.follower.check_invites()
+        while await again.runtime.services.worker.run_once():
             pass
         history = await again.runtime.store.history(knock_id)
     finally:
@@ -106,8 +106,8 @@ async def test_one_reminder_after_reminder_after_and_expiry_after_invite_ttl(
         knock_id = (
             await knock.http.post("/invite_from_form", content=body, headers=headers)
         ).json()["knock_id"]
-        await knock.runtime.worker.run_once()
-        follower = knock.runtime.follower
+        await knock.runtime.services.worker.run_once()
+        follower = knock.runtime.services.follower
 
         clock.advance(settings.reminder_after - 60)
         await follower.check_invites()

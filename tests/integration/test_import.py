@@ -104,7 +104,7 @@ async def test_an_import_keeps_the_block_list_and_follows_the_invites_from_their
         listing = (await _get(knock, "/blocklist"))["blocked_users"]
         troll = await knock.knock_state(await _knock_for(knock, f"@troll:{server}", "troll"))
         pending = (await _get(knock, "/pending_invites"))["pending_invites"]
-        await knock.runtime.follower.check_invites()  # Knock's own periodic invite check
+        await knock.runtime.services.follower.check_invites()  # Knock's own periodic invite check
         still_pending = (await _get(knock, "/pending_invites"))["pending_invites"]
         shown = {row["user_id"]: await _get(knock, f"/knocks/{row['knock_id']}") for row in pending}
     finally:
@@ -140,7 +140,7 @@ async def test_importing_twice_changes_nothing_and_leaves_knocks_own_invites_alo
     try:
         # Both services ran for a while: Knock itself invited `knocker`.
         own = await _knock_for(knock, knocker.user_id, "knocker")
-        await knock.runtime.worker.run_once()
+        await knock.runtime.services.worker.run_once()
         synapse.invite(bot, private_room, other.user_id)
         sent = int(time.time()) - 600
         args = _original_files(

@@ -108,7 +108,7 @@ async def test_a_crash_between_invite_and_record_leaves_exactly_one_invite(
         "knock_id"
     ]
     with pytest.raises(SimulatedCrash):
-        await first.runtime.worker.run_once()
+        await first.runtime.services.worker.run_once()
     await first.stop()
     assert invited(synapse, bot, private_room, person.user_id)
 
@@ -117,7 +117,7 @@ async def test_a_crash_between_invite_and_record_leaves_exactly_one_invite(
     second = await start_knock(settings, background=False, clock=clock)
     try:
         assert await second.knock_state(knock_id) == (State.QUEUED, None)
-        assert await second.runtime.worker.run_once()
+        assert await second.runtime.services.worker.run_once()
         assert await second.knock_state(knock_id) == (State.INVITED, None)
     finally:
         await second.stop()
@@ -245,10 +245,10 @@ async def test_an_invite_the_homeserver_keeps_refusing_ends_failed_after_invite_
             await knock.http.post("/invite_from_form", content=body, headers=headers)
         ).json()["knock_id"]
 
-        assert await knock.runtime.worker.run_once()
+        assert await knock.runtime.services.worker.run_once()
         assert await knock.knock_state(knock_id) == (State.QUEUED, None)  # retried later
         clock.advance(settings.invite_retry_for + 1)
-        assert await knock.runtime.worker.run_once()
+        assert await knock.runtime.services.worker.run_once()
         state = await knock.knock_state(knock_id)
         history = await knock.runtime.store.history(knock_id)
     finally:

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from knock.sandbox import Sandbox, SandboxUser
-from knock.services.login import interactive_login
+from knock.services.homeserver.login import interactive_login
 from knock.services.runtime import Runtime, StartupError
 from tests.integration.harness import knock_settings
 

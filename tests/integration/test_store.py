@@ -10,8 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
-from knock.core.lifecycle import State
-from knock.store import NewKnock, Store
+from knock.core.admission_batch import AddKnock
+from knock.core.history import Actor, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import NewKnock
+from knock.core.lifecycle import Event, State
+from knock.store import Store
 from knock.store.schema import MIGRATIONS
 from tests.integration.harness import DATABASE
 
@@ -57,7 +61,8 @@ async def test_processes_starting_together_migrate_once(stores: list[Store]) -> 
 async def test_every_job_is_claimed_by_exactly_one_worker(stores: list[Store]) -> None:
     now = 1_000_000.0
     for n in range(120):
-        await stores[n % 4].add_knock(_knock(n), [("received", "form:tally", None)], "invite", now)
+        received = (HistoryLine(Event.RECEIVED, Actor.form("tally")),)
+        await stores[n % 4].admit(AddKnock(_knock(n), received, JobKind.INVITE), now)
 
     claimed: dict[int, list[str]] = {}
 
@@ -79,7 +84,7 @@ async def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(
     stores: list[Store],
 ) -> None:
     now = 1_000_000.0
-    await stores[0].add_knock(_knock(1), [], "invite", now)
+    await stores[0].admit(AddKnock(_knock(1), (), JobKind.INVITE), now)
     first = await stores[0].claim_job("dead", now, lease=30)
     assert first is not None
     assert await stores[1].claim_job("alive", now + 10, lease=30) is None

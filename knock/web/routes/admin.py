@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from knock.core import mxid
-from knock.services.moderation import NothingToRescind
+from knock.core.history import Actor
+from knock.services.moderation.actions import NothingToRescind
 from knock.web.auth import require_admin
-from knock.web.state import runtime_of
+from knock.web.state import services_of
 
 router = APIRouter()
 
@@ -23,10 +24,10 @@ class UserAction(BaseModel):
 
 
 @router.get("/pending_invites")
-async def pending_invites(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
+async def pending_invites(request: Request, _: Actor = Depends(require_admin)) -> dict[str, Any]:
     """List the people Knock invited who have not answered yet."""
-    settings = runtime_of(request).settings
-    pending = await runtime_of(request).moderation.pending_invites()
+    settings = services_of(request).settings
+    pending = await services_of(request).moderation.pending_invites()
     rows = [
         {
             "user_id": p.user_id,
@@ -42,30 +43,30 @@ async def pending_invites(request: Request, _: str = Depends(require_admin)) -> 
 
 
 @router.get("/room_members")
-async def room_members(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
+async def room_members(request: Request, _: Actor = Depends(require_admin)) -> dict[str, Any]:
     """List the room's joined members as plain ids."""
-    members = await runtime_of(request).moderation.joined_members()
+    members = await services_of(request).moderation.joined_members()
     return {"joined_members": members, "count": len(members)}
 
 
 @router.get("/room_state")
-async def room_state(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
+async def room_state(request: Request, _: Actor = Depends(require_admin)) -> dict[str, Any]:
     """Return the room's raw current state (for debugging)."""
-    events = await runtime_of(request).moderation.room_state()
-    return {"room_id": runtime_of(request).settings.new_room_id, "state": events}
+    events = await services_of(request).moderation.room_state()
+    return {"room_id": services_of(request).settings.new_room_id, "state": events}
 
 
 @router.post("/rescind_invite")
 async def rescind_invite(
-    action: UserAction, request: Request, actor: str = Depends(require_admin)
+    action: UserAction, request: Request, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Revoke a pending invite, or remove the person if they already joined."""
-    runtime = runtime_of(request)
+    services = services_of(request)
     try:
-        user_id, _ = mxid.parse(action.user_id, mxid.server_name(runtime.bot_id))
+        user_id, _ = mxid.parse(action.user_id, mxid.server_name(services.bot_id))
     except mxid.InvalidMatrixId as exc:
         raise HTTPException(422, f"user_id is not a valid Matrix ID: {exc.reason}") from None
     try:
-        return await runtime.moderation.rescind(user_id, action.reason, actor)
+        return await services.moderation.rescind(user_id, action.reason, actor)
     except NothingToRescind:
         raise HTTPException(404, f"{user_id} has no pending invite and is not a member") from None

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from knock.services.blocking import NeedsConfirmation, NotBlocked
-from knock.services.blocklist import BadPattern
+from knock.core.history import Actor
+from knock.services.blocklist.actions import NeedsConfirmation, NotBlocked
+from knock.services.blocklist.index import BadPattern
 from knock.web.auth import require_admin
-from knock.web.state import runtime_of
+from knock.web.state import services_of
 from knock.web.views import iso
 
 router = APIRouter()
@@ -35,47 +36,49 @@ class EntryRequest(BaseModel):
 
 @router.post("/block_user", response_model=None)
 async def block_user(
-    body: BlockRequest, request: Request, actor: str = Depends(require_admin)
+    body: BlockRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any] | JSONResponse:
     """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks)."""
-    runtime = runtime_of(request)
+    services = services_of(request)
     try:
-        entry = runtime.blocklist.entry_for(body.user_id, reason=body.reason, source=actor)
-        return await runtime.blocking.block(
+        entry = services.blocklist.entry_for(body.user_id, reason=body.reason, source=str(actor))
+        result = await services.blocking.block(
             entry, actor, dry_run=body.dry_run, confirm=body.confirm
         )
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     except NeedsConfirmation as exc:
-        threshold = runtime.settings.block_confirm_threshold
+        threshold = services.settings.block_confirm_threshold
         detail = (
             f"This would remove more than {threshold} people (BLOCK_CONFIRM_THRESHOLD): "
             'look at the list and call again with "confirm": true'
         )
-        return JSONResponse({"detail": detail, **exc.answer}, status_code=409)
+        return JSONResponse({"detail": detail, **exc.as_dict()}, status_code=409)
+    return result.as_dict()
 
 
 @router.post("/unblock_user")
 async def unblock_user(
-    body: EntryRequest, request: Request, actor: str = Depends(require_admin)
+    body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Remove an entry (and lift any ban Knock placed because of it)."""
     try:
-        return await runtime_of(request).blocking.unblock(body.user_id, actor)
+        result = await services_of(request).blocking.unblock(body.user_id, actor)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     except NotBlocked as exc:
         raise HTTPException(404, f"{exc} is not on the block-list") from None
+    return result.as_dict()
 
 
 @router.post("/allow_user")
 async def allow_user(
-    body: EntryRequest, request: Request, actor: str = Depends(require_admin)
+    body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Add an allow-list entry: it overrides any block-list match for the ids it covers."""
-    blocklist = runtime_of(request).blocklist
+    blocklist = services_of(request).blocklist
     try:
-        entry = blocklist.entry_for(body.user_id, allow=True, reason=body.reason, source=actor)
+        entry = blocklist.entry_for(body.user_id, allow=True, reason=body.reason, source=str(actor))
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     await blocklist.add(entry)
@@ -84,11 +87,11 @@ async def allow_user(
 
 @router.post("/unallow_user")
 async def unallow_user(
-    body: EntryRequest, request: Request, _: str = Depends(require_admin)
+    body: EntryRequest, request: Request, _: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Remove an allow-list entry."""
     try:
-        removed = await runtime_of(request).blocklist.remove(body.user_id, allow=True)
+        removed = await services_of(request).blocklist.remove(body.user_id, allow=True)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     if not removed:
@@ -97,9 +100,9 @@ async def unallow_user(
 
 
 @router.get("/blocklist")
-async def blocklist(request: Request, _: str = Depends(require_admin)) -> dict[str, Any]:
+async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> dict[str, Any]:
     """List the block-list (the original shape) and the allow-list."""
-    entries = await runtime_of(request).store.blocklist.entries()
+    entries = await services_of(request).blocklist.entries()
 
     def row(e: Any) -> dict[str, Any]:
         return {
@@ -121,8 +124,8 @@ async def check(
     request: Request,
     user_id: str = Query(min_length=1, max_length=512),
     display_name: str | None = Query(default=None, max_length=512),
-    _: str = Depends(require_admin),
+    _: Actor = Depends(require_admin),
 ) -> dict[str, Any]:
     """Show the verdict for an id (and a display name) and every match that led to it."""
-    decision = runtime_of(request).blocklist.check(user_id.strip(), user_id, display_name)
+    decision = services_of(request).blocklist.check(user_id.strip(), user_id, display_name)
     return {"user_id": user_id, **decision.as_dict()}

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from knock.core.history import Actor
 from knock.core.lifecycle import State
-from knock.services.moderation import NoSuchKnock, NotInReview
+from knock.services.moderation.actions import NoSuchKnock, NotInReview
 from knock.web.auth import require_admin
-from knock.web.state import runtime_of
+from knock.web.state import services_of
 from knock.web.views import knock_view
 
 router = APIRouter()
@@ -28,10 +29,10 @@ async def list_knocks(
     state: State | None = None,
     user_id: str | None = Query(default=None, max_length=512),
     limit: int = Query(default=100, ge=1, le=1000),
-    _: str = Depends(require_admin),
+    _: Actor = Depends(require_admin),
 ) -> dict[str, Any]:
     """List knocks, newest first: the audit log."""
-    knocks = await runtime_of(request).store.list_knocks(state=state, user_id=user_id, limit=limit)
+    knocks = await services_of(request).audit.knocks(state=state, user_id=user_id, limit=limit)
     return {"knocks": [knock_view(k) for k in knocks], "count": len(knocks)}
 
 
@@ -46,10 +47,10 @@ class DenyFilter(BaseModel):
 
 @router.post("/knocks/deny")
 async def deny_batch(
-    body: DenyFilter, request: Request, actor: str = Depends(require_admin)
+    body: DenyFilter, request: Request, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Deny every knock held for review that matches the filter (e.g. a flood's overflow)."""
-    denied = await runtime_of(request).moderation.deny_matching(
+    denied = await services_of(request).moderation.deny_matching(
         actor, reason=body.reason, user_id=body.user_id, limit=body.limit, note=body.note
     )
     return {"denied": denied, "count": len(denied)}
@@ -57,19 +58,18 @@ async def deny_batch(
 
 @router.get("/knocks/{knock_id}")
 async def show_knock(
-    knock_id: str, request: Request, _: str = Depends(require_admin)
+    knock_id: str, request: Request, _: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Show one knock with its whole history."""
-    store = runtime_of(request).store
-    knock = await store.get_knock(knock_id)
-    if knock is None:
+    found = await services_of(request).audit.knock(knock_id)
+    if found is None:
         raise HTTPException(404, f"No knock has the id {knock_id[:40]!r}")
-    return knock_view(knock, await store.history(knock_id))
+    return knock_view(found.knock, found.history)
 
 
 @router.post("/knocks/{knock_id}/approve")
 async def approve(
-    knock_id: str, request: Request, note: Note | None = None, actor: str = Depends(require_admin)
+    knock_id: str, request: Request, note: Note | None = None, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Let a knock held for review go ahead to its invite."""
     return await _decide(request, knock_id, actor, note, approve=True)
@@ -77,16 +77,16 @@ async def approve(
 
 @router.post("/knocks/{knock_id}/deny")
 async def deny(
-    knock_id: str, request: Request, note: Note | None = None, actor: str = Depends(require_admin)
+    knock_id: str, request: Request, note: Note | None = None, actor: Actor = Depends(require_admin)
 ) -> dict[str, Any]:
     """Turn a knock held for review down (the person is not told)."""
     return await _decide(request, knock_id, actor, note, approve=False)
 
 
 async def _decide(
-    request: Request, knock_id: str, actor: str, note: Note | None, *, approve: bool
+    request: Request, knock_id: str, actor: Actor, note: Note | None, *, approve: bool
 ) -> dict[str, Any]:
-    moderation = runtime_of(request).moderation
+    moderation = services_of(request).moderation
     reason = note.reason if note else None
     try:
         if approve:

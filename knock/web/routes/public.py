@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from knock.core import mxid
 from knock.core.forms import PayloadError, find_matrix_id, parse_delivery
-from knock.store import UNAVAILABLE
+from knock.services.errors import Unavailable
 from knock.web.auth import DeliveryProof
-from knock.web.state import runtime_of
+from knock.web.state import runtime_of, services_of
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,14 @@ async def readyz(request: Request) -> JSONResponse:
 @router.post("/invite_from_form/", status_code=202, include_in_schema=False)
 async def invite_from_form(request: Request) -> Response:
     """Take a form platform's webhook and commit the knock before answering 202."""
-    runtime = runtime_of(request)
-    settings = runtime.settings
+    services = services_of(request)
+    settings = services.settings
     body = await _read_body(request, settings.max_body_bytes)
     if body is None:
         return _error(413, f"The body is larger than MAX_BODY_BYTES ({settings.max_body_bytes})")
     headers = {name.lower(): value for name, value in request.headers.items()}
     proof = DeliveryProof(
-        settings, headers, request.query_params.get("token"), body, runtime.clock.now()
+        settings, headers, request.query_params.get("token"), body, services.clock.now()
     )
     if not proof.enough_to_read():
         return _error(401, "The delivery carries no valid signature or token")
@@ -71,8 +71,8 @@ async def invite_from_form(request: Request) -> Response:
         return _error(422, NO_ID_FIELD)
     client = client_address(request, settings.trusted_proxies)
     try:
-        outcome = await runtime.intake.knock(submission, requested, client)
-    except UNAVAILABLE as exc:
+        outcome = await services.intake.knock(submission, requested, client)
+    except Unavailable as exc:
         log.error("Could not commit a knock, asking the sender to retry: %s", type(exc).__name__)
         return _error(
             503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}

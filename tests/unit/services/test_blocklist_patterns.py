@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knock.services.blocklist import BadPattern, normalise_pattern
+from knock.services.blocklist.index import BadPattern, normalise_pattern
 
 
 @pytest.mark.parametrize(

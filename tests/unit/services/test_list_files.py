@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knock.services.list_files import HEADER, Line, parse_lines, render
+from knock.services.blocklist.mirror import HEADER, Line, parse_lines, render
 from knock.store import StoredEntry
 
 

@@ -3,19 +3,21 @@ answer there — ✅ / ❌ reactions, or `!approve @id`, `!deny @id`, `!block @i
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core.lifecycle import State
+from knock.core.evidence import read_evidence
+from knock.core.history import Actor
+from knock.core.knocks import KnockRecord
+from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient
-from knock.services.blocking import Blocking, NeedsConfirmation
-from knock.services.blocklist import BadPattern
-from knock.services.moderation import Moderation, NotInReview
-from knock.services.room_check import power_of, state_by_key
-from knock.store import KnockRecord, Store
+from knock.services.blocklist.actions import Blocking, NeedsConfirmation
+from knock.services.blocklist.index import BadPattern
+from knock.services.homeserver.room_check import power_of, state_by_key
+from knock.services.moderation.actions import Moderation, NotInReview
+from knock.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class ModerationRoom:
         if knock.state is not State.REVIEW:
             return
         history = await self.store.history(knock.knock_id)
-        evidence = next((h.detail for h in reversed(history) if h.event == "held_for_review"), None)
+        evidence = next(
+            (h.detail for h in reversed(history) if h.event == Event.HELD_FOR_REVIEW), None
+        )
         body = (
             f"Knock from {knock.user_id} is held for review ({knock.reason}).\n"
             f"{_readable(evidence)}\n"
@@ -101,7 +105,7 @@ class ModerationRoom:
         await self.matrix.send_message(self.room_id, said, thread_root=event_id)
 
     async def _decide(self, knock_id: str, sender: str, *, approve: bool) -> str:
-        actor = f"matrix:{sender}"
+        actor = Actor.matrix(sender)
         try:
             if approve:
                 knock = await self.moderation.approve(knock_id, actor)
@@ -112,17 +116,15 @@ class ModerationRoom:
             return f"Nothing done: that knock is not waiting for review ({exc})."
 
     async def _block(self, sender: str, pattern: str, reason: str | None) -> str:
-        actor = f"matrix:{sender}"
+        actor = Actor.matrix(sender)
         try:
-            entry = self.blocking.blocklist.entry_for(pattern, reason=reason, source=actor)
-            answer = await self.blocking.block(entry, actor)
+            entry = self.blocking.blocklist.entry_for(pattern, reason=reason, source=str(actor))
+            result = await self.blocking.block(entry, actor)
         except BadPattern as exc:
             return f"Nothing done: {exc}."
         except NeedsConfirmation:
             return "Nothing done: that would remove more than BLOCK_CONFIRM_THRESHOLD people."
-        actions = answer["actions"]
-        removed = len(actions["removed"]) + len(actions["rescinded"]) + len(actions["declined"])
-        return f"Blocked {entry.pattern}; {removed} removed or turned down."
+        return f"Blocked {entry.pattern}; {result.plan.people} removed or turned down."
 
     async def _is_moderator(self, user_id: str) -> bool:
         state = state_by_key(await self.matrix.state(self.room_id))
@@ -134,17 +136,7 @@ class ModerationRoom:
 
 def _readable(evidence: str | None) -> str:
     """Say in words what the block-list found (the audit log keeps the full match objects)."""
-    if not evidence:
-        return ""
-    try:
-        matches = json.loads(evidence)
-    except ValueError:
-        return evidence
-    if not isinstance(matches, list):
-        return evidence
-    lines = [
-        f"- looks like {m.get('entry')} ({m.get('rule')}: {', '.join(m.get('transforms') or [])})"
-        for m in matches
-        if isinstance(m, dict)
-    ]
-    return "\n".join(lines)
+    matches = read_evidence(evidence)
+    if matches is None:
+        return evidence or ""
+    return "\n".join(f"- {match.readable()}" for match in matches)

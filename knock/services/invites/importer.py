@@ -24,20 +24,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
+from knock.core.admission_batch import AddKnock
 from knock.core.blocklist import Entry
-from knock.core.lifecycle import Event, State
-from knock.services.blocklist import BadPattern, Blocklist, normalise_pattern
-from knock.services.list_files import parse_lines
-from knock.store import UNAVAILABLE, NewKnock, Store
+from knock.core.history import IMPORT, HistoryLine
+from knock.core.knocks import NewKnock
+from knock.core.lifecycle import FOLLOWED, Event, State
+from knock.services.blocklist.index import BadPattern, Blocklist, normalise_pattern
+from knock.services.blocklist.mirror import parse_lines
+from knock.store import UNAVAILABLE, Store
 from knock.store.blocklist import MODERATOR
 
 log = logging.getLogger(__name__)
 
-ACTOR = "import"  # the history's actor, the entries' source and the knocks' source
+ACTOR = str(IMPORT)  # the entries' source and the knocks' source, as the history's actor
 FUTURE_LEEWAY = 3600.0  # clock skew between hosts; a millisecond timestamp is far beyond it
 SHOWN_LIMIT = 80  # characters of a bad entry quoted in an error line
-# A person with one of these knocks is already followed by Knock itself.
-_OPEN = [State.QUEUED, State.REVIEW, State.DEFERRED, State.INVITED, State.JOINED]
 
 
 class BadInput(Exception):
@@ -255,18 +256,16 @@ class Importer:
         key = f"{ACTOR}:{invite.user_id}"
         if await self.store.knock_by_submission(key) is not None:
             return _Outcome.ALREADY_IMPORTED
-        if await self.store.latest_knock(invite.user_id, _OPEN) is not None:
+        if await self.store.latest_knock(invite.user_id, FOLLOWED) is not None:
             return _Outcome.OPEN_KNOCK
         sent = datetime.fromtimestamp(invite.invite_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        history = [
-            (str(Event.RECEIVED), ACTOR, "a pending invite of the original service"),
-            (str(Event.QUEUED), ACTOR, None),
-            (str(Event.INVITED), ACTOR, f"invited by the original service at {sent}"),
-        ]
-        # One transaction: the knock arrives invited, as the worker leaves one it invited.
-        _, created = await self.store.add_knock(
-            _knock(invite, key), history, None, self.clock.now()
+        history = (
+            HistoryLine(Event.RECEIVED, IMPORT, "a pending invite of the original service"),
+            HistoryLine(Event.QUEUED, IMPORT),
+            HistoryLine(Event.INVITED, IMPORT, f"invited by the original service at {sent}"),
         )
+        # One transaction: the knock arrives invited, as the worker leaves one it invited.
+        created = await self.store.admit(AddKnock(_knock(invite, key), history), self.clock.now())
         return _Outcome.IMPORTED if created else _Outcome.ALREADY_IMPORTED
 
 

@@ -10,7 +10,7 @@ import httpx
 from knock.clock import SystemClock
 from knock.config import Settings
 from knock.matrix.client import LocalPacer, MatrixClient
-from knock.services.signin import SignIn, SignInError
+from knock.services.homeserver.signin import SignIn, SignInError
 from knock.store import Store
 
 

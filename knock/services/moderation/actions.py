@@ -7,10 +7,13 @@ from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.history import NATIVE, Actor, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient
-from knock.services.intake import INVITE_JOB
-from knock.store import KnockRecord, Store
+from knock.services.wakeup import Wakeup
+from knock.store import Store
 
 
 class NothingToRescind(Exception):
@@ -39,13 +42,20 @@ class Moderation:
     """Moderator actions on the room, each recorded in the knocks' history."""
 
     def __init__(
-        self, settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, room_id: str
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        *,
+        wakeup: Wakeup,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.room_id = room_id
+        self.wakeup = wakeup
+        self.room_id = settings.new_room_id
 
     async def pending_invites(self) -> list[PendingInvite]:
         """List Knock's invites that are still pending in the room right now."""
@@ -66,7 +76,7 @@ class Moderation:
         """Return the room's raw current state."""
         return await self.matrix.state(self.room_id)
 
-    async def rescind(self, user_id: str, reason: str | None, actor: str) -> dict[str, Any]:
+    async def rescind(self, user_id: str, reason: str | None, actor: Actor) -> dict[str, Any]:
         """Revoke a pending invite, or remove the person if they already joined.
 
         The moderator's reason stays in the audit log; the room sees the neutral `KICK_REASON`.
@@ -82,7 +92,7 @@ class Moderation:
                 knock.knock_id,
                 State.RESCINDED,
                 reason=None,
-                history=[(str(Event.RESCINDED), actor, reason)],
+                history=[HistoryLine(Event.RESCINDED, actor, reason)],
                 now=self.clock.now(),
             )
         return {
@@ -92,16 +102,16 @@ class Moderation:
             "was": "member" if membership == "join" else "invited" if membership else "queued",
         }
 
-    async def approve(self, knock_id: str, actor: str, note: str | None = None) -> KnockRecord:
+    async def approve(self, knock_id: str, actor: Actor, note: str | None = None) -> KnockRecord:
         """Let a knock held for review go ahead: it is queued for its invite."""
         return await self._decide(knock_id, actor, note, approve=True)
 
-    async def deny(self, knock_id: str, actor: str, note: str | None = None) -> KnockRecord:
+    async def deny(self, knock_id: str, actor: Actor, note: str | None = None) -> KnockRecord:
         """Turn a knock held for review down, silently."""
         return await self._decide(knock_id, actor, note, approve=False)
 
     async def _decide(
-        self, knock_id: str, actor: str, note: str | None, *, approve: bool
+        self, knock_id: str, actor: Actor, note: str | None, *, approve: bool
     ) -> KnockRecord:
         knock = await self.store.get_knock(knock_id)
         if knock is None:
@@ -109,17 +119,19 @@ class Moderation:
         if knock.state is not State.REVIEW:
             raise NotInReview(knock.state.value)
         if approve:
-            history = [(str(Event.APPROVED), actor, note), (str(Event.QUEUED), actor, None)]
-            target, reason, job = State.QUEUED, None, INVITE_JOB
+            history = [HistoryLine(Event.APPROVED, actor, note), HistoryLine(Event.QUEUED, actor)]
+            target, reason, job = State.QUEUED, None, JobKind.INVITE
         else:
-            history = [(str(Event.DENIED), actor, note)]
+            history = [HistoryLine(Event.DENIED, actor, note)]
             target, reason, job = State.REJECTED, Reason.DENIED.value, None
         moved = await self.store.move(
             knock_id, target, reason=reason, history=history, now=self.clock.now(), job_kind=job
         )
         if not moved:
             raise NotInReview("decided meanwhile")
-        if not approve and knock.source == "native":
+        if approve:
+            self.wakeup.job_added()
+        if not approve and knock.source == NATIVE.kind.value:
             # A Matrix knock is declined in the room too (with the neutral reason).
             await self.matrix.kick(self.room_id, knock.user_id, self.settings.kick_reason)
         updated = await self.store.get_knock(knock_id)
@@ -128,7 +140,7 @@ class Moderation:
 
     async def deny_matching(
         self,
-        actor: str,
+        actor: Actor,
         *,
         reason: str | None = None,
         user_id: str | None = None,

@@ -9,23 +9,26 @@ from typing import Any
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.blocklist import Entry
-from knock.core.lifecycle import Event, State
+from knock.core.history import Actor, HistoryLine
+from knock.core.knocks import KnockRecord
+from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.matrix.client import MatrixClient, MatrixError
-from knock.services.blocklist import Blocklist, normalise_pattern
-from knock.store import KnockRecord, Store
+from knock.services.blocklist.index import Blocklist, normalise_pattern
+from knock.store import Store
 
 log = logging.getLogger(__name__)
-
-# Knocks that a new entry closes: not yet invited, invited, or already in.
-_OPEN = [State.QUEUED, State.REVIEW, State.DEFERRED, State.INVITED, State.JOINED]
 
 
 class NeedsConfirmation(Exception):
     """More people would be removed than BLOCK_CONFIRM_THRESHOLD allows without confirmation."""
 
-    def __init__(self, answer: dict[str, Any]) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__("confirmation needed")
-        self.answer = answer
+        self.plan = plan
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan that needs confirming, in the shape the API and CLI show."""
+        return {**self.plan.as_dict(), "status": "confirmation_needed"}
 
 
 class NotBlocked(Exception):
@@ -43,7 +46,12 @@ class Plan:
     native: list[str] = field(default_factory=list)  # the declined who knocked on Matrix itself
     knocks: list[KnockRecord] = field(default_factory=list)
 
-    def answer(self) -> dict[str, Any]:
+    @property
+    def people(self) -> int:
+        """How many people the plan removes from the room or turns down."""
+        return len(self.removed) + len(self.rescinded) + len(self.declined)
+
+    def as_dict(self) -> dict[str, Any]:
         """Describe the plan in the shape the API and CLI show."""
         entry = self.entry
         return {
@@ -55,6 +63,36 @@ class Plan:
                 "declined": sorted(self.declined),
             },
         }
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What blocking an entry did (or, in a dry run, would do)."""
+
+    plan: Plan
+    dry_run: bool = False
+    failed: tuple[str, ...] = ()  # people Knock could not remove
+
+    def as_dict(self) -> dict[str, Any]:
+        """Describe the result in the shape the API and CLI show."""
+        answer = self.plan.as_dict()
+        if self.dry_run:
+            answer["dry_run"] = True
+        if self.failed:
+            answer["failed"] = list(self.failed)
+        return answer
+
+
+@dataclass(frozen=True)
+class UnblockResult:
+    """What unblocking an entry did."""
+
+    pattern: str
+    unbanned: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Describe the result in the shape the API and CLI show."""
+        return {"status": "unblocked", "entry": self.pattern, "unbanned": list(self.unbanned)}
 
 
 class Blocking:
@@ -78,18 +116,17 @@ class Blocking:
         self.room_id = settings.new_room_id
 
     async def block(
-        self, entry: Entry, actor: str, *, dry_run: bool = False, confirm: bool = False
-    ) -> dict[str, Any]:
+        self, entry: Entry, actor: Actor, *, dry_run: bool = False, confirm: bool = False
+    ) -> BlockResult:
         """Record `entry` and remove everyone it covers, unless this is a dry run."""
         plan = await self.plan(entry)
-        answer = plan.answer()
         if dry_run:
-            return {**answer, "dry_run": True}
+            return BlockResult(plan, dry_run=True)
         if len(plan.removed) > self.settings.block_confirm_threshold and not confirm:
-            raise NeedsConfirmation({**answer, "status": "confirmation_needed"})
+            raise NeedsConfirmation(plan)
         await self.blocklist.add(entry)
         failed = await self._act(plan, actor)
-        return {**answer, "failed": failed} if failed else answer
+        return BlockResult(plan, failed=tuple(failed))
 
     async def plan(self, entry: Entry) -> Plan:
         """Work out, without changing anything, what blocking `entry` would do."""
@@ -106,7 +143,7 @@ class Blocking:
                 plan.declined.append(user_id)
                 plan.native.append(user_id)
         acted = set(plan.removed) | set(plan.rescinded) | set(plan.declined)
-        for knock in await self.store.knocks_in(_OPEN, limit=100_000):
+        for knock in await self.store.knocks_in(FOLLOWED, limit=100_000):
             if covers(entry, knock.user_id):
                 plan.knocks.append(knock)
                 if knock.user_id not in acted and knock.state not in (State.INVITED, State.JOINED):
@@ -114,7 +151,7 @@ class Blocking:
                     acted.add(knock.user_id)
         return plan
 
-    async def _act(self, plan: Plan, actor: str) -> list[str]:
+    async def _act(self, plan: Plan, actor: Actor) -> list[str]:
         failed = []
         for user_id in plan.removed + plan.rescinded + plan.native:
             try:
@@ -125,7 +162,7 @@ class Blocking:
                 )
                 failed.append(user_id)
         for knock in plan.knocks:
-            history = [(str(Event.BLOCKED), actor, plan.entry.reason)]
+            history = [HistoryLine(Event.BLOCKED, actor, plan.entry.reason)]
             await self.store.move(
                 knock.knock_id, State.BLOCKED, reason=None, history=history, now=self.clock.now()
             )
@@ -152,7 +189,7 @@ class Blocking:
         else:
             await self.matrix.kick(self.room_id, user_id, reason)
 
-    async def unblock(self, pattern: str, actor: str) -> dict[str, Any]:
+    async def unblock(self, pattern: str, actor: Actor) -> UnblockResult:
         """Remove a moderator's entry and lift the bans Knock placed because of it."""
         pattern = normalise_pattern(pattern)
         if not await self.blocklist.remove(pattern):
@@ -164,4 +201,4 @@ class Blocking:
                 unbanned.append(user_id)
             await self.store.blocklist.forget_ban(user_id)
         log.info("%s unblocked %s", actor, pattern)
-        return {"status": "unblocked", "entry": pattern, "unbanned": unbanned}
+        return UnblockResult(pattern, tuple(unbanned))

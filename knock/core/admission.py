@@ -1,4 +1,4 @@
-"""Decide what becomes of a knock at the door: pure, from facts the store gathered.
+"""Admission: decide what becomes of a knock at the gate, pure, from facts the store gathered.
 
 The order of checks is fixed: honeypot -> duplicate -> id repair and validation -> per-user,
 per-IP, per-server and per-form windows and back-off -> server allow/deny -> block-list ->
@@ -7,11 +7,11 @@ join-wave -> global window (defer) -> queue. The first refusal stops the chain.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from knock.core import mxid
 from knock.core.blocklist import Decision
+from knock.core.evidence import evidence_text
 from knock.core.lifecycle import Event, Reason, State
 
 
@@ -36,7 +36,7 @@ def read_id(requested: str, default_server: str) -> IdResult:
 
 @dataclass(frozen=True)
 class Facts:
-    """Everything the door looks at, gathered in one transaction."""
+    """Everything admission looks at, gathered in one transaction."""
 
     identity: IdResult
     block: Decision
@@ -60,7 +60,7 @@ class Verdict:
     user_id: str
     state: State
     reason: Reason | None
-    history: tuple[tuple[str, str | None], ...]  # (event, detail) after `received`
+    history: tuple[tuple[Event, str | None], ...]  # (event, detail) after `received`
     problem: str | None = None  # what is wrong with the id, for callers who may be told
     retry_after: float | None = None  # set when a direct caller must slow down (429)
     strike: bool = False  # starts or extends the person's back-off
@@ -70,7 +70,7 @@ def decide(facts: Facts) -> Verdict:
     """Run the checks in order and place the knock."""
     identity = facts.identity
     user_id = identity.user_id
-    history: list[tuple[str, str | None]] = []
+    history: list[tuple[Event, str | None]] = []
     if facts.honeypot:
         return _drop(user_id, Reason.HONEYPOT, history, f"field {facts.honeypot!r}", strike=True)
     if facts.waiting_already:
@@ -78,7 +78,7 @@ def decide(facts: Facts) -> Verdict:
     if identity.problem is not None:
         history.append((Event.REJECTED, identity.problem))
         if facts.block.verdict != "allow":  # still matched, so moderators see who keeps trying
-            history.append((Event.BLOCKED, explain(facts.block)))
+            history.append((Event.BLOCKED, evidence_text(facts.block)))
         return Verdict(
             user_id,
             State.REJECTED,
@@ -92,7 +92,7 @@ def decide(facts: Facts) -> Verdict:
     return _after_id(facts, history)
 
 
-def _after_id(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
+def _after_id(facts: Facts, history: list[tuple[Event, str | None]]) -> Verdict:
     user_id = facts.identity.user_id
     if facts.locked_for > 0:
         verdict = _drop(user_id, Reason.BACKED_OFF, history, None, strike=True)
@@ -105,10 +105,10 @@ def _after_id(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
         history.append((Event.REJECTED, "homeserver not allowed"))
         return _placed(user_id, State.REJECTED, Reason.SERVER_DENIED, history, strike=True)
     if facts.block.verdict == "block":
-        history.append((Event.REJECTED, explain(facts.block)))
+        history.append((Event.REJECTED, evidence_text(facts.block)))
         return _placed(user_id, State.REJECTED, Reason.BLOCKED, history, strike=True)
     if facts.block.verdict == "review":
-        return _review(user_id, Reason.FUZZY_MATCH, history, explain(facts.block))
+        return _review(user_id, Reason.FUZZY_MATCH, history, evidence_text(facts.block))
     if facts.identity.repairs and facts.repair_action == "review":
         return _review(user_id, Reason.REPAIRED_ID, history, None)
     if facts.wave_tripped:
@@ -116,7 +116,7 @@ def _after_id(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
     return _paced(facts, history)
 
 
-def _paced(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
+def _paced(facts: Facts, history: list[tuple[Event, str | None]]) -> Verdict:
     user_id = facts.identity.user_id
     # Later knocks wait behind earlier deferred ones, so invites go out in arrival order.
     if facts.window_full or facts.backlog > 0:
@@ -131,7 +131,7 @@ def _paced(facts: Facts, history: list[tuple[str, str | None]]) -> Verdict:
 def _drop(
     user_id: str,
     reason: Reason,
-    history: list[tuple[str, str | None]],
+    history: list[tuple[Event, str | None]],
     detail: str | None,
     *,
     strike: bool,
@@ -141,7 +141,7 @@ def _drop(
 
 
 def _review(
-    user_id: str, reason: Reason, history: list[tuple[str, str | None]], detail: str | None
+    user_id: str, reason: Reason, history: list[tuple[Event, str | None]], detail: str | None
 ) -> Verdict:
     history.append((Event.HELD_FOR_REVIEW, detail or reason.value))
     return _placed(user_id, State.REVIEW, reason, history)
@@ -151,13 +151,8 @@ def _placed(
     user_id: str,
     state: State,
     reason: Reason | None,
-    history: list[tuple[str, str | None]],
+    history: list[tuple[Event, str | None]],
     *,
     strike: bool = False,
 ) -> Verdict:
     return Verdict(user_id, state, reason, tuple(history), strike=strike)
-
-
-def explain(decision: Decision) -> str:
-    """Write a decision's matches for the audit log: the same match objects the API shows."""
-    return json.dumps([match.as_dict() for match in decision.matches], ensure_ascii=False)

@@ -64,6 +64,10 @@ class Blocklist:
         """Match an id (and what was typed, and a display name) against the block-list."""
         return self.index.check(user_id, typed=typed, display_name=display_name)
 
+    async def entries(self) -> list[StoredEntry]:
+        """Return every stored entry, the block-list's and the allow-list's."""
+        return await self.store.blocklist.entries()
+
     def entry_for(
         self, pattern: str, *, allow: bool = False, reason: str | None = None, source: str = "api"
     ) -> Entry:

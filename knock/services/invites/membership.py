@@ -1,4 +1,4 @@
-"""Follow every invite to its end: welcome on join, record declines, remind, expire, enforce.
+"""Follow every invite to its end: record joins and declines, remind, expire, enforce the list.
 
 Membership changes arrive from the sync loop within seconds; the periodic scans reconcile what
 the live view missed (for instance while Knock was down).
@@ -6,32 +6,26 @@ the live view missed (for instance while Knock was down).
 
 from __future__ import annotations
 
-import html
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.forms import Field, Submission
+from knock.core.history import KNOCK, NATIVE, WATCHDOG, Actor, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient, MatrixError
-from knock.services.blocking import Blocking
-from knock.store import KnockRecord, Store
-
-if TYPE_CHECKING:
-    from knock.services.intake import Intake
+from knock.services.blocklist.actions import Blocking
+from knock.services.invites.intake import Intake
+from knock.services.invites.welcome import Welcomer
+from knock.services.wakeup import Wakeup
+from knock.store import Store
 
 log = logging.getLogger(__name__)
 
-WELCOME_JOB = "welcome"
-REMIND_JOB = "remind"
-WATCHDOG = "watchdog"
-NATIVE = "native"
-DM_ROOMS = "m.direct"
 
-
-class Follower:
+class MembershipFollower:
     """React to the room's membership and to the passing of time."""
 
     def __init__(
@@ -40,18 +34,23 @@ class Follower:
         store: Store,
         matrix: MatrixClient,
         clock: Clock,
-        blocking: Blocking,
+        *,
         bot_id: str,
+        intake: Intake,
+        blocking: Blocking,
+        welcomer: Welcomer,
+        wakeup: Wakeup,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.blocking = blocking
         self.bot_id = bot_id
+        self.intake = intake
+        self.blocking = blocking
+        self.welcomer = welcomer
+        self.wakeup = wakeup
         self.room_id = settings.new_room_id
-        self.intake: Intake | None = None  # set once intake exists (it is built after us)
-        self.on_job: Callable[[], None] = lambda: None  # wakes the worker for a new job
 
     # Live membership changes.
 
@@ -73,10 +72,8 @@ class Follower:
 
     async def _native_knock(self, user_id: str, event_id: str | None) -> None:
         """Treat a Matrix knock like a form's: the same checks, the same audit trail."""
-        if self.intake is None:
-            return
         submission = Submission(
-            platform=NATIVE,
+            platform=NATIVE.kind.value,
             submission_id=event_id,
             fields=(Field("Matrix ID", "user_id", None, user_id),),
         )
@@ -93,12 +90,12 @@ class Follower:
             knock.knock_id,
             State.JOINED,
             reason=None,
-            history=[(str(Event.JOINED), f"matrix:{user_id}", None)],
+            history=[HistoryLine(Event.JOINED, Actor.matrix(user_id))],
             now=self.clock.now(),
-            job_kind=WELCOME_JOB if self.settings.welcome_mode != "off" else None,
+            job_kind=JobKind.WELCOME if self.settings.welcome_mode != "off" else None,
         )
         if moved:
-            self.on_job()
+            self.wakeup.job_added()
             log.info("%s joined (knock %s)", user_id, knock.knock_id)
 
     async def _left(self, user_id: str) -> None:
@@ -108,15 +105,14 @@ class Follower:
                 invited.knock_id,
                 State.DECLINED,
                 reason=None,
-                history=[(str(Event.DECLINED), f"matrix:{user_id}", None)],
+                history=[HistoryLine(Event.DECLINED, Actor.matrix(user_id))],
                 now=self.clock.now(),
             )
             return
         joined = await self.store.latest_knock(user_id, [State.JOINED])
         if joined is not None:
-            await self.store.add_history(
-                joined.knock_id, [(str(Event.LEFT), f"matrix:{user_id}", None)], self.clock.now()
-            )
+            line = HistoryLine(Event.LEFT, Actor.matrix(user_id))
+            await self.store.add_history(joined.knock_id, [line], self.clock.now())
 
     async def _removed_if_blocked(self, user_id: str) -> bool:
         """Remove a block-listed person who got in (or was invited) by another route."""
@@ -135,63 +131,10 @@ class Follower:
                 open_knock.knock_id,
                 State.BLOCKED,
                 reason=None,
-                history=[(str(Event.BLOCKED), WATCHDOG, None)],
+                history=[HistoryLine(Event.BLOCKED, WATCHDOG)],
                 now=self.clock.now(),
             )
         return True
-
-    # Jobs.
-
-    async def welcome(self, knock: KnockRecord) -> None:
-        """Welcome someone who joined, once: a retried send reuses its transaction id."""
-        history = await self.store.history(knock.knock_id)
-        if any(entry.event == Event.WELCOMED for entry in history):
-            return
-        name = await self._display_name(knock.user_id)
-        body, formatted = _mention(self.settings.welcome_message, knock.user_id, name)
-        room = self.room_id
-        if self.settings.welcome_mode == "dm":
-            room = await self.direct_room(knock.user_id)
-        await self.matrix.send_message(
-            room, body, formatted, mentions=[knock.user_id], txn_id=f"welcome-{knock.knock_id}"
-        )
-        await self.store.add_history(
-            knock.knock_id, [(str(Event.WELCOMED), "knock", None)], self.clock.now()
-        )
-
-    async def remind(self, knock: KnockRecord) -> None:
-        """Send one reminder about a pending invite, by direct message."""
-        history = await self.store.history(knock.knock_id)
-        if any(entry.event == Event.REMINDED for entry in history):
-            return
-        name = await self._display_name(knock.user_id)
-        body, formatted = _mention(self.settings.reminder_message, knock.user_id, name)
-        room = await self.direct_room(knock.user_id)
-        await self.matrix.send_message(
-            room, body, formatted, mentions=[knock.user_id], txn_id=f"remind-{knock.knock_id}"
-        )
-        await self.store.add_history(
-            knock.knock_id, [(str(Event.REMINDED), "knock", None)], self.clock.now()
-        )
-
-    async def direct_room(self, user_id: str) -> str:
-        """Return the bot's direct chat with a person, creating it (once) when there is none."""
-        direct = await self.matrix.account_data(self.bot_id, DM_ROOMS)
-        rooms = direct.get(user_id)
-        if isinstance(rooms, list) and rooms:
-            return str(rooms[0])
-        room_id = await self.matrix.create_direct_room(user_id)
-        direct[user_id] = [room_id]
-        await self.matrix.set_account_data(self.bot_id, DM_ROOMS, direct)
-        return room_id
-
-    async def _display_name(self, user_id: str) -> str:
-        try:
-            profile = await self.matrix.profile(user_id)
-        except MatrixError:
-            return user_id
-        name = profile.get("displayname")
-        return name if isinstance(name, str) and name.strip() else user_id
 
     # Periodic scans.
 
@@ -216,27 +159,14 @@ class Follower:
                 knock.knock_id,
                 State.EXPIRED,
                 reason=None,
-                history=[(str(Event.EXPIRED), "knock", None)],
+                history=[HistoryLine(Event.EXPIRED, KNOCK)],
                 now=now,
             )
         elif now - sent >= self.settings.reminder_after:
-            await self.remind(knock)
+            await self.welcomer.remind(knock)
 
     async def scan_members(self) -> None:
         """Remove block-listed people among members, invitees and knockers."""
         for user_id, membership in (await self.matrix.members(self.room_id)).items():
             if membership in ("join", "invite", "knock") and user_id != self.bot_id:
                 await self._removed_if_blocked(user_id)
-
-
-def _mention(template: str, user_id: str, name: str) -> tuple[str, str]:
-    """Fill a message template, as plain text and as HTML with a proper mention pill."""
-    link = f'<a href="https://matrix.to/#/{html.escape(user_id)}">{html.escape(name)}</a>'
-    values: dict[str, Any] = {"user_id": user_id, "display_name": name}
-    try:
-        body = template.format(**values)
-        formatted = html.escape(template).format(user_id=html.escape(user_id), display_name=link)
-    except (KeyError, IndexError, ValueError):
-        body = template  # a template with other braces is sent as written
-        formatted = html.escape(template)
-    return body, formatted

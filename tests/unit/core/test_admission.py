@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
+from knock.core.admission import Facts, decide, read_id
 from knock.core.blocklist import BlockIndex, Entry
-from knock.core.door import Facts, decide, read_id
 from knock.core.lifecycle import Event, Reason, State
 
 SERVER = "example.org"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from knock.clock import Clock
+from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixClient
-from knock.services.follow import Follower
-from knock.services.moderation_room import ModerationRoom
+from knock.services.invites.membership import MembershipFollower
+from knock.services.moderation.room import ModerationRoom
 from knock.store import Store
 
 log = logging.getLogger(__name__)
 
 SINCE_KEY = "sync.since"
 LONG_POLL_MS = 25_000  # under LEASE_TTL, so the leader renews its lease between polls
+STAND_BY = 2.0  # seconds between looks at the lease while another process leads
 
 
 def sync_filter(room_id: str, moderation_room: str | None = None) -> dict[str, Any]:
@@ -39,14 +43,37 @@ class LiveView:
     """Feed the room's membership changes to the follower as they happen."""
 
     def __init__(
-        self, store: Store, matrix: MatrixClient, follower: Follower, room_id: str, clock: Clock
+        self,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        *,
+        room_id: str,
+        follower: MembershipFollower,
+        moderation_room: ModerationRoom | None,
     ) -> None:
         self.clock = clock
         self.store = store
         self.matrix = matrix
         self.follower = follower
         self.room_id = room_id
-        self.moderation_room: ModerationRoom | None = None
+        self.moderation_room = moderation_room
+
+    async def run(self, leading: Callable[[], bool]) -> None:
+        """Follow the room while this process leads the background work; stand by otherwise."""
+        failures = 0
+        while True:
+            if not leading():
+                await asyncio.sleep(STAND_BY)
+                continue
+            try:
+                await self.run_once()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = backoff_delay(failures, base=1.0, cap=60.0)
+                log.warning("The sync loop failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
 
     async def run_once(self, timeout_ms: int = LONG_POLL_MS) -> int:
         """Wait for (at most `timeout_ms`) and handle one batch; return the changes seen."""

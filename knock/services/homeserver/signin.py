@@ -13,7 +13,7 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.matrix.beeper import BeeperLogin, BeeperLoginError
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
-from knock.services.files import write_atomically
+from knock.services.atomic_file import write_atomically
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ class SignIn:
 
     async def ensure(self) -> str:
         """Make the Matrix client usable and return the bot's user id."""
-        self.matrix.access_token = await self._find_token()
-        self.matrix.relogin = self.relogin
+        self.matrix.use_token(await self._find_token(), self.relogin)
         try:
             who = await self.matrix.whoami()
         except HomeserverUnavailable:
@@ -88,7 +87,7 @@ class SignIn:
         except BeeperLoginError as exc:
             raise SignInError(str(exc)) from None
         await self.store.set_value(JWT_KEY, jwt, self.clock.now())
-        self.matrix.access_token = await self._matrix_login(_jwt_body(jwt))
+        self.matrix.use_token(await self._matrix_login(_jwt_body(jwt)))
         return await self.ensure()
 
     async def _find_token(self) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knock.core.guard import (
+from knock.core.limits import (
     Rate,
     Strikes,
     honeypot_filled,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knock.clock import Clock
-from knock.services.blocklist import BadPattern, Blocklist
-from knock.services.files import read_if_present, write_atomically
+from knock.services.atomic_file import read_if_present, write_atomically
+from knock.services.blocklist.index import BadPattern, Blocklist
 from knock.store import Store
 from knock.store.blocklist import MODERATOR, StoredEntry
 

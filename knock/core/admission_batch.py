@@ -1,0 +1,366 @@
+"""Admission's work on the database's snapshot: a batch of knocks, releases, strikes, the wave.
+
+Each class here is one `AdmissionWork`: it names what to read and decides on what was read,
+without I/O, so the store runs it in one transaction and tests run it on a plain snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from knock.core import limits, mxid
+from knock.core.admission import Facts, IdResult, Verdict, decide
+from knock.core.admission_state import AdmissionState, Wanted, Window
+from knock.core.blocklist import Decision
+from knock.core.history import Actor, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import NewKnock
+from knock.core.lifecycle import Event, State
+
+WAVE_TRIPPED = "join_wave.tripped_at"
+WAVE_RESET = "join_wave.reset_at"
+EVERYONE = "all"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings admission decides by."""
+
+    limit_per_user: limits.Rate | None
+    limit_per_ip: limits.Rate | None
+    limit_per_server: limits.Rate | None
+    limit_per_form: limits.Rate | None
+    backoff_base: float
+    backoff_cap: float
+    backoff_reset: float
+    server_allowlist: tuple[str, ...]
+    server_denylist: tuple[str, ...]
+    reject_ip_literal_servers: bool
+    join_wave_threshold: int
+    join_wave_window: float
+    join_wave_cooldown: float
+    spam_window_seconds: float
+    max_requests_per_window: int
+    max_deferred: int
+    repair_action: str
+    announce_reviews: bool  # a moderation room is set: knocks held for review are posted there
+
+    def strike(self, state: AdmissionState, subject: str) -> None:
+        """Add one back-off strike to a subject."""
+        state.strike(subject, self.backoff_base, self.backoff_cap, self.backoff_reset)
+
+    def review_job(self) -> JobKind | None:
+        """The job a knock held for review gets."""
+        return JobKind.ANNOUNCE if self.announce_reviews else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who delivered a knock: a platform, or a direct caller (whose address may be limited)."""
+
+    platform: str
+    direct: bool
+    ip_hash: str | None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A delivery waiting for admission, with everything known about it before the snapshot."""
+
+    knock_id: str  # the id its knock gets if one is made
+    requested: str  # the id as typed
+    key: str | None  # the platform's submission id, for spotting a retried delivery
+    caller: Caller
+    identity: IdResult
+    honeypot: str | None
+    block: Decision  # the block-list's verdict on the id and what was typed
+    answers: str | None  # the form's answers as stored, if they are kept
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What admission did with a delivery."""
+
+    knock_id: str
+    state: State
+    reason: str | None
+    created: bool
+    problem: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Knocks arriving together, decided at one instant in arrival order."""
+
+    arrivals: tuple[Arrival, ...]
+    rules: Rules
+    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """The windows, strikes, people and submissions the batch asks about."""
+        wave_since = _wave_since(state, self.rules)
+        wanted = Wanted()
+        for arrival in self.arrivals:
+            wanted.windows.update(_windows(arrival, self.rules, state.now, wave_since))
+            wanted.strike_subjects.update(_strike_subjects(arrival))
+            if arrival.identity.problem is None:
+                wanted.users.add(arrival.identity.user_id)
+            if arrival.key is not None:
+                wanted.submission_keys.add(arrival.key)
+        return wanted
+
+    def decide(self, state: AdmissionState) -> list[Outcome]:
+        """Place every knock of the batch, in arrival order."""
+        return [self._decide_one(state, arrival) for arrival in self.arrivals]
+
+    def _decide_one(self, state: AdmissionState, arrival: Arrival) -> Outcome:
+        if arrival.key is not None and arrival.key in state.submissions:
+            # The platform retried a delivery we already hold.
+            knock_id, known_state, reason = state.submissions[arrival.key]
+            return Outcome(knock_id, known_state, reason, created=False)
+        facts = _facts(state, arrival, self.rules)
+        verdict = decide(facts)
+        actor = Actor.form(arrival.caller.platform)
+        history = [HistoryLine(Event.RECEIVED, actor)]
+        history += [HistoryLine(event, actor, detail) for event, detail in verdict.history]
+        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict.state))
+        _count(state, arrival, facts, verdict, self.rules)
+        reason = verdict.reason.value if verdict.reason else None
+        return Outcome(
+            arrival.knock_id, verdict.state, reason, True, verdict.problem, verdict.retry_after
+        )
+
+    def _job_for(self, state: State) -> JobKind | None:
+        if state is State.QUEUED:
+            return JobKind.INVITE
+        return self.rules.review_job() if state is State.REVIEW else None
+
+
+@dataclass(frozen=True)
+class Release:
+    """Queue deferred knocks, oldest first, as the global window makes room."""
+
+    rules: Rules
+    values: tuple[str, ...] = ()
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """The global window, and as many of the oldest deferred knocks as it could take."""
+        since = state.now - self.rules.spam_window_seconds
+        return Wanted(
+            windows={("admitted", EVERYONE, since)},
+            oldest_deferred=self.rules.max_requests_per_window,
+        )
+
+    def decide(self, state: AdmissionState) -> int:
+        """Release what fits; return how many."""
+        admitted, _ = state.count("admitted", EVERYONE)
+        room = max(0, self.rules.max_requests_per_window - admitted)
+        released = state.oldest_deferred[:room]
+        for knock_id in released:
+            state.release(knock_id)
+        state.add_hits([("admitted", EVERYONE)] * len(released))
+        return len(released)
+
+
+@dataclass(frozen=True)
+class Strike:
+    """Add a back-off strike found after admission (a refusal found at invite time)."""
+
+    subject: str
+    rules: Rules
+    values: tuple[str, ...] = ()
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """The subject's back-off record."""
+        return Wanted(strike_subjects={self.subject})
+
+    def decide(self, state: AdmissionState) -> None:
+        """Strike."""
+        self.rules.strike(state, self.subject)
+
+
+@dataclass(frozen=True)
+class AddKnock:
+    """Add one knock made outside admission's checks (an import), unless its key is known."""
+
+    knock: NewKnock
+    history: tuple[HistoryLine, ...]
+    job: JobKind | None = None
+    values: tuple[str, ...] = ()
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """The knock's submission key."""
+        keys = {self.knock.submission_key} if self.knock.submission_key else set()
+        return Wanted(submission_keys=keys)
+
+    def decide(self, state: AdmissionState) -> bool:
+        """Add the knock; return False when its submission is already stored."""
+        key = self.knock.submission_key
+        if key is not None and key in state.submissions:
+            return False
+        state.add_knock(self.knock, self.history, self.job)
+        return True
+
+
+@dataclass(frozen=True)
+class WaveReport:
+    """The join-wave breaker as moderators see it."""
+
+    tripped: bool
+    tripped_at: float | None
+    knocks_in_window: int
+
+
+@dataclass(frozen=True)
+class ReadWave:
+    """Read the join-wave breaker."""
+
+    rules: Rules
+    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """The wave's window."""
+        return Wanted(windows={("wave", EVERYONE, _wave_since(state, self.rules))})
+
+    def decide(self, state: AdmissionState) -> WaveReport:
+        """Describe the breaker."""
+        count, _ = state.count("wave", EVERYONE)
+        stored = state.values[WAVE_TRIPPED]
+        tripped_at = float(stored) if stored else None
+        tripped = tripped_at is not None and state.now - tripped_at < self.rules.join_wave_cooldown
+        return WaveReport(tripped, tripped_at if tripped else None, count)
+
+
+@dataclass(frozen=True)
+class ResetWave:
+    """Close the breaker; knocks before now no longer count toward a wave."""
+
+    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+
+    def wanted(self, state: AdmissionState) -> Wanted:
+        """Nothing beyond the wave's values."""
+        return Wanted()
+
+    def decide(self, state: AdmissionState) -> None:
+        """Reset."""
+        state.set_value(WAVE_TRIPPED, None)
+        state.set_value(WAVE_RESET, str(state.now))
+
+
+def _wave_since(state: AdmissionState, rules: Rules) -> float:
+    reset = state.values.get(WAVE_RESET)
+    return max(state.now - rules.join_wave_window, float(reset) if reset else 0.0)
+
+
+def _subjects(arrival: Arrival, rules: Rules) -> list[tuple[str, str, limits.Rate | None]]:
+    """List the windows a knock counts against: (scope, subject, limit)."""
+    identity = arrival.identity
+    if identity.problem is not None:
+        return []
+    subjects = [
+        ("user", identity.user_id, rules.limit_per_user),
+        ("server", mxid.server_name(identity.user_id), rules.limit_per_server),
+        ("form", arrival.caller.platform, rules.limit_per_form),
+    ]
+    # Platforms deliver everyone's knocks from their own few addresses: never limit those.
+    if arrival.caller.direct and arrival.caller.ip_hash:
+        subjects.append(("ip", arrival.caller.ip_hash, rules.limit_per_ip))
+    return subjects
+
+
+def _windows(arrival: Arrival, rules: Rules, now: float, wave_since: float) -> list[Window]:
+    """The windows a knock is counted in: its limits, the join wave, the global window."""
+    limited = [
+        (scope, subject, now - limit.seconds)
+        for scope, subject, limit in _subjects(arrival, rules)
+        if limit is not None
+    ]
+    return limited + [
+        ("wave", EVERYONE, wave_since),
+        ("admitted", EVERYONE, now - rules.spam_window_seconds),
+    ]
+
+
+def _strike_subjects(arrival: Arrival) -> list[str]:
+    subjects = [f"user:{arrival.identity.user_id}"]
+    if arrival.caller.direct and arrival.caller.ip_hash:
+        subjects.append(f"ip:{arrival.caller.ip_hash}")
+    return subjects
+
+
+def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
+    identity, now = arrival.identity, state.now
+    over, retry_after = [], 0.0
+    for scope, subject, limit in _subjects(arrival, rules):
+        if limit is None:
+            continue
+        count, oldest = state.count(scope, subject)
+        if limits.over_limit(count, limit):
+            over.append(scope)
+            retry_after = max(retry_after, limits.window_retry_after(oldest, limit, now))
+    locked = max(limits.locked_for(state.strikes[s], now) for s in _strike_subjects(arrival))
+    return Facts(
+        identity=identity,
+        block=arrival.block,
+        honeypot=arrival.honeypot,
+        waiting_already=identity.problem is None and identity.user_id in state.waiting,
+        over_windows=tuple(over),
+        window_retry_after=retry_after,
+        locked_for=locked,
+        server_allowed=identity.problem is not None
+        or limits.server_allowed(
+            mxid.server_name(identity.user_id),
+            rules.server_allowlist,
+            rules.server_denylist,
+            rules.reject_ip_literal_servers,
+        ),
+        wave_tripped=_wave(state, rules),
+        repair_action=rules.repair_action,
+        window_full=state.count("admitted", EVERYONE)[0] >= rules.max_requests_per_window,
+        backlog=state.deferred,
+        max_deferred=rules.max_deferred,
+    )
+
+
+def _wave(state: AdmissionState, rules: Rules) -> bool:
+    stored = state.values[WAVE_TRIPPED]
+    tripped_at = float(stored) if stored else None
+    tripped = limits.wave_tripped(
+        tripped_at,
+        state.count("wave", EVERYONE)[0] + 1,  # this knock arrives too
+        rules.join_wave_threshold,
+        rules.join_wave_cooldown,
+        state.now,
+    )
+    if tripped != tripped_at:
+        state.set_value(WAVE_TRIPPED, None if tripped is None else str(tripped))
+    return tripped is not None
+
+
+def _count(
+    state: AdmissionState, arrival: Arrival, facts: Facts, verdict: Verdict, rules: Rules
+) -> None:
+    if facts.honeypot is None and not facts.waiting_already:
+        hits = [(scope, subject) for scope, subject, _ in _subjects(arrival, rules)]
+        hits.append(("wave", EVERYONE))
+        if verdict.state is State.QUEUED:
+            hits.append(("admitted", EVERYONE))
+        state.add_hits(hits)
+    if verdict.strike:
+        for subject in _strike_subjects(arrival):
+            rules.strike(state, subject)
+
+
+def _new_knock(verdict: Verdict, arrival: Arrival) -> NewKnock:
+    return NewKnock(
+        knock_id=arrival.knock_id,
+        user_id=verdict.user_id,
+        requested_id=arrival.requested[:512],
+        state=verdict.state,
+        reason=verdict.reason.value if verdict.reason else None,
+        source=arrival.caller.platform,
+        submission_key=arrival.key,
+        ip_hash=arrival.caller.ip_hash,
+        answers=arrival.answers,
+    )

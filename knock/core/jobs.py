@@ -1,0 +1,30 @@
+"""The kinds of durable job: each is carried out by exactly one handler in the worker."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    """What a job does, as stored in the jobs table."""
+
+    INVITE = "invite"  # invite a queued knock
+    WELCOME = "welcome"  # welcome someone who joined
+    ANNOUNCE = "announce"  # post a knock held for review to the moderation room
+
+    @classmethod
+    def read(cls, stored: str) -> JobKind | None:
+        """Read a stored kind; None for a kind this version does not know."""
+        try:
+            return cls(stored)
+        except ValueError:
+            return None
+
+    @property
+    def attempts_invite(self) -> bool:
+        """Tell whether claiming the job marks its knock's invite as attempted.
+
+        After a crash, an invite found in the room for a knock with this mark is the knock's
+        own, so the mark is set in the claim's transaction, before any invite can go out.
+        """
+        return self is JobKind.INVITE

@@ -1,0 +1,133 @@
+"""Periodic duties: every process follows the block-list version; one process does the rest.
+
+The singleton duties — mirroring the list files, reading policy rooms, erasing old knocks — run on
+the holder of the `singleton` lease only, so that two processes never write the files at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.services.blocklist.index import Blocklist
+from knock.services.blocklist.mirror import ListFile
+from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.invites.intake import Intake
+from knock.services.invites.membership import MembershipFollower
+from knock.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE = "singleton"
+DUTY_EVERY = 2.0  # seconds between looks at the block-list version and the singleton duties
+FILES_EVERY = 20.0  # a person's edit to a list file applies within this (and the duty tick)
+POLICY_EVERY = 60.0
+RETENTION_EVERY = 3600.0
+
+
+class Duties:
+    """What a process does on every tick."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        blocklist: Blocklist,
+        intake: Intake,
+        follower: MembershipFollower,
+        list_files: Sequence[ListFile],
+        policy_rooms: PolicyRooms,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.blocklist = blocklist
+        self.intake = intake
+        self.follower = follower
+        self.list_files = tuple(list_files)
+        self.policy_rooms = policy_rooms
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._due: dict[str, float] = {}
+        self.leader = False
+
+    async def run(self) -> None:
+        """Do the duties every `DUTY_EVERY` seconds until cancelled."""
+        while True:
+            await self.clock.sleep(DUTY_EVERY)
+            await self.run_once()
+
+    async def run_once(self) -> None:
+        """Do whatever is due now; a failure is logged and tried again on a later tick."""
+        try:
+            await self.blocklist.refresh_if_changed()
+            await self._lead()
+            if self.leader:
+                await self._singleton_duties(self.clock.now())
+                await self.blocklist.refresh_if_changed()
+        except Exception:
+            log.exception("A periodic duty failed; it will be tried again")
+
+    async def _lead(self) -> None:
+        now, ttl = self.clock.now(), self.settings.lease_ttl
+        leader = await self.store.take_lease(LEASE, self.holder, now, ttl)
+        if leader != self.leader:
+            log.info(
+                "%s %s the background work (sync loop, scans, list files)",
+                self.holder,
+                "now leads" if leader else "no longer leads",
+            )
+        self.leader = leader
+
+    async def _singleton_duties(self, now: float) -> None:
+        settings = self.settings
+        await self.intake.release_deferred()
+        if self._is_due("files", FILES_EVERY, now):
+            for list_file in self.list_files:
+                await list_file.sync()
+        if settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
+            await self.policy_rooms.refresh()
+        every = settings.invite_check_interval
+        if every > 0 and self._is_due("invites", every, now):
+            await self.follower.check_invites()
+        every = settings.blocklist_scan_interval
+        if every > 0 and self._is_due("members", every, now):
+            await self.follower.scan_members()
+        if self._is_due("retention", RETENTION_EVERY, now):
+            erased = await self.store.purge_closed(now - settings.retention)
+            if erased:
+                log.info("Erased %d closed knocks older than RETENTION", erased)
+            await self.store.forget_hits(now - _longest_window(settings))
+
+    def _is_due(self, duty: str, every: float, now: float) -> bool:
+        if now < self._due.get(duty, 0.0):
+            return False
+        self._due[duty] = now + every
+        return True
+
+    def force(self) -> None:
+        """Make every duty due on the next tick (tests, and `knock` commands)."""
+        self._due.clear()
+
+    async def release_lease(self) -> None:
+        """Hand the singleton work over at once instead of after LEASE_TTL."""
+        if self.leader:
+            await self.store.release_lease(LEASE, self.holder)
+            self.leader = False
+
+
+def _longest_window(settings: Settings) -> float:
+    """Return the longest time any admission window looks back."""
+    rates = [
+        settings.limit_per_user,
+        settings.limit_per_ip,
+        settings.limit_per_server,
+        settings.limit_per_form,
+    ]
+    windows = [rate.seconds for rate in rates if rate is not None]
+    return max([settings.spam_window_seconds, settings.join_wave_window, *windows])

@@ -1,0 +1,140 @@
+"""The composition root: build every service once, in dependency order, and hand them out frozen.
+
+Each service gets its collaborators in its constructor; nothing is wired afterwards, and no
+service reads another off a shared object. Reading this function top to bottom is reading who
+depends on whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core import mxid
+from knock.matrix.client import MatrixClient
+from knock.services.background.duties import Duties
+from knock.services.background.sync_loop import LiveView
+from knock.services.blocklist.actions import Blocking
+from knock.services.blocklist.index import Blocklist
+from knock.services.blocklist.mirror import ListFile
+from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.invites.intake import Intake
+from knock.services.invites.invite_step import Inviter
+from knock.services.invites.membership import MembershipFollower
+from knock.services.invites.welcome import Welcomer
+from knock.services.invites.worker import Worker
+from knock.services.moderation.actions import Moderation
+from knock.services.moderation.audit import AuditLog
+from knock.services.moderation.room import ModerationRoom
+from knock.services.wakeup import Wakeup
+from knock.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every service of one Knock process, built once by `build_services`."""
+
+    settings: Settings
+    clock: Clock
+    bot_id: str
+    blocklist: Blocklist
+    blocking: Blocking
+    intake: Intake
+    welcomer: Welcomer
+    follower: MembershipFollower
+    moderation: Moderation
+    moderation_room: ModerationRoom | None
+    audit: AuditLog
+    worker: Worker
+    live: LiveView
+    list_files: tuple[ListFile, ...]
+    policy_rooms: PolicyRooms
+    duties: Duties
+
+
+async def build_services(
+    settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, bot_id: str
+) -> Services:
+    """Build every service over an open store and a signed-in homeserver client."""
+    wakeup = Wakeup()
+    blocklist = Blocklist(settings, store, clock)
+    await blocklist.load()
+    blocking = Blocking(settings, store, matrix, clock, blocklist, bot_id)
+    intake = Intake(
+        settings,
+        store,
+        clock,
+        blocklist=blocklist,
+        default_server=settings.default_server_name or mxid.server_name(bot_id),
+        ip_key=await Intake.load_ip_key(store, clock.now()),
+        wakeup=wakeup,
+    )
+    welcomer = Welcomer(settings, store, matrix, clock, bot_id)
+    follower = MembershipFollower(
+        settings,
+        store,
+        matrix,
+        clock,
+        bot_id=bot_id,
+        intake=intake,
+        blocking=blocking,
+        welcomer=welcomer,
+        wakeup=wakeup,
+    )
+    moderation = Moderation(settings, store, matrix, clock, wakeup=wakeup)
+    moderation_room = None
+    if settings.moderation_room_id:
+        moderation_room = ModerationRoom(
+            settings, store, matrix, clock, moderation, blocking, bot_id
+        )
+    worker = Worker(
+        settings,
+        store,
+        clock,
+        inviter=Inviter(settings, store, matrix, clock, blocklist),
+        welcomer=welcomer,
+        moderation_room=moderation_room,
+        wakeup=wakeup,
+    )
+    live = LiveView(
+        store,
+        matrix,
+        clock,
+        room_id=settings.new_room_id,
+        follower=follower,
+        moderation_room=moderation_room,
+    )
+    list_files = tuple(
+        ListFile(path, allow=allow, blocklist=blocklist, store=store, clock=clock)
+        for path, allow in ((settings.blocklist_file, False), (settings.allowlist_file, True))
+    )
+    policy_rooms = PolicyRooms(settings.policy_room_ids, store, matrix, clock)
+    duties = Duties(
+        settings,
+        store,
+        clock,
+        blocklist=blocklist,
+        intake=intake,
+        follower=follower,
+        list_files=list_files,
+        policy_rooms=policy_rooms,
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        bot_id=bot_id,
+        blocklist=blocklist,
+        blocking=blocking,
+        intake=intake,
+        welcomer=welcomer,
+        follower=follower,
+        moderation=moderation,
+        moderation_room=moderation_room,
+        audit=AuditLog(store),
+        worker=worker,
+        live=live,
+        list_files=list_files,
+        policy_rooms=policy_rooms,
+        duties=duties,
+    )

@@ -1,0 +1,215 @@
+"""Turn a parsed form delivery into a committed knock: admission's checks, then the knock, at once.
+
+Everything admission counts (windows, back-off, the join wave, the global window) is read and
+written in the same transaction as the knock, so processes sharing a database share the counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core import limits
+from knock.core.admission import read_id
+from knock.core.admission_batch import (
+    Arrival,
+    Batch,
+    Caller,
+    Outcome,
+    ReadWave,
+    Release,
+    ResetWave,
+    Rules,
+)
+from knock.core.forms import Submission
+from knock.core.lifecycle import State
+from knock.services.blocklist.index import Blocklist
+from knock.services.errors import Unavailable, unavailable_errors
+from knock.services.wakeup import Wakeup
+from knock.store import Store
+
+IP_KEY = "intake.ip_hash_key"
+# Knocks decided in one transaction at most; more wait for the next.
+BATCH_LIMIT = 128
+
+__all__ = ["Intake", "Outcome", "rules_from"]
+
+
+@dataclass
+class _Waiting:
+    """A delivery waiting for admission, and where its outcome goes."""
+
+    arrival: Arrival
+    outcome: asyncio.Future[Outcome]
+
+
+class Intake:
+    """Record knocks; a knock is committed before anyone is told it was accepted."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        blocklist: Blocklist,
+        default_server: str,
+        ip_key: bytes,
+        wakeup: Wakeup,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.blocklist = blocklist
+        self.default_server = default_server
+        self.ip_key = ip_key
+        self.wakeup = wakeup
+        self.rules = rules_from(settings)
+        self._arrived: list[_Waiting] = []  # deliveries waiting for admission, in arrival order
+        self._committer: asyncio.Task[None] | None = None
+
+    @staticmethod
+    async def load_ip_key(store: Store, now: float) -> bytes:
+        """Return the key that hashes client addresses, made once per database."""
+        key = await store.add_value_once(IP_KEY, secrets.token_hex(32), now)
+        return bytes.fromhex(key)
+
+    async def knock(self, submission: Submission, requested: str, client_ip: str | None) -> Outcome:
+        """Run admission's checks and commit the knock, with its invite job when it may go ahead.
+
+        Knocks arriving together are decided and committed together, in arrival order (group
+        commit): each caller still returns only after its knock is committed. Raise
+        `Unavailable` when the database cannot take it now (nothing was committed).
+        """
+        waiting = _Waiting(
+            self._arrival(submission, requested, client_ip),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._arrived.append(waiting)
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_arrivals(), name="knock-admission")
+        # Shielded: a caller that goes away does not take its knock's decision with it.
+        return await asyncio.shield(waiting.outcome)
+
+    def _arrival(self, submission: Submission, requested: str, client_ip: str | None) -> Arrival:
+        key = (
+            f"{submission.platform}:{submission.submission_id}"
+            if submission.submission_id
+            else None
+        )
+        identity = read_id(requested, self.default_server)
+        return Arrival(
+            knock_id=uuid.uuid4().hex[:20],
+            requested=requested,
+            key=key,
+            caller=Caller(submission.platform, submission.direct, self._hash_ip(client_ip)),
+            identity=identity,
+            honeypot=limits.honeypot_filled(
+                submission.field_values(), self.settings.honeypot_fields
+            ),
+            block=self.blocklist.check(identity.user_id, typed=requested),
+            answers=self._answers(submission),
+        )
+
+    async def _commit_arrivals(self) -> None:
+        try:
+            while self._arrived:
+                batch, self._arrived = self._arrived[:BATCH_LIMIT], self._arrived[BATCH_LIMIT:]
+                await self._commit(batch)
+        finally:
+            self._committer = None
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            work = Batch(tuple(waiting.arrival for waiting in batch), self.rules)
+            outcomes = await self.store.admit(work, self.clock.now())
+        except unavailable_errors() as exc:
+            # Nothing was committed; every caller hears "retry later".
+            _fail(batch, Unavailable("database", str(exc)))
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            for waiting in batch:  # one bad knock must not take the others down with it
+                await self._commit([waiting])
+            return
+        except BaseException as exc:
+            _fail(batch, exc)
+            raise
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if not waiting.outcome.done():
+                waiting.outcome.set_result(outcome)
+        if any(outcome.created and outcome.state is State.QUEUED for outcome in outcomes):
+            self.wakeup.job_added()
+
+    async def join_wave_state(self) -> dict[str, object]:
+        """Describe the join-wave breaker for moderators."""
+        report = await self.store.admit(ReadWave(self.rules), self.clock.now())
+        settings = self.settings
+        return {
+            "tripped": report.tripped,
+            "tripped_at": report.tripped_at,
+            "knocks_in_window": report.knocks_in_window,
+            "threshold": settings.join_wave_threshold,
+            "window_seconds": settings.join_wave_window,
+            "cooldown_seconds": settings.join_wave_cooldown,
+        }
+
+    async def reset_join_wave(self) -> None:
+        """Close the breaker; knocks before now no longer count toward a wave."""
+        await self.store.admit(ResetWave(), self.clock.now())
+
+    async def release_deferred(self) -> int:
+        """Queue deferred knocks, oldest first, as the global window makes room; return how many."""
+        released = await self.store.admit(Release(self.rules), self.clock.now())
+        if released:
+            self.wakeup.job_added()
+        return released
+
+    def _hash_ip(self, client_ip: str | None) -> str | None:
+        if not client_ip:
+            return None
+        return hmac.new(self.ip_key, client_ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _answers(self, submission: Submission) -> str | None:
+        if not self.settings.store_form_answers:
+            return None
+        return json.dumps(submission.field_values(), ensure_ascii=False)[:20000]
+
+
+def rules_from(settings: Settings) -> Rules:
+    """Admission's rules, as the settings give them."""
+    return Rules(
+        limit_per_user=settings.limit_per_user,
+        limit_per_ip=settings.limit_per_ip,
+        limit_per_server=settings.limit_per_server,
+        limit_per_form=settings.limit_per_form,
+        backoff_base=settings.backoff_base,
+        backoff_cap=settings.backoff_cap,
+        backoff_reset=settings.backoff_reset,
+        server_allowlist=tuple(settings.server_allowlist),
+        server_denylist=tuple(settings.server_denylist),
+        reject_ip_literal_servers=settings.reject_ip_literal_servers,
+        join_wave_threshold=settings.join_wave_threshold,
+        join_wave_window=settings.join_wave_window,
+        join_wave_cooldown=settings.join_wave_cooldown,
+        spam_window_seconds=settings.spam_window_seconds,
+        max_requests_per_window=settings.max_requests_per_window,
+        max_deferred=settings.max_deferred,
+        repair_action=settings.repair_action,
+        announce_reviews=settings.moderation_room_id is not None,
+    )
+
+
+def _fail(batch: list[_Waiting], exc: BaseException) -> None:
+    for waiting in batch:
+        if not waiting.outcome.done():
+            waiting.outcome.set_exception(exc)

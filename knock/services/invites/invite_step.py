@@ -1,0 +1,164 @@
+"""Invite one queued knock, idempotently: the room is read before anything is written to it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.admission_batch import Strike
+from knock.core.evidence import evidence_text
+from knock.core.history import WORKER, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import KnockRecord
+from knock.core.lifecycle import Event, Reason, State
+from knock.matrix.client import MatrixClient, MatrixError
+from knock.services.blocklist.index import Blocklist
+from knock.services.invites.intake import rules_from
+from knock.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+
+class Inviter:
+    """Carry out invite jobs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        blocklist: Blocklist,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.clock = clock
+        self.blocklist = blocklist
+        self.rules = rules_from(settings)
+
+    async def run(self, job: Job, knock: KnockRecord) -> bool:
+        """Invite a queued knock (or settle it otherwise); return whether that completed the job."""
+        if knock.state is not State.QUEUED:
+            return False
+        step = InviteStep(self, knock, job)
+        await step.run()
+        return step.finished
+
+    async def strike(self, user_id: str) -> None:
+        """Count a refusal found at invite time toward the person's back-off, like any other."""
+        await self.store.admit(Strike(f"user:{user_id}", self.rules), self.clock.now())
+
+
+class InviteStep:
+    """One invite: check that the person exists, is not blocked and not already in; invite."""
+
+    def __init__(self, inviter: Inviter, knock: KnockRecord, job: Job) -> None:
+        self.inviter = inviter
+        self.matrix = inviter.matrix
+        self.room_id = inviter.settings.new_room_id
+        self.knock = knock
+        self.job = job
+        self.finished = False  # the recorded outcome completed the job in its transaction
+
+    async def run(self) -> None:
+        """Invite, or settle the knock otherwise."""
+        profile = await self._profile()
+        if profile is None:
+            await self._settle(State.REJECTED, Reason.UNKNOWN_USER, Event.REJECTED)
+            return
+        if await self._stopped_by_blocklist(profile.get("displayname")):
+            return
+        if await self._settled_by_membership():
+            return
+        try:
+            await self.matrix.invite(
+                self.room_id, self.knock.user_id, self.inviter.settings.invite_reason
+            )
+        except MatrixError as exc:
+            # A 403 may mean the membership changed since we looked (joined, banned): look again.
+            if exc.status == 403 and await self._settled_by_membership():
+                return
+            raise
+        await self._invited(None)
+
+    async def _profile(self) -> dict[str, Any] | None:
+        """Return the person's profile; None when they do not exist."""
+        try:
+            return await self.matrix.profile(self.knock.user_id)
+        except MatrixError as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 403:
+                return {}  # the homeserver limits profile lookups: existence cannot be told
+            raise
+
+    async def _stopped_by_blocklist(self, display_name: object) -> bool:
+        """Check again (the list may have grown since the knock came in), now with the name."""
+        name = display_name if isinstance(display_name, str) else None
+        decision = self.inviter.blocklist.check(self.knock.user_id, display_name=name)
+        evidence = evidence_text(decision)
+        if decision.verdict == "block":
+            await self._settle(State.REJECTED, Reason.BLOCKED, Event.REJECTED, evidence)
+            return True
+        if decision.verdict == "review" and not await self._approved():
+            await self._settle(State.REVIEW, Reason.FUZZY_MATCH, Event.HELD_FOR_REVIEW, evidence)
+            return True
+        return False
+
+    async def _approved(self) -> bool:
+        history = await self.inviter.store.history(self.knock.knock_id)
+        return any(entry.event == Event.APPROVED for entry in history)
+
+    async def _settled_by_membership(self) -> bool:
+        membership = await self.matrix.membership(self.room_id, self.knock.user_id)
+        if membership == "join":
+            await self._settle(State.DROPPED, Reason.DUPLICATE, Event.DROPPED, "already a member")
+        elif membership == "ban":
+            await self._settle(
+                State.REJECTED, Reason.BANNED, Event.REJECTED, "banned from the room"
+            )
+        elif membership == "invite":
+            if self.knock.invite_attempted_at is not None:
+                # Our own invite went out before a crash kept us from recording it.
+                await self._invited("invite found in the room after a retry")
+            else:
+                await self._settle(
+                    State.DROPPED, Reason.DUPLICATE, Event.DROPPED, "already invited"
+                )
+        else:
+            return False
+        return True
+
+    async def _invited(self, detail: str | None) -> None:
+        now = self.inviter.clock.now()
+        self.finished = await self.inviter.store.move(
+            self.knock.knock_id,
+            State.INVITED,
+            reason=None,
+            history=[HistoryLine(Event.INVITED, WORKER, detail)],
+            now=now,
+            invited_at=now,
+            finish=self.job,
+        )
+        log.info("Invited %s (knock %s)", self.knock.user_id, self.knock.knock_id)
+
+    async def _settle(
+        self, state: State, reason: Reason, event: Event, detail: str | None = None
+    ) -> None:
+        settings = self.inviter.settings
+        announce = state is State.REVIEW and settings.moderation_room_id
+        self.finished = await self.inviter.store.move(
+            self.knock.knock_id,
+            state,
+            reason=reason.value,
+            history=[HistoryLine(event, WORKER, detail)],
+            now=self.inviter.clock.now(),
+            job_kind=JobKind.ANNOUNCE if announce else None,
+            finish=self.job,
+        )
+        if state is State.REJECTED:  # a refusal found late counts for back-off like any other
+            await self.inviter.strike(self.knock.user_id)
+        log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)

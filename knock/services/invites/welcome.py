@@ -1,0 +1,94 @@
+"""Messages to the people Knock let in: a welcome when they join, a reminder when they dawdle."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.history import KNOCK, HistoryLine
+from knock.core.knocks import KnockRecord
+from knock.core.lifecycle import Event
+from knock.matrix.client import MatrixClient, MatrixError
+from knock.store import Store
+
+DM_ROOMS = "m.direct"
+
+
+class Welcomer:
+    """Send each person one welcome and at most one reminder; a retried send lands once."""
+
+    def __init__(
+        self, settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, bot_id: str
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.matrix = matrix
+        self.clock = clock
+        self.bot_id = bot_id
+
+    async def welcome(self, knock: KnockRecord) -> None:
+        """Welcome someone who joined, once: a retried send reuses its transaction id."""
+        if await self._already(knock, Event.WELCOMED):
+            return
+        name = await self._display_name(knock.user_id)
+        body, formatted = mention(self.settings.welcome_message, knock.user_id, name)
+        room = self.settings.new_room_id
+        if self.settings.welcome_mode == "dm":
+            room = await self.direct_room(knock.user_id)
+        await self.matrix.send_message(
+            room, body, formatted, mentions=[knock.user_id], txn_id=f"welcome-{knock.knock_id}"
+        )
+        await self._record(knock, Event.WELCOMED)
+
+    async def remind(self, knock: KnockRecord) -> None:
+        """Send one reminder about a pending invite, by direct message."""
+        if await self._already(knock, Event.REMINDED):
+            return
+        name = await self._display_name(knock.user_id)
+        body, formatted = mention(self.settings.reminder_message, knock.user_id, name)
+        room = await self.direct_room(knock.user_id)
+        await self.matrix.send_message(
+            room, body, formatted, mentions=[knock.user_id], txn_id=f"remind-{knock.knock_id}"
+        )
+        await self._record(knock, Event.REMINDED)
+
+    async def direct_room(self, user_id: str) -> str:
+        """Return the bot's direct chat with a person, creating it (once) when there is none."""
+        direct = await self.matrix.account_data(self.bot_id, DM_ROOMS)
+        rooms = direct.get(user_id)
+        if isinstance(rooms, list) and rooms:
+            return str(rooms[0])
+        room_id = await self.matrix.create_direct_room(user_id)
+        direct[user_id] = [room_id]
+        await self.matrix.set_account_data(self.bot_id, DM_ROOMS, direct)
+        return room_id
+
+    async def _already(self, knock: KnockRecord, event: Event) -> bool:
+        history = await self.store.history(knock.knock_id)
+        return any(entry.event == event for entry in history)
+
+    async def _record(self, knock: KnockRecord, event: Event) -> None:
+        await self.store.add_history(knock.knock_id, [HistoryLine(event, KNOCK)], self.clock.now())
+
+    async def _display_name(self, user_id: str) -> str:
+        try:
+            profile = await self.matrix.profile(user_id)
+        except MatrixError:
+            return user_id
+        name = profile.get("displayname")
+        return name if isinstance(name, str) and name.strip() else user_id
+
+
+def mention(template: str, user_id: str, name: str) -> tuple[str, str]:
+    """Fill a message template, as plain text and as HTML with a proper mention pill."""
+    link = f'<a href="https://matrix.to/#/{html.escape(user_id)}">{html.escape(name)}</a>'
+    values: dict[str, Any] = {"user_id": user_id, "display_name": name}
+    try:
+        body = template.format(**values)
+        formatted = html.escape(template).format(user_id=html.escape(user_id), display_name=link)
+    except (KeyError, IndexError, ValueError):
+        body = template  # a template with other braces is sent as written
+        formatted = html.escape(template)
+    return body, formatted

@@ -1,0 +1,165 @@
+"""Run durable jobs: each is tried until it is done or refused for a stated reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.history import WORKER, HistoryLine
+from knock.core.jobs import JobKind
+from knock.core.knocks import KnockRecord
+from knock.core.lifecycle import Event, Reason, State
+from knock.core.retry import backoff_delay
+from knock.matrix.client import MatrixError, RateLimited
+from knock.services.invites.invite_step import Inviter
+from knock.services.invites.welcome import Welcomer
+from knock.services.moderation.room import ModerationRoom
+from knock.services.wakeup import Wakeup
+from knock.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+_IDLE_POLL = 2.0  # seconds between looks at the queue when nothing wakes the worker
+
+# Carries out a job for its knock; returns True when its last step also completed the job.
+JobHandler = Callable[[Job, KnockRecord], Awaitable[bool]]
+
+
+class Worker:
+    """Claim due jobs and carry them out, each kind by its one handler."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        inviter: Inviter,
+        welcomer: Welcomer,
+        moderation_room: ModerationRoom | None,
+        wakeup: Wakeup,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.wakeup = wakeup
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.handlers: dict[JobKind, JobHandler] = {
+            JobKind.INVITE: inviter.run,
+            JobKind.WELCOME: _then_finish(welcomer.welcome),
+            # Without a moderation room (it was unset since), an announcement has nowhere to go.
+            JobKind.ANNOUNCE: _then_finish(moderation_room.announce if moderation_room else None),
+        }
+
+    async def run(self) -> None:
+        """Work until cancelled, with `WORKER_CONCURRENCY` jobs at a time."""
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.settings.worker_concurrency):
+                group.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:  # the database is down: keep the loop alive and try later
+                log.exception("The worker could not reach the database")
+            self.wakeup.clear()
+            await self.wakeup.wait(await self._idle_for())
+
+    async def _idle_for(self) -> float:
+        try:
+            due = await self.store.next_job_at()
+        except Exception:
+            return _IDLE_POLL
+        if due is None:
+            return _IDLE_POLL
+        return min(_IDLE_POLL, max(0.05, due - self.clock.now()))
+
+    async def run_once(self) -> bool:
+        """Claim and carry out one due job; return False when none was due."""
+        job = await self.store.claim_job(self.name, self.clock.now(), self.settings.lease_ttl)
+        if job is None:
+            return False
+        heartbeat = asyncio.create_task(self._keep_leased(job))
+        try:
+            finished = await self._carry_out(job)
+        except Exception as exc:
+            await self._retry_or_fail(job, exc)
+        else:
+            if not finished:
+                await self.store.finish_job(job.job_id, self.name)
+        finally:
+            heartbeat.cancel()
+        return True
+
+    async def _keep_leased(self, job: Job) -> None:
+        """Renew the job's lease while it runs, so a slow step is not taken over by another worker.
+
+        A worker that dies stops renewing, and the job is free again one `LEASE_TTL` later.
+        """
+        ttl = self.settings.lease_ttl
+        while True:
+            # Real time, not the injected clock: a test's fake clock would spin this loop.
+            await asyncio.sleep(ttl / 3)
+            try:
+                await self.store.extend_lease(job.job_id, self.name, self.clock.now() + ttl)
+            except Exception:
+                log.warning("Could not renew the lease of job %s", job.job_id)
+
+    async def _carry_out(self, job: Job) -> bool:
+        """Do the job; return True when its last step also completed it."""
+        if job.kind is None:
+            log.error("Dropping job %s: a kind this version does not know", job.job_id)
+            return False
+        if job.knock is None:
+            log.warning("Dropping job %s (%s): its knock is gone", job.job_id, job.kind)
+            return False
+        return await self.handlers[job.kind](job, job.knock)
+
+    async def _retry_or_fail(self, job: Job, exc: Exception) -> None:
+        now = self.clock.now()
+        if job.knock_id and now - job.first_attempt_at >= self.settings.invite_retry_for:
+            log.warning("Giving up on knock %s after %s: %s", job.knock_id, job.attempts, exc)
+            await self.store.move(
+                job.knock_id,
+                State.FAILED,
+                reason=Reason.HOMESERVER_ERROR.value,
+                history=[HistoryLine(Event.FAILED, WORKER, str(exc))],
+                now=now,
+            )
+            await self.store.finish_job(job.job_id, self.name)
+            return
+        if isinstance(exc, RateLimited):
+            delay = exc.retry_after
+        else:
+            delay = backoff_delay(job.attempts, base=1.0, cap=self.settings.job_retry_cap)
+        if isinstance(exc, MatrixError):
+            log.warning(
+                "Job %s for knock %s: %s; retrying in %.0fs", job.kind, job.knock_id, exc, delay
+            )
+        else:
+            log.error(
+                "Job %s for knock %s failed; retrying in %.0fs",
+                job.kind,
+                job.knock_id,
+                delay,
+                exc_info=exc,
+            )
+        await self.store.retry_job(job.job_id, self.name, now + delay, str(exc))
+
+
+def _then_finish(step: Callable[[KnockRecord], Awaitable[None]] | None) -> JobHandler:
+    """A handler for a step that does not complete its job itself (the worker then does)."""
+
+    async def handle(job: Job, knock: KnockRecord) -> bool:
+        if step is not None:
+            await step(knock)
+        return False
+
+    return handle
