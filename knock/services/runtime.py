@@ -51,6 +51,7 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self._matrix: MatrixClient | None = None
         self._services: Services | None = None
+        self.bot_id = ""  # the bot's Matrix ID, once signed in
 
     @property
     def services(self) -> Services:
@@ -67,9 +68,11 @@ class Runtime:
         return self._store
 
     @property
-    def bot_id(self) -> str:
-        """The bot's Matrix ID."""
-        return self.services.bot_id
+    def matrix(self) -> MatrixClient:
+        """The bot's homeserver client."""
+        if self._matrix is None:
+            raise NotStarted("Knock is not running")
+        return self._matrix
 
     async def start(self, *, background: bool = True) -> None:
         """Open the database, sign in, check the room, build the services, start the worker."""
@@ -90,7 +93,7 @@ class Runtime:
             pacer=AccountPacer(self._store, self.clock, settings.request_delay),
             rate_limit_wait_cap=settings.rate_limit_wait_cap,
         )
-        bot_id = await self._sign_in(self._store, self._matrix, self._http)
+        self.bot_id = bot_id = await self._sign_in(self._store, self._matrix, self._http)
         self._services = await build_services(
             settings, self._store, self._matrix, self.clock, bot_id
         )
@@ -152,8 +155,7 @@ class Runtime:
         except Exception:
             checks["database"] = False
         try:
-            assert self._matrix is not None
-            await self._matrix.whoami(patient=False)
+            await self.matrix.whoami(patient=False)
         except Exception:
             checks["homeserver"] = False
         return checks
