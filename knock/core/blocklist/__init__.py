@@ -104,6 +104,16 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 """
 
 from .index import BlockIndex
-from .model import Decision, Entry, Match, MatchPolicy, Rule, Verdict
+from .model import Decision, Entry, Match, MatchPolicy, Rule, Transform, TransformKind, Verdict
 
-__all__ = ["BlockIndex", "Decision", "Entry", "Match", "MatchPolicy", "Rule", "Verdict"]
+__all__ = [
+    "BlockIndex",
+    "Decision",
+    "Entry",
+    "Match",
+    "MatchPolicy",
+    "Rule",
+    "Transform",
+    "TransformKind",
+    "Verdict",
+]

@@ -14,7 +14,18 @@ from typing import NamedTuple
 from .explain import describe, show
 from .fold import fold
 from .ids import ascii_lower, host_of, split_user_id
-from .model import RULE_ORDER, Decision, Entry, Match, Rule, Verdict, strongest, verdict_rank
+from .model import (
+    RULE_ORDER,
+    Decision,
+    Entry,
+    Match,
+    Rule,
+    Transform,
+    TransformKind,
+    Verdict,
+    strongest,
+    verdict_rank,
+)
 
 __all__ = ["MAX_MATCHES", "Hit", "decide", "keep"]
 
@@ -25,6 +36,8 @@ MAX_MATCHES = 5
 # entry may sit on another server than the request.
 _NAME_RULES = frozenset({"normalised", "other_server", "digits", "edit_distance", "display_name"})
 _SERVER_RULES = frozenset({"other_server", "digits", "edit_distance"})
+_TYPED = Transform(TransformKind.TYPED, "in the id as typed")
+_HASHED = Transform(TransformKind.HASHED, "the SHA-256 hash of the id")
 
 
 class Hit(NamedTuple):
@@ -68,7 +81,7 @@ def _order(hit: Hit) -> tuple[bool, tuple[int, int, int], str]:
 
 
 def _explain(hit: Hit) -> Match:
-    """Make the :class:`Match` for ``hit``, saying in words how the request met the entry."""
+    """Make the :class:`Match` for ``hit``, saying what was done to make the request meet it."""
     return Match(
         entry=hit.entry.pattern,
         source=hit.entry.source,
@@ -80,15 +93,15 @@ def _explain(hit: Hit) -> Match:
     )
 
 
-def _transforms(hit: Hit) -> tuple[str, ...]:
+def _transforms(hit: Hit) -> tuple[Transform, ...]:
     """List what was done to the request to meet the entry."""
-    notes: list[str] = []
+    notes: list[Transform] = []
     if hit.typed:
-        notes.append("in the id as typed")
+        notes.append(_TYPED)
     if hit.hashed:
-        notes.append("the SHA-256 hash of the id")
+        notes.append(_HASHED)
     if hit.rule == "display_name":
-        notes.append(f'display name "{show(hit.text)}"')
+        notes.append(Transform(TransformKind.DISPLAY_NAME, f'display name "{show(hit.text)}"'))
     if hit.rule in _NAME_RULES:
         local, _ = split_user_id(hit.entry.pattern)
         notes.extend(describe(fold(hit.text, fuzzy=hit.fuzzy), fold(local, fuzzy=hit.fuzzy)))
@@ -96,5 +109,6 @@ def _transforms(hit: Hit) -> tuple[str, ...]:
         server = split_user_id(hit.entry.pattern)[1] or ""
         if host_of(ascii_lower(server)) != (hit.host or ""):
             same = hit.rule == "other_server"
-            notes.append(f"{'same name ' if same else ''}on another server ({show(server)})")
+            text = f"{'same name ' if same else ''}on another server ({show(server)})"
+            notes.append(Transform(TransformKind.OTHER_SERVER, text))
     return tuple(notes)

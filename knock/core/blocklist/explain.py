@@ -7,11 +7,13 @@ written chunks behind a key letter is compared: ``0`` against ``o`` gives ``0->o
 the order found, each once. The internal key spelling is never quoted, only written text and
 the plain letters a character reads as.
 
-Some notes name a lossy fold (:func:`is_lossy`): a collapsed repeat, letter "i" read as "l",
-"rn" read as "m" (or "vv" as "w"), letters joined across a separator. They are given exactly
-where the two chunks' light readings (``Folded.lights``) differ, which is where the index asks
-review instead of block; the lossless ones (case, width, look-alikes, leet digits, separators)
-never decide anything.
+Each note is a :class:`.model.Transform`: what was done (its ``kind``) and the moderator's
+wording (its ``text``); what a note means is read from its kind, never from its wording. Some
+kinds are lossy folds (:attr:`.model.TransformKind.lossy`): a collapsed repeat, letter "i" read
+as "l", "rn" read as "m" (or "vv" as "w"), letters joined across a separator. They are given
+exactly where the two chunks' light readings (``Folded.lights``) differ, which is where the
+index asks review instead of block; the lossless ones (case, width, look-alikes, leet digits,
+separators) never decide anything.
 """
 
 from __future__ import annotations
@@ -23,27 +25,28 @@ from collections.abc import Iterator, Sequence
 from rapidfuzz.distance import Levenshtein
 
 from .fold import BOUNDARY, JOIN, Folded, light_alike, reads_as
+from .model import Transform, TransformKind
 
-__all__ = ["describe", "is_lossy", "show"]
+__all__ = ["describe", "show"]
 
 _SHOW_LIMIT = 40
 _PAIRS = (("rn", "m"), ("vv", "w"))
 _MERGED = frozenset("il")  # the two letters of one leet class
-# How the notes for lossy folds begin (and the look-alike pairs they may quote).
-_LOSSY_STARTS = ("collapsed ", "read letter ", "read the entry's letter ", "joined ", "took ")
-_LOSSY_PAIRS = tuple(
-    note
-    for pair, letter in _PAIRS
-    for note in (f'look-alike "{pair}" -> "{letter}"', f'read the entry\'s "{pair}" as "{letter}"')
-)
+_ACCENTS = Transform(TransformKind.ACCENT, "removed accents")
+_INVISIBLE = Transform(TransformKind.INVISIBLE, "removed invisible characters")
+_LOWER_CASED = Transform(TransformKind.LOWER_CASED, "lower-cased")
+_FULL_WIDTH = Transform(TransformKind.FULL_WIDTH, "full-width letters -> ASCII")
 
 
-def describe(request: Folded, entry: Folded) -> tuple[str, ...]:
-    """List the transforms that make ``request`` meet ``entry`` (both folded the same way)."""
-    notes: list[str] = []
+def describe(request: Folded, entry: Folded) -> tuple[Transform, ...]:
+    """List the transforms that make ``request`` meet ``entry`` (both folded the same way).
+
+    In the order found, each once (two notes of the same wording are one).
+    """
+    notes: list[Transform] = []
     for hidden in request.invisible:
         accent = unicodedata.category(hidden) in ("Mn", "Me")
-        notes.append("removed accents" if accent else "removed invisible characters")
+        notes.append(_ACCENTS if accent else _INVISIBLE)
     if request.key == entry.key:
         if request.chunks != entry.chunks or request.lights != entry.lights:
             size = len(request.key)
@@ -52,12 +55,10 @@ def describe(request: Folded, entry: Folded) -> tuple[str, ...]:
         notes.extend(_edit_notes(request, entry))
     notes.extend(_separator_notes(request, entry))
     notes.extend(_affix_notes(request, entry))
-    return tuple(dict.fromkeys(notes))
-
-
-def is_lossy(note: str) -> bool:
-    """Tell whether ``note`` names a lossy fold, one that may have met somebody else's name."""
-    return note.startswith(_LOSSY_STARTS) or note in _LOSSY_PAIRS
+    once: dict[str, Transform] = {}
+    for note in notes:
+        once.setdefault(note.text, note)
+    return tuple(once.values())
 
 
 def show(text: str) -> str:
@@ -68,7 +69,7 @@ def show(text: str) -> str:
     return shown[:_SHOW_LIMIT] + "…" if len(shown) > _SHOW_LIMIT else shown
 
 
-def _pair_notes(request: Folded, entry: Folded, ours: range, theirs: range) -> Iterator[str]:
+def _pair_notes(request: Folded, entry: Folded, ours: range, theirs: range) -> Iterator[Transform]:
     """Describe the request's key letters ``ours`` against the entry's ``theirs``, one by one."""
     joins_ours = _joins(request) if request.joins else {}
     joins_theirs = _joins(entry) if entry.joins else {}
@@ -100,9 +101,9 @@ def _joins(folded: Folded) -> dict[int, tuple[str, ...]]:
     return joins
 
 
-def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
+def _edit_notes(request: Folded, entry: Folded) -> Iterator[Transform]:
     """Line the two keys up by their edits: describe the shared letters, then name each edit."""
-    edits: list[str] = []
+    edits: list[Transform] = []
     for op in Levenshtein.opcodes(request.key, entry.key):
         ours = request.chunks[op.src_start : op.src_end]
         theirs = entry.chunks[op.dest_start : op.dest_end]
@@ -111,11 +112,12 @@ def _edit_notes(request: Folded, entry: Folded) -> Iterator[str]:
                 request, entry, range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)
             )
         elif op.tag == "delete":
-            edits.append(f'extra "{show("".join(ours))}"')
+            edits.append(Transform(TransformKind.EXTRA, f'extra "{show("".join(ours))}"'))
         elif op.tag == "insert":
-            edits.append(f'missing "{show("".join(theirs))}"')
+            edits.append(Transform(TransformKind.MISSING, f'missing "{show("".join(theirs))}"'))
         else:
-            edits.append(f'"{show("".join(ours))}" instead of "{show("".join(theirs))}"')
+            text = f'"{show("".join(ours))}" instead of "{show("".join(theirs))}"'
+            edits.append(Transform(TransformKind.SUBSTITUTED, text))
     yield from edits
 
 
@@ -127,7 +129,7 @@ def _chunk_notes(
     light_theirs: str,
     joins_ours: tuple[str, ...],
     joins_theirs: tuple[str, ...],
-) -> tuple[str, ...]:
+) -> tuple[Transform, ...]:
     """Describe how the request's chunk ``ours`` met the entry's ``theirs`` (one key letter).
 
     ``light_*`` are the chunks' light readings and ``joins_*`` the written text of each join
@@ -138,17 +140,22 @@ def _chunk_notes(
     light_ours, light_theirs = light_ours.replace(BOUNDARY, ""), light_theirs.replace(BOUNDARY, "")
     lossless = light_alike(light_ours, light_theirs)
     # Written alike, only a join can tell them apart; otherwise say how each character reads.
-    notes = [] if ours == theirs else [n for char in dict.fromkeys(ours) for n in _char_notes(char)]
+    notes: list[Transform] = []
+    if ours != theirs:
+        notes.extend(note for char in dict.fromkeys(ours) for note in _char_notes(char))
     read_ours = "".join(reads_as(char) for char in ours)
     read_theirs = "".join(reads_as(char) for char in theirs)
     plain_ours, plain_theirs = light_ours.replace(JOIN, ""), light_theirs.replace(JOIN, "")
     for pair, letter in _PAIRS:
         if pair in read_ours and pair not in read_theirs:
-            notes.append(f'look-alike "{pair}" -> "{letter}"')
+            notes.append(
+                Transform(TransformKind.LOOK_ALIKE_PAIR, f'look-alike "{pair}" -> "{letter}"')
+            )
             read_ours = read_ours.replace(pair, letter)
             plain_ours = plain_ours.replace(pair, letter)
         elif pair in read_theirs and pair not in read_ours:
-            notes.append(f'read the entry\'s "{pair}" as "{letter}"')
+            text = f'read the entry\'s "{pair}" as "{letter}"'
+            notes.append(Transform(TransformKind.LOOK_ALIKE_PAIR, text))
             read_theirs = read_theirs.replace(pair, letter)
             plain_theirs = plain_theirs.replace(pair, letter)
     extra_ours = [char for char in dict.fromkeys(read_ours) if char not in read_theirs]
@@ -160,13 +167,13 @@ def _chunk_notes(
         # The entry is the one in leet ("tr00ll"): the request's plain letter was not changed.
         source = read_ours[:1]
         notes.extend(
-            f'read the entry\'s "{show(char)}" as "{show(source)}"'
+            Transform(TransformKind.LEET, f'read the entry\'s "{show(char)}" as "{show(source)}"')
             for char in extra_theirs
             if not _letter_for_letter(char, source)
         )
     else:
         notes.extend(
-            f"{show(char)}->{show(target or char)}"
+            Transform(TransformKind.LEET, f"{show(char)}->{show(target or char)}")
             for char in extra_ours
             if not _letter_for_letter(char, target)
         )
@@ -174,13 +181,16 @@ def _chunk_notes(
         return tuple(notes)
     notes.extend(_merge_notes(plain_ours, plain_theirs))
     if len(plain_ours) > len(plain_theirs):
-        notes.append(f'collapsed repeated "{show(ours)}"')
+        text = f'collapsed repeated "{show(ours)}"'
+        notes.append(Transform(TransformKind.COLLAPSED_REPEAT, text))
     elif len(plain_theirs) > len(plain_ours):
-        notes.append(f'collapsed the entry\'s repeated "{show(theirs)}"')
+        text = f'collapsed the entry\'s repeated "{show(theirs)}"'
+        notes.append(Transform(TransformKind.COLLAPSED_REPEAT, text))
     if light_alike(plain_ours, plain_theirs):
         notes.extend(_join_notes(light_ours, light_theirs, joins_ours, joins_theirs))
-    if not any(map(is_lossy, notes)):  # not expected; but a lossy fold is never left unnamed
-        notes.append(f'took "{show(ours)}" for "{show(theirs)}"')
+    # A lossy fold is never left unnamed (rare: "vvvv" for "wwvv", both holding the pair).
+    if not any(note.lossy for note in notes):
+        notes.append(Transform(TransformKind.TOOK, f'took "{show(ours)}" for "{show(theirs)}"'))
     return tuple(notes)
 
 
@@ -189,39 +199,42 @@ def _letter_for_letter(char: str, letter: str) -> bool:
     return char != letter and char in _MERGED and letter in _MERGED
 
 
-def _merge_notes(ours: str, theirs: str) -> list[str]:
+def _merge_notes(ours: str, theirs: str) -> list[Transform]:
     """Name the letters "i" and "l" taken for each other between two light readings."""
     mine, other = set(ours) & _MERGED, set(theirs) & _MERGED
     if not mine or not other:
         return []
+    text = ""
     if mine - other:
         letter = min(mine - other)
-        return [f'read letter "{letter}" as "{min(other - {letter})}"']
-    if other - mine:
+        text = f'read letter "{letter}" as "{min(other - {letter})}"'
+    elif other - mine:
         letter = min(other - mine)
-        return [f'read the entry\'s letter "{letter}" as "{min(mine - {letter})}"']
-    for char, read in zip(ours, theirs, strict=False):  # lengths differ when collapsed
-        if _letter_for_letter(char, read):
-            return [f'read letter "{char}" as "{read}"']
-    return []
+        text = f'read the entry\'s letter "{letter}" as "{min(mine - {letter})}"'
+    else:
+        for char, read in zip(ours, theirs, strict=False):  # lengths differ when collapsed
+            if _letter_for_letter(char, read):
+                text = f'read letter "{char}" as "{read}"'
+                break
+    return [Transform(TransformKind.MERGED_LETTERS, text)] if text else []
 
 
 def _join_notes(
     ours: str, theirs: str, joins_ours: Sequence[str], joins_theirs: Sequence[str]
-) -> list[str]:
+) -> list[Transform]:
     """Name the joins of alike letters across a separator that one side has and not the other."""
     at_ours, at_theirs = _join_places(ours), _join_places(theirs)
-    notes = [
+    texts = [
         f'joined repeated letters "{show(written)}"'
         for place, written in zip(at_ours, joins_ours, strict=True)
         if place not in at_theirs
     ]
-    notes.extend(
+    texts.extend(
         f'joined the entry\'s repeated letters "{show(written)}"'
         for place, written in zip(at_theirs, joins_theirs, strict=True)
         if place not in at_ours
     )
-    return notes
+    return [Transform(TransformKind.JOINED_ACROSS_SEPARATOR, text) for text in texts]
 
 
 def _join_places(light: str) -> list[int]:
@@ -234,20 +247,22 @@ def _join_places(light: str) -> list[int]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _char_notes(char: str) -> tuple[str, ...]:
+def _char_notes(char: str) -> tuple[Transform, ...]:
     """Describe how one written character became the plain letters it reads as."""
     if char.isascii():
-        return ("lower-cased",) if "A" <= char <= "Z" else ()
+        return (_LOWER_CASED,) if "A" <= char <= "Z" else ()
     read = reads_as(char)
     plain = unicodedata.normalize("NFKC", char)
-    notes: list[str] = []
+    notes: list[Transform] = []
     if plain != char:
         if unicodedata.name(char, "").startswith(("FULLWIDTH", "HALFWIDTH")):
-            notes.append("full-width letters -> ASCII")
+            notes.append(_FULL_WIDTH)
         else:
-            notes.append(f'styled "{show(char)}" -> "{show(read)}"')
+            notes.append(
+                Transform(TransformKind.STYLED, f'styled "{show(char)}" -> "{show(read)}"')
+            )
         if plain.isascii() and plain != plain.lower():
-            notes.append("lower-cased")
+            notes.append(_LOWER_CASED)
         return tuple(notes)
     bare = "".join(
         mark
@@ -255,12 +270,15 @@ def _char_notes(char: str) -> tuple[str, ...]:
         if unicodedata.category(mark) not in ("Mn", "Me")
     )
     if bare == read:
-        return (f'removed accent "{show(char)}" -> "{show(read)}"',)
+        return (
+            Transform(TransformKind.ACCENT, f'removed accent "{show(char)}" -> "{show(read)}"'),
+        )
     script = unicodedata.name(char, "").split(" ")[0].title() or "Unicode"
-    return (f'look-alike "{show(char)}" ({script}) -> "{show(read)}"',)
+    text = f'look-alike "{show(char)}" ({script}) -> "{show(read)}"'
+    return (Transform(TransformKind.LOOK_ALIKE, text),)
 
 
-def _separator_notes(request: Folded, entry: Folded) -> list[str]:
+def _separator_notes(request: Folded, entry: Folded) -> list[Transform]:
     """Say which separators were dropped when the two names place them differently.
 
     When the keys differ the letters are not lined up one to one, so only the separators
@@ -273,22 +291,23 @@ def _separator_notes(request: Folded, entry: Folded) -> list[str]:
     if ours == theirs:
         return []
     if ours:
-        return [f'removed separators "{show("".join(dict.fromkeys(c for _, c in ours)))}"']
+        removed = show("".join(dict.fromkeys(c for _, c in ours)))
+        return [Transform(TransformKind.SEPARATORS, f'removed separators "{removed}"')]
     dropped = show("".join(dict.fromkeys(c for _, c in theirs)))
-    return [f'ignored the entry\'s separators "{dropped}"']
+    return [Transform(TransformKind.SEPARATORS, f'ignored the entry\'s separators "{dropped}"')]
 
 
-def _affix_notes(request: Folded, entry: Folded) -> list[str]:
+def _affix_notes(request: Folded, entry: Folded) -> list[Transform]:
     """Say which numeric prefix and suffix were cut from either name to compare the rest."""
-    notes: list[str] = []
-    for label, ours, theirs in (
-        ("prefix", request.prefix, entry.prefix),
-        ("suffix", request.suffix, entry.suffix),
+    notes: list[Transform] = []
+    for kind, label, ours, theirs in (
+        (TransformKind.PREFIX, "prefix", request.prefix, entry.prefix),
+        (TransformKind.SUFFIX, "suffix", request.suffix, entry.suffix),
     ):
         if ours == theirs:
             continue
         if ours:
-            notes.append(f'removed {label} "{show(ours)}"')
+            notes.append(Transform(kind, f'removed {label} "{show(ours)}"'))
         if theirs:
-            notes.append(f'ignored the entry\'s {label} "{show(theirs)}"')
+            notes.append(Transform(kind, f'ignored the entry\'s {label} "{show(theirs)}"'))
     return notes

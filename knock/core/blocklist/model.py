@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "Match",
     "MatchPolicy",
     "Rule",
+    "Transform",
+    "TransformKind",
     "Verdict",
     "strongest",
     "verdict_rank",
@@ -99,14 +102,81 @@ class Entry:
         return "user"
 
 
+class TransformKind(StrEnum):
+    """What was done to a request's name (or an entry's) to make the two meet."""
+
+    # Lossless folds (:mod:`.explain`): they never lower a verdict.
+    ACCENT = "accent"  # an accent removed, with its letter or on its own
+    INVISIBLE = "invisible"  # invisible characters removed
+    LOWER_CASED = "lower_cased"
+    FULL_WIDTH = "full_width"  # full-width letters read as ASCII
+    STYLED = "styled"  # a styled letter (NFKC: mathematical, circled...) read as its plain one
+    LOOK_ALIKE = "look_alike"  # a letter of another script read as the one it looks like
+    LEET = "leet"  # a character read as a letter ("0->o"; rarely a ligature's letter, "ĳ" "j->i")
+    SEPARATORS = "separators"  # separators removed or ignored
+    PREFIX = "prefix"  # a numeric prefix cut
+    SUFFIX = "suffix"  # a numeric suffix cut
+    # Lossy folds: they may merge different people's names, so a match needing one asks review.
+    LOOK_ALIKE_PAIR = "look_alike_pair"  # "rn" read as "m", "vv" as "w"
+    MERGED_LETTERS = "merged_letters"  # letter "i" read as "l", or "l" as "i"
+    COLLAPSED_REPEAT = "collapsed_repeat"  # a run of one letter read as one
+    JOINED_ACROSS_SEPARATOR = "joined_across_separator"  # alike letters joined ("l.l" as "ll")
+    TOOK = "took"  # a chunk taken for another where no lossy fold above was found to name
+    # Edits between fuzzy keys that differ.
+    EXTRA = "extra"
+    MISSING = "missing"
+    SUBSTITUTED = "substituted"
+    # Where the request met the entry.
+    TYPED = "typed"  # in the id as typed, not the repaired one
+    HASHED = "hashed"  # the SHA-256 hash of the id met a hashed entry
+    DISPLAY_NAME = "display_name"
+    OTHER_SERVER = "other_server"  # the entry is on another server
+
+    @property
+    def lossy(self) -> bool:
+        """Tell whether this kind names a lossy fold, one that may have met somebody else's name."""
+        return self in _LOSSY
+
+
+_LOSSY = frozenset(
+    {
+        TransformKind.LOOK_ALIKE_PAIR,
+        TransformKind.MERGED_LETTERS,
+        TransformKind.COLLAPSED_REPEAT,
+        TransformKind.JOINED_ACROSS_SEPARATOR,
+        TransformKind.TOOK,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """One thing done to make a request meet an entry: its kind, and how a moderator reads it.
+
+    ``text`` is the moderator's wording (quoting what was written, never the internal key); it
+    is what the JSON carries. What the transform means is its ``kind``, never the wording.
+    """
+
+    kind: TransformKind
+    text: str
+
+    @property
+    def lossy(self) -> bool:
+        """Tell whether this names a lossy fold (see :attr:`TransformKind.lossy`)."""
+        return self.kind.lossy
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
-    """One entry that matched a request, and in words how the request was made to meet it."""
+    """One entry that matched a request, and what was done to make the request meet it."""
 
     entry: str
     source: str
     rule: Rule
-    transforms: tuple[str, ...]
+    transforms: tuple[Transform, ...]
     distance: int | None
     cutoff: int | None
     verdict: Verdict
@@ -117,7 +187,7 @@ class Match:
             "entry": self.entry,
             "source": self.source,
             "rule": self.rule,
-            "transforms": list(self.transforms),
+            "transforms": [transform.text for transform in self.transforms],
             "distance": self.distance,
             "cutoff": self.cutoff,
             "verdict": self.verdict,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from knock.core.blocklist.model import Decision, Entry, Match, MatchPolicy, strongest, weakest
+from knock.core.blocklist.model import (
+    Decision,
+    Entry,
+    Match,
+    MatchPolicy,
+    Transform,
+    TransformKind,
+    strongest,
+    weakest,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,8 +48,16 @@ def test_cutoffs_are_kept_to_what_the_index_can_find() -> None:
     assert [policy.cutoff(n) for n in (2, 5, 7)] == [0, 2, 2]
 
 
+def test_a_transform_reads_as_its_text_and_is_lossy_by_its_kind() -> None:
+    suffix = Transform(TransformKind.SUFFIX, 'removed suffix "_99"')
+    collapsed = Transform(TransformKind.COLLAPSED_REPEAT, 'collapsed repeated "lll"')
+    assert (str(suffix), suffix.lossy) == ('removed suffix "_99"', False)
+    assert (str(collapsed), collapsed.lossy) == ('collapsed repeated "lll"', True)
+
+
 def test_as_dict() -> None:
-    match = Match("@troll:example.org", "file", "digits", ('removed suffix "_99"',), 0, 0, "review")
+    suffix = Transform(TransformKind.SUFFIX, 'removed suffix "_99"')
+    match = Match("@troll:example.org", "file", "digits", (suffix,), 0, 0, "review")
     assert Decision("review", (match,)).as_dict() == {
         "verdict": "review",
         "matches": [
