@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, MetaData, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text
 
 # Each migration is a list of statements; `{serial}` is the engine's auto-numbered key type.
 MIGRATIONS: list[list[str]] = [
@@ -106,58 +106,64 @@ MIGRATIONS: list[list[str]] = [
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
 
+# What the migrations above create, for building queries; tests/integration/test_schema.py
+# checks on both engines that the two say the same.
 metadata = MetaData()
 
 knocks = Table(
     "knocks",
     metadata,
     Column("knock_id", Text, primary_key=True),
-    Column("user_id", Text),
-    Column("requested_id", Text),
-    Column("state", Text),
+    Column("user_id", Text, nullable=False),
+    Column("requested_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
     Column("reason", Text),
-    Column("source", Text),
-    Column("submission_key", Text),
+    Column("source", Text, nullable=False),
+    Column("submission_key", Text, unique=True),
     Column("ip_hash", Text),
     Column("answers", Text),
-    Column("received_at", Float),
-    Column("updated_at", Float),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
     Column("invite_attempted_at", Float),
     Column("invited_at", Float),
+    Index("knocks_user", "user_id", "received_at"),
+    Index("knocks_state", "state", "updated_at"),
 )
 
 knock_events = Table(
     "knock_events",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("knock_id", Text),
-    Column("at", Float),
-    Column("event", Text),
-    Column("actor", Text),
+    Column("knock_id", Text, ForeignKey("knocks.knock_id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("actor", Text, nullable=False),
     Column("detail", Text),
+    Index("knock_events_knock", "knock_id", "id"),
 )
 
 jobs = Table(
     "jobs",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", Text),
-    Column("knock_id", Text),
-    Column("run_at", Float),
-    Column("attempts", Integer),
+    Column("kind", Text, nullable=False),
+    Column("knock_id", Text, ForeignKey("knocks.knock_id", ondelete="CASCADE")),
+    Column("run_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("first_attempt_at", Float),
     Column("locked_by", Text),
     Column("locked_until", Float),
     Column("last_error", Text),
-    Column("created_at", Float),
+    Column("created_at", Float, nullable=False),
+    Index("jobs_due", "run_at"),
 )
 
 state_values = Table(
     "state_values",
     metadata,
     Column("key", Text, primary_key=True),
-    Column("value", Text),
-    Column("updated_at", Float),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 blocklist_entries = Table(
@@ -166,48 +172,49 @@ blocklist_entries = Table(
     Column("pattern", Text, primary_key=True),
     Column("allow", Integer, primary_key=True),
     Column("origin", Text, primary_key=True),
-    Column("hashed", Integer),
-    Column("source", Text),
+    Column("hashed", Integer, nullable=False, server_default="0"),
+    Column("source", Text, nullable=False),
     Column("reason", Text),
-    Column("added_at", Float),
+    Column("added_at", Float, nullable=False),
 )
 
 knock_bans = Table(
     "knock_bans",
     metadata,
     Column("user_id", Text, primary_key=True),
-    Column("pattern", Text),
-    Column("banned_at", Float),
+    Column("pattern", Text, nullable=False),
+    Column("banned_at", Float, nullable=False),
 )
 
 leases = Table(
     "leases",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("holder", Text),
-    Column("expires_at", Float),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 guard_hits = Table(
     "guard_hits",
     metadata,
-    Column("scope", Text),
-    Column("subject", Text),
-    Column("at", Float),
+    Column("scope", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("guard_hits_window", "scope", "subject", "at"),
 )
 
 strikes = Table(
     "strikes",
     metadata,
     Column("subject", Text, primary_key=True),
-    Column("count", Integer),
-    Column("last_at", Float),
-    Column("locked_until", Float),
+    Column("count", Integer, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("locked_until", Float, nullable=False),
 )
 
 pacing = Table(
     "pacing",
     metadata,
     Column("name", Text, primary_key=True),
-    Column("next_at", Float),
+    Column("next_at", Float, nullable=False),
 )

@@ -321,6 +321,7 @@ async def test_another_process_sees_a_new_entry_within_seconds(
         await first.stop()
 
 
+@pytest.mark.no_database  # `--blocklist FILE` reads the file instead of the store
 def test_knock_check_with_a_file_prints_one_json_line_per_id(tmp_path: Path) -> None:
     listing = tmp_path / "blocked.txt"
     listing.write_text("@troll:example.org Reason: spam\n@*:evil.example\n")

@@ -101,6 +101,7 @@ def test_uvicorn_mknock_app_accepts_a_knock_and_keeps_the_token_out_of_its_logs(
     assert bot.access_token not in text
 
 
+@pytest.mark.no_database  # stops at the settings, before any database
 def test_a_missing_setting_stops_knock_serve_with_one_line(tmp_path: Path) -> None:
     result = _run([sys.executable, "-m", "knock", "serve"], _clean_env(tmp_path), tmp_path)
     assert result.returncode == 2
@@ -109,6 +110,7 @@ def test_a_missing_setting_stops_knock_serve_with_one_line(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.no_database  # stops at the settings, before any database
 def test_a_malformed_setting_stops_uvicorn_with_one_line_naming_it(tmp_path: Path) -> None:
     env = _clean_env(
         tmp_path, NEW_ROOM_ID="!room:example.org", REQUEST_DELAY="soon", PYTHONPATH=str(ROOT)

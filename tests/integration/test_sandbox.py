@@ -14,6 +14,8 @@ import knock.sandbox
 from knock.sandbox import CLIENT_V3, Sandbox, SandboxUser
 from tests.conftest import MakeUser
 
+pytestmark = pytest.mark.no_database  # Synapse only: no Knock, no store
+
 
 def _room(room_id: str) -> str:
     return f"{CLIENT_V3}/rooms/{quote(room_id, safe='')}"
