@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m knock.demo
+	$(BIN)/python -m knock_testing.demo
 
 # The suite runs every integration test on SQLite and on a throwaway PostgreSQL cluster that the
 # test fixtures start and stop; here we only make sure PostgreSQL is installed.

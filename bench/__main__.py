@@ -23,9 +23,9 @@ import httpx
 
 from knock.config import load_settings
 from knock.core.lifecycle import State
-from knock.sandbox import Sandbox, SandboxUser
 from knock.services.runtime import Runtime
 from knock.web.app import create_api
+from knock_testing.synapse import Sandbox, SandboxUser
 
 API = "/_matrix/client/v3"
 

@@ -34,8 +34,8 @@ from urllib.parse import quote
 import httpx
 
 from bench.processes import Server, base_env, serve, status_kib
-from knock.pg_sandbox import PostgresSandbox
-from knock.sandbox import Sandbox, SandboxUser
+from knock_testing.postgres import PostgresSandbox
+from knock_testing.synapse import Sandbox, SandboxUser
 
 API = "/_matrix/client/v3"
 POSTERS = 32  # webhook deliveries in flight while knocking

@@ -67,9 +67,9 @@ from bench.processes import (
     status_kib,
     wait_quiet,
 )
-from knock.pg_sandbox import PostgresSandbox
-from knock.sandbox import Sandbox
 from knock.store.engine import make_engine
+from knock_testing.postgres import PostgresSandbox
+from knock_testing.synapse import Sandbox
 
 SETTLE = 1.0  # seconds between Knock answering /readyz and the first request
 UNREACHABLE = "1000000000"  # a window or threshold no run reaches

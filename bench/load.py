@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.processes import Server
-from knock.core.forms import sign_tally
+from knock_testing.signing import sign_tally
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "intake.lua"

@@ -27,9 +27,9 @@ import httpx
 
 from bench.blocklist import load_generator
 from bench.processes import base_env, serve, status_kib
-from knock.sandbox import Sandbox
 from knock.store import Store
 from knock.store.blocklist import VERSION_KEY
+from knock_testing.synapse import Sandbox
 
 LOADED = re.compile(r"Loaded the block-list: ([1-9]\d*) entries")
 

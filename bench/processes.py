@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from knock.sandbox import free_port
+from knock_testing.synapse import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

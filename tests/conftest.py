@@ -1,4 +1,4 @@
-"""Session-wide fixtures over a real, throwaway Synapse (see knock/sandbox.py).
+"""Session-wide fixtures over a real, throwaway Synapse (see knock_testing/synapse.py).
 
 Synapse is only started when a test asks for one of these fixtures, so unit tests
 pay nothing for them.
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from knock.sandbox import Sandbox, SandboxUser
+from knock_testing.synapse import Sandbox, SandboxUser
 
 MakeUser = Callable[..., SandboxUser]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from knock.pg_sandbox import PostgresSandbox
+from knock_testing.postgres import PostgresSandbox
 from tests.integration import harness
 
 ENGINES = [

@@ -18,12 +18,12 @@ import httpx
 from sqlalchemy import text
 
 from knock.config import Settings, load_settings
-from knock.core.forms import sign_tally, sign_typeform
 from knock.core.lifecycle import State
-from knock.sandbox import Sandbox, SandboxUser, free_port
 from knock.services.runtime import Runtime
 from knock.store.engine import make_engine
 from knock.web.app import create_api
+from knock_testing.signing import sign_tally, sign_typeform
+from knock_testing.synapse import Sandbox, SandboxUser, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "forms"
 FIXTURE_SECRET = "knock-fixture-secret"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from knock.core.lifecycle import State
-from knock.sandbox import Sandbox, SandboxUser
+from knock_testing.synapse import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,

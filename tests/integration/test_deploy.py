@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from knock.sandbox import Sandbox, SandboxUser, free_port
+from knock_testing.synapse import Sandbox, SandboxUser, free_port
 from tests.conftest import MakeUser
 from tests.integration.harness import DATABASE
 

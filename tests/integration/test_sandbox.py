@@ -1,4 +1,4 @@
-"""The Synapse harness itself (knock/sandbox.py + tests/conftest.py) works."""
+"""The Synapse harness itself (knock_testing/synapse.py + tests/conftest.py) works."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import httpx
 import jwt
 import pytest
 
-import knock.sandbox
-from knock.sandbox import CLIENT_V3, Sandbox, SandboxUser
+import knock_testing.synapse
+from knock_testing.synapse import CLIENT_V3, Sandbox, SandboxUser
 from tests.conftest import MakeUser
 
 pytestmark = pytest.mark.no_database  # Synapse only: no Knock, no store
@@ -143,7 +143,7 @@ def test_member_events_paginates_to_the_start(
     make_user: MakeUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(knock.sandbox, "_MESSAGES_PAGE", 3)
+    monkeypatch.setattr(knock_testing.synapse, "_MESSAGES_PAGE", 3)
     guest = make_user("paged")
     assert _invite(synapse, bot, private_room, guest.user_id).status_code == 200
     # Bury the invite under several pages of other member events.

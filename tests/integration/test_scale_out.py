@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from knock.sandbox import Sandbox, SandboxUser, free_port
+from knock_testing.synapse import Sandbox, SandboxUser, free_port
 from tests.integration.harness import database_rows, process_env, wait_for
 
 KNOCKS = 500

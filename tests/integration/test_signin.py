@@ -19,9 +19,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from knock.sandbox import Sandbox, SandboxUser
 from knock.services.homeserver.login import interactive_login
 from knock.services.runtime import Runtime, StartupError
+from knock_testing.synapse import Sandbox, SandboxUser
 from tests.integration.harness import knock_settings
 
 BEEPER_EMAIL = "moderator@example.org"

@@ -1,4 +1,4 @@
-"""Signing and verification of webhook deliveries (Tally, Typeform, Standard Webhooks).
+"""Verification of webhook deliveries' signatures (Tally, Typeform, Standard Webhooks).
 
 Every check works on the raw request bytes, compares digests with ``hmac.compare_digest``
 and answers False, never raising, for missing or garbled headers and unusable secrets.
@@ -14,27 +14,6 @@ from collections.abc import Mapping
 
 _TYPEFORM_PREFIX = "sha256="
 _WHSEC_PREFIX = "whsec_"
-
-
-def sign_tally(body: bytes, secret: str) -> str:
-    """Compute the ``Tally-Signature`` header value for a body."""
-    return _b64(_digest(secret.encode(), body))
-
-
-def sign_typeform(body: bytes, secret: str) -> str:
-    """Compute the ``Typeform-Signature`` header value for a body."""
-    return _TYPEFORM_PREFIX + _b64(_digest(secret.encode(), body))
-
-
-def sign_standard_webhook(body: bytes, msg_id: str, timestamp: int, secret: str) -> str:
-    """Compute a ``webhook-signature`` header value (``v1,<base64>``) for a body.
-
-    Raises ValueError when the secret is not base64 (with or without ``whsec_``).
-    """
-    key = _standard_key(secret)
-    if key is None:
-        raise ValueError("The Standard Webhooks secret is not base64.")
-    return "v1," + _b64(_digest(key, _signed_content(msg_id, str(timestamp), body)))
 
 
 def verify_tally(body: bytes, signature: str | None, secret: str) -> bool:
@@ -117,8 +96,3 @@ def _matches(expected: bytes, signature: str) -> bool:
 def _digest(key: bytes, message: bytes) -> bytes:
     """Compute HMAC-SHA256 of a message."""
     return hmac.new(key, message, hashlib.sha256).digest()
-
-
-def _b64(digest: bytes) -> str:
-    """Encode a digest as standard base64 text."""
-    return base64.b64encode(digest).decode("ascii")

@@ -2,14 +2,8 @@
 
 import pytest
 
-from knock.core.forms import (
-    sign_standard_webhook,
-    sign_tally,
-    sign_typeform,
-    verify_standard_webhook,
-    verify_tally,
-    verify_typeform,
-)
+from knock.core.forms import verify_standard_webhook, verify_tally, verify_typeform
+from knock_testing.signing import sign_standard_webhook, sign_tally, sign_typeform
 
 from .samples import SECRET, sample, signatures
 

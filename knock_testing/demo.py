@@ -11,8 +11,8 @@ from pathlib import Path
 import uvicorn
 
 from knock.config import load_settings
-from knock.sandbox import Sandbox
 from knock.web.app import create_app
+from knock_testing.synapse import Sandbox
 
 DEMO_DIR = Path(".demo")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from knock.sandbox import free_port
+from knock_testing.synapse import free_port
 
 __all__ = ["PostgresSandbox", "postgres_bin_dir"]
 
