@@ -42,23 +42,6 @@ DATABASE = Database()
 T = TypeVar("T")
 
 
-class FakeClock:
-    """A clock the test moves by hand; `sleep` advances it at once instead of waiting."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.time = time.time() if start is None else start
-
-    def now(self) -> float:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        self.time += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-    def advance(self, seconds: float) -> None:
-        self.time += seconds
-
-
 def database_rows(sql: str) -> list[tuple[Any, ...]]:
     """Read the test's database directly, from a test not running in an event loop."""
 

@@ -14,10 +14,10 @@ import pytest
 
 from knock.core.lifecycle import State
 from knock_testing.synapse import Sandbox, SandboxUser
+from tests.clock import FakeClock
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,
-    FakeClock,
     KnockUnderTest,
     database_rows,
     invite_count,

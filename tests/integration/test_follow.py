@@ -13,10 +13,10 @@ import pytest
 from knock.core.lifecycle import State
 from knock.services.runtime import StartupError
 from knock_testing.synapse import Sandbox, SandboxUser
+from tests.clock import FakeClock
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,
-    FakeClock,
     KnockUnderTest,
     database_rows,
     eventually,

@@ -14,11 +14,11 @@ import pytest
 
 from knock.core.lifecycle import State
 from knock_testing.synapse import Sandbox, SandboxUser
+from tests.clock import FakeClock
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     DATABASE,
     FIXTURE_SECRET,
-    FakeClock,
     eventually,
     invite_count,
     invited,

@@ -1,0 +1,216 @@
+"""From knock to invite: intake commits the knock, the worker checks the room and invites once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from knock.core.lifecycle import State
+from knock.services.runtime import Runtime
+from knock.store import Store
+from tests.clock import FakeClock
+from tests.services.conftest import BOT, BOT_PASSWORD, BOT_TOKEN, ROOM, KnockState, Submit, drain
+from tests.services.fake_homeserver import SERVER, FakeHomeserver
+
+ALICE = f"@alice:{SERVER}"
+
+
+async def test_a_knock_is_committed_queued_and_invited_exactly_once(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    homeserver.add_user(ALICE, "Alice")
+
+    outcome = await submit(ALICE)
+    queued = await knock_state(outcome.knock_id)
+    await drain(services)
+
+    assert queued == (State.QUEUED, None)
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    invites = homeserver.calls("invite", status=None)
+    assert [(i.args["room"], i.body["user_id"]) for i in invites] == [(ROOM, ALICE)]
+    assert invites[0].body["reason"] == services.settings.invite_reason
+    assert homeserver.membership(ROOM, ALICE) == "invite"
+
+
+async def test_a_user_the_homeserver_does_not_know_is_rejected_without_an_invite(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    outcome = await submit(f"@ghost:{SERVER}")
+
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "unknown_user")
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_someone_already_in_the_room_is_dropped_as_a_duplicate(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    homeserver.add_user(ALICE)
+    homeserver.join(ALICE, ROOM)  # let in by a moderator, past Knock
+
+    outcome = await submit(ALICE)
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.DROPPED, "duplicate")
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_someone_banned_from_the_room_is_rejected_without_an_invite(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    homeserver.add_user(ALICE)
+    homeserver.set_membership(ROOM, ALICE, "ban", by=BOT)
+
+    outcome = await submit(ALICE)
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "banned")
+    assert homeserver.calls("invite", status=None) == []
+    assert homeserver.membership(ROOM, ALICE) == "ban"
+
+
+async def test_someone_blocked_after_knocking_is_rejected_when_the_worker_gets_to_them(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+
+    await services.blocklist.add(services.blocklist.entry_for(ALICE, reason="spam"))
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "blocked")
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_a_long_rate_limit_on_the_invite_retries_the_job_when_it_runs_out(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    clock: FakeClock,
+    submit: Submit,
+    knock_state: KnockState,
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+    homeserver.fail_next(1, 429, retry_after_ms=120_000, endpoint="invite")
+
+    assert await services.worker.run_once()
+    waiting = await knock_state(outcome.knock_id)
+    clock.advance(119)
+    too_early = await services.worker.run_once()
+    clock.advance(2)
+    await drain(services)
+
+    assert waiting == (State.QUEUED, None)
+    assert too_early is False
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert [i.status for i in homeserver.calls("invite", status=None)] == [429, 200]
+    assert homeserver.membership(ROOM, ALICE) == "invite"
+
+
+async def test_a_short_rate_limit_is_waited_out_within_the_same_attempt(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    clock: FakeClock,
+    submit: Submit,
+    knock_state: KnockState,
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+    homeserver.fail_next(1, 429, retry_after_ms=1500, endpoint="invite")
+    before = clock.now()
+
+    assert await services.worker.run_once()
+
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert [i.status for i in homeserver.calls("invite", status=None)] == [429, 200]
+    assert clock.now() - before >= 1.5
+
+
+async def test_while_the_homeserver_is_down_the_knock_stays_queued_and_is_invited_after(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    clock: FakeClock,
+    submit: Submit,
+    knock_state: KnockState,
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+
+    homeserver.down()
+    assert await services.worker.run_once()
+    during = await knock_state(outcome.knock_id)
+    homeserver.up()
+    clock.advance(60)
+    await drain(services)
+
+    assert during == (State.QUEUED, None)
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert len(homeserver.calls("invite")) == 1
+    assert homeserver.calls("profile", status=0), "the connection failures were not seen"
+
+
+@pytest.mark.parametrize("knock_options", [{"invite_retry_for": "1h"}], ids=["retry_for_1h"])
+async def test_a_knock_fails_once_the_homeserver_stayed_down_past_invite_retry_for(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    clock: FakeClock,
+    submit: Submit,
+    knock_state: KnockState,
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+    homeserver.down()
+
+    assert await services.worker.run_once()
+    clock.advance(3601)
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.FAILED, "homeserver_error")
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_an_invite_whose_answer_was_lost_is_found_in_the_room_and_not_sent_again(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    clock: FakeClock,
+    store: Store,
+    submit: Submit,
+    knock_state: KnockState,
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+    # The invites go through, but every answer is a gateway timeout: the worker gives up.
+    homeserver.fail_next(4, 504, endpoint="invite", answer_lost=True)
+
+    assert await services.worker.run_once()
+    after_failure = await knock_state(outcome.knock_id)
+    sent = len(homeserver.calls("invite", status=None))
+    clock.advance(60)
+    await drain(services)
+
+    assert after_failure == (State.QUEUED, None)
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert len(homeserver.calls("invite", status=None)) == sent  # none after the retry
+    details = [h.detail for h in await store.history(outcome.knock_id) if h.event == "invited"]
+    assert details == ["invite found in the room after a retry"]
+
+
+RELOGIN: dict[str, Any] = {"matrix_user_id": BOT, "matrix_password": BOT_PASSWORD}
+
+
+@pytest.mark.parametrize("knock_options", [RELOGIN], ids=["password"])
+async def test_a_revoked_token_is_replaced_by_logging_in_again_and_the_invite_goes_out(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    homeserver.add_user(ALICE)
+    outcome = await submit(ALICE)
+    homeserver.revoke(BOT_TOKEN)
+
+    assert await services.worker.run_once()
+
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert len(homeserver.calls("login")) == 1
+    assert [r.status for r in homeserver.calls("profile", status=None)] == [401, 200]
+    assert len(homeserver.calls("invite")) == 1
