@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from knock.services.intake import Outcome
 
 from knock.config import Settings, load_settings
 from knock.core.forms import Field, Submission
 from knock.core.lifecycle import State
+from knock.services.compose import Services
+from knock.services.invites.intake import Outcome
 from knock.services.runtime import Runtime
 from knock.store import Store
 from tests.clock import FakeClock
@@ -88,9 +89,9 @@ async def runtime(
 
 
 @pytest.fixture
-def services(runtime: Runtime) -> Runtime:
+def services(runtime: Runtime) -> Services:
     """Where the tests find intake, worker, follower, live, blocking, blocklist, moderation..."""
-    return runtime
+    return runtime.services
 
 
 @pytest.fixture

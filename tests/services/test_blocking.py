@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from knock.services.blocking import NeedsConfirmation
 
 from knock.core.blocklist import Entry
+from knock.core.history import Actor
 from knock.core.lifecycle import State
+from knock.services.blocklist.actions import NeedsConfirmation
 from knock.services.runtime import Runtime
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -19,6 +20,8 @@ PATTERN = f"@spam-*:{SERVER}"
 BAN_ON_BLOCK = pytest.mark.parametrize(
     "knock_options", [{"ban_on_block": True}], ids=["ban_on_block"]
 )
+
+MOD = Actor.api("mod")
 
 
 def entry(services: Runtime, pattern: str) -> Entry:
@@ -46,7 +49,7 @@ async def test_blocking_a_pattern_kicks_members_revokes_invites_and_closes_knock
 ) -> None:
     knocks = await room_with_everyone(services, homeserver, submit)
 
-    answer = await services.blocking.block(entry(services, PATTERN), "api:moderator")
+    answer = (await services.blocking.block(entry(services, PATTERN), MOD)).as_dict()
     await drain(services)
 
     assert answer["actions"] == {
@@ -75,7 +78,7 @@ async def test_a_dry_run_tells_what_blocking_would_do_and_does_nothing(
 ) -> None:
     knocks = await room_with_everyone(services, homeserver, submit)
 
-    answer = await services.blocking.block(entry(services, PATTERN), "api:mod", dry_run=True)
+    answer = (await services.blocking.block(entry(services, PATTERN), MOD, dry_run=True)).as_dict()
 
     assert answer["dry_run"] is True
     assert answer["actions"]["removed"] == [MEMBER]
@@ -94,9 +97,9 @@ async def test_removing_more_members_than_the_threshold_needs_confirmation(
         homeserver.join(user, ROOM)
 
     with pytest.raises(NeedsConfirmation):
-        await services.blocking.block(entry(services, PATTERN), "api:mod")
+        await services.blocking.block(entry(services, PATTERN), MOD)
     still_in = [homeserver.membership(ROOM, user) for user in crowd]
-    await services.blocking.block(entry(services, PATTERN), "api:mod", confirm=True)
+    await services.blocking.block(entry(services, PATTERN), MOD, confirm=True)
 
     assert still_in == ["join", "join"]
     assert [homeserver.membership(ROOM, user) for user in crowd] == ["leave", "leave"]
@@ -108,7 +111,7 @@ async def test_a_removal_the_homeserver_refuses_is_reported_and_the_entry_still_
     homeserver.join(MEMBER, ROOM)
     homeserver.fail_next(1, 403, errcode="M_FORBIDDEN", endpoint="kick")
 
-    answer = await services.blocking.block(entry(services, MEMBER), "api:mod")
+    answer = (await services.blocking.block(entry(services, MEMBER), MOD)).as_dict()
 
     assert answer["failed"] == [MEMBER]
     assert homeserver.membership(ROOM, MEMBER) == "join"
@@ -123,9 +126,9 @@ async def test_with_ban_on_block_members_are_banned_and_unblocking_lifts_the_ban
     homeserver.add_user(INVITEE)
     homeserver.set_membership(ROOM, INVITEE, "invite", by=BOT)
 
-    await services.blocking.block(entry(services, PATTERN), "api:mod")
+    await services.blocking.block(entry(services, PATTERN), MOD)
     banned = homeserver.membership(ROOM, MEMBER)
-    answer = await services.blocking.unblock(PATTERN, "api:mod")
+    answer = (await services.blocking.unblock(PATTERN, MOD)).as_dict()
 
     assert banned == "ban"
     assert [k.body["user_id"] for k in homeserver.calls("kick")] == [INVITEE]  # only revoked
@@ -140,10 +143,10 @@ async def test_unblocking_leaves_alone_a_ban_someone_lifted_meanwhile(
     services: Runtime, homeserver: FakeHomeserver
 ) -> None:
     homeserver.join(MEMBER, ROOM)
-    await services.blocking.block(entry(services, MEMBER), "api:mod")
+    await services.blocking.block(entry(services, MEMBER), MOD)
     homeserver.set_membership(ROOM, MEMBER, "leave", by=BOT)  # a moderator unbanned by hand
 
-    answer = await services.blocking.unblock(MEMBER, "api:mod")
+    answer = (await services.blocking.unblock(MEMBER, MOD)).as_dict()
 
     assert answer["unbanned"] == []
     assert homeserver.calls("unban", status=None) == []
@@ -154,9 +157,9 @@ async def test_unblocking_does_not_lift_a_ban_knock_did_not_place(
     services: Runtime, homeserver: FakeHomeserver
 ) -> None:
     homeserver.set_membership(ROOM, MEMBER, "ban", by=BOT)  # banned by a moderator
-    await services.blocking.block(entry(services, MEMBER), "api:mod")
+    await services.blocking.block(entry(services, MEMBER), MOD)
 
-    answer = await services.blocking.unblock(MEMBER, "api:mod")
+    answer = (await services.blocking.unblock(MEMBER, MOD)).as_dict()
 
     assert answer["unbanned"] == []
     assert homeserver.membership(ROOM, MEMBER) == "ban"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store
@@ -172,7 +173,7 @@ async def test_a_second_decision_on_a_decided_knock_is_refused_politely(
     services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
 ) -> None:
     knock_id, announcement = await held_and_announced(services, homeserver, submit, knock_state)
-    await services.moderation.deny(knock_id, "api:moderator")
+    await services.moderation.deny(knock_id, Actor.api("moderator"))
 
     homeserver.react(MODERATOR, MOD_ROOM, announcement, "✅")
     await services.live.run_once(timeout_ms=0)
@@ -195,7 +196,7 @@ async def test_an_event_that_cannot_be_handled_is_logged_and_the_live_view_goes_
     bob = (await submit(BOB)).knock_id
     await drain(services)
     # Months later the decided knock is erased; its announcement stays in the room.
-    await services.moderation.deny(knock_id, "api:moderator")
+    await services.moderation.deny(knock_id, Actor.api("moderator"))
     clock.advance(services.settings.retention + 1)
     assert await store.purge_closed(clock.now() - services.settings.retention) == 1
 
