@@ -17,7 +17,7 @@
    it) and on the held-out set (``tests/data/blocklist_eval/holdout``, seed 2 of the same
    generator); ``--eval-dir`` picks other or fewer sets.
 
-Each query goes through the same steps as a knock at the door (``knock.core.admission``): the typed
+Each query goes through the same steps as a knock at admission (``knock.core.admission``): the typed
 text is repaired (``mxid.repair``) and the index checks the repaired id with the raw text as
 ``typed``. Only ``index.check`` is timed.
 
@@ -80,7 +80,7 @@ def load_generator() -> ModuleType:
 
 
 def door_args(text: str) -> tuple[str, str]:
-    """What the door passes to the block-list for ``text`` typed into a form: (id, typed)."""
+    """What admission passes to the block-list for ``text`` typed into a form: (id, typed)."""
     return (mxid.repair(text, DEFAULT_SERVER).candidate or text, text)
 
 

@@ -56,8 +56,8 @@ def deployed_knock(
         "ALLOWLIST_FILE": str(work / "allowed.txt"),
         "WEBHOOK_TOKEN": "bench",
         "LOG_LEVEL": "INFO",
-        # One flood from one address: the door admits it all, so that what is timed is the
-        # pipeline, not the door's pacing.
+        # One flood from one address: admission admits it all, so that what is timed is the
+        # pipeline, not admission's pacing.
         "MAX_REQUESTS_PER_WINDOW": "1000000",
         "JOIN_WAVE_THRESHOLD": "1000000",
         "LIMIT_PER_IP": "off",

@@ -23,7 +23,7 @@ pending, and no Knock runs while the bare route is measured. The CPU each proces
 recorded, with the rest of the machine's: a run during which other work used more than
 QUIET_CORES is run once more (the quieter of the two is kept).
 
-The door admits everything: MAX_REQUESTS_PER_WINDOW and JOIN_WAVE_THRESHOLD are set out of reach
+Admission admits everything: MAX_REQUESTS_PER_WINDOW and JOIN_WAVE_THRESHOLD are set out of reach
 (per-user, per-server and per-form limits cannot trip: every knock is for a new person, and the
 per-address limit applies to direct callers only). The worker runs as deployed and tries to invite
 each person (unknown to the homeserver, so rejected after a profile lookup) with
@@ -222,7 +222,7 @@ def measured(bench: Bench, what: str, run: Callable[[int], dict[str, Any]]) -> d
 def knock_env(
     work: Path, hs: Homeserver, database_url: str, args: argparse.Namespace
 ) -> dict[str, str]:
-    """A deployment's environment: the sandbox homeserver, one database, a door open to all."""
+    """A deployment's environment: the sandbox homeserver, one database, admission open to all."""
     return base_env() | {
         "NEW_ROOM_ID": hs.room,
         "MATRIX_BASE_URL": hs.hs.base_url,

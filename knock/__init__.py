@@ -1,0 +1,29 @@
+"""Knock: out-of-band invites to a private Matrix room.
+
+What lives where (imports point down this list, never up; `tests/unit/test_layers.py` checks it):
+
+    web/            the FastAPI app: routes, auth, views. Knows the services and core values only.
+    cli.py          the `knock` command. Calls the services.
+    services/       the work, each class taking its collaborators in its constructor:
+        compose.py      the composition root: builds every service once, in dependency order
+        runtime.py      one process: opens the store, signs in, builds, runs the background work
+        errors.py       what a caller hears when the database or homeserver fails
+        invites/        intake (a delivery -> a committed knock), the worker and its invite step,
+                        welcomes and reminders, following memberships, importing old invites
+        blocklist/      this process's block-list index, block/unblock actions, the list files,
+                        policy rooms
+        moderation/     approve, deny, rescind; the moderation room; the audit log's read model
+        background/     the periodic duties (on the lease holder) and the /sync loop
+        homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks
+    store/          the database: engine, schema and migrations, named queries, admission's
+                    transaction, jobs, leases
+    matrix/         the homeserver client: one request path that paces, waits and retries
+    core/           pure decisions, no I/O: Matrix IDs, form payloads, the block-list engine,
+                    admission (the intake gate's checks and their state), limits, the knock
+                    lifecycle, job kinds, history lines and actors
+    config.py       one Settings object, built once and passed down
+    clock.py        the injected clock
+
+`knock_testing/` beside this package (a throwaway Synapse and PostgreSQL, signing helpers, the
+demo) is for tests, benchmarks and `make demo`; it is never installed with Knock.
+"""

@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     block_confirm_threshold: int = Field(default=10, ge=0)
     policy_room_ids: Annotated[CommaList, AfterValidator(_room_ids)] = []
 
-    # At the door: honeypots, windows, back-off, the requester's server, the join-wave breaker.
+    # Admission: honeypots, windows, back-off, the requester's server, the join-wave breaker.
     honeypot_fields: CommaList = ["honeypot"]
     max_requests_per_window: int = Field(default=10, gt=0)
     spam_window_seconds: Duration = 60.0

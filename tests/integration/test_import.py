@@ -114,7 +114,7 @@ async def test_an_import_keeps_the_block_list_and_follows_the_invites_from_their
         ("@*:evil.example", None, "import"),
         (f"@troll:{server}", "spam", "import"),
     ]
-    assert troll == (State.REJECTED, "blocked")  # the block-list holds at the door
+    assert troll == (State.REJECTED, "blocked")  # the block-list holds at admission
     assert {row["user_id"]: row["invite_time"] for row in pending} == sent
     assert all(row["expires_at"] == row["invite_time"] + settings.invite_ttl for row in pending)
     events = {user: [h["event"] for h in knock["history"]] for user, knock in shown.items()}

@@ -57,7 +57,7 @@ def four_workers(
         private_room,
         WEBHOOK_TOKEN="t",
         LOG_LEVEL="INFO",
-        # One flood from one address: let the door admit it all, so that what is measured is
+        # One flood from one address: let admission admit it all, so that what is measured is
         # the processes sharing the work.
         MAX_REQUESTS_PER_WINDOW="100000",
         JOIN_WAVE_THRESHOLD="100000",

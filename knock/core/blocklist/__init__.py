@@ -84,7 +84,7 @@ name, and a key shared by thousands costs one array of entry numbers.
 
 Measured on a 2-core AMD EPYC (Python 3.11.7) with the evaluation set's generator
 (``tests/data/blocklist_eval``), 6,000 queries (a third exact blocked ids, a third disguised
-variants, a third innocent ids) checked as the door does, repaired id plus the raw text as
+variants, a third innocent ids) checked as admission does, repaired id plus the raw text as
 ``typed``:
 
 =========== ======= =========== ============ ======== ========

@@ -1,4 +1,4 @@
-"""What becomes of a knock at the door: the checks, in their fixed order."""
+"""What becomes of a knock at admission: the checks, in their fixed order."""
 
 from __future__ import annotations
 

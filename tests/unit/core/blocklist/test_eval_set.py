@@ -1,7 +1,7 @@
 """The block-list against the fixed evaluation set in tests/data/blocklist_eval.
 
 Ratios only, never timings (those are in `python -m bench.blocklist`). Every id goes through the
-same steps as a knock at the door: the repaired id is checked, with the raw text as `typed`.
+same steps as a knock at admission: the repaired id is checked, with the raw text as `typed`.
 The set is fixed data: a failure here is a finding about the engine, not a reason to regenerate
 the set (see its README).
 """

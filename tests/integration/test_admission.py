@@ -1,4 +1,4 @@
-"""At the door, on the real test Synapse: honeypots, windows, back-off, the join wave, pacing."""
+"""Admission, on the real test Synapse: honeypots, windows, back-off, the join wave, pacing."""
 
 from __future__ import annotations
 
