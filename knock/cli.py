@@ -93,6 +93,14 @@ def _login(settings: Settings | None, args: argparse.Namespace) -> int:
 def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
     async def run(runtime: Any) -> int:
         room = runtime.settings.new_room_id
+        link = runtime.link
+        if not link.signed_in:
+            print(f"knock: not signed in: {link.waiting_for}", file=sys.stderr)
+            return 1
+        if link.problems:
+            for problem in link.problems.values():
+                print(f"knock: {problem}", file=sys.stderr)
+            return 1
         print(f"OK: signed in as {runtime.bot_id}; it can invite, kick and ban in {room}")
         return 0
 

@@ -16,6 +16,10 @@ class BeeperLoginError(Exception):
     """Beeper refused a step of the login; the message says what to do next."""
 
 
+class BeeperUnreachable(BeeperLoginError):
+    """Beeper's login API could not be reached (try again later)."""
+
+
 class BeeperLogin:
     """The three calls of Beeper's login API."""
 
@@ -51,7 +55,7 @@ class BeeperLogin:
                 self.api_base + path, json=payload, headers=_BEEPER_AUTH
             )
         except httpx.TransportError as exc:
-            raise BeeperLoginError(
+            raise BeeperUnreachable(
                 f"cannot reach Beeper's login API ({type(exc).__name__})"
             ) from None
         body = _json(response)

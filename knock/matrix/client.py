@@ -124,12 +124,14 @@ class MatrixClient:
     ) -> dict[str, Any]:
         """Send one call, waiting out rate limits and outages, and return the JSON answer.
 
-        An impatient call (a health probe) makes one attempt and raises at the first problem.
+        An impatient call (a health probe) goes out unpaced, makes one attempt and raises at
+        the first problem: probes never take a slot of the bot account's `REQUEST_DELAY`.
         """
         failures = 0 if patient else self.connect_attempts - 1
         relogged = False
         while True:
-            await self.pacer.wait()
+            if patient:
+                await self.pacer.wait()
             try:
                 response = await self.http.request(
                     method,

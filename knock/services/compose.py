@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core import mxid
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
@@ -19,6 +20,10 @@ from knock.services.blocklist.actions import Blocking
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.health import Health
+from knock.services.homeserver.account import BotAccount
+from knock.services.homeserver.link import HomeserverLink
+from knock.services.homeserver.signin import SignIn
 from knock.services.invites.intake import Intake
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.membership import MembershipFollower
@@ -37,7 +42,9 @@ class Services:
 
     settings: Settings
     clock: Clock
-    bot_id: str
+    account: BotAccount
+    link: HomeserverLink
+    health: Health
     blocklist: Blocklist
     blocking: Blocking
     intake: Intake
@@ -52,31 +59,46 @@ class Services:
     policy_rooms: PolicyRooms
     duties: Duties
 
+    @property
+    def bot_id(self) -> str:
+        """The bot's Matrix ID ("" before Knock has ever signed in)."""
+        return self.account.user_id
+
 
 async def build_services(
-    settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, bot_id: str
+    settings: Settings,
+    store: Store,
+    matrix: MatrixClient,
+    http: httpx.AsyncClient,
+    clock: Clock,
 ) -> Services:
-    """Build every service over an open store and a signed-in homeserver client."""
+    """Build every service over an open store and a homeserver client (signed in or not yet)."""
     wakeup = Wakeup()
+    account = BotAccount(
+        await SignIn(settings, store, matrix, http, clock).known_user_id(),
+        base_url=settings.matrix_base_url,
+        default_server=settings.default_server_name,
+    )
+    link = HomeserverLink(settings, store, matrix, http, clock, account=account, wakeup=wakeup)
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()
-    blocking = Blocking(settings, store, matrix, clock, blocklist, bot_id)
+    blocking = Blocking(settings, store, matrix, clock, blocklist, account)
     intake = Intake(
         settings,
         store,
         clock,
         blocklist=blocklist,
-        default_server=settings.default_server_name or mxid.server_name(bot_id),
+        account=account,
         ip_key=await Intake.load_ip_key(store, clock.now()),
         wakeup=wakeup,
     )
-    welcomer = Welcomer(settings, store, matrix, clock, bot_id)
+    welcomer = Welcomer(settings, store, matrix, clock, account)
     follower = MembershipFollower(
         settings,
         store,
         matrix,
         clock,
-        bot_id=bot_id,
+        account=account,
         intake=intake,
         blocking=blocking,
         welcomer=welcomer,
@@ -86,7 +108,7 @@ async def build_services(
     moderation_room = None
     if settings.moderation_room_id:
         moderation_room = ModerationRoom(
-            settings, store, matrix, clock, moderation, blocking, bot_id
+            settings, store, matrix, clock, moderation, blocking, account
         )
     worker = Worker(
         settings,
@@ -95,6 +117,7 @@ async def build_services(
         inviter=Inviter(settings, store, matrix, clock, blocklist),
         welcomer=welcomer,
         moderation_room=moderation_room,
+        link=link,
         wakeup=wakeup,
     )
     live = LiveView(
@@ -104,6 +127,7 @@ async def build_services(
         room_id=settings.new_room_id,
         follower=follower,
         moderation_room=moderation_room,
+        link=link,
     )
     list_files = tuple(
         ListFile(path, allow=allow, blocklist=blocklist, store=store, clock=clock)
@@ -119,11 +143,14 @@ async def build_services(
         follower=follower,
         list_files=list_files,
         policy_rooms=policy_rooms,
+        link=link,
     )
     return Services(
         settings=settings,
         clock=clock,
-        bot_id=bot_id,
+        account=account,
+        link=link,
+        health=Health(settings, store, link),
         blocklist=blocklist,
         blocking=blocking,
         intake=intake,

@@ -11,15 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knock.clock import Clock, SystemClock
 from knock.config import Settings
-from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
+from knock.matrix.client import MatrixClient
 from knock.services.compose import Services, build_services
+from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.pacing import AccountPacer
-from knock.services.homeserver.room_check import (
-    RoomCheckError,
-    check_moderation_room,
-    check_room,
-)
-from knock.services.homeserver.signin import SignIn, SignInError
+from knock.services.homeserver.signin import SignInError
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,7 +47,7 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self._matrix: MatrixClient | None = None
         self._services: Services | None = None
-        self.bot_id = ""  # the bot's Matrix ID, once signed in
+        self._account: BotAccount | None = None
 
     @property
     def services(self) -> Services:
@@ -93,41 +89,37 @@ class Runtime:
             pacer=AccountPacer(self._store, self.clock, settings.request_delay),
             rate_limit_wait_cap=settings.rate_limit_wait_cap,
         )
-        self.bot_id = bot_id = await self._sign_in(self._store, self._matrix, self._http)
-        self._services = await build_services(
-            settings, self._store, self._matrix, self.clock, bot_id
+        self._services = services = await build_services(
+            settings, self._store, self._matrix, self._http, self.clock
         )
+        self._account = services.account
+        try:
+            await services.link.connect()
+        except SignInError as exc:  # a settings mistake: the one thing that stops start-up
+            await self.stop()
+            raise StartupError(str(exc)) from None
         if background:
             # The files and policy rooms count from the first knock on. Commands run without
             # background work never take the lease, so they never pause a server's live view.
-            await self._services.duties.run_once()
-            self._start_background(self._services)
-        log.info("Knock is running as %s for room %s", bot_id, settings.new_room_id)
-
-    async def _sign_in(self, store: Store, matrix: MatrixClient, http: httpx.AsyncClient) -> str:
-        """Sign the bot in and check its rooms; stop with one line when that cannot be done."""
-        settings = self.settings
-        try:
-            bot_id = await SignIn(settings, store, matrix, http, self.clock).ensure()
-            await check_room(matrix, settings.new_room_id, bot_id)
-            if settings.moderation_room_id:
-                await check_moderation_room(matrix, settings.moderation_room_id, bot_id)
-            return bot_id
-        except (SignInError, RoomCheckError) as exc:
-            problem = str(exc)
-        except HomeserverUnavailable as exc:
-            problem = f"MATRIX_BASE_URL {settings.matrix_base_url} cannot be reached ({exc.error})"
-        except MatrixError as exc:
-            problem = f"MATRIX_BASE_URL {settings.matrix_base_url}: {exc}"
-        await self.stop()
-        raise StartupError(problem)
+            await services.duties.run_once()
+            self._start_background(services)
+        log.info(
+            "Knock is running as %s for room %s",
+            services.account.user_id or "a bot not signed in yet",
+            settings.new_room_id,
+        )
 
     def _start_background(self, services: Services) -> None:
-        duties = services.duties
+        duties, link = services.duties, services.link
+
+        def following() -> bool:  # the live view runs on the leader, once it has a token
+            return duties.leader and link.can_call()
+
         self._tasks = [
             asyncio.create_task(duties.run(), name="knock-duties"),
             asyncio.create_task(services.worker.run(), name="knock-worker"),
-            asyncio.create_task(services.live.run(lambda: duties.leader), name="knock-sync"),
+            asyncio.create_task(services.live.run(following), name="knock-sync"),
+            asyncio.create_task(services.link.keep_connected(), name="knock-homeserver"),
         ]
 
     async def stop(self) -> None:
@@ -147,18 +139,10 @@ class Runtime:
             await self._store.close()
         self._services, self._store, self._http, self._matrix = None, None, None, None
 
-    async def readiness(self) -> dict[str, bool]:
-        """Tell whether the database answers and the homeserver accepts the bot's token."""
-        checks = {"database": True, "homeserver": True}
-        try:
-            await self.store.ping()
-        except Exception:
-            checks["database"] = False
-        try:
-            await self.matrix.whoami(patient=False)
-        except Exception:
-            checks["homeserver"] = False
-        return checks
+    @property
+    def bot_id(self) -> str:
+        """The bot's Matrix ID, once known (it stays readable after `stop`)."""
+        return self._account.user_id if self._account is not None else ""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -316,16 +316,21 @@ class Store:
 
     # Jobs.
 
-    async def claim_job(self, worker: str, now: float, lease: float) -> Job | None:
-        """Lease the oldest due job to `worker`, or return None when nothing is due.
+    async def claim_job(
+        self, worker: str, now: float, lease: float, *, kinds: Iterable[JobKind] | None = None
+    ) -> Job | None:
+        """Lease the oldest due job (of `kinds`, if given) to `worker`, or None when none is due.
 
         The job comes with its knock as it was before the claim. A kind that attempts an invite
         also marks the knock, in the claim's transaction (see `JobKind.attempts_invite`).
         """
         free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now)
+        due = [jobs.c.run_at <= now, free]
+        if kinds is not None:
+            due.append(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
         oldest_due = (
             select(jobs.c.id)
-            .where(jobs.c.run_at <= now, free)
+            .where(*due)
             .order_by(jobs.c.run_at, jobs.c.id)
             .limit(1)
             # PostgreSQL: workers on every host pass over rows another is claiming instead of
@@ -390,11 +395,13 @@ class Store:
                 .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:500])
             )
 
-    async def next_job_at(self) -> float | None:
-        """Return when the next job falls due (or its lease runs out), if there is one."""
-        due = func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at))
+    async def next_job_at(self, kinds: Iterable[JobKind] | None = None) -> float | None:
+        """Return when the next job (of `kinds`) falls due or its lease runs out, if any."""
+        query = select(func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at)))
+        if kinds is not None:
+            query = query.where(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
         async with self.engine.connect() as conn:
-            value = (await conn.execute(select(due))).scalar_one_or_none()
+            value = (await conn.execute(query)).scalar_one_or_none()
         return float(value) if value is not None else None
 
     async def count_jobs(self) -> int:

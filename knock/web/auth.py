@@ -25,6 +25,14 @@ def same_secret(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def holds_api_key(request: Request) -> bool:
+    """Tell whether the caller sent the right `API_KEY` (for routes that only add details)."""
+    settings: Settings = request.app.state.settings
+    if settings.api_key is None:
+        return False
+    return same_secret(bearer_token(request.headers), settings.api_key.get_secret_value())
+
+
 def require_admin(request: Request) -> Actor:
     """Admit a caller holding `API_KEY`; return the actor name for the audit log."""
     settings: Settings = request.app.state.settings

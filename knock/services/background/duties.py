@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.matrix.client import HomeserverUnavailable
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.intake import Intake
 from knock.services.invites.membership import MembershipFollower
 from knock.store import Store
@@ -43,6 +45,7 @@ class Duties:
         follower: MembershipFollower,
         list_files: Sequence[ListFile],
         policy_rooms: PolicyRooms,
+        link: HomeserverLink,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -52,6 +55,7 @@ class Duties:
         self.follower = follower
         self.list_files = tuple(list_files)
         self.policy_rooms = policy_rooms
+        self.link = link
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._due: dict[str, float] = {}
         self.leader = False
@@ -70,6 +74,8 @@ class Duties:
             if self.leader:
                 await self._singleton_duties(self.clock.now())
                 await self.blocklist.refresh_if_changed()
+        except HomeserverUnavailable:
+            pass  # said once by the homeserver client; the duty is tried again on a later tick
         except Exception:
             log.exception("A periodic duty failed; it will be tried again")
 
@@ -90,6 +96,16 @@ class Duties:
         if self._is_due("files", FILES_EVERY, now):
             for list_file in self.list_files:
                 await list_file.sync()
+        if self.link.can_call():  # the homeserver's duties wait for a token
+            await self._homeserver_duties(now)
+        if self._is_due("retention", RETENTION_EVERY, now):
+            erased = await self.store.purge_closed(now - settings.retention)
+            if erased:
+                log.info("Erased %d closed knocks older than RETENTION", erased)
+            await self.store.forget_hits(now - _longest_window(settings))
+
+    async def _homeserver_duties(self, now: float) -> None:
+        settings = self.settings
         if settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
             await self.policy_rooms.refresh()
         every = settings.invite_check_interval
@@ -98,11 +114,6 @@ class Duties:
         every = settings.blocklist_scan_interval
         if every > 0 and self._is_due("members", every, now):
             await self.follower.scan_members()
-        if self._is_due("retention", RETENTION_EVERY, now):
-            erased = await self.store.purge_closed(now - settings.retention)
-            if erased:
-                log.info("Erased %d closed knocks older than RETENTION", erased)
-            await self.store.forget_hits(now - _longest_window(settings))
 
     def _is_due(self, duty: str, every: float, now: float) -> bool:
         if now < self._due.get(duty, 0.0):

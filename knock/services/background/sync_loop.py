@@ -10,6 +10,7 @@ from typing import Any
 from knock.clock import Clock
 from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixClient
+from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.membership import MembershipFollower
 from knock.services.moderation.room import ModerationRoom
 from knock.store import Store
@@ -21,18 +22,24 @@ LONG_POLL_MS = 25_000  # under LEASE_TTL, so the leader renews its lease between
 STAND_BY = 2.0  # seconds between looks at the lease while another process leads
 
 
+# Events that may change whether the bot can do its job in a room.
+READINESS_TYPES = ("m.room.power_levels", "m.room.encryption")
+
+
 def sync_filter(room_id: str, moderation_room: str | None = None) -> dict[str, Any]:
-    """Ask only for the room's membership events (and the moderation room's messages)."""
+    """Ask only for membership and power changes (and the moderation room's messages)."""
     nothing = {"not_types": ["*"]}
     rooms = [room_id, moderation_room] if moderation_room else [room_id]
-    types = ["m.room.member", "m.room.message", "m.reaction"] if moderation_room else None
+    types = ["m.room.member", *READINESS_TYPES]
+    if moderation_room:
+        types += ["m.room.message", "m.reaction"]
     return {
         "presence": nothing,
         "account_data": nothing,
         "room": {
             "rooms": rooms,
-            "timeline": {"types": types or ["m.room.member"], "limit": 100},
-            "state": {"types": ["m.room.member"]},
+            "timeline": {"types": types, "limit": 100},
+            "state": {"types": ["m.room.member", *READINESS_TYPES]},
             "ephemeral": nothing,
             "account_data": nothing,
         },
@@ -51,6 +58,7 @@ class LiveView:
         room_id: str,
         follower: MembershipFollower,
         moderation_room: ModerationRoom | None,
+        link: HomeserverLink,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -58,6 +66,7 @@ class LiveView:
         self.follower = follower
         self.room_id = room_id
         self.moderation_room = moderation_room
+        self.link = link
 
     async def run(self, leading: Callable[[], bool]) -> None:
         """Follow the room while this process leads the background work; stand by otherwise."""
@@ -85,6 +94,8 @@ class LiveView:
         )
         seen = 0
         joined = body.get("rooms", {}).get("join", {})
+        if since:
+            self._note_readiness_changes(joined)
         if since and self.moderation_room is not None and moderation_room:
             for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
                 await self.moderation_room.handle(event)
@@ -107,3 +118,17 @@ class LiveView:
                     seen += 1
         await self.store.set_value(SINCE_KEY, str(body["next_batch"]), self.clock.now())
         return seen
+
+    def _note_readiness_changes(self, joined: dict[str, Any]) -> None:
+        """Have the rooms checked again when their power levels or the bot's membership change."""
+        for room_id in self.link.watched_rooms():
+            room = joined.get(room_id, {})
+            events = room.get("state", {}).get("events", [])
+            events += room.get("timeline", {}).get("events", [])
+            if any(_changes_readiness(event, self.link.account.user_id) for event in events):
+                self.link.room_changed(room_id)
+
+
+def _changes_readiness(event: dict[str, Any], bot: str) -> bool:
+    kind = event.get("type")
+    return kind in READINESS_TYPES or (kind == "m.room.member" and event.get("state_key") == bot)

@@ -14,6 +14,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist, normalise_pattern
+from knock.services.homeserver.account import BotAccount
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,14 +106,14 @@ class Blocking:
         matrix: MatrixClient,
         clock: Clock,
         blocklist: Blocklist,
-        bot_id: str,
+        account: BotAccount,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
         self.blocklist = blocklist
-        self.bot_id = bot_id
+        self.account = account
         self.room_id = settings.new_room_id
 
     async def block(
@@ -133,7 +134,7 @@ class Blocking:
         plan = Plan(entry)
         covers = self.blocklist.index.covers
         for user_id, membership in (await self.matrix.members(self.room_id)).items():
-            if user_id == self.bot_id or not covers(entry, user_id):
+            if self.account.is_bot(user_id) or not covers(entry, user_id):
                 continue
             if membership == "join":
                 plan.removed.append(user_id)

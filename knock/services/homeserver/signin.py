@@ -11,7 +11,7 @@ import httpx
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.matrix.beeper import BeeperLogin, BeeperLoginError
+from knock.matrix.beeper import BeeperLogin, BeeperLoginError, BeeperUnreachable
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.services.atomic_file import write_atomically
 from knock.store import Store
@@ -32,6 +32,14 @@ NO_METHOD = (
 
 class SignInError(Exception):
     """The bot could not sign in; the message is one line saying what to set or run."""
+
+
+class WaitingForCode(SignInError):
+    """Beeper's email-code login waits for BEEPER_LOGIN_CODE (or `knock login`); not a mistake."""
+
+
+class CannotSignInYet(SignInError):
+    """The homeserver or Beeper's login API cannot be reached now; sign in when they answer."""
 
 
 class SignIn:
@@ -59,6 +67,8 @@ class SignIn:
         except HomeserverUnavailable:
             raise
         except MatrixError as exc:
+            if exc.status == 429:
+                raise CannotSignInYet("the homeserver asks the bot to slow down") from None
             raise SignInError(f"the homeserver refused the bot's access token ({exc})") from None
         user_id = str(who["user_id"])
         await self.store.set_value(USER_KEY, user_id, self.clock.now())
@@ -90,7 +100,22 @@ class SignIn:
         self.matrix.use_token(await self._matrix_login(_jwt_body(jwt)))
         return await self.ensure()
 
+    async def known_user_id(self) -> str | None:
+        """The bot's Matrix ID as last seen, without asking the homeserver (None: never seen)."""
+        stored = await self.store.get_value(USER_KEY)
+        if stored:
+            return stored
+        cached = read_tokens_file(self.settings.tokens_file).get("user_id")
+        if isinstance(cached, str) and cached:
+            return cached
+        return self.settings.matrix_user_id or None
+
     async def _find_token(self) -> str:
+        token = await self.local_token()
+        return token if token else await self._log_in(allow_email_code=True)
+
+    async def local_token(self) -> str | None:
+        """The token Knock already has (configured, stored or cached), without logging in."""
         if self.settings.matrix_access_token is not None:
             return self.settings.matrix_access_token.get_secret_value()
         stored = await self.store.get_value(TOKEN_KEY)
@@ -100,7 +125,7 @@ class SignIn:
         if isinstance(cached, str) and cached:
             await self.store.set_value(TOKEN_KEY, cached, self.clock.now())
             return cached
-        return await self._log_in(allow_email_code=True)
+        return None
 
     async def _log_in(self, *, allow_email_code: bool) -> str:
         settings = self.settings
@@ -128,18 +153,27 @@ class SignIn:
         if not (allow_email_code and email):
             return None
         request = await self.store.get_value(REQUEST_KEY)
-        if settings.beeper_login_code is None or request is None:
+        if request is not None and settings.beeper_login_code is None:
+            # A restart must not email another code: the one already sent would stop matching.
+            raise WaitingForCode(
+                f"a Beeper login code was emailed to {email}: set BEEPER_LOGIN_CODE and restart "
+                "Knock, or run `knock login`; knocks are taken meanwhile"
+            )
+        if request is None:
             # A code is only good for the login request it was emailed for: open one, have the
             # code sent, and keep the request until the moderator supplies the code.
-            request = await self.begin_email_login(email)
-            raise SignInError(
-                f"Beeper emailed a login code to {email}: set BEEPER_LOGIN_CODE and start "
-                "Knock again, or run `knock login`"
+            await self.begin_email_login(email)
+            raise WaitingForCode(
+                f"Beeper emailed a login code to {email}: set BEEPER_LOGIN_CODE and restart "
+                "Knock, or run `knock login`; knocks are taken meanwhile"
             )
+        assert settings.beeper_login_code is not None
         try:
             jwt = await BeeperLogin(self.http, settings.beeper_api_base).exchange_code(
                 request, settings.beeper_login_code.get_secret_value()
             )
+        except BeeperUnreachable as exc:
+            raise CannotSignInYet(str(exc)) from None
         except BeeperLoginError as exc:
             raise SignInError(str(exc)) from None
         await self.store.set_value(JWT_KEY, jwt, self.clock.now())
@@ -151,6 +185,8 @@ class SignIn:
         try:
             request = await beeper.start()
             await beeper.send_code(request, email)
+        except BeeperUnreachable as exc:
+            raise CannotSignInYet(str(exc)) from None
         except BeeperLoginError as exc:
             raise SignInError(str(exc)) from None
         await self.store.set_value(REQUEST_KEY, request, self.clock.now())
@@ -163,6 +199,8 @@ class SignIn:
             body["device_id"] = device_id
         try:
             answer = await self.matrix.login(body)
+        except HomeserverUnavailable:
+            raise
         except MatrixError as exc:
             raise SignInError(
                 f"the homeserver refused the login ({exc.errcode}: {exc.error})"

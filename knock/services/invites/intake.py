@@ -32,6 +32,7 @@ from knock.core.forms import Submission
 from knock.core.lifecycle import State
 from knock.services.blocklist.index import Blocklist
 from knock.services.errors import Unavailable, unavailable_errors
+from knock.services.homeserver.account import BotAccount
 from knock.services.wakeup import Wakeup
 from knock.store import Store
 
@@ -60,7 +61,7 @@ class Intake:
         clock: Clock,
         *,
         blocklist: Blocklist,
-        default_server: str,
+        account: BotAccount,
         ip_key: bytes,
         wakeup: Wakeup,
     ) -> None:
@@ -68,7 +69,7 @@ class Intake:
         self.store = store
         self.clock = clock
         self.blocklist = blocklist
-        self.default_server = default_server
+        self.account = account
         self.ip_key = ip_key
         self.wakeup = wakeup
         self.rules = rules_from(settings)
@@ -104,7 +105,7 @@ class Intake:
             if submission.submission_id
             else None
         )
-        identity = read_id(requested, self.default_server)
+        identity = read_id(requested, self.account.default_server())
         return Arrival(
             knock_id=uuid.uuid4().hex[:20],
             requested=requested,

@@ -17,6 +17,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.actions import Blocking
+from knock.services.homeserver.account import BotAccount
 from knock.services.invites.intake import Intake
 from knock.services.invites.welcome import Welcomer
 from knock.services.wakeup import Wakeup
@@ -35,7 +36,7 @@ class MembershipFollower:
         matrix: MatrixClient,
         clock: Clock,
         *,
-        bot_id: str,
+        account: BotAccount,
         intake: Intake,
         blocking: Blocking,
         welcomer: Welcomer,
@@ -45,7 +46,7 @@ class MembershipFollower:
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.bot_id = bot_id
+        self.account = account
         self.intake = intake
         self.blocking = blocking
         self.welcomer = welcomer
@@ -58,7 +59,7 @@ class MembershipFollower:
         self, user_id: str, membership: str, sender: str, event_id: str | None = None
     ) -> None:
         """Handle one membership change seen in the room."""
-        if user_id == self.bot_id:
+        if self.account.is_bot(user_id):
             return
         if membership == "knock":
             await self._native_knock(user_id, event_id)
@@ -168,5 +169,5 @@ class MembershipFollower:
     async def scan_members(self) -> None:
         """Remove block-listed people among members, invitees and knockers."""
         for user_id, membership in (await self.matrix.members(self.room_id)).items():
-            if membership in ("join", "invite", "knock") and user_id != self.bot_id:
+            if membership in ("join", "invite", "knock") and not self.account.is_bot(user_id):
                 await self._removed_if_blocked(user_id)

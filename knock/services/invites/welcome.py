@@ -11,6 +11,7 @@ from knock.core.history import KNOCK, HistoryLine
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event
 from knock.matrix.client import MatrixClient, MatrixError
+from knock.services.homeserver.account import BotAccount
 from knock.store import Store
 
 DM_ROOMS = "m.direct"
@@ -20,13 +21,18 @@ class Welcomer:
     """Send each person one welcome and at most one reminder; a retried send lands once."""
 
     def __init__(
-        self, settings: Settings, store: Store, matrix: MatrixClient, clock: Clock, bot_id: str
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        clock: Clock,
+        account: BotAccount,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.bot_id = bot_id
+        self.account = account
 
     async def welcome(self, knock: KnockRecord) -> None:
         """Welcome someone who joined, once: a retried send reuses its transaction id."""
@@ -56,13 +62,13 @@ class Welcomer:
 
     async def direct_room(self, user_id: str) -> str:
         """Return the bot's direct chat with a person, creating it (once) when there is none."""
-        direct = await self.matrix.account_data(self.bot_id, DM_ROOMS)
+        direct = await self.matrix.account_data(self.account.user_id, DM_ROOMS)
         rooms = direct.get(user_id)
         if isinstance(rooms, list) and rooms:
             return str(rooms[0])
         room_id = await self.matrix.create_direct_room(user_id)
         direct[user_id] = [room_id]
-        await self.matrix.set_account_data(self.bot_id, DM_ROOMS, direct)
+        await self.matrix.set_account_data(self.account.user_id, DM_ROOMS, direct)
         return room_id
 
     async def _already(self, knock: KnockRecord, event: Event) -> bool:

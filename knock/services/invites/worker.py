@@ -16,6 +16,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
 from knock.matrix.client import MatrixError, RateLimited
+from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.welcome import Welcomer
 from knock.services.moderation.room import ModerationRoom
@@ -42,12 +43,14 @@ class Worker:
         inviter: Inviter,
         welcomer: Welcomer,
         moderation_room: ModerationRoom | None,
+        link: HomeserverLink,
         wakeup: Wakeup,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.wakeup = wakeup
+        self.link = link
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.handlers: dict[JobKind, JobHandler] = {
             JobKind.INVITE: inviter.run,
@@ -73,8 +76,11 @@ class Worker:
             await self.wakeup.wait(await self._idle_for())
 
     async def _idle_for(self) -> float:
+        kinds = self.runnable_kinds()
+        if not kinds:
+            return _IDLE_POLL
         try:
-            due = await self.store.next_job_at()
+            due = await self.store.next_job_at(kinds)
         except Exception:
             return _IDLE_POLL
         if due is None:
@@ -83,7 +89,12 @@ class Worker:
 
     async def run_once(self) -> bool:
         """Claim and carry out one due job; return False when none was due."""
-        job = await self.store.claim_job(self.name, self.clock.now(), self.settings.lease_ttl)
+        kinds = self.runnable_kinds()
+        if not kinds:
+            return False
+        job = await self.store.claim_job(
+            self.name, self.clock.now(), self.settings.lease_ttl, kinds=kinds
+        )
         if job is None:
             return False
         heartbeat = asyncio.create_task(self._keep_leased(job))
@@ -97,6 +108,23 @@ class Worker:
         finally:
             heartbeat.cancel()
         return True
+
+    def runnable_kinds(self) -> frozenset[JobKind]:
+        """The kinds of job that can succeed now; the others wait, unclaimed and uncounted.
+
+        Without a token nothing can; invites wait while the room is not ready (the bot has not
+        joined it, or lacks invite, kick or ban power), announcements while the moderation room
+        is not.
+        """
+        if not self.link.can_call():
+            return frozenset()
+        kinds = {JobKind.WELCOME}
+        if self.link.room_ready(self.settings.new_room_id):
+            kinds.add(JobKind.INVITE)
+        room = self.settings.moderation_room_id
+        if room is None or self.link.room_ready(room):
+            kinds.add(JobKind.ANNOUNCE)
+        return frozenset(kinds)
 
     async def _keep_leased(self, job: Job) -> None:
         """Renew the job's lease while it runs, so a slow step is not taken over by another worker.

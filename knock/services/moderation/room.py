@@ -15,6 +15,7 @@ from knock.core.lifecycle import Event, State
 from knock.matrix.client import MatrixClient
 from knock.services.blocklist.actions import Blocking, NeedsConfirmation
 from knock.services.blocklist.index import BadPattern
+from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.room_check import power_of, state_by_key
 from knock.services.moderation.actions import Moderation, NotInReview
 from knock.store import Store
@@ -36,7 +37,7 @@ class ModerationRoom:
         clock: Clock,
         moderation: Moderation,
         blocking: Blocking,
-        bot_id: str,
+        account: BotAccount,
     ) -> None:
         assert settings.moderation_room_id is not None
         self.room_id: str = settings.moderation_room_id
@@ -46,7 +47,7 @@ class ModerationRoom:
         self.clock = clock
         self.moderation = moderation
         self.blocking = blocking
-        self.bot_id = bot_id
+        self.account = account
 
     async def announce(self, knock: KnockRecord) -> None:
         """Post a knock held for review, with its explanation and how to answer."""
@@ -70,7 +71,7 @@ class ModerationRoom:
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on one event of the moderation room, if a moderator sent it."""
         sender = str(event.get("sender", ""))
-        if sender == self.bot_id or event.get("type") not in ("m.reaction", "m.room.message"):
+        if self.account.is_bot(sender) or event.get("type") not in ("m.reaction", "m.room.message"):
             return
         if not await self._is_moderator(sender):
             return

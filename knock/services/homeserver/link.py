@@ -1,0 +1,191 @@
+"""Knock's link to its homeserver: sign in, check the rooms, and say what is missing.
+
+Knock starts and takes knocks whatever the homeserver's state; only a settings mistake stops it.
+Everything else — the homeserver down, a Beeper code still to come, a room the bot has not joined
+or lacks power in, an encrypted moderation room — is logged in one line, reported by `/readyz`,
+and looked at again until it is fixed: knocks wait, committed, meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.retry import backoff_delay
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
+from knock.services.homeserver.account import BotAccount
+from knock.services.homeserver.room_check import (
+    RoomCheckError,
+    check_moderation_room,
+    check_room,
+)
+from knock.services.homeserver.signin import CannotSignInYet, SignIn, WaitingForCode
+from knock.services.wakeup import Wakeup
+from knock.store import Store
+
+log = logging.getLogger(__name__)
+
+RECHECK_EVERY = 60.0  # seconds between looks at what is not ready yet
+PROBE_FOR = 5.0  # seconds a homeserver probe's answer is reused (readiness probes come often)
+
+
+class HomeserverLink:
+    """Sign the bot in and keep track of whether it can do its job in each room."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        matrix: MatrixClient,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        account: BotAccount,
+        wakeup: Wakeup,
+    ) -> None:
+        self.settings = settings
+        self.matrix = matrix
+        self.clock = clock
+        self.account = account
+        self.wakeup = wakeup
+        self.signin = SignIn(settings, store, matrix, http, clock)
+        self.signed_in = False
+        self.waiting_for = "sign-in not tried yet"  # why the bot is not signed in
+        self.problems: dict[str, str] = {}  # room id -> what is missing there, in one line
+        self._probed: tuple[float, bool] | None = None
+        self._recheck = asyncio.Event()
+
+    # What the rest of Knock asks.
+
+    def can_call(self) -> bool:
+        """Tell whether the bot has a token to call the homeserver with."""
+        return self.signed_in or self.matrix.access_token is not None
+
+    def room_ready(self, room_id: str) -> bool:
+        """Tell whether the bot was last seen able to do its job in `room_id`."""
+        return self.signed_in and room_id not in self.problems
+
+    def rooms_ready(self) -> bool:
+        """Tell whether every room Knock serves is ready."""
+        return self.signed_in and not self.problems
+
+    async def homeserver_up(self) -> bool:
+        """Tell whether the homeserver accepts the bot's token, probing at most every few seconds.
+
+        Probes go out unpaced and are tried once: a readiness probe never delays an invite.
+        """
+        now = self.clock.now()
+        if self._probed is not None and now - self._probed[0] < PROBE_FOR:
+            return self._probed[1]
+        up = False
+        if self.matrix.access_token is not None:
+            try:
+                await self.matrix.whoami(patient=False)
+                up = True
+            except (MatrixError, httpx.HTTPError):
+                up = False
+        self._probed = (now, up)
+        return up
+
+    def room_changed(self, room_id: str) -> None:
+        """Look at a room again soon (its power levels or the bot's membership changed)."""
+        if room_id in self.watched_rooms():
+            self._recheck.set()
+
+    def watched_rooms(self) -> list[str]:
+        """The rooms whose readiness Knock checks."""
+        rooms = [self.settings.new_room_id]
+        if self.settings.moderation_room_id:
+            rooms.append(self.settings.moderation_room_id)
+        return rooms
+
+    # Connecting.
+
+    async def connect(self) -> None:
+        """Sign in and check the rooms, once; raise SignInError only for a settings mistake."""
+        if not self.signed_in and not await self._sign_in():
+            return
+        await self.check_rooms()
+
+    async def _sign_in(self) -> bool:
+        try:
+            user_id = await self.signin.ensure()
+        except HomeserverUnavailable as exc:
+            return self._not_yet(
+                f"MATRIX_BASE_URL {self.settings.matrix_base_url} cannot be reached "
+                f"({exc.error}); knocks are taken and will be invited when it answers"
+            )
+        except (WaitingForCode, CannotSignInYet) as exc:
+            return self._not_yet(str(exc))
+        if user_id != self.account.user_id and self.account.known:
+            log.warning("The bot is now %s (it was %s)", user_id, self.account.user_id)
+        self.account.signed_in_as(user_id)
+        self.signed_in = True
+        self.waiting_for = ""
+        log.info("Signed in to the homeserver as %s", user_id)
+        self.wakeup.job_added()
+        return True
+
+    def _not_yet(self, why: str) -> bool:
+        if why != self.waiting_for:
+            log.warning("Not signed in yet: %s", why)
+        self.waiting_for = why
+        return False
+
+    async def check_rooms(self) -> None:
+        """Check that the bot can do its job in every room; log what changed, in one line each."""
+        bot = self.account.user_id
+        checks = {self.settings.new_room_id: check_room}
+        if self.settings.moderation_room_id:
+            checks[self.settings.moderation_room_id] = check_moderation_room
+        for room_id, check in checks.items():
+            try:
+                await check(self.matrix, room_id, bot)
+            except RoomCheckError as exc:
+                self._problem(room_id, str(exc))
+            except MatrixError as exc:  # unreachable, rate-limited: nothing learnt, keep it
+                log.info("Could not check room %s now (%s)", room_id, exc)
+                return
+            else:
+                self._problem(room_id, None)
+
+    def _problem(self, room_id: str, problem: str | None) -> None:
+        before = self.problems.get(room_id)
+        if problem == before:
+            return
+        if problem is None:
+            del self.problems[room_id]
+            log.info("Room %s is ready: the bot can do its job there again", room_id)
+            self.wakeup.job_added()  # jobs held back for this room may go now
+        else:
+            self.problems[room_id] = problem
+            log.warning("Room %s is not ready: %s", room_id, problem)
+
+    async def keep_connected(self) -> None:
+        """Sign in when possible and re-check the rooms every minute and on their changes."""
+        failures = 0
+        while True:
+            await self._wait(self._next_look(failures))
+            try:
+                await self.connect()
+                failures = 0 if self.signed_in else failures + 1
+            except Exception as exc:  # a settings mistake found late, or a bug: keep serving
+                failures += 1
+                log.error("Checking the homeserver failed: %s", exc)
+
+    def _next_look(self, failures: int) -> float:
+        if self.signed_in and not failures:
+            return RECHECK_EVERY
+        return backoff_delay(max(1, failures), base=2.0, cap=RECHECK_EVERY)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait `seconds`, or less when a room changed."""
+        self._recheck.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._recheck.wait()
