@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,12 +49,18 @@ def served(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> Iterator[tuple[str, Path]]:
     """Run `uvicorn mknock:app` as a deployment would; yield its URL and its log file."""
+    with _serving(tmp_path, _env(tmp_path, synapse, bot, private_room)) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serving(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
     port = free_port()
     log = tmp_path / "knock.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
-            env={**_env(tmp_path, synapse, bot, private_room), "PYTHONPATH": str(ROOT)},
+            env={**env, "PYTHONPATH": str(ROOT)},
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -69,9 +76,11 @@ def served(
         assert process.poll() is None, log.read_text()
         assert time.monotonic() < deadline, "Knock did not become ready: " + log.read_text()
         time.sleep(0.05)
-    yield url, log
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=15)
+    try:
+        yield url, log
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
 
 
 @pytest.mark.slow
@@ -124,16 +133,24 @@ def test_a_malformed_setting_stops_uvicorn_with_one_line_naming_it(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_a_bot_outside_the_room_stops_start_up_with_one_line(
+def test_a_bot_outside_the_room_serves_says_so_in_one_line_and_in_readyz(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, make_user: MakeUser
 ) -> None:
     stranger = make_user("owner")
     room = synapse.create_room(stranger)  # the bot was never invited
-    env = {**_env(tmp_path, synapse, bot, room), "PYTHONPATH": str(ROOT)}
-    result = _run(
-        [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(free_port())], env, tmp_path
-    )
-    assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert any(f"the bot {bot.user_id} has not joined NEW_ROOM_ID {room}" in e for e in errors)
-    assert "Traceback" not in result.stderr
+    with _serving(tmp_path, _env(tmp_path, synapse, bot, room)) as (url, log):
+        public = httpx.get(url + "/readyz").json()
+        keyed = httpx.get(url + "/readyz", headers={"Authorization": "Bearer deploy-key"}).json()
+        answer = httpx.post(
+            f"{url}/invite_from_form?token=s3cret-webhook-token",
+            json={"matrix_id": make_user("waiting").user_id},
+        )
+    assert public == {
+        "status": "ready",
+        "checks": {"database": True, "homeserver": True, "rooms": False},
+    }
+    assert keyed["details"]["rooms"][room].startswith(f"the bot {bot.user_id} has not joined")
+    assert answer.status_code == 202  # committed; invited once the bot can work in the room
+    said = [line for line in log.read_text().splitlines() if "not ready" in line]
+    assert len(said) == 1 and f"has not joined NEW_ROOM_ID {room}" in said[0]
+    assert "Traceback" not in log.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -11,7 +12,6 @@ import httpx
 import pytest
 
 from knock.core.lifecycle import State
-from knock.services.runtime import StartupError
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.clock import FakeClock
 from tests.conftest import MakeUser
@@ -314,8 +314,12 @@ async def test_a_moderators_reaction_approves_a_reviewed_knock_and_others_are_ig
     assert replies and "Approved" in str(replies[0]["content"])
 
 
-async def test_an_encrypted_moderation_room_stops_start_up_with_one_line(
-    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+async def test_an_encrypted_moderation_room_is_said_in_one_line_and_review_posts_wait(
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     mod_room = synapse.create_room(bot, name="Encrypted moderators")
     synapse.api(
@@ -326,11 +330,19 @@ async def test_an_encrypted_moderation_room_stops_start_up_with_one_line(
     ).raise_for_status()
     settings = knock_settings(tmp_path, synapse, bot, private_room, moderation_room_id=mod_room)
 
-    with pytest.raises(StartupError) as failed:
-        await start_knock(settings)
+    with caplog.at_level(logging.WARNING):
+        knock = await start_knock(settings, background=False)
+    try:
+        said = [r.getMessage() for r in caplog.records if mod_room in r.getMessage()]
+        keyed = await knock.http.get("/readyz", headers=knock.admin)
+    finally:
+        await knock.stop()
 
-    assert str(failed.value).startswith(f"MODERATION_ROOM_ID {mod_room} is encrypted")
-    assert "\n" not in str(failed.value)
+    assert len(said) == 1
+    assert f"MODERATION_ROOM_ID {mod_room} is encrypted" in said[0]
+    assert keyed.status_code == 200
+    assert keyed.json()["checks"]["rooms"] is False
+    assert keyed.json()["details"]["rooms"][mod_room].startswith("MODERATION_ROOM_ID")
 
 
 async def test_a_ban_the_watchdog_placed_is_lifted_by_unblocking(

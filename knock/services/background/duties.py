@@ -108,6 +108,8 @@ class Duties:
         settings = self.settings
         if settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
             await self.policy_rooms.refresh()
+        if not self.link.room_ready(settings.new_room_id):
+            return  # the room's scans wait until the bot can work there (said once by the link)
         every = settings.invite_check_interval
         if every > 0 and self._is_due("invites", every, now):
             await self.follower.check_invites()
