@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from knock.web.logs import logging_config
+
+    assert settings is not None
     uvicorn.run(
         "knock.web.app:app_from_environment",
         factory=True,
@@ -78,6 +81,7 @@ def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=False,
+        log_config=logging_config(settings),  # the app factory applies the same set-up
     )
     return 0
 

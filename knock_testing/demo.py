@@ -12,6 +12,7 @@ import uvicorn
 
 from knock.config import load_settings
 from knock.web.app import create_app
+from knock.web.logs import logging_config
 from knock_testing.synapse import Sandbox
 
 DEMO_DIR = Path(".demo")
@@ -81,7 +82,9 @@ Or sign in to {homeserver.base_url} with any Matrix client as {alice.user_id}
 """,
         flush=True,
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_config=logging_config(settings)
+    )
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:

@@ -84,6 +84,37 @@ class LocalPacer:
         self._held_until = max(self._held_until, self._clock.now() + seconds)
 
 
+class HomeserverHealth:
+    """Whether the homeserver answers, told in two lines: when it goes down and when it is back.
+
+    Down: a connection error or a 502/503/504 on a call made while it was up (one warning, with
+    the error). Back: the first answer after that, whatever its status (one line, with how long
+    it was down). The retries in between are logged at DEBUG only.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.up = True
+        self.down_since: float | None = None  # the clock's time of the first failure
+
+    def failed(self, call: str, error: str) -> None:
+        """A call found the homeserver unreachable or unavailable."""
+        if not self.up:
+            return
+        self.up = False
+        self.down_since = self._clock.now()
+        log.warning("The homeserver is down: %s failed (%s)", call, error)
+
+    def answered(self) -> None:
+        """The homeserver answered a call."""
+        if self.up:
+            return
+        since = self.down_since if self.down_since is not None else self._clock.now()
+        self.up = True
+        self.down_since = None
+        log.info("The homeserver is back after %s", _duration(self._clock.now() - since))
+
+
 class MatrixClient:
     """The bot's view of its homeserver: about fifteen endpoints over one request path."""
 
@@ -105,6 +136,17 @@ class MatrixClient:
         self.connect_attempts = connect_attempts
         self.access_token: str | None = None
         self.relogin: Relogin | None = None
+        self._health = HomeserverHealth(clock)
+
+    @property
+    def homeserver_up(self) -> bool:
+        """False from a call's connection error or 502/503/504 until a call gets an answer."""
+        return self._health.up
+
+    @property
+    def down_since(self) -> float | None:
+        """When (the clock's time) the homeserver went down; None while it is up."""
+        return self._health.down_since
 
     def use_token(self, token: str | None, relogin: Relogin | None = None) -> None:
         """Call as the bot with `token`; on M_UNKNOWN_TOKEN, ask `relogin` for a new one."""
@@ -142,12 +184,15 @@ class MatrixClient:
                 )
             except httpx.TransportError as exc:
                 failures += 1
+                self._health.failed(f"{method} {_endpoint(path)}", _transport_error(exc))
                 await self._back_off(failures, f"{type(exc).__name__}")
                 continue
             if response.status_code in _RETRYABLE_STATUS:
                 failures += 1
+                self._health.failed(f"{method} {_endpoint(path)}", f"HTTP {response.status_code}")
                 await self._back_off(failures, f"HTTP {response.status_code}")
                 continue
+            self._health.answered()
             body = _json(response)
             if response.status_code == 429:
                 await self._wait_out(response, body, patient, f"{method} {_endpoint(path)}")
@@ -173,7 +218,7 @@ class MatrixClient:
         if failures >= self.connect_attempts:
             raise HomeserverUnavailable(503, "M_UNAVAILABLE", f"homeserver unreachable ({what})")
         delay = backoff_delay(failures, base=0.5, cap=10.0)
-        log.warning("Homeserver call failed (%s); retrying in %.1fs", what, delay)
+        log.debug("Homeserver call failed (%s); retrying in %.1fs", what, delay)
         await self.clock.sleep(delay)
 
     async def _wait_out(
@@ -329,6 +374,23 @@ class MatrixClient:
         path = f"{API}/rooms/{_seg(room_id)}/send/m.room.message/{_seg(txn)}"
         answer = await self.request("PUT", path, json=content)
         return str(answer.get("event_id", ""))
+
+
+def _transport_error(exc: httpx.TransportError) -> str:
+    """`ConnectError: All connection attempts failed`, on one line."""
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _duration(seconds: float) -> str:
+    """`0.4s`, `42s`, `2m 13s`, `3h 0m 5s`."""
+    if seconds < 10:
+        return f"{max(0.0, seconds):.1f}s"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
 
 
 def _seg(value: str) -> str:

@@ -91,7 +91,7 @@ class KnockApp:
 
 def create_app(settings: Settings, **runtime_options: Any) -> KnockApp:
     """Build the application for `settings`."""
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     return KnockApp(Runtime(settings, **runtime_options))
 
 

@@ -1,13 +1,30 @@
-"""Logging set-up that keeps secrets out: query-string tokens are redacted from access logs."""
+"""Logging for Knock and uvicorn alike, in one `dictConfig`, with secrets kept out.
+
+`logging_config` builds the one set-up: one formatter, one stderr handler that scrubs secret
+query parameters (`?token=...`), and the loggers of Knock, uvicorn and httpx sending their lines
+there, each line once. `knock serve` hands it to uvicorn (`log_config=`); the app factory applies
+it again, so `uvicorn mknock:app` (where uvicorn has already set up its own) ends up the same.
+"""
 
 from __future__ import annotations
 
 import logging
+import logging.config
 import re
+from typing import Any
+
+from knock.config import Settings
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _SECRET_QUERY = re.compile(
     r"(?i)([?&](?:token|access_token|api_key|key|secret|code|signature)=)[^&\s]*"
 )
+
+# Loggers whose records carry request paths or URLs: scrubbed at the logger as well as at the
+# handler, so that a handler someone adds to them later (a log shipper, pytest's capture) gets
+# clean records too.
+_SCRUBBED_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
 
 
 def redact(text: str) -> str:
@@ -27,20 +44,49 @@ class RedactQuerySecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level`, with secret query parameters scrubbed everywhere."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root.setLevel(level)
-    scrub = RedactQuerySecrets()
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactQuerySecrets) for f in handler.filters):
-            handler.addFilter(scrub)
-    for name in ("uvicorn.access", "uvicorn.error", "httpx"):
+def logging_config(settings_or_level: Settings | str) -> dict[str, Any]:
+    """The `logging.config.dictConfig` set-up for `LOG_LEVEL` (plain data: it pickles and dumps).
+
+    Every line goes through the root logger's one handler: uvicorn's loggers keep no handler of
+    their own and propagate, so nothing is printed twice. httpx logs every request URL at INFO,
+    which drowns Knock's own lines; it and httpcore are kept to warnings.
+    """
+    level = settings_or_level if isinstance(settings_or_level, str) else settings_or_level.log_level
+    quiet = logging.getLevelName(max(logging.WARNING, logging.getLevelName(level)))
+    loggers: dict[str, dict[str, Any]] = {
+        "knock": {"level": level},
+        "uvicorn": {"level": level},
+        "uvicorn.error": {"level": level, "filters": ["redact"]},
+        "uvicorn.access": {"level": level, "filters": ["redact"]},
+        "httpx": {"level": quiet, "filters": ["redact"]},
+        "httpcore": {"level": quiet},
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": f"{__name__}.RedactQuerySecrets"}},
+        "formatters": {"text": {"format": FORMAT}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "text",
+                "filters": ["redact"],
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            name: {"handlers": [], "propagate": True, **own} for name, own in loggers.items()
+        },
+    }
+
+
+def configure_logging(settings_or_level: Settings | str) -> None:
+    """Apply `logging_config`: log to stderr at the level, secret query parameters scrubbed."""
+    # dictConfig adds a logger's filters to those it has: drop ours first, so that applying the
+    # set-up twice (uvicorn, then the app factory) leaves one of each.
+    for name in _SCRUBBED_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactQuerySecrets) for f in logger.filters):
-            logger.addFilter(scrub)
-    # httpx logs every request URL at INFO; the homeserver URLs carry nothing secret, but the
-    # noise drowns Knock's own lines.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+        for old in [f for f in logger.filters if isinstance(f, RedactQuerySecrets)]:
+            logger.removeFilter(old)
+    logging.config.dictConfig(logging_config(settings_or_level))

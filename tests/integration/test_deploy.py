@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,43 +45,53 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture
-def served(
-    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+@contextmanager
+def _launched(
+    command: list[str], env: dict[str, str], tmp_path: Path
 ) -> Iterator[tuple[str, Path]]:
-    """Run `uvicorn mknock:app` as a deployment would; yield its URL and its log file."""
-    with _serving(tmp_path, _env(tmp_path, synapse, bot, private_room)) as running:
-        yield running
-
-
-@contextlib.contextmanager
-def _serving(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """Run `command` (given `--port N` last) until it answers /readyz; yield its URL and log."""
     port = free_port()
     log = tmp_path / "knock.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "mknock:app", "--port", str(port)],
+            [*command, "--port", str(port)],
             env={**env, "PYTHONPATH": str(ROOT)},
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "Knock did not become ready: " + log.read_text()
-        time.sleep(0.05)
     try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "Knock did not become ready: " + log.read_text()
+            time.sleep(0.05)
         yield url, log
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
+
+
+LAUNCHES = {
+    "uvicorn mknock:app": [sys.executable, "-m", "uvicorn", "mknock:app"],
+    "knock serve": [sys.executable, "-m", "knock", "serve"],
+}
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> Iterator[tuple[str, Path]]:
+    """Run `uvicorn mknock:app` as a deployment would; yield its URL and its log file."""
+    env = _env(tmp_path, synapse, bot, private_room)
+    with _launched(LAUNCHES["uvicorn mknock:app"], env, tmp_path) as running:
+        yield running
 
 
 @pytest.mark.slow
@@ -138,7 +149,8 @@ def test_a_bot_outside_the_room_serves_says_so_in_one_line_and_in_readyz(
 ) -> None:
     stranger = make_user("owner")
     room = synapse.create_room(stranger)  # the bot was never invited
-    with _serving(tmp_path, _env(tmp_path, synapse, bot, room)) as (url, log):
+    env = _env(tmp_path, synapse, bot, room)
+    with _launched(LAUNCHES["uvicorn mknock:app"], env, tmp_path) as (url, log):
         public = httpx.get(url + "/readyz").json()
         keyed = httpx.get(url + "/readyz", headers={"Authorization": "Bearer deploy-key"}).json()
         answer = httpx.post(
@@ -154,3 +166,31 @@ def test_a_bot_outside_the_room_serves_says_so_in_one_line_and_in_readyz(
     said = [line for line in log.read_text().splitlines() if "not ready" in line]
     assert len(said) == 1 and f"has not joined NEW_ROOM_ID {room}" in said[0]
     assert "Traceback" not in log.read_text()
+
+
+# `2026-01-31 12:00:00,123 INFO uvicorn.error: ...`, Knock's format (knock/web/logs.py).
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launch", list(LAUNCHES))
+def test_both_launches_log_uvicorns_lines_as_knocks_and_redact_the_access_log(
+    launch: str, tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    env = _env(tmp_path, synapse, bot, private_room)
+    with _launched(LAUNCHES[launch], env, tmp_path) as (url, log):
+        assert httpx.get(f"{url}/?token=s3cret-webhook-token&x=1").status_code == 200
+    text = log.read_text()
+
+    lines = text.splitlines()
+    assert lines and [line for line in lines if not STAMPED.match(line)] == [], text
+    for marker in (
+        "INFO uvicorn.error: Uvicorn running on http://127.0.0.1:",
+        "INFO uvicorn.error: Application startup complete.",
+        "INFO knock.services.runtime: Knock is running as",
+        "INFO uvicorn.access: 127.0.0.1:",
+    ):
+        assert sum(marker in line for line in lines) >= 1, f"{marker!r} not in\n{text}"
+    assert sum("Application startup complete." in line for line in lines) == 1, text
+    assert '"GET /?token=REDACTED&x=1 HTTP/1.1" 200' in text
+    assert "s3cret-webhook-token" not in text

@@ -9,6 +9,7 @@ answer, a refused connection, a token revoked between two calls). Time is a fake
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -206,6 +207,149 @@ async def test_connect_attempts_sets_how_many_tries_are_made(
         await homeserver.client(connect_attempts=2).whoami()
 
     assert len(homeserver.requests) == 2
+
+
+# --- The homeserver's health: one line when it goes down, one when it is back --------------
+
+CLIENT_LOG = "knock.matrix.client"
+
+
+@pytest.fixture
+def client_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The client's log records, down to DEBUG."""
+    caplog.set_level(logging.DEBUG, logger=CLIENT_LOG)
+    return caplog
+
+
+def lines(caplog: pytest.LogCaptureFixture, level: int, text: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == CLIENT_LOG and r.levelno == level and text in r.getMessage()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("502", "HTTP 502"),
+        ("503", "HTTP 503"),
+        ("504", "HTTP 504"),
+        ("connect", "ConnectError: Connection refused"),
+    ],
+)
+async def test_calls_failing_through_an_outage_log_one_warning_and_the_answer_one_line(
+    homeserver: Homeserver,
+    clock: FakeClock,
+    client_log: pytest.LogCaptureFixture,
+    kind: str,
+    error: str,
+) -> None:
+    client = homeserver.client(connect_attempts=3)
+    homeserver.answer(*[outage(kind)] * 3 * 4, ok())
+    started = clock.now()
+
+    for _ in range(4):
+        with pytest.raises(HomeserverUnavailable):
+            await client.whoami()
+        assert client.homeserver_up is False
+        assert client.down_since == started
+        clock.time += 30.0
+    clock.time = started + 133.0
+    assert await client.whoami() == WHOAMI
+
+    assert [r.levelname for r in client_log.records if r.levelno >= logging.INFO] == [
+        "WARNING",
+        "INFO",
+    ]
+    assert lines(client_log, logging.WARNING, "") == [
+        f"The homeserver is down: GET account/whoami failed ({error})"
+    ]
+    assert lines(client_log, logging.INFO, "") == ["The homeserver is back after 2m 13s"]
+    assert len(lines(client_log, logging.DEBUG, "retrying in")) == 4 * 2  # every retry, quietly
+    assert client.homeserver_up is True
+    assert client.down_since is None
+
+
+@pytest.mark.parametrize(
+    ("down_for", "shown"),
+    [(0.4, "0.4s"), (42.0, "42s"), (133.0, "2m 13s"), (3 * 3600 + 5.0, "3h 0m 5s")],
+)
+async def test_the_back_line_says_how_long_the_homeserver_was_down(
+    homeserver: Homeserver,
+    clock: FakeClock,
+    client_log: pytest.LogCaptureFixture,
+    down_for: float,
+    shown: str,
+) -> None:
+    client = homeserver.client(connect_attempts=1)
+    homeserver.answer(refused, ok())
+    with pytest.raises(HomeserverUnavailable):
+        await client.whoami()
+    assert client.down_since is not None
+    clock.time = client.down_since + down_for
+
+    await client.whoami()
+
+    assert lines(client_log, logging.INFO, "back after") == [
+        f"The homeserver is back after {shown}"
+    ]
+
+
+async def test_concurrent_calls_failing_together_log_one_warning(
+    homeserver: Homeserver, client_log: pytest.LogCaptureFixture
+) -> None:
+    client = homeserver.client(connect_attempts=2)
+    homeserver.answer(*[refused] * 5 * 2)
+
+    results = await asyncio.gather(*[client.whoami() for _ in range(5)], return_exceptions=True)
+
+    assert all(isinstance(result, HomeserverUnavailable) for result in results)
+    assert len(lines(client_log, logging.WARNING, "The homeserver is down")) == 1
+    assert [r.levelname for r in client_log.records if r.levelno >= logging.INFO] == ["WARNING"]
+
+
+async def test_an_error_answer_also_means_the_homeserver_is_back(
+    homeserver: Homeserver, client_log: pytest.LogCaptureFixture
+) -> None:
+    client = homeserver.client(connect_attempts=1)
+    homeserver.answer(outage("502"), error(404, "M_NOT_FOUND"))
+    with pytest.raises(HomeserverUnavailable):
+        await client.whoami()
+
+    with pytest.raises(MatrixError):
+        await client.profile("@nobody:example.org")
+
+    assert client.homeserver_up is True
+    assert len(lines(client_log, logging.INFO, "The homeserver is back after")) == 1
+
+
+async def test_a_blip_retried_within_one_call_is_one_down_and_one_back_line(
+    homeserver: Homeserver, client_log: pytest.LogCaptureFixture
+) -> None:
+    client = homeserver.client()
+    homeserver.answer(outage("503"), ok(), ok())
+
+    await client.whoami()
+    await client.whoami()
+
+    assert len(lines(client_log, logging.WARNING, "The homeserver is down")) == 1
+    assert len(lines(client_log, logging.INFO, "The homeserver is back after")) == 1
+
+
+async def test_a_homeserver_that_always_answers_logs_nothing(
+    homeserver: Homeserver, client_log: pytest.LogCaptureFixture
+) -> None:
+    client = homeserver.client()
+    homeserver.answer(ok(), error(429, "M_LIMIT_EXCEEDED", retry_after_ms=10), ok())
+
+    await client.whoami()
+    await client.whoami()
+
+    assert lines(client_log, logging.WARNING, "") == []
+    assert lines(client_log, logging.INFO, "The homeserver is") == []
+    assert client.homeserver_up is True
+    assert client.down_since is None
 
 
 # --- The access token -----------------------------------------------------------------------

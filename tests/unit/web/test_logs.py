@@ -1,17 +1,28 @@
-"""Secrets in query strings never reach the logs."""
+"""One logging set-up for Knock and uvicorn, and secrets in query strings never reach the logs."""
 
 from __future__ import annotations
 
-import io
+import json
 import logging
+import logging.config
+import re
 from collections.abc import Iterator
 
 import pytest
+import uvicorn.config
 
-from knock.web.logs import configure_logging, redact
+from knock.web.logs import RedactQuerySecrets, configure_logging, logging_config, redact
 
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access log line
-TOUCHED = ("uvicorn.access", "uvicorn.error", "httpx")
+TOUCHED = (
+    "knock",
+    "uvicorn",
+    "uvicorn.access",
+    "uvicorn.error",
+    "uvicorn.asgi",
+    "httpx",
+    "httpcore",
+)
 
 
 @pytest.mark.parametrize(
@@ -61,8 +72,11 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
     for handler in list(root.handlers):
         # pytest's capture handlers come and go with each test phase; pytest removes them.
-        if handler not in handlers and not type(handler).__module__.startswith("_pytest"):
+        if handler not in handlers and not _pytests(handler):
             root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers and not _pytests(handler):
+            root.addHandler(handler)
     for handler, kept in filters.items():
         handler.filters[:] = kept
     for name, (level, kept, own_handlers, propagate) in saved.items():
@@ -73,57 +87,105 @@ def restore_logging() -> Iterator[None]:
         logger.propagate = propagate
 
 
-def capture(logger: logging.Logger) -> io.StringIO:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    return stream
+def _pytests(handler: logging.Handler) -> bool:
+    return type(handler).__module__.startswith("_pytest")
+
+
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+
+
+def access_line(path: str) -> None:
+    logging.getLogger("uvicorn.access").info(
+        ACCESS_FORMAT, "203.0.113.7:50312", "POST", path, "1.1", 202
+    )
+
+
+def test_the_set_up_is_plain_data_with_one_handler_and_every_logger_propagating() -> None:
+    config = logging_config("INFO")
+
+    assert json.loads(json.dumps(config)) == config  # uvicorn pickles it for --workers
+    assert config["disable_existing_loggers"] is False
+    assert list(config["handlers"]) == ["stderr"]
+    assert config["root"]["handlers"] == ["stderr"]
+    assert "redact" in config["handlers"]["stderr"]["filters"]
+    for name in ("knock", "uvicorn", "uvicorn.error", "uvicorn.access", "httpx"):
+        assert config["loggers"][name]["propagate"] is True
+        assert not config["loggers"][name].get("handlers")
+    assert config["loggers"]["httpx"]["level"] == "WARNING"
+    assert logging_config("ERROR")["loggers"]["httpx"]["level"] == "ERROR"
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_an_access_log_line_never_shows_the_webhook_token() -> None:
+def test_after_uvicorns_own_set_up_its_lines_come_out_once_in_knocks_format(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # what `uvicorn mknock:app` does
+    configure_logging("INFO")  # then mknock's app factory
+
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    access_line("/invite_from_form?token=s3cret&x=1")
+    logging.getLogger("knock.web.app").info("Knock is running")
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 3, err
+    assert all(STAMPED.match(line) for line in lines), err
+    startup, access, knock = lines
+    assert startup.endswith(" INFO uvicorn.error: Application startup complete.")
+    assert access.endswith(
+        ' INFO uvicorn.access: 203.0.113.7:50312 - "POST /invite_from_form?token=REDACTED&x=1'
+        ' HTTP/1.1" 202'
+    )
+    assert knock.endswith(" INFO knock.web.app: Knock is running")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_applying_the_set_up_twice_still_prints_each_line_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")  # `knock serve` hands it to uvicorn ...
+    configure_logging("INFO")  # ... and the app factory applies it again
+
+    access_line("/invite_from_form?token=s3cret")
+
+    assert len(capsys.readouterr().err.splitlines()) == 1
     access = logging.getLogger("uvicorn.access")
-    access.propagate = False  # as uvicorn's own logging config has it
-    access.setLevel(logging.INFO)  # an earlier test's uvicorn may have set it higher
-    output = capture(access)
+    assert sum(isinstance(f, RedactQuerySecrets) for f in access.filters) == 1
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_an_access_log_line_never_shows_the_webhook_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("INFO")
 
-    access.info(
-        ACCESS_FORMAT,
-        "203.0.113.7:50312",
-        "POST",
-        "/invite_from_form?token=s3cret&x=1",
-        "1.1",
-        202,
-    )
+    access_line("/invite_from_form?token=s3cret&x=1")
 
-    shown = output.getvalue()
+    shown = capsys.readouterr().err
     assert "s3cret" not in shown
     assert '"POST /invite_from_form?token=REDACTED&x=1 HTTP/1.1" 202' in shown
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_an_access_log_line_is_scrubbed_in_captured_logs_too(
+def test_an_access_log_line_is_scrubbed_for_a_handler_added_later_too(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    access = logging.getLogger("uvicorn.access")
-    access.propagate = True  # an earlier test's uvicorn may have turned these off
-    access.setLevel(logging.INFO)
     configure_logging("INFO")
+    # pytest's capture, like a log shipper attached after Knock's set-up (which replaced the
+    # root logger's handlers).
+    logging.getLogger().addHandler(caplog.handler)
 
-    access.info(
-        ACCESS_FORMAT, "203.0.113.7:50312", "POST", "/invite_from_form?token=s3cret&x=1", "1.1", 202
-    )
+    access_line("/invite_from_form?token=s3cret&x=1")
 
     assert "s3cret" not in caplog.text
     assert "token=REDACTED&x=1" in caplog.text
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_any_logger_reaching_the_root_handlers_is_scrubbed() -> None:
-    root = logging.getLogger()
-    output = capture(root)
+def test_any_logger_reaching_the_root_handler_is_scrubbed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("INFO")
 
     logging.getLogger("some.library").warning(
@@ -131,7 +193,7 @@ def test_any_logger_reaching_the_root_handlers_is_scrubbed() -> None:
     )
     logging.getLogger("some.library").warning("GET /hook?key=k3y failed")
 
-    shown = output.getvalue()
+    shown = capsys.readouterr().err
     assert "syt_abc" not in shown
     assert "k3y" not in shown
     assert "Fetching https://hs.example.org/_matrix/client/v3/sync?access_token=REDACTED" in shown
