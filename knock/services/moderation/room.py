@@ -16,7 +16,7 @@ from knock.matrix.client import MatrixClient
 from knock.services.blocklist.actions import Blocking, NeedsConfirmation
 from knock.services.blocklist.index import BadPattern
 from knock.services.homeserver.room_check import power_of, state_by_key
-from knock.services.moderation.actions import Moderation, NotInReview
+from knock.services.moderation.actions import Moderation, NoSuchKnock, NotInReview
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,8 @@ class ModerationRoom:
             return f"Denied: {knock.user_id} will not be invited."
         except NotInReview as exc:
             return f"Nothing done: that knock is not waiting for review ({exc})."
+        except NoSuchKnock:
+            return "Nothing done: that knock no longer exists (erased after RETENTION)."
 
     async def _block(self, sender: str, pattern: str, reason: str | None) -> str:
         actor = Actor.matrix(sender)
