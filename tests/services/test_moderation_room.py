@@ -205,12 +205,15 @@ async def test_an_event_that_cannot_be_handled_is_logged_and_the_live_view_goes_
 
     since = await store.get_value("sync.since")
 
-    homeserver.react(MODERATOR, MOD_ROOM, announcement, "✅")  # approve fails: no such knock
+    # The review post went with the knock: the reaction is to a post like any other.
+    homeserver.react(MODERATOR, MOD_ROOM, announcement, "✅")
     homeserver.join(BOB, ROOM)
     await services.live.run_once(timeout_ms=0)
 
     assert await knock_state(bob) == (State.JOINED, None)
     assert await store.get_value("sync.since") != since
+    assert await store.knock_for_review_post(announcement) is None
+    assert replies_to(homeserver, announcement) == []
 
 
 async def test_a_decision_on_a_knock_erased_meanwhile_is_answered_in_thread(

@@ -21,7 +21,6 @@ from knock.store import Store
 
 log = logging.getLogger(__name__)
 
-_EVENT_KEY = "moderation_room.event."  # + event id -> the knock it announced
 APPROVE, DENY = "✅", "❌"
 
 
@@ -65,7 +64,7 @@ class ModerationRoom:
         event_id = await self.matrix.send_message(
             self.room_id, body, txn_id=f"announce-{knock.knock_id}"
         )
-        await self.store.set_value(_EVENT_KEY + event_id, knock.knock_id, self.clock.now())
+        await self.store.add_review_post(event_id, knock.knock_id)
 
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on one event of the moderation room, if a moderator sent it."""
@@ -83,7 +82,7 @@ class ModerationRoom:
     async def _reaction(self, sender: str, relation: dict[str, Any]) -> None:
         target = str(relation.get("event_id", ""))
         key = relation.get("key")
-        knock_id = await self.store.get_value(_EVENT_KEY + target)
+        knock_id = await self.store.knock_for_review_post(target)
         if knock_id is None or key not in (APPROVE, DENY):
             return
         said = await self._decide(knock_id, sender, approve=key == APPROVE)
