@@ -22,7 +22,15 @@ from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.engine import make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.records import Job, knock_from_row
-from knock.store.schema import jobs, knock_events, knocks, leases, pacing, state_values
+from knock.store.schema import (
+    jobs,
+    knock_events,
+    knocks,
+    leases,
+    pacing,
+    review_posts,
+    state_values,
+)
 from knock.store.writes import add_history, add_job, upsert
 
 __all__ = ["DATABASE_BUSY", "UNAVAILABLE", "Job", "Store", "StoredEntry"]
@@ -305,8 +313,23 @@ class Store:
             )
             await conn.execute(delete(knock_events).where(knock_events.c.knock_id.in_(old)))
             await conn.execute(delete(jobs).where(jobs.c.knock_id.in_(old)))
+            await conn.execute(delete(review_posts).where(review_posts.c.knock_id.in_(old)))
             result = await conn.execute(delete(knocks).where(knocks.c.knock_id.in_(old)))
             return int(result.rowcount)
+
+    # Review posts: what the moderation room posted for a knock held for review.
+
+    async def add_review_post(self, event_id: str, knock_id: str) -> None:
+        """Remember that the moderation room's post `event_id` announced `knock_id`."""
+        async with self._write() as conn:
+            row = {"event_id": event_id, "knock_id": knock_id}
+            await upsert(conn, review_posts, row, ["event_id"], {"knock_id": knock_id})
+
+    async def knock_for_review_post(self, event_id: str) -> str | None:
+        """Return the knock a post announced, or None (not a review post, or the knock erased)."""
+        query = select(review_posts.c.knock_id).where(review_posts.c.event_id == event_id)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
 
     async def _one_knock(self, condition: object) -> KnockRecord | None:
         query = select(knocks).where(condition).order_by(knocks.c.received_at.desc()).limit(1)  # type: ignore[arg-type]

@@ -102,6 +102,21 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "INSERT INTO pacing (name, next_at) VALUES ('bot', 0)",
     ],
+    [
+        # Which knock each post in the moderation room announced, erased with its knock (the
+        # index serves that erasing). It was a stored value, `moderation_room.event.<event id>`
+        # (a 22-character prefix) -> knock id; the values of knocks already erased are dropped.
+        """CREATE TABLE review_posts (
+            event_id TEXT PRIMARY KEY,
+            knock_id TEXT NOT NULL REFERENCES knocks (knock_id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX review_posts_knock ON review_posts (knock_id)",
+        """INSERT INTO review_posts (event_id, knock_id)
+            SELECT substr(key, 23), value FROM state_values
+            WHERE substr(key, 1, 22) = 'moderation_room.event.'
+                AND value IN (SELECT knock_id FROM knocks)""",
+        "DELETE FROM state_values WHERE substr(key, 1, 22) = 'moderation_room.event.'",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -156,6 +171,14 @@ jobs = Table(
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Index("jobs_due", "run_at"),
+)
+
+review_posts = Table(
+    "review_posts",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("knock_id", Text, ForeignKey("knocks.knock_id", ondelete="CASCADE"), nullable=False),
+    Index("review_posts_knock", "knock_id"),
 )
 
 state_values = Table(

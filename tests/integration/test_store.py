@@ -4,11 +4,14 @@ with its own connections, as a separate Knock process would have."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import importlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, insert, select, text
 
 from knock.core.admission_batch import AddKnock
 from knock.core.history import Actor, HistoryLine
@@ -16,7 +19,10 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
 from knock.core.lifecycle import Event, State
 from knock.store import Store
-from knock.store.schema import MIGRATIONS
+from knock.store.engine import make_engine
+from knock.store.migrate import migrate
+from knock.store.schema import MIGRATIONS, knocks, review_posts, state_values
+from knock.store.writes import knock_row
 from tests.integration.harness import DATABASE
 
 
@@ -130,3 +136,83 @@ async def test_a_rate_limit_seen_by_one_process_holds_back_the_others(
     # A shorter hold never shortens a longer one.
     await stores[2].hold_calls("bot", now + 5)
     assert await stores[3].reserve_call("bot", now + 2, delay=0.5) == pytest.approx(now + 30.5)
+
+
+@pytest.mark.parametrize("foreign_keys", ["enforced", "not enforced"])
+async def test_erasing_a_closed_knock_erases_its_review_post(foreign_keys: str) -> None:
+    if foreign_keys == "not enforced" and not DATABASE.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL always enforces foreign keys")
+    store = await Store.open(DATABASE.url)
+    if foreign_keys == "not enforced":
+        # As on a SQLite connection opened without `PRAGMA foreign_keys=ON`: no cascade.
+        @event.listens_for(store.engine.sync_engine, "connect")
+        def _no_cascade(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            cursor.close()
+
+        await store.engine.dispose()  # no connection opened before stays in the pool
+    now = 1_000_000.0
+    decided, waiting = (dataclasses.replace(_knock(n), state=State.REVIEW) for n in (1, 2))
+    try:
+        for knock in (decided, waiting):
+            await store.admit(AddKnock(knock, ()), now)
+            await store.add_review_post(f"$post-{knock.knock_id}", knock.knock_id)
+        denied = [HistoryLine(Event.DENIED, Actor.api("moderator"))]
+        assert await store.move(
+            decided.knock_id, State.REJECTED, reason="denied", history=denied, now=now
+        )
+
+        assert await store.purge_closed(now + 1) == 1
+        async with store.engine.connect() as conn:
+            posts = [tuple(row) for row in await conn.execute(select(review_posts))]
+        erased = await store.knock_for_review_post(f"$post-{decided.knock_id}")
+        kept = await store.knock_for_review_post(f"$post-{waiting.knock_id}")
+    finally:
+        await store.close()
+
+    assert posts == [(f"$post-{waiting.knock_id}", waiting.knock_id)]
+    assert erased is None
+    assert kept == waiting.knock_id
+
+
+async def test_the_review_posts_migration_moves_the_posts_of_knocks_still_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    version = next(
+        number
+        for number, statements in enumerate(MIGRATIONS, start=1)
+        if any("CREATE TABLE review_posts" in statement for statement in statements)
+    )
+    now = 1_000_000.0
+    stored = _knock(1)
+    engine = make_engine(DATABASE.url)
+    try:
+        # A database from before the migration: review posts are stored values.
+        with monkeypatch.context() as before:
+            # (`knock.store.migrate` is also the name of the function the package exports.)
+            module = importlib.import_module("knock.store.migrate")
+            before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
+            await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(insert(knocks).values(knock_row(stored, now)))
+            values = [
+                ("moderation_room.event.$stored", stored.knock_id),
+                ("moderation_room.event.$erased", "an erased knock"),
+                ("sync.since", "s42"),
+            ]
+            await conn.execute(
+                insert(state_values),
+                [{"key": key, "value": value, "updated_at": now} for key, value in values],
+            )
+
+        ran = await migrate(engine)
+        async with engine.connect() as conn:
+            posts = [tuple(row) for row in await conn.execute(select(review_posts))]
+            keys = [row[0] for row in await conn.execute(select(state_values.c.key))]
+    finally:
+        await engine.dispose()
+
+    assert ran == len(MIGRATIONS) - version + 1
+    assert posts == [("$stored", stored.knock_id)]
+    assert keys == ["sync.since"]

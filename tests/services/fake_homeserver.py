@@ -3,8 +3,9 @@
 It plugs into Knock as an `httpx.MockTransport`. It holds users and their profiles, rooms as
 their current state, the bot's account data, the messages sent (a repeated transaction id
 gives the first send's event, as the spec requires) and one event stream that `/sync` reads
-from its `since` token. Tests act as people with `join`, `leave`, `knock`, `send` and `react`,
-fail calls on demand with `fail_next`, `down` and `up`, and read every request in `requests`.
+from its `since` token. Tests act as people with `join`, `leave`, `knock`, `send`, `react` and
+`send_event` (any event, malformed too), fail calls on demand with `fail_next`, `down` and `up`,
+and read every request in `requests`.
 
 The errors are the spec's (and Synapse's) where Knock relies on them: inviting a banned user
 is 403 M_BAD_STATE, inviting a member 403 M_FORBIDDEN, an unknown profile 404 M_NOT_FOUND.
@@ -204,6 +205,10 @@ class FakeHomeserver:
         relation = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
         event = self._event(room_id, sender, "m.reaction", {"m.relates_to": relation})
         return str(event["event_id"])
+
+    def send_event(self, sender: str, room_id: str, kind: str, content: Json) -> str:
+        """Send any event as it comes, even one a well-behaved client would not make."""
+        return str(self._event(room_id, sender, kind, content)["event_id"])
 
     def _event(self, room_id: str, sender: str, kind: str, content: Json) -> Json:
         event_id = f"$event{next(self._ids)}"

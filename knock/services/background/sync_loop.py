@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from knock.clock import Clock
 from knock.core.retry import backoff_delay
-from knock.matrix.client import MatrixClient
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, RateLimited
+from knock.services.errors import Unavailable
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.membership import MembershipFollower
 from knock.services.moderation.room import ModerationRoom
-from knock.store import Store
+from knock.store import UNAVAILABLE, Store
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class LiveView:
             self._note_readiness_changes(joined)
         if since and self.moderation_room is not None and moderation_room:
             for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
-                await self.moderation_room.handle(event)
+                await self._handle(moderation_room, event, self.moderation_room.handle)
         if since:
             room = joined.get(self.room_id, {})
             timeline = room.get("timeline", {})
@@ -108,13 +109,7 @@ class LiveView:
             events = room.get("state", {}).get("events", []) + timeline.get("events", [])
             for event in events:
                 if event.get("type") == "m.room.member" and "state_key" in event:
-                    membership = str(event.get("content", {}).get("membership", ""))
-                    await self.follower.membership_changed(
-                        event["state_key"],
-                        membership,
-                        str(event.get("sender", "")),
-                        event.get("event_id"),
-                    )
+                    await self._handle(self.room_id, event, self._membership_changed)
                     seen += 1
         await self.store.set_value(SINCE_KEY, str(body["next_batch"]), self.clock.now())
         return seen
@@ -128,7 +123,48 @@ class LiveView:
             if any(_changes_readiness(event, self.link.account.user_id) for event in events):
                 self.link.room_changed(room_id)
 
+    async def _handle(
+        self,
+        room_id: str,
+        event: dict[str, Any],
+        handler: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """Handle one event. One that cannot be handled is logged and skipped, so that it does
+        not hold back the events after it; an outage stops the batch, to be retried whole."""
+        try:
+            await handler(event)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            log.exception(
+                "Skipped event %s (%s) in %s: handling it failed",
+                event.get("event_id"),
+                event.get("type"),
+                room_id,
+            )
+
+    async def _membership_changed(self, event: dict[str, Any]) -> None:
+        membership = str(event.get("content", {}).get("membership", ""))
+        await self.follower.membership_changed(
+            event["state_key"], membership, str(event.get("sender", "")), event.get("event_id")
+        )
+
 
 def _changes_readiness(event: dict[str, Any], bot: str) -> bool:
     kind = event.get("type")
     return kind in READINESS_TYPES or (kind == "m.room.member" and event.get("state_key") == bot)
+
+
+def is_outage(exc: Exception) -> bool:
+    """Tell whether a failure means the homeserver or the database is down for now, rather than
+    that one event cannot be handled.
+
+    An outage must not cost an event: the batch is retried, `since` unchanged. Anything else
+    would fail the same way on every retry, so it is the event's alone. A bare OSError counts
+    as the database's (PostgreSQL's driver raises one when the server cannot be reached); no
+    event handler touches a file. Of the homeserver's refusals, only a 5xx, a rate limit and a
+    token it no longer takes pass with time; a 403 or 404 to one request would come back.
+    """
+    if isinstance(exc, (Unavailable, HomeserverUnavailable, RateLimited, *UNAVAILABLE)):
+        return True
+    return isinstance(exc, MatrixError) and (exc.status >= 500 or exc.status == 401)

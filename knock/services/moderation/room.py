@@ -17,12 +17,11 @@ from knock.services.blocklist.actions import Blocking, NeedsConfirmation
 from knock.services.blocklist.index import BadPattern
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.room_check import power_of, state_by_key
-from knock.services.moderation.actions import Moderation, NotInReview
+from knock.services.moderation.actions import Moderation, NoSuchKnock, NotInReview
 from knock.store import Store
 
 log = logging.getLogger(__name__)
 
-_EVENT_KEY = "moderation_room.event."  # + event id -> the knock it announced
 APPROVE, DENY = "✅", "❌"
 
 
@@ -66,7 +65,7 @@ class ModerationRoom:
         event_id = await self.matrix.send_message(
             self.room_id, body, txn_id=f"announce-{knock.knock_id}"
         )
-        await self.store.set_value(_EVENT_KEY + event_id, knock.knock_id, self.clock.now())
+        await self.store.add_review_post(event_id, knock.knock_id)
 
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on one event of the moderation room, if a moderator sent it."""
@@ -84,7 +83,7 @@ class ModerationRoom:
     async def _reaction(self, sender: str, relation: dict[str, Any]) -> None:
         target = str(relation.get("event_id", ""))
         key = relation.get("key")
-        knock_id = await self.store.get_value(_EVENT_KEY + target)
+        knock_id = await self.store.knock_for_review_post(target)
         if knock_id is None or key not in (APPROVE, DENY):
             return
         said = await self._decide(knock_id, sender, approve=key == APPROVE)
@@ -115,6 +114,8 @@ class ModerationRoom:
             return f"Denied: {knock.user_id} will not be invited."
         except NotInReview as exc:
             return f"Nothing done: that knock is not waiting for review ({exc})."
+        except NoSuchKnock:
+            return "Nothing done: that knock no longer exists (erased after RETENTION)."
 
     async def _block(self, sender: str, pattern: str, reason: str | None) -> str:
         actor = Actor.matrix(sender)
