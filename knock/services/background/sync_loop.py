@@ -82,7 +82,9 @@ class LiveView:
             except Exception as exc:
                 failures += 1
                 delay = backoff_delay(failures, base=1.0, cap=60.0)
-                log.warning("The sync loop failed (%s); retrying in %.0fs", exc, delay)
+                # An outage is said once by the homeserver client; other failures here.
+                level = logging.DEBUG if isinstance(exc, HomeserverUnavailable) else logging.WARNING
+                log.log(level, "The sync loop failed (%s); retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
 
     async def run_once(self, timeout_ms: int = LONG_POLL_MS) -> int:

@@ -15,7 +15,7 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
-from knock.matrix.client import MatrixError, RateLimited
+from knock.matrix.client import HomeserverUnavailable, MatrixError, RateLimited
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.welcome import Welcomer
@@ -100,6 +100,11 @@ class Worker:
         heartbeat = asyncio.create_task(self._keep_leased(job))
         try:
             finished = await self._carry_out(job)
+        except asyncio.CancelledError:
+            # Knock is stopping: hand the job back at once instead of after LEASE_TTL, so a
+            # restarted Knock (or another process) carries it on; its steps are idempotent.
+            await asyncio.shield(self._hand_back(job))
+            raise
         except Exception as exc:
             await self._retry_or_fail(job, exc)
         else:
@@ -108,6 +113,12 @@ class Worker:
         finally:
             heartbeat.cancel()
         return True
+
+    async def _hand_back(self, job: Job) -> None:
+        try:
+            await self.store.retry_job(job.job_id, self.name, self.clock.now(), "Knock stopped")
+        except Exception as exc:  # the lease then runs out as after a crash
+            log.warning("Could not hand job %s back while stopping: %s", job.job_id, exc)
 
     def runnable_kinds(self) -> frozenset[JobKind]:
         """The kinds of job that can succeed now; the others wait, unclaimed and uncounted.
@@ -167,7 +178,12 @@ class Worker:
             delay = exc.retry_after
         else:
             delay = backoff_delay(job.attempts, base=1.0, cap=self.settings.job_retry_cap)
-        if isinstance(exc, MatrixError):
+        if isinstance(exc, HomeserverUnavailable):
+            # The homeserver client said once that it is down; one line per job would drown it.
+            log.debug(
+                "Job %s for knock %s: %s; retrying in %.0fs", job.kind, job.knock_id, exc, delay
+            )
+        elif isinstance(exc, MatrixError):
             log.warning(
                 "Job %s for knock %s: %s; retrying in %.0fs", job.kind, job.knock_id, exc, delay
             )
