@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
+from knock.core.forms import Field, Submission
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store
@@ -214,3 +217,36 @@ async def test_a_revoked_token_is_replaced_by_logging_in_again_and_the_invite_go
     assert len(homeserver.calls("login")) == 1
     assert [r.status for r in homeserver.calls("profile", status=None)] == [401, 200]
     assert len(homeserver.calls("invite")) == 1
+
+
+async def test_a_job_running_when_knock_stops_is_handed_back_at_once(
+    settings: Any, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    """Stopping Knock mid-invite frees the job for the next Knock now, not after LEASE_TTL.
+
+    The invite is held at the transport (a fake, only to stop the job at a known step).
+    """
+    homeserver.add_user(ALICE, "Alice")
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/invite"):
+            reached.set()
+            await release.wait()
+        return homeserver.transport.handler(request)  # type: ignore[no-any-return]
+
+    runtime = Runtime(settings, clock=clock, transport=httpx.MockTransport(held))
+    await runtime.start(background=False)
+    outcome = await runtime.services.intake.knock(
+        Submission("tally", "stop-1", (Field("Matrix ID", "m", None, ALICE),)), ALICE, None
+    )
+    running = asyncio.create_task(runtime.services.worker.run_once())
+    await asyncio.wait_for(reached.wait(), timeout=10)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    job = await runtime.store.claim_job("next-knock", clock.now(), lease=30)
+    await runtime.stop()
+
+    assert job is not None and job.knock_id == outcome.knock_id
