@@ -10,6 +10,7 @@ from python_multipart.multipart import parse_options_header
 from . import fillout, formbricks, generic, heyform, html, jotform, tally, typeform
 from .formdata import read_multipart, read_urlencoded
 from .model import PayloadError, Submission
+from .text import require_storable
 from .values import as_object
 
 _URLENCODED = "application/x-www-form-urlencoded"
@@ -19,8 +20,14 @@ _MULTIPART = "multipart/form-data"
 def parse_delivery(body: bytes, content_type: str, headers: Mapping[str, str]) -> Submission:
     """Parse a webhook delivery of any supported platform into one submission.
 
-    Raises PayloadError, and nothing else, when the body cannot be used.
+    Raises PayloadError, and nothing else, when the body cannot be used, including when any
+    text of the submission is something the store could not hold.
     """
+    return require_storable(_parse(body, content_type, headers))
+
+
+def _parse(body: bytes, content_type: str, headers: Mapping[str, str]) -> Submission:
+    """Parse the body by its media type, then by the platform that sent it."""
     media_type, options = _media_type(content_type)
     if media_type == "application/json" or media_type.endswith("+json"):
         return _parse_json(body, {name.lower(): value for name, value in headers.items()})
