@@ -118,17 +118,11 @@ def _check(settings: Settings | None, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         from knock.clock import SystemClock
-        from knock.services.blocklist.index import Blocklist
-        from knock.store import Store
+        from knock.services.blocklist.index import stored_blocklist
 
         assert settings is not None
-        store = await Store.open(settings.database_url, synchronous=settings.sqlite_synchronous)
-        try:
-            blocklist = Blocklist(settings, store, SystemClock())
-            await blocklist.load()
+        async with stored_blocklist(settings, SystemClock()) as blocklist:
             _print_checks(blocklist.check, ids)
-        finally:
-            await store.close()
         return 0
 
     return asyncio.run(run())

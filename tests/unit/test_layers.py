@@ -63,8 +63,8 @@ def test_the_core_imports_nothing_of_knock_outside_the_core() -> None:
     assert [bad for m in core for bad in _outside(m, ("knock.core",))] == []
 
 
-def test_the_web_layer_knows_the_services_and_core_values_only() -> None:
-    web = [m for m in MODULES if m.startswith("knock.web")]
+def test_the_web_layer_and_the_cli_know_the_services_and_core_values_only() -> None:
+    web = [m for m in MODULES if m.startswith(("knock.web", "knock.cli"))]
     wrong = [
         f"{m}:{line} imports {target}"
         for m in web

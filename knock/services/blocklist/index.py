@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from knock.clock import Clock
 from knock.config import Settings
@@ -109,6 +111,22 @@ class Blocklist:
         """
         if version == self.version + 1:
             self.version = version
+
+
+@contextlib.asynccontextmanager
+async def stored_blocklist(settings: Settings, clock: Clock) -> AsyncIterator[Blocklist]:
+    """The block-list as stored, loaded without signing in (for `knock check`)."""
+    store = await Store.open(
+        settings.database_url,
+        synchronous=settings.sqlite_synchronous,
+        timeout=settings.database_timeout,
+    )
+    try:
+        blocklist = Blocklist(settings, store, clock)
+        await blocklist.load()
+        yield blocklist
+    finally:
+        await store.close()
 
 
 def normalise_pattern(pattern: str) -> str:
