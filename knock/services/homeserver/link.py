@@ -31,6 +31,7 @@ from knock.store import Store
 log = logging.getLogger(__name__)
 
 RECHECK_EVERY = 60.0  # seconds between looks at what is not ready yet
+RETRY_SIGN_IN_EVERY = 15.0  # at most, while the bot is not signed in
 PROBE_FOR = 5.0  # seconds a homeserver probe's answer is reused (readiness probes come often)
 
 
@@ -181,7 +182,10 @@ class HomeserverLink:
     def _next_look(self, failures: int) -> float:
         if self.signed_in and not failures:
             return RECHECK_EVERY
-        return backoff_delay(max(1, failures), base=2.0, cap=RECHECK_EVERY)
+        # Not signed in yet: look again soon, so that invites start shortly after the
+        # homeserver (or Beeper) answers; a failure found late backs off to the minute.
+        cap = RETRY_SIGN_IN_EVERY if not self.signed_in else RECHECK_EVERY
+        return backoff_delay(max(1, failures), base=2.0, cap=cap)
 
     async def _wait(self, seconds: float) -> None:
         """Wait `seconds`, or less when a room changed."""
