@@ -130,14 +130,18 @@ def _check(settings: Settings | None, args: argparse.Namespace) -> int:
 
 def _check_file(path: Path, ids: list[str]) -> int:
     from knock.core.blocklist import BlockIndex, Entry
-    from knock.services.blocklist.mirror import parse_lines
+    from knock.services.blocklist.mirror import parse_list
 
     try:
-        lines = parse_lines(path.read_text(encoding="utf-8"))
+        parsed = parse_list(path.read_text(encoding="utf-8"))
     except OSError as exc:
         print(f"knock: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
-    index = BlockIndex(Entry(p, source="file", reason=line.reason) for p, line in lines.items())
+    for line in parsed.skipped:
+        print(f"knock: {line.warning(str(path))}", file=sys.stderr)
+    index = BlockIndex(
+        Entry(p, source="file", reason=line.reason) for p, line in parsed.lines.items()
+    )
     _print_checks(lambda user_id, typed: index.check(user_id, typed=typed), ids)
     return 0
 
@@ -210,6 +214,8 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
     try:
         files = read_files(args.blocklist, args.pending, clock.now())
     except BadInput as exc:
+        for warning in exc.skipped:
+            print(f"knock: {warning}", file=sys.stderr)
         # Every file is checked before anything is written: a bad entry imports nothing.
         if len(exc.problems) == 1:
             print(f"knock: {exc.problems[0]}; nothing imported", file=sys.stderr)
@@ -218,6 +224,8 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
                 print(f"knock: {problem}", file=sys.stderr)
             print(f"knock: {len(exc.problems)} problems; nothing imported", file=sys.stderr)
         return 2
+    for warning in files.skipped:
+        print(f"knock: {warning}", file=sys.stderr)
     try:
         imported = asyncio.run(import_files(settings, files, clock))
     except StoreUnavailable as exc:

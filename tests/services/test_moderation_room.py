@@ -371,3 +371,18 @@ async def test_a_database_outage_during_a_batch_keeps_since_and_the_event_is_han
     assert kept == since
     assert missed == (State.INVITED, None)
     assert await knock_state(bob) == (State.JOINED, None)
+
+
+async def test_a_catch_all_block_is_refused_with_a_hint_to_name_a_server(
+    services: Runtime, homeserver: FakeHomeserver
+) -> None:
+    homeserver.join(ALICE, ROOM)
+    await services.live.run_once(timeout_ms=0)
+
+    command = homeserver.send(MODERATOR, MOD_ROOM, "!block @*:* everyone out")
+    await services.live.run_once(timeout_ms=0)
+
+    [reply] = replies_to(homeserver, command)
+    assert reply.startswith("Nothing done: @*:* would match anyone on any server; name a server")
+    assert homeserver.membership(ROOM, ALICE) == "join"
+    assert await services.blocklist.entries() == []

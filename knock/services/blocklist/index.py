@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
-from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy
+from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy, covers_anyone
 from knock.store import Store, StoredEntry
 from knock.store.blocklist import MODERATOR
 
@@ -49,6 +49,7 @@ class Blocklist:
         async with self._loading:
             version = await self.store.blocklist.version()
             entries = [_entry(stored) async for stored in self.store.blocklist.stream()]
+            entries = [entry for entry in entries if not _catch_all(entry)]
             self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
             self.version = version
         log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
@@ -129,14 +130,27 @@ async def stored_blocklist(settings: Settings, clock: Clock) -> AsyncIterator[Bl
         await store.close()
 
 
+CATCH_ALL = (
+    "would match anyone on any server; name a server instead, "
+    "like @*:evil.example or @spam*:evil.example"
+)
+
+
 def normalise_pattern(pattern: str) -> str:
-    """Check a moderator's pattern: a user id, a user glob (`@spam*:*`) or a server (glob)."""
+    """Check a moderator's pattern: a user id, a user glob (`@spam*:*`) or a server (glob).
+
+    A catch-all (a pattern covering arbitrary ids on unrelated servers, such as `*` or `@*:*`)
+    is refused: it would remove everyone.
+    """
     text = pattern.strip()
     if not text or any(ch.isspace() for ch in text) or len(text) > 255:
         raise BadPattern("an entry is a Matrix ID, a pattern like @spam*:* or a server name")
     if "*" in text or "?" in text:
-        if text.startswith("@") and ":" not in text:
+        local, colon, server = text.partition(":")
+        if text.startswith("@") and not (colon and server and len(local) > 1):
             raise BadPattern("a user pattern needs a server part, like @spam*:* or @*:evil.example")
+        if covers_anyone(Entry(text)):
+            raise BadPattern(f"{text[:64]} {CATCH_ALL}")
         return text
     if text.startswith("@") or ":" in text:
         try:
@@ -147,6 +161,20 @@ def normalise_pattern(pattern: str) -> str:
     if not mxid.is_valid(f"@x:{text.lower()}"):
         raise BadPattern(f"{text[:64]!r} is not a valid server name")
     return text.lower()
+
+
+def _catch_all(entry: Entry) -> bool:
+    """Tell whether a stored entry would match anyone (stored before such entries were refused)."""
+    if entry.hashed or not covers_anyone(entry):
+        return False
+    log.warning(
+        "Not loading the %s entry %s (from %s): it %s; unblock it",
+        "allow-list" if entry.allow else "block-list",
+        entry.pattern[:64],
+        entry.source,
+        CATCH_ALL,
+    )
+    return True
 
 
 def _entry(stored: StoredEntry) -> Entry:
