@@ -168,7 +168,11 @@ def _block(settings: Settings | None, args: argparse.Namespace) -> int:
             return 2
         except NeedsConfirmation as exc:
             print(json.dumps(exc.as_dict()))
-            print("knock: more people than BLOCK_CONFIRM_THRESHOLD: add --confirm", file=sys.stderr)
+            print(
+                "knock: more people than BLOCK_CONFIRM_THRESHOLD: the entry is held (it refuses "
+                "knocks, removes nobody); add --confirm to remove them",
+                file=sys.stderr,
+            )
             return 1
         print(json.dumps(result.as_dict()))
         return 0
@@ -245,6 +249,7 @@ def _entry_line(entry: Any) -> dict[str, Any]:
         "reason": entry.reason,
         "source": entry.source,
         "added_at": iso(entry.added_at),
+        "status": "held" if entry.held else "active",
     }
 
 

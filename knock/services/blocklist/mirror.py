@@ -19,7 +19,7 @@ from knock.core.blocklist import Entry, covers_anyone
 from knock.services.atomic_file import read_if_present, write_atomically
 from knock.services.blocklist.index import CATCH_ALL, BadPattern, Blocklist, normalise_pattern
 from knock.store import Store
-from knock.store.blocklist import MODERATOR, StoredEntry
+from knock.store.blocklist import MODERATOR, NEW, StoredEntry
 
 log = logging.getLogger(__name__)
 
@@ -183,5 +183,6 @@ class ListFile:
         entry = self.blocklist.entry_for(
             line.pattern, allow=self.allow, reason=line.reason, source="file"
         )
-        await self.blocklist.add(entry)
+        # Counted by the lease holder before it removes anyone (BLOCK_CONFIRM_THRESHOLD).
+        await self.blocklist.add(entry, status=NEW)
         log.info("%s added to %s by an edit of the file", entry.pattern, self.path)

@@ -10,6 +10,7 @@ from knock.core.policy_rules import PolicyRule, ban_rules
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import CATCH_ALL
 from knock.store import Store, StoredEntry
+from knock.store.blocklist import NEW
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class PolicyRooms:
                 reason=rule.reason,
                 added_at=now,
                 hashed=rule.hashed,
+                status=NEW,  # counted by the lease holder before it removes anyone
             )
             for rule in ban_rules(events)
             if not self._catch_all(room_id, rule)

@@ -33,7 +33,7 @@ from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import parse_list
 from knock.store import UNAVAILABLE, Store
-from knock.store.blocklist import MODERATOR
+from knock.store.blocklist import MODERATOR, NEW
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,8 @@ class Importer:
         stored = await self.store.blocklist.with_pattern(entry.pattern, False)
         if any(other.origin == MODERATOR for other in stored):
             return False  # a moderator's entry, with its own reason, stays as it is
-        await self.blocklist.add(entry)
+        # Counted by Knock's lease holder before it removes anyone (BLOCK_CONFIRM_THRESHOLD).
+        await self.blocklist.add(entry, status=NEW)
         return True
 
     async def _add_invite(self, invite: OriginalInvite) -> _Outcome:
