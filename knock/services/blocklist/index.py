@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from knock.clock import Clock
@@ -171,22 +169,6 @@ class Blocklist:
         """
         if version == self.version + 1:
             self.version = version
-
-
-@contextlib.asynccontextmanager
-async def stored_blocklist(settings: Settings, clock: Clock) -> AsyncIterator[Blocklist]:
-    """The block-list as stored, loaded without signing in (for `knock check`)."""
-    store = await Store.open(
-        settings.database_url,
-        synchronous=settings.sqlite_synchronous,
-        timeout=settings.database_timeout,
-    )
-    try:
-        blocklist = Blocklist(settings, store, clock)
-        await blocklist.load()
-        yield blocklist
-    finally:
-        await store.close()
 
 
 CATCH_ALL = (
