@@ -46,10 +46,13 @@ class Notices:
 def held_text(pattern: str, source: str, covered: list[str], settings: Settings) -> str:
     """Say that an entry is held: whom it would remove, and how a moderator confirms it."""
     body = json.dumps({"user_id": pattern, "confirm": True})
+    ways = f"POST /block_user {body}, or knock block '{pattern}' --confirm"
+    if settings.moderation_room_id:
+        ways = f"!block {pattern} confirm in the moderation room, {ways}"
     return (
         f"Held {pattern} (from {source}): {would_remove(covered, settings)}. "
-        "New knocks it covers are refused; nobody is removed until a moderator confirms it: "
-        f"!block {pattern} confirm in the moderation room, or POST /block_user {body}."
+        f"New knocks it covers are refused; nobody is removed until a moderator confirms it: "
+        f"{ways}."
     )
 
 

@@ -54,10 +54,16 @@ class JoinWaves:
         more = held - len(ids)
         names = sample(ids) + (f" and {more} more" if more else "") if ids else "none yet"
         until = datetime.fromtimestamp(tripped + settings.join_wave_cooldown, UTC)
+        if settings.moderation_room_id:
+            answer = (
+                "Send !approve wave to invite every knock the wave holds, or !deny wave to turn "
+                "them all down."
+            )
+        else:
+            answer = 'POST /knocks/deny {"reason": "join_wave"} turns them all down.'
         return (
             f"Join wave: {wave['knocks_in_window']} knocks within JOIN_WAVE_WINDOW, more than "
             f"JOIN_WAVE_THRESHOLD ({settings.join_wave_threshold}). New knocks are held for "
             f"review until {until:%Y-%m-%d %H:%M} UTC (JOIN_WAVE_COOLDOWN) or POST "
-            f"/join_wave/reset; {held} held for review so far: {names}. Send !approve wave to "
-            "invite every knock the wave holds, or !deny wave to turn them all down."
+            f"/join_wave/reset; {held} held for review so far: {names}. {answer}"
         )
