@@ -11,8 +11,10 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         invites/        intake (a delivery -> a committed knock), the worker and its invite step,
                         welcomes and reminders, following memberships, importing old invites
         blocklist/      this process's block-list index, block/unblock actions, the list files,
-                        policy rooms
-        moderation/     approve, deny, rescind; the moderation room; the audit log's read model
+                        policy rooms, counting new entries (held past the threshold), the lists
+                        as `knock check` reads them
+        moderation/     approve, deny, rescind; the moderation room; notices to moderators and
+                        join-wave summaries; the audit log's read model
         background/     the periodic duties (on the lease holder) and the /sync loop
         homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks
     store/          the database: engine, schema and migrations, named queries, admission's

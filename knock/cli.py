@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     settings: Settings | None = None
     if args.needs_settings(args):
         try:
-            settings = load_settings()
+            # Commands that only read the database need neither NEW_ROOM_ID nor a sign-in.
+            settings = load_settings(room_required=not args.read_only)
         except ConfigError as exc:
             print(f"knock: {exc}", file=sys.stderr)
             return 2
@@ -40,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, run: Command, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(run=run, needs_settings=_always)
+        sub.set_defaults(run=run, needs_settings=_always, read_only=False)
         return sub
 
     serve = command("serve", _serve, "run the webhook and admin API")
@@ -53,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", _check, "match Matrix IDs against the block-list (JSON lines)")
     check.add_argument("user_ids", nargs="*", metavar="USER_ID", help="ids (default: stdin)")
     check.add_argument("--blocklist", type=Path, help="a block-list file instead of the store")
-    check.set_defaults(needs_settings=lambda a: a.blocklist is None)
+    check.set_defaults(needs_settings=lambda a: a.blocklist is None, read_only=True)
     block = command("block", _block, "block an id, a pattern (@spam*:*) or a server")
     block.add_argument("user_id")
     block.add_argument("--reason")
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     block.add_argument("--confirm", action="store_true", help="remove more than the threshold")
     unblock = command("unblock", _unblock, "remove a block-list entry (and Knock's ban)")
     unblock.add_argument("user_id")
-    command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
+    listing = command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
+    listing.set_defaults(read_only=True)
     imports = command("import", _import, "import the original service's block-list and invites")
     imports.add_argument("--blocklist", type=Path, metavar="FILE", help="blocked_users.txt")
     imports.add_argument("--pending", type=Path, metavar="FILE", help="pending_invites.json")
@@ -112,40 +114,35 @@ def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
 
 
 def _check(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.clock import SystemClock
+    from knock.core.blocklist import MatchPolicy
+    from knock.services.blocklist.checks import CannotCheck, Checker, file_checker, stored_checker
+
     ids = args.user_ids or _lines(sys.stdin)
-    if args.blocklist is not None:
-        return _check_file(args.blocklist, ids)
 
-    async def run() -> int:
-        from knock.clock import SystemClock
-        from knock.services.blocklist.index import stored_blocklist
-
-        assert settings is not None
-        async with stored_blocklist(settings, SystemClock()) as blocklist:
-            _print_checks(blocklist.check, ids)
+    def run(checker: Checker) -> int:
+        for note in checker.notes:
+            print(f"knock: {note}", file=sys.stderr)
+        for text in ids:
+            checked = checker.check(text)
+            print(json.dumps(checked.as_dict(), ensure_ascii=False))
+            problem = checked.problem_line()
+            if problem is not None:
+                print(f"knock: {problem}", file=sys.stderr)
         return 0
 
-    return asyncio.run(run())
-
-
-def _check_file(path: Path, ids: list[str]) -> int:
-    from knock.core.blocklist import BlockIndex, Entry
-    from knock.services.blocklist.mirror import parse_lines
+    async def from_store() -> int:
+        assert settings is not None
+        async with stored_checker(settings, SystemClock()) as checker:
+            return run(checker)
 
     try:
-        lines = parse_lines(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        print(f"knock: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        if args.blocklist is not None:
+            return run(file_checker(args.blocklist, MatchPolicy()))
+        return asyncio.run(from_store())
+    except CannotCheck as exc:
+        print(f"knock: {exc}", file=sys.stderr)
         return 2
-    index = BlockIndex(Entry(p, source="file", reason=line.reason) for p, line in lines.items())
-    _print_checks(lambda user_id, typed: index.check(user_id, typed=typed), ids)
-    return 0
-
-
-def _print_checks(check: Callable[[str, str], Any], ids: list[str]) -> None:
-    for user_id in ids:
-        decision = check(user_id, user_id)
-        print(json.dumps({"user_id": user_id, **decision.as_dict()}, ensure_ascii=False))
 
 
 def _block(settings: Settings | None, args: argparse.Namespace) -> int:
@@ -164,7 +161,11 @@ def _block(settings: Settings | None, args: argparse.Namespace) -> int:
             return 2
         except NeedsConfirmation as exc:
             print(json.dumps(exc.as_dict()))
-            print("knock: more people than BLOCK_CONFIRM_THRESHOLD: add --confirm", file=sys.stderr)
+            print(
+                "knock: more people than BLOCK_CONFIRM_THRESHOLD: the entry is held (it refuses "
+                "knocks, removes nobody); add --confirm to remove them",
+                file=sys.stderr,
+            )
             return 1
         print(json.dumps(result.as_dict()))
         return 0
@@ -190,12 +191,18 @@ def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
 
 
 def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
-    async def run(runtime: Any) -> int:
-        for entry in await runtime.blocklist.entries():
-            print(json.dumps(_entry_line(entry)))
-        return 0
+    from knock.clock import SystemClock
+    from knock.services.blocklist.checks import CannotCheck, stored_entries
 
-    return _with_runtime(settings, run)
+    assert settings is not None
+    try:
+        entries = asyncio.run(stored_entries(settings, SystemClock()))
+    except CannotCheck as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        print(json.dumps(_entry_line(entry)))
+    return 0
 
 
 def _import(settings: Settings | None, args: argparse.Namespace) -> int:
@@ -210,6 +217,8 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
     try:
         files = read_files(args.blocklist, args.pending, clock.now())
     except BadInput as exc:
+        for warning in exc.skipped:
+            print(f"knock: {warning}", file=sys.stderr)
         # Every file is checked before anything is written: a bad entry imports nothing.
         if len(exc.problems) == 1:
             print(f"knock: {exc.problems[0]}; nothing imported", file=sys.stderr)
@@ -218,6 +227,8 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
                 print(f"knock: {problem}", file=sys.stderr)
             print(f"knock: {len(exc.problems)} problems; nothing imported", file=sys.stderr)
         return 2
+    for warning in files.skipped:
+        print(f"knock: {warning}", file=sys.stderr)
     try:
         imported = asyncio.run(import_files(settings, files, clock))
     except StoreUnavailable as exc:
@@ -237,6 +248,7 @@ def _entry_line(entry: Any) -> dict[str, Any]:
         "reason": entry.reason,
         "source": entry.source,
         "added_at": iso(entry.added_at),
+        "status": "held" if entry.held else "active",
     }
 
 

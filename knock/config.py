@@ -326,12 +326,34 @@ def _read_secret_file(variable: str, path: str) -> str:
         raise ConfigError(f"{variable} names a file that cannot be read: {exc.strerror}") from None
 
 
-def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
-    """Build the settings or raise ConfigError with one line naming the bad setting."""
+# Stands in for an unset NEW_ROOM_ID in the commands that only read the database (`knock check`,
+# `knock blocklist`): they never use the room.
+NO_ROOM = "!unset:knock.invalid"
+
+
+def load_settings(
+    env_file: str | None = ".env", *, room_required: bool = True, **overrides: Any
+) -> Settings:
+    """Build the settings or raise ConfigError with one line naming the bad setting.
+
+    With `room_required=False` an unset NEW_ROOM_ID is no mistake (a malformed one still is).
+    """
     try:
         return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
+        if room_required or not _room_missing(exc):
+            raise ConfigError(describe_error(exc)) from None
+    try:
+        return Settings(_env_file=env_file, **{**overrides, "new_room_id": NO_ROOM})
+    except ValidationError as exc:
         raise ConfigError(describe_error(exc)) from None
+
+
+def _room_missing(exc: ValidationError) -> bool:
+    return any(
+        error["type"] == "missing" and tuple(error["loc"]) == ("new_room_id",)
+        for error in exc.errors(include_url=False)
+    )
 
 
 def describe_error(exc: ValidationError) -> str:

@@ -15,7 +15,7 @@ from knock.core.blocklist import Decision
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
-from knock.core.lifecycle import Event, State
+from knock.core.lifecycle import Event, Reason, State
 
 WAVE_TRIPPED = "join_wave.tripped_at"
 WAVE_RESET = "join_wave.reset_at"
@@ -49,9 +49,15 @@ class Rules:
         """Add one back-off strike to a subject."""
         state.strike(subject, self.backoff_base, self.backoff_cap, self.backoff_reset)
 
-    def review_job(self) -> JobKind | None:
-        """The job a knock held for review gets."""
-        return JobKind.ANNOUNCE if self.announce_reviews else None
+    def review_job(self, reason: Reason | None) -> JobKind | None:
+        """The job a knock held for review gets: its post in the moderation room.
+
+        Not a join wave's: a flood would spend the bot's budget on posts; the wave gets one
+        summary post instead, and moderators answer it in bulk.
+        """
+        if not self.announce_reviews or reason is Reason.JOIN_WAVE:
+            return None
+        return JobKind.ANNOUNCE
 
 
 @dataclass(frozen=True)
@@ -124,17 +130,17 @@ class Batch:
         actor = Actor.form(arrival.caller.platform)
         history = [HistoryLine(Event.RECEIVED, actor)]
         history += [HistoryLine(event, actor, detail) for event, detail in verdict.history]
-        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict.state))
+        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict))
         _count(state, arrival, facts, verdict, self.rules)
         reason = verdict.reason.value if verdict.reason else None
         return Outcome(
             arrival.knock_id, verdict.state, reason, True, verdict.problem, verdict.retry_after
         )
 
-    def _job_for(self, state: State) -> JobKind | None:
-        if state is State.QUEUED:
+    def _job_for(self, verdict: Verdict) -> JobKind | None:
+        if verdict.state is State.QUEUED:
             return JobKind.INVITE
-        return self.rules.review_job() if state is State.REVIEW else None
+        return self.rules.review_job(verdict.reason) if verdict.state is State.REVIEW else None
 
 
 @dataclass(frozen=True)

@@ -361,13 +361,14 @@ class MatrixClient:
         """Send a text message (with an optional HTML body); return the event id.
 
         A fixed `txn_id` makes a retried send land once: the homeserver answers a repeat with
-        the first send's event.
+        the first send's event. `mentions` lists whom the message pings; an empty list sends
+        `m.mentions: {}`, so that the ids in the text ping nobody.
         """
         content: dict[str, Any] = {"msgtype": "m.text", "body": body}
         if html is not None:
             content.update(format="org.matrix.custom.html", formatted_body=html)
         if mentions is not None:
-            content["m.mentions"] = {"user_ids": mentions}
+            content["m.mentions"] = {"user_ids": mentions} if mentions else {}
         if thread_root is not None:
             content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_root}
         txn = txn_id or uuid.uuid4().hex

@@ -17,6 +17,7 @@ from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
 from knock.services.blocklist.actions import Blocking
+from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
@@ -31,7 +32,9 @@ from knock.services.invites.welcome import Welcomer
 from knock.services.invites.worker import Worker
 from knock.services.moderation.actions import Moderation
 from knock.services.moderation.audit import AuditLog
+from knock.services.moderation.notices import Notices
 from knock.services.moderation.room import ModerationRoom
+from knock.services.moderation.waves import JoinWaves
 from knock.services.wakeup import Wakeup
 from knock.store import Store
 
@@ -82,7 +85,8 @@ async def build_services(
     link = HomeserverLink(settings, store, matrix, http, clock, account=account, wakeup=wakeup)
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()
-    blocking = Blocking(settings, store, matrix, clock, blocklist, account)
+    notices = Notices(settings, matrix, link)
+    blocking = Blocking(settings, store, matrix, clock, blocklist, account, notices)
     intake = Intake(
         settings,
         store,
@@ -134,6 +138,7 @@ async def build_services(
         for path, allow in ((settings.blocklist_file, False), (settings.allowlist_file, True))
     )
     policy_rooms = PolicyRooms(settings.policy_room_ids, store, matrix, clock)
+    holds = Holds(settings, matrix, blocklist=blocklist, account=account, notices=notices)
     duties = Duties(
         settings,
         store,
@@ -143,6 +148,8 @@ async def build_services(
         follower=follower,
         list_files=list_files,
         policy_rooms=policy_rooms,
+        holds=holds,
+        join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices),
         link=link,
     )
     return Services(

@@ -237,16 +237,29 @@ class Store:
             return [knock_from_row(row) for row in await conn.execute(query)]
 
     async def list_knocks(
-        self, *, state: State | None = None, user_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        user_id: str | None = None,
+        reason: str | None = None,
+        limit: int = 100,
     ) -> list[KnockRecord]:
-        """Return knocks newest first, optionally of one state or one person."""
+        """Return knocks newest first, optionally of one state, one person, one reason."""
         query = select(knocks).order_by(knocks.c.received_at.desc()).limit(limit)
         if state is not None:
             query = query.where(knocks.c.state == state.value)
         if user_id is not None:
             query = query.where(knocks.c.user_id == user_id)
+        if reason is not None:
+            query = query.where(knocks.c.reason == reason)
         async with self.engine.connect() as conn:
             return [knock_from_row(row) for row in await conn.execute(query)]
+
+    async def count_knocks(self, state: State, reason: str) -> int:
+        """Count the knocks in one state with one reason."""
+        query = select(func.count()).where(knocks.c.state == state.value, knocks.c.reason == reason)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def history(self, knock_id: str) -> list[HistoryEntry]:
         """Return a knock's audit log, oldest first."""

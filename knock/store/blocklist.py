@@ -6,7 +6,18 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, Text, and_, cast, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.store.schema import blocklist_entries, knock_bans, state_values
@@ -14,6 +25,9 @@ from knock.store.writes import upsert
 
 VERSION_KEY = "blocklist.version"
 MODERATOR = "moderator"
+# An entry's status (see the migration that added it): in force; not yet counted; held until a
+# moderator confirms it. Only entries in force remove people; all three refuse knocks.
+ACTIVE, NEW, HELD = "active", "new", "held"
 
 Writer = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
@@ -29,6 +43,12 @@ class StoredEntry:
     reason: str | None
     added_at: float
     hashed: bool = False
+    status: str = ACTIVE  # ACTIVE, NEW or HELD
+
+    @property
+    def held(self) -> bool:
+        """Tell whether the entry removes nobody yet (not counted, or waiting for a moderator)."""
+        return self.status != ACTIVE
 
 
 class BlocklistQueries:
@@ -61,16 +81,64 @@ class BlocklistQueries:
         return int(value) if value is not None else 0
 
     async def add(self, entry: StoredEntry) -> int:
-        """Add an entry, or update its reason; return the block-list version it made."""
+        """Add an entry, or update its reason; return the block-list version it made.
+
+        A status never goes back: an entry added again as new keeps its status. An entry added
+        in force (a moderator's block, confirmed or within the threshold) puts the pattern in
+        force whatever its origin.
+        """
+        c = blocklist_entries.c
+        changes: dict[str, object] = {"reason": entry.reason, "source": entry.source}
+        if entry.status == ACTIVE:
+            changes["status"] = ACTIVE
         async with self._write() as conn:
             await upsert(
-                conn,
-                blocklist_entries,
-                _row(entry),
-                ["pattern", "allow", "origin"],
-                {"reason": entry.reason, "source": entry.source},
+                conn, blocklist_entries, _row(entry), ["pattern", "allow", "origin"], changes
             )
+            if entry.status == ACTIVE and not entry.allow:
+                await conn.execute(
+                    update(blocklist_entries)
+                    .where(c.pattern == entry.pattern, c.allow == 0, c.status != ACTIVE)
+                    .values(status=ACTIVE)
+                )
             return await _bump(conn, entry.added_at)
+
+    async def unreviewed(self, limit: int) -> list[StoredEntry]:
+        """Return block-list entries not yet counted (status NEW), oldest first."""
+        c = blocklist_entries.c
+        query = (
+            select(blocklist_entries)
+            .where(c.status == NEW, c.allow == 0)
+            .order_by(c.added_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_entry(row) for row in await conn.execute(query)]
+
+    async def settle(self, patterns: Iterable[str], now: float) -> int:
+        """Put the new entries with these patterns in force (every origin's); return the version."""
+        c = blocklist_entries.c
+        rows = [{"wanted": pattern} for pattern in patterns]
+        statement = (
+            update(blocklist_entries)
+            .where(c.pattern == bindparam("wanted"), c.allow == 0, c.status == NEW)
+            .values(status=ACTIVE)
+        )
+        async with self._write() as conn:
+            if rows:
+                await conn.execute(statement, rows)
+            return await _bump(conn, now)
+
+    async def hold(self, pattern: str, now: float) -> int | None:
+        """Hold the new entries with this pattern; return the version, None when none was new."""
+        c = blocklist_entries.c
+        async with self._write() as conn:
+            held = await conn.execute(
+                update(blocklist_entries)
+                .where(c.pattern == pattern, c.allow == 0, c.status == NEW)
+                .values(status=HELD)
+            )
+            return await _bump(conn, now) if held.rowcount else None
 
     async def remove(self, pattern: str, allow: bool, origin: str, now: float) -> int | None:
         """Remove an entry; return the version it made, or None when there was none."""
@@ -142,6 +210,7 @@ def _row(entry: StoredEntry) -> dict[str, object]:
         "source": entry.source,
         "reason": entry.reason,
         "added_at": entry.added_at,
+        "status": entry.status,
     }
 
 
@@ -155,6 +224,7 @@ def _entry(row: object) -> StoredEntry:
         reason=m["reason"],
         added_at=m["added_at"],
         hashed=bool(m["hashed"]),
+        status=m["status"],
     )
 
 

@@ -117,6 +117,14 @@ MIGRATIONS: list[list[str]] = [
                 AND value IN (SELECT knock_id FROM knocks)""",
         "DELETE FROM state_values WHERE substr(key, 1, 22) = 'moderation_room.event.'",
     ],
+    [
+        # Whether a block-list entry is in force: "active"; "new", not yet counted (it refuses
+        # knocks and removes nobody until the lease holder has counted the members it covers);
+        # "held", it would remove more members than BLOCK_CONFIRM_THRESHOLD (it refuses knocks
+        # and removes nobody until a moderator confirms it). Entries made before were in force.
+        "ALTER TABLE blocklist_entries ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
+        "CREATE INDEX blocklist_entries_status ON blocklist_entries (status)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -199,6 +207,8 @@ blocklist_entries = Table(
     Column("source", Text, nullable=False),
     Column("reason", Text),
     Column("added_at", Float, nullable=False),
+    Column("status", Text, nullable=False, server_default="active"),
+    Index("blocklist_entries_status", "status"),
 )
 
 knock_bans = Table(

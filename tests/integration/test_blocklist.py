@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -124,6 +125,7 @@ async def test_removing_more_than_the_threshold_needs_confirmation(
 
         refused = await _block(knock, pattern)
         still_in = [synapse.members(bot, private_room).get(p.user_id) for p in people]
+        held = (await knock.http.get("/blocklist", headers=knock.admin)).json()["blocked_users"]
         confirmed = await _block(knock, pattern, confirm=True)
         gone = [synapse.members(bot, private_room).get(p.user_id) for p in people]
     finally:
@@ -132,6 +134,7 @@ async def test_removing_more_than_the_threshold_needs_confirmation(
     assert refused.status_code == 409
     assert sorted(refused.json()["actions"]["removed"]) == sorted(p.user_id for p in people)
     assert still_in == ["join", "join"]
+    assert [(e["user_id"], e["status"]) for e in held] == [(pattern, "held")]
     assert confirmed.status_code == 200
     assert gone == ["leave", "leave"]
 
@@ -355,3 +358,102 @@ def test_knock_check_with_a_file_prints_one_json_line_per_id(tmp_path: Path) -> 
         ("@alice:example.org", "allow"),
     ]
     assert lines[0]["matches"][0]["rule"] in ("glob", "server")
+
+
+JUNK_AND_CATCH_ALLS = [
+    "not a valid line",  # 1
+    "Alice Troll",  # 2
+    "*",  # 3
+    "@*:*",  # 4
+    "# a comment is skipped silently",  # 5
+    "",  # 6
+    "@*:*.org",  # 7
+    "@?:* everyone with a one-letter name",  # 8
+    "localhost",  # 9: a bare server; the file wants @*:localhost
+]
+
+
+async def test_a_block_list_file_of_junk_and_catch_alls_removes_nobody_and_lets_knocks_through(
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+    make_user: MakeUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    members = [make_user("alice"), make_user("member")]
+    for person in members:
+        synapse.invite(bot, private_room, person.user_id)
+        synapse.join(person, private_room)
+    settings = knock_settings(
+        tmp_path, synapse, bot, private_room, tally_signing_secret=FIXTURE_SECRET
+    )
+    settings.blocklist_file.write_text("\n".join(JUNK_AND_CATCH_ALLS) + "\n", encoding="utf-8")
+    knock = await start_knock(settings, background=False)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(2):  # the file is read, then the scan runs (on the lease holder)
+                knock.runtime.services.duties.force()
+                await knock.runtime.services.duties.run_once()
+        fresh = make_user("fresh")
+        knock_id = await _knock_for(knock, fresh.user_id, "fresh")
+        await knock.runtime.services.worker.run_once()
+        state = await knock.knock_state(knock_id)
+        listing = (await knock.http.get("/blocklist", headers=knock.admin)).json()
+    finally:
+        await knock.stop()
+
+    room = synapse.members(bot, private_room)
+    assert [room.get(person.user_id) for person in members] == ["join", "join"]
+    assert state == (State.INVITED, None)
+    assert invited(synapse, bot, private_room, fresh.user_id)
+    assert listing["blocked_users"] == []
+    warned = [
+        r.getMessage() for r in caplog.records if str(settings.blocklist_file) in r.getMessage()
+    ]
+    assert [line.split(": skipped ")[0] for line in warned] == [
+        f"{settings.blocklist_file}:{number}" for number in (1, 2, 3, 4, 7, 8, 9)
+    ]
+    assert all("name a server instead" in warned[n] for n in (2, 3, 4, 5))
+
+
+async def test_a_file_entry_over_the_threshold_is_held_until_a_moderator_confirms_it(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        block_confirm_threshold=1,
+    )
+    people = [make_user("herd"), make_user("herd")]
+    for person in people:
+        synapse.invite(bot, private_room, person.user_id)
+        synapse.join(person, private_room)
+    pattern = f"@herd-*:{synapse.server_name}"
+    settings.blocklist_file.write_text(f"{pattern} Reason: spam wave\n", encoding="utf-8")
+    knock = await start_knock(settings, background=False)
+    duties = knock.runtime.services.duties
+    try:
+        for _ in range(2):
+            duties.force()
+            await duties.run_once()
+        held_in = [synapse.members(bot, private_room).get(p.user_id) for p in people]
+        held = (await knock.http.get("/blocklist", headers=knock.admin)).json()["blocked_users"]
+        late = make_user("herd")
+        refused = await knock.knock_state(await _knock_for(knock, late.user_id, "late"))
+
+        confirmed = await _block(knock, pattern, confirm=True)
+        gone = [synapse.members(bot, private_room).get(p.user_id) for p in people]
+        active = (await knock.http.get("/blocklist", headers=knock.admin)).json()["blocked_users"]
+    finally:
+        await knock.stop()
+
+    assert held_in == ["join", "join"]
+    assert [(e["user_id"], e["status"]) for e in held] == [(pattern, "held")]
+    assert refused == (State.REJECTED, "blocked")
+    assert confirmed.status_code == 200, confirmed.text
+    assert gone == ["leave", "leave"]
+    assert [(e["user_id"], e["status"]) for e in active] == [(pattern, "active")]

@@ -368,3 +368,75 @@ async def test_a_ban_the_watchdog_placed_is_lifted_by_unblocking(
         await knock.stop()
     assert unblocked.json()["unbanned"] == [intruder.user_id]
     assert synapse.members(bot, private_room).get(intruder.user_id) == "leave"
+
+
+async def test_a_join_wave_is_summarised_once_answered_in_bulk_and_a_notice_is_no_command(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    moderator, relay = make_user("mod"), make_user("relay")  # a bridge's bot, at power 50 too
+    mod_room = synapse.create_room(
+        bot, name="Moderators", power_users={moderator.user_id: 50, relay.user_id: 50}
+    )
+    for member in (moderator, relay):
+        synapse.invite(bot, mod_room, member.user_id)
+        synapse.join(member, mod_room)
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        tally_signing_secret=FIXTURE_SECRET,
+        moderation_room_id=mod_room,
+        join_wave_threshold=1,  # the second knock trips the breaker
+        **SCANS_OFF,
+    )
+    people = [make_user("wave") for _ in range(3)]
+    knock = await start_knock(settings)
+    try:
+        for n, person in enumerate(people):
+            body, headers = tally_delivery(person.user_id, f"wave-{n}")
+            answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
+            assert answer.status_code == 202
+
+        def summaries() -> list[dict[str, object]]:
+            return [
+                m
+                for m in _messages(synapse, moderator, mod_room)
+                if m["sender"] == bot.user_id and "Join wave" in str(m["content"])
+            ]
+
+        [summary] = await eventually(summaries, what="the join wave's summary")
+
+        def send(user: SandboxUser, msgtype: str, body: str, txn: str) -> str:
+            path = f"/_matrix/client/v3/rooms/{quote(mod_room, safe='')}/send/m.room.message/{txn}"
+            content = {"msgtype": msgtype, "body": body}
+            answer = synapse.api("PUT", path, user=user, json=content)
+            answer.raise_for_status()
+            return str(answer.json()["event_id"])
+
+        relayed = send(relay, "m.notice", "!approve wave", "relayed")
+        command = send(moderator, "m.text", "!approve wave", "typed")
+
+        def replies(event_id: str) -> list[str]:
+            return [
+                str(m["content"]["body"])  # type: ignore[index]
+                for m in _messages(synapse, moderator, mod_room)
+                if m["content"].get("m.relates_to", {}).get("event_id") == event_id  # type: ignore[union-attr]
+            ]
+
+        said = await eventually(lambda: replies(command), what="the answer to !approve wave")
+        for person in people:
+            await eventually(
+                lambda p=person: invited(synapse, bot, private_room, p.user_id), what="invites"
+            )
+        after = summaries()
+    finally:
+        await knock.stop()
+
+    body = str(summary["content"]["body"])  # type: ignore[index]
+    assert "2 held for review so far" in body and "!approve wave" in body
+    assert all(person.user_id in body for person in people[1:])
+    assert summary["content"]["m.mentions"] == {}  # type: ignore[index]
+    assert said == ["Approved 2 knocks held by the join wave."]  # the notice approved nothing
+    assert replies(relayed) == []
+    assert len(after) == 1

@@ -209,7 +209,7 @@ async def test_a_malformed_pending_file_is_one_line_and_imports_nothing(
     assert (listing, knocks) == ([], [])  # the good block-list file was not imported either
 
 
-async def test_every_bad_entry_is_named_and_nothing_is_imported(
+async def test_every_bad_invite_is_named_and_nothing_is_imported(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> None:
     server = synapse.server_name
@@ -232,14 +232,15 @@ async def test_every_bad_entry_is_named_and_nothing_is_imported(
     )
 
     assert (code, out) == (2, [])
-    assert [line.split(": ")[1:3] for line in err[:-1]] == [
-        [blocked, '"@nobody"'],
+    # A block-list line that is not an entry is skipped and named; the bad invites stop it all.
+    assert err[0].startswith(f'knock: {blocked}:2: skipped "@nobody Reason: typo": ')
+    assert [line.split(": ")[1:3] for line in err[1:-1]] == [
         [pending, f'"@Shouty:{server}"'],
         [pending, f'"@lost:{server}"'],
         [pending, f'"@millis:{server}"'],
     ]
     assert err[2].endswith('"invite_time" is missing')
-    assert err[-1] == "knock: 4 problems; nothing imported"
+    assert err[-1] == "knock: 3 problems; nothing imported"
     nowhere = tmp_path / "nowhere.txt"
     assert missing == (
         2,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+import httpx
 import pytest
 
 from knock.core.blocklist import Entry
 from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.blocklist.actions import NeedsConfirmation
+from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.runtime import Runtime
+from knock.store import Store, StoredEntry
+from knock.web.app import create_api
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
@@ -163,3 +169,71 @@ async def test_unblocking_does_not_lift_a_ban_knock_did_not_place(
 
     assert answer["unbanned"] == []
     assert homeserver.membership(ROOM, MEMBER) == "ban"
+
+
+# No catch-alls: an entry that would match anyone on any server is refused everywhere.
+
+CATCH_ALLS = ["*", "@*:*", "@*:*.org", "@?:*"]
+
+
+@pytest.mark.parametrize("knock_options", [{"api_key": "an-admin-key-long-enough"}], ids=["api"])
+async def test_the_api_refuses_a_catch_all_and_says_to_name_a_server(runtime: Runtime) -> None:
+    transport = httpx.ASGITransport(app=create_api(runtime))
+    headers = {"Authorization": "Bearer an-admin-key-long-enough"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as api:
+        answers = [
+            await api.post(route, headers=headers, json={"user_id": pattern})
+            for route in ("/block_user", "/allow_user")
+            for pattern in CATCH_ALLS
+        ]
+        kept = await api.post("/block_user", headers=headers, json={"user_id": "@spam*:*"})
+
+    assert [answer.status_code for answer in answers] == [422] * 8
+    assert all("name a server instead" in answer.json()["detail"] for answer in answers)
+    assert kept.status_code == 200
+    assert [e.pattern for e in await runtime.services.blocklist.entries()] == ["@spam*:*"]
+
+
+async def test_a_policy_rooms_catch_all_rules_are_skipped_and_said_once(
+    runtime: Runtime, store: Store, homeserver: FakeHomeserver, caplog: pytest.LogCaptureFixture
+) -> None:
+    curator = homeserver.add_user(f"@curator:{SERVER}")
+    policy = homeserver.create_room(curator, join_rule="public")
+    rules = [
+        ("m.policy.rule.user", "r1", "@*:*"),
+        ("m.policy.rule.user", "r2", "@?:*"),
+        ("m.policy.rule.server", "r3", "*"),
+        ("m.policy.rule.server", "r4", "*.org"),
+        ("m.policy.rule.user", "r5", "@spam*:*"),
+        ("m.policy.rule.server", "r6", "evil.example"),
+    ]
+    for kind, key, entity in rules:
+        content = {"entity": entity, "recommendation": "m.ban", "reason": "spam"}
+        homeserver.set_state(policy, curator, kind, key, content)
+    policy_rooms = PolicyRooms([policy], store, runtime.matrix, runtime.clock)
+
+    with caplog.at_level(logging.WARNING):
+        await policy_rooms.refresh()
+        await policy_rooms.refresh()
+
+    stored = sorted(e.pattern for e in await store.blocklist.entries())
+    assert stored == ["@spam*:*", "evil.example"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 4
+    assert all(policy in line and "name a server instead" in line for line in warned)
+
+
+async def test_a_catch_all_stored_before_this_check_existed_is_not_loaded(
+    services: Runtime, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = services.clock.now()
+    for pattern in ("@*:*", "@spam*:*"):
+        await store.blocklist.add(StoredEntry(pattern, False, "moderator", "file", None, now))
+
+    with caplog.at_level(logging.WARNING):
+        await services.blocklist.load()
+
+    assert services.blocklist.check(f"@anyone:{SERVER}").verdict == "allow"
+    assert services.blocklist.check(f"@spammer:{SERVER}").verdict == "block"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "@*:*" in warning and "unblock it" in warning

@@ -371,3 +371,145 @@ async def test_a_database_outage_during_a_batch_keeps_since_and_the_event_is_han
     assert kept == since
     assert missed == (State.INVITED, None)
     assert await knock_state(bob) == (State.JOINED, None)
+
+
+async def test_a_catch_all_block_is_refused_with_a_hint_to_name_a_server(
+    services: Runtime, homeserver: FakeHomeserver
+) -> None:
+    homeserver.join(ALICE, ROOM)
+    await services.live.run_once(timeout_ms=0)
+
+    command = homeserver.send(MODERATOR, MOD_ROOM, "!block @*:* everyone out")
+    await services.live.run_once(timeout_ms=0)
+
+    [reply] = replies_to(homeserver, command)
+    assert reply.startswith("Nothing done: @*:* would match anyone on any server; name a server")
+    assert homeserver.membership(ROOM, ALICE) == "join"
+    assert await services.blocklist.entries() == []
+
+
+# Only people's messages are commands, and posts ping nobody.
+
+
+async def test_a_notice_from_a_bot_with_moderator_power_is_not_obeyed(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    bridge = homeserver.add_user(f"@bridge:{SERVER}")
+    homeserver.set_state(
+        MOD_ROOM, BOT, "m.room.power_levels", "", {"users": {BOT: 100, MODERATOR: 50, bridge: 50}}
+    )
+    homeserver.join(bridge, MOD_ROOM)
+    knock_id, _ = await held_and_announced(services, homeserver, submit, knock_state)
+
+    notice = {"msgtype": "m.notice", "body": f"!approve {ALICE}"}
+    relayed = homeserver.send_event(bridge, MOD_ROOM, "m.room.message", notice)
+    emote = {"msgtype": "m.emote", "body": f"!deny {ALICE}"}
+    homeserver.send_event(MODERATOR, MOD_ROOM, "m.room.message", emote)
+    await services.live.run_once(timeout_ms=0)
+    await drain(services)
+
+    assert await knock_state(knock_id) == (State.REVIEW, "repaired_id")
+    assert replies_to(homeserver, relayed) == []
+    assert [m["sender"] for m in homeserver.messages(MOD_ROOM)] == [BOT, bridge, MODERATOR]
+
+
+async def test_review_posts_and_replies_carry_empty_mentions_so_ids_in_them_ping_nobody(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    loud = f"@room:{SERVER}"
+    homeserver.add_user(loud)
+    outcome = await submit(loud, typed=f"@Room:{SERVER}")
+    await drain(services)
+    await services.live.run_once(timeout_ms=0)
+    command = homeserver.send(MODERATOR, MOD_ROOM, f"!deny {loud}")
+    await services.live.run_once(timeout_ms=0)
+
+    mine = [m for m in homeserver.messages(MOD_ROOM) if m["sender"] == BOT]
+    [post] = [m for m in mine if "m.relates_to" not in m["content"]]
+    [reply] = [m for m in mine if m["content"].get("m.relates_to", {}).get("event_id") == command]
+    assert f"Knock from {loud}" in post["content"]["body"]
+    assert post["content"]["m.mentions"] == {}
+    assert reply["content"]["body"] == f"Denied: {loud} will not be invited."
+    assert reply["content"]["m.mentions"] == {}
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "denied")
+
+
+# A join wave: one summary post, and moderators answer it in bulk.
+
+WAVE = pytest.mark.parametrize(
+    "knock_options",
+    [{"moderation_room_id": MOD_ROOM, "join_wave_threshold": 2, "max_requests_per_window": 50}],
+    ids=["wave_of_3"],
+)
+FLOOD = [f"@flood-{n}:{SERVER}" for n in range(7)]
+
+
+async def flood(services: Runtime, homeserver: FakeHomeserver, submit: Submit) -> list[str]:
+    """Seven knocks at once: two go ahead, the third trips the breaker, five are held."""
+    knocks = []
+    for user in FLOOD:
+        homeserver.add_user(user)
+        knocks.append((await submit(user)).knock_id)
+    await drain(services)
+    return knocks
+
+
+async def leader_tick(services: Runtime) -> None:
+    services.duties.force()
+    await services.duties.run_once()
+
+
+@WAVE
+async def test_a_join_wave_gets_one_summary_post_instead_of_one_post_per_knock(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    submit: Submit,
+    knock_state: KnockState,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    knocks = await flood(services, homeserver, submit)
+
+    with caplog.at_level(logging.WARNING):
+        await leader_tick(services)
+        await leader_tick(services)
+    await drain(services)
+
+    states = [await knock_state(knock_id) for knock_id in knocks]
+    assert states == [(State.INVITED, None)] * 2 + [(State.REVIEW, "join_wave")] * 5
+    [post] = [m["content"] for m in homeserver.messages(MOD_ROOM) if m["sender"] == BOT]
+    assert post["body"].startswith("Join wave: 7 knocks within JOIN_WAVE_WINDOW")
+    assert "5 held for review so far" in post["body"]
+    assert all(user in post["body"] for user in sorted(FLOOD[2:])[:5])
+    assert "!approve wave" in post["body"] and "!deny wave" in post["body"]
+    assert post["m.mentions"] == {}
+    assert [r.getMessage() for r in caplog.records if "Join wave" in r.getMessage()] == [
+        post["body"]
+    ]
+
+
+@WAVE
+@pytest.mark.parametrize(
+    ("command", "expected"), [("!approve wave", State.QUEUED), ("!deny wave", State.REJECTED)]
+)
+async def test_a_moderator_answers_a_join_wave_in_bulk(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    submit: Submit,
+    knock_state: KnockState,
+    command: str,
+    expected: State,
+) -> None:
+    knocks = await flood(services, homeserver, submit)
+    held = [k for k in knocks if (await knock_state(k))[0] is State.REVIEW]
+    await services.live.run_once(timeout_ms=0)
+
+    homeserver.send(BYSTANDER, MOD_ROOM, command)  # no power: ignored
+    await services.live.run_once(timeout_ms=0)
+    untouched = [await knock_state(k) for k in held]
+    sent = homeserver.send(MODERATOR, MOD_ROOM, command)
+    await services.live.run_once(timeout_ms=0)
+
+    assert untouched == [(State.REVIEW, "join_wave")] * 5
+    assert [(await knock_state(k))[0] for k in held] == [expected] * 5
+    verb = "Approved" if expected is State.QUEUED else "Denied"
+    assert replies_to(homeserver, sent) == [f"{verb} 5 knocks held by the join wave."]

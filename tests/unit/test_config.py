@@ -389,3 +389,24 @@ def test_an_empty_environment_variable_counts_as_unset() -> None:
 
 def test_an_empty_room_is_still_required() -> None:
     assert config_error(NEW_ROOM_ID="").startswith("NEW_ROOM_ID is required")
+
+
+# --- Commands that only read the database ---------------------------------------------------
+
+
+def test_commands_that_only_read_the_database_need_no_room() -> None:
+    settings = load_settings(env_file=None, room_required=False, database_url="sqlite:///x.db")
+
+    assert settings.database_url == "sqlite:///x.db"
+    with pytest.raises(ConfigError, match="NEW_ROOM_ID is required"):
+        load_settings(env_file=None, database_url="sqlite:///x.db")
+
+
+def test_without_the_room_requirement_other_mistakes_are_still_one_line() -> None:
+    with pytest.raises(ConfigError) as bad_room:
+        load_settings(env_file=None, room_required=False, new_room_id="#room:example.org")
+    with pytest.raises(ConfigError) as bad_database:
+        load_settings(env_file=None, room_required=False, database_url="mysql://x")
+
+    assert str(bad_room.value).startswith("NEW_ROOM_ID='#room:example.org' is not valid")
+    assert str(bad_database.value).startswith("DATABASE_URL='mysql://x' is not valid")

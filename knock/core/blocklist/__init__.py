@@ -105,8 +105,10 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 
 from .index import BlockIndex
 from .model import Decision, Entry, Match, MatchPolicy, Rule, Transform, TransformKind, Verdict
+from .strong import UNRELATED_IDS, covers_anyone
 
 __all__ = [
+    "UNRELATED_IDS",
     "BlockIndex",
     "Decision",
     "Entry",
@@ -116,4 +118,5 @@ __all__ = [
     "Transform",
     "TransformKind",
     "Verdict",
+    "covers_anyone",
 ]

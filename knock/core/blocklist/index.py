@@ -74,13 +74,19 @@ class BlockIndex:
         yield from self._allow
 
     def check(
-        self, user_id: str, *, typed: str | None = None, display_name: str | None = None
+        self,
+        user_id: str,
+        *,
+        typed: str | None = None,
+        display_name: str | None = None,
+        include_held: bool = True,
     ) -> Decision:
         """Decide on ``user_id``, also matching the id as ``typed`` and the ``display_name``.
 
         ``user_id`` is the repaired id, or the raw text when it did not validate; any string
         will do. Allow entries are matched against ``user_id`` only; display-name matches are
-        evidence for review at most.
+        evidence for review at most. Held entries count unless ``include_held`` is False (for
+        removing people already in: only entries in force may do that).
         """
         request = probe(user_id)
         hits: _Hits = {}
@@ -101,7 +107,19 @@ class BlockIndex:
                 self._same_name_hits(again, folded_again[0], hits, typed=True)
         if display_name:
             self._display_hits(display_name, hits)
+        if not include_held:
+            return decide(hit for hit in hits.values() if not hit.entry.held)
         return decide(hits.values())
+
+    def covering(self, user_id: str) -> list[Entry]:
+        """Return every block entry that :meth:`covers` ``user_id``, held ones too."""
+        request = probe(user_id)
+        found = dict.fromkeys(number for number, _ in self._block.find(request))
+        key = keys(request.local)[0]
+        for number in self._names.same_server(request.host or "", key):
+            if number not in found and self.covers(self._block.entry(number), user_id):
+                found[number] = None
+        return [self._block.entry(number) for number in found]
 
     def covers(self, entry: Entry, user_id: str) -> bool:
         """Tell whether ``entry`` alone matches ``user_id`` strongly enough to act on at once.

@@ -81,7 +81,9 @@ class Entry:
     ``pattern`` is a user id (``@troll:example.org``), a glob over user ids with ``*`` and ``?``
     (``@spam*:*``, ``@*:evil.example``), a server (``evil.example``, ``*.evil.example``: no
     ``@``), or with ``hashed=True`` the base64 SHA-256 of a user id (MSC4205 policy entities).
-    An ``allow`` entry overrides any match on the ids it covers.
+    An ``allow`` entry overrides any match on the ids it covers. A ``held`` entry refuses
+    requests like any other but is left out where only entries in force count (removing people
+    already in the room), until a moderator confirms it.
     """
 
     pattern: str
@@ -89,6 +91,7 @@ class Entry:
     reason: str | None = None
     allow: bool = False
     hashed: bool = False
+    held: bool = False
 
     @property
     def kind(self) -> Kind:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .ids import Probe, ascii_lower, hash_key, id_hash
+from .ids import Probe, ascii_lower, hash_key, id_hash, probe
 from .model import Entry, Rule
 from .patterns import GlobSet, ServerSet, glob_covers, server_covers, server_part
 
-__all__ = ["StrongSet", "server_pattern", "strong_rule"]
+__all__ = ["UNRELATED_IDS", "StrongSet", "covers_anyone", "server_pattern", "strong_rule"]
+
+# Two ids with arbitrary one-letter names on unrelated servers. An entry that covers both would
+# cover an arbitrary id on any server (``*``, ``@*:*``, ``@*:*.org``, ``@?:*``): a catch-all,
+# which must name a server instead (``@spam*:*`` and ``@*:evil.example`` do not cover both).
+UNRELATED_IDS = ("@a:example.org", "@b:matrix.org")
 
 
 def server_pattern(entry: Entry) -> str | None:
@@ -37,6 +42,11 @@ def strong_rule(entry: Entry, probe: Probe) -> Rule | None:
     if server is not None:
         return "server" if server_covers(server, probe.server, probe.host) else None
     return "glob" if glob_covers(ascii_lower(entry.pattern), probe.lowered) else None
+
+
+def covers_anyone(entry: Entry) -> bool:
+    """Tell whether ``entry`` is a catch-all: it covers both of :data:`UNRELATED_IDS`."""
+    return all(strong_rule(entry, probe(user_id)) is not None for user_id in UNRELATED_IDS)
 
 
 class StrongSet:

@@ -1,7 +1,8 @@
 """Periodic duties: every process follows the block-list version; one process does the rest.
 
-The singleton duties — mirroring the list files, reading policy rooms, erasing old knocks — run on
-the holder of the `singleton` lease only, so that two processes never write the files at once.
+The singleton duties — mirroring the list files, reading policy rooms, counting new block-list
+entries, summarising a join wave, erasing old knocks — run on the holder of the `singleton` lease
+only, so that two processes never write the files at once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from collections.abc import Sequence
 from knock.clock import Clock
 from knock.config import Settings
 from knock.matrix.client import HomeserverUnavailable
+from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.intake import Intake
 from knock.services.invites.membership import MembershipFollower
+from knock.services.moderation.waves import JoinWaves
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ class Duties:
         follower: MembershipFollower,
         list_files: Sequence[ListFile],
         policy_rooms: PolicyRooms,
+        holds: Holds,
+        join_waves: JoinWaves,
         link: HomeserverLink,
     ) -> None:
         self.settings = settings
@@ -55,6 +60,8 @@ class Duties:
         self.follower = follower
         self.list_files = tuple(list_files)
         self.policy_rooms = policy_rooms
+        self.holds = holds
+        self.join_waves = join_waves
         self.link = link
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._due: dict[str, float] = {}
@@ -93,6 +100,7 @@ class Duties:
     async def _singleton_duties(self, now: float) -> None:
         settings = self.settings
         await self.intake.release_deferred()
+        await self.join_waves.announce()
         if self._is_due("files", FILES_EVERY, now):
             for list_file in self.list_files:
                 await list_file.sync()
@@ -113,8 +121,10 @@ class Duties:
         every = settings.invite_check_interval
         if every > 0 and self._is_due("invites", every, now):
             await self.follower.check_invites()
+        # New block-list entries are counted first: each is put in force or held.
+        put_in_force = await self.holds.review()
         every = settings.blocklist_scan_interval
-        if every > 0 and self._is_due("members", every, now):
+        if every > 0 and (self._is_due("members", every, now) or put_in_force):
             await self.follower.scan_members()
 
     def _is_due(self, duty: str, every: float, now: float) -> bool:

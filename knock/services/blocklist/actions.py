@@ -15,6 +15,7 @@ from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist, normalise_pattern
 from knock.services.homeserver.account import BotAccount
+from knock.services.moderation.notices import Notices
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,13 @@ class NeedsConfirmation(Exception):
         self.plan = plan
 
     def as_dict(self) -> dict[str, Any]:
-        """The plan that needs confirming, in the shape the API and CLI show."""
-        return {**self.plan.as_dict(), "status": "confirmation_needed"}
+        """The plan that needs confirming, in the shape the API and CLI show.
+
+        The entry is stored held meanwhile: it refuses knocks and removes nobody.
+        """
+        answer = {**self.plan.as_dict(), "status": "confirmation_needed"}
+        answer["entry"]["status"] = "held"
+        return answer
 
 
 class NotBlocked(Exception):
@@ -107,6 +113,7 @@ class Blocking:
         clock: Clock,
         blocklist: Blocklist,
         account: BotAccount,
+        notices: Notices,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -114,16 +121,31 @@ class Blocking:
         self.clock = clock
         self.blocklist = blocklist
         self.account = account
+        self.notices = notices
         self.room_id = settings.new_room_id
 
     async def block(
-        self, entry: Entry, actor: Actor, *, dry_run: bool = False, confirm: bool = False
+        self,
+        entry: Entry,
+        actor: Actor,
+        *,
+        dry_run: bool = False,
+        confirm: bool = False,
+        announce: bool = True,
     ) -> BlockResult:
-        """Record `entry` and remove everyone it covers, unless this is a dry run."""
+        """Record `entry` and remove everyone it covers, unless this is a dry run.
+
+        An entry that would remove more members than BLOCK_CONFIRM_THRESHOLD is held instead
+        (it refuses knocks, removes nobody, and is announced once: in the moderation room too
+        when `announce`) and NeedsConfirmation is raised; `confirm` puts it in force, whatever
+        source the held entry came from.
+        """
         plan = await self.plan(entry)
         if dry_run:
             return BlockResult(plan, dry_run=True)
         if len(plan.removed) > self.settings.block_confirm_threshold and not confirm:
+            if await self.blocklist.hold(entry):
+                await self.notices.held(entry.pattern, entry.source, plan.removed, post=announce)
             raise NeedsConfirmation(plan)
         await self.blocklist.add(entry)
         failed = await self._act(plan, actor)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
-from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy
+from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy, covers_anyone
 from knock.store import Store, StoredEntry
-from knock.store.blocklist import MODERATOR
+from knock.store.blocklist import ACTIVE, MODERATOR, NEW
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,14 @@ class Blocklist:
         """
         async with self._loading:
             version = await self.store.blocklist.version()
-            entries = [_entry(stored) async for stored in self.store.blocklist.stream()]
+            # One index entry per pattern and side, in force when any origin's entry is.
+            merged: dict[tuple[str, bool], Entry] = {}
+            async for stored in self.store.blocklist.stream():
+                entry = entry_of(stored)
+                known = merged.get((entry.pattern, entry.allow))
+                if known is None or (known.held and not entry.held):
+                    merged[(entry.pattern, entry.allow)] = entry
+            entries = [entry for entry in merged.values() if not _catch_all(entry)]
             self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
             self.version = version
         log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
@@ -63,8 +69,15 @@ class Blocklist:
     def check(
         self, user_id: str, typed: str | None = None, display_name: str | None = None
     ) -> Decision:
-        """Match an id (and what was typed, and a display name) against the block-list."""
+        """Match an id (and what was typed, and a display name) against the block-list.
+
+        Every entry counts, held ones too: this is what refuses a knock.
+        """
         return self.index.check(user_id, typed=typed, display_name=display_name)
+
+    def check_in_force(self, user_id: str) -> Decision:
+        """Match an id against the entries in force only: what may remove someone already in."""
+        return self.index.check(user_id, include_held=False)
 
     async def entries(self) -> list[StoredEntry]:
         """Return every stored entry, the block-list's and the allow-list's."""
@@ -76,8 +89,14 @@ class Blocklist:
         """Build an entry from what a moderator typed, or raise BadPattern saying what is wrong."""
         return Entry(normalise_pattern(pattern), source=source, reason=reason, allow=allow)
 
-    async def add(self, entry: Entry) -> StoredEntry:
-        """Store an entry made by a moderator and apply it to this process at once."""
+    async def add(self, entry: Entry, *, status: str = ACTIVE) -> StoredEntry:
+        """Store an entry made by a moderator and apply it to this process at once.
+
+        `status` is ACTIVE for an entry whose removals were counted (a block, confirmed or
+        within BLOCK_CONFIRM_THRESHOLD), NEW for one still to be counted (a file, an import):
+        it refuses knocks at once and removes nobody until the lease holder has counted it.
+        An allow entry removes nobody and is always in force.
+        """
         stored = StoredEntry(
             pattern=entry.pattern,
             allow=entry.allow,
@@ -85,10 +104,41 @@ class Blocklist:
             source=entry.source,
             reason=entry.reason,
             added_at=self.clock.now(),
+            status=ACTIVE if entry.allow else status,
         )
         self._applied(await self.store.blocklist.add(stored))
-        self.index.add(entry)
+        await self._reindex(entry.pattern, entry.allow)
         return stored
+
+    async def hold(self, entry: Entry) -> bool:
+        """Store a moderator's entry held: it refuses knocks and removes nobody until confirmed.
+
+        Return True when this made it held (False: it was held, or in force, already).
+        """
+        await self.add(entry, status=NEW)
+        version = await self.store.blocklist.hold(entry.pattern, self.clock.now())
+        if version is None:
+            return False
+        self._applied(version)
+        return True
+
+    async def put_in_force(self, counted: list[StoredEntry]) -> None:
+        """Put new entries whose removals were counted in force (every origin's)."""
+        if not counted:
+            return
+        self._applied(
+            await self.store.blocklist.settle([e.pattern for e in counted], self.clock.now())
+        )
+        for stored in counted:
+            self.index.add(entry_of(replace(stored, status=ACTIVE)))
+
+    async def hold_new(self, pattern: str) -> bool:
+        """Hold the new entries with this pattern; return False when they were held already."""
+        version = await self.store.blocklist.hold(pattern, self.clock.now())
+        if version is None:
+            return False
+        self._applied(version)  # they were held in the index already, as new entries
+        return True
 
     async def remove(self, pattern: str, *, allow: bool = False) -> bool:
         """Remove a moderator's entry; return False when there was none."""
@@ -96,12 +146,20 @@ class Blocklist:
         version = await self.store.blocklist.remove(pattern, allow, MODERATOR, self.clock.now())
         if version is None:
             return False
-        self.index.remove(pattern, allow=allow)
-        # A policy room may list the same pattern: its entry stays in force.
-        for other in await self.store.blocklist.with_pattern(pattern, allow):
-            self.index.add(_entry(other))
+        # A policy room may list the same pattern: its entry stays.
+        await self._reindex(pattern, allow)
         self._applied(version)
         return True
+
+    async def _reindex(self, pattern: str, allow: bool) -> None:
+        """Make this process's index entry for a pattern what the stored entries say."""
+        stored = await self.store.blocklist.with_pattern(pattern, allow)
+        if not stored:
+            self.index.remove(pattern, allow=allow)
+            return
+        # In force when any origin's entry is; the first in force (or the first) is shown.
+        shown = next((e for e in stored if not e.held), stored[0])
+        self.index.add(entry_of(shown))
 
     def _applied(self, version: int) -> None:
         """Note our own change, so that it does not cost this process a full reload.
@@ -113,30 +171,27 @@ class Blocklist:
             self.version = version
 
 
-@contextlib.asynccontextmanager
-async def stored_blocklist(settings: Settings, clock: Clock) -> AsyncIterator[Blocklist]:
-    """The block-list as stored, loaded without signing in (for `knock check`)."""
-    store = await Store.open(
-        settings.database_url,
-        synchronous=settings.sqlite_synchronous,
-        timeout=settings.database_timeout,
-    )
-    try:
-        blocklist = Blocklist(settings, store, clock)
-        await blocklist.load()
-        yield blocklist
-    finally:
-        await store.close()
+CATCH_ALL = (
+    "would match anyone on any server; name a server instead, "
+    "like @*:evil.example or @spam*:evil.example"
+)
 
 
 def normalise_pattern(pattern: str) -> str:
-    """Check a moderator's pattern: a user id, a user glob (`@spam*:*`) or a server (glob)."""
+    """Check a moderator's pattern: a user id, a user glob (`@spam*:*`) or a server (glob).
+
+    A catch-all (a pattern covering arbitrary ids on unrelated servers, such as `*` or `@*:*`)
+    is refused: it would remove everyone.
+    """
     text = pattern.strip()
     if not text or any(ch.isspace() for ch in text) or len(text) > 255:
         raise BadPattern("an entry is a Matrix ID, a pattern like @spam*:* or a server name")
     if "*" in text or "?" in text:
-        if text.startswith("@") and ":" not in text:
+        local, colon, server = text.partition(":")
+        if text.startswith("@") and not (colon and server and len(local) > 1):
             raise BadPattern("a user pattern needs a server part, like @spam*:* or @*:evil.example")
+        if covers_anyone(Entry(text)):
+            raise BadPattern(f"{text[:64]} {CATCH_ALL}")
         return text
     if text.startswith("@") or ":" in text:
         try:
@@ -149,11 +204,27 @@ def normalise_pattern(pattern: str) -> str:
     return text.lower()
 
 
-def _entry(stored: StoredEntry) -> Entry:
+def _catch_all(entry: Entry) -> bool:
+    """Tell whether a stored entry would match anyone (stored before such entries were refused)."""
+    if entry.hashed or not covers_anyone(entry):
+        return False
+    log.warning(
+        "Not loading the %s entry %s (from %s): it %s; unblock it",
+        "allow-list" if entry.allow else "block-list",
+        entry.pattern[:64],
+        entry.source,
+        CATCH_ALL,
+    )
+    return True
+
+
+def entry_of(stored: StoredEntry) -> Entry:
+    """The index entry for a stored entry."""
     return Entry(
         stored.pattern,
         source=stored.source,
         reason=stored.reason,
         allow=stored.allow,
         hashed=stored.hashed,
+        held=stored.held,
     )

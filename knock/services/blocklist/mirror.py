@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knock.clock import Clock
+from knock.core import mxid
+from knock.core.blocklist import Entry, covers_anyone
 from knock.services.atomic_file import read_if_present, write_atomically
-from knock.services.blocklist.index import BadPattern, Blocklist
+from knock.services.blocklist.index import CATCH_ALL, BadPattern, Blocklist, normalise_pattern
 from knock.store import Store
-from knock.store.blocklist import MODERATOR, StoredEntry
+from knock.store.blocklist import MODERATOR, NEW, StoredEntry
 
 log = logging.getLogger(__name__)
 
 HEADER = (
-    "# Managed by Knock: one entry a line, `@user:server Reason: text`; edits apply in a minute."
+    "# Managed by Knock: one entry a line, `@user:server Reason: text` (a whole server:"
+    " `@*:server`); edits apply in a minute."
+)
+# Lines that are not entries are kept in the file as comments starting with this, so that the
+# person who wrote them sees why; Knock keeps such comments until someone deletes them.
+SKIPPED = "# Skipped by Knock"
+NOT_AN_ENTRY = (
+    "not an entry: a line starts with a Matrix ID or a pattern like @spam*:*, then the reason"
 )
 
 
@@ -33,25 +43,81 @@ class Line:
     reason: str | None
 
 
-def parse_lines(text: str) -> dict[str, Line]:
-    """Read the original format: `@user:server.tld Reason: free text`, the reason optional."""
-    lines: dict[str, Line] = {}
-    for raw in text.splitlines():
-        raw = raw.strip()
-        if not raw or raw.startswith("#"):
+@dataclass(frozen=True)
+class Skipped:
+    """A line that is not an entry: its number (from 1), its text, and why it was skipped."""
+
+    number: int
+    text: str
+    why: str
+
+    def comment(self) -> str:
+        """The comment the line becomes when Knock rewrites the file."""
+        return f"{SKIPPED} ({self.why}): {self.text}"
+
+    def warning(self, name: str) -> str:
+        """One line naming the file and the line: `blocked_users.txt:3: skipped "*": ...`."""
+        return f"{name}:{self.number}: skipped {json.dumps(self.text[:80])}: {self.why}"
+
+
+@dataclass
+class ParsedList:
+    """A list file as read: its entries by pattern, the lines skipped, Knock's skip comments."""
+
+    lines: dict[str, Line] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def parse_list(text: str) -> ParsedList:
+    """Read the original format: `@user:server.tld Reason: free text`, the reason optional.
+
+    A line is an entry only when its first word is a Matrix ID or an id pattern (`@spam*:*`,
+    `@*:evil.example`); the rest of the line is the reason, with or without `Reason:`. Blank
+    lines and `#` comments are nothing; every other line is skipped, with the reason why.
+    """
+    parsed = ParsedList()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith(SKIPPED):
+            parsed.kept.append(line)
+        if not line or line.startswith("#"):
             continue
-        pattern, _, rest = raw.partition(" ")
-        rest = rest.strip()
-        if rest.lower().startswith("reason:"):
-            rest = rest[len("reason:") :].strip()
-        lines[pattern] = Line(pattern, rest or None)
-    return lines
+        token, *rest = line.split(maxsplit=1)
+        try:
+            pattern = entry_pattern(token)
+        except BadPattern as exc:
+            parsed.skipped.append(Skipped(number, line, str(exc)))
+            continue
+        reason = rest[0].strip() if rest else ""
+        if reason.lower().startswith("reason:"):
+            reason = reason[len("reason:") :].strip()
+        parsed.lines[pattern] = Line(pattern, reason or None)
+    return parsed
 
 
-def render(entries: list[StoredEntry]) -> str:
-    """Write entries in the original format, one a line."""
+def entry_pattern(token: str) -> str:
+    """Check the first word of a line: a Matrix ID or an id pattern; raise BadPattern if not."""
+    if covers_anyone(Entry(token)):
+        raise BadPattern(f"{token[:64]} {CATCH_ALL}")
+    if not token.startswith("@"):
+        server = token.lower()
+        hint = f" (a whole server is written @*:{server})" if _is_server(server) else ""
+        raise BadPattern(NOT_AN_ENTRY + hint)
+    return normalise_pattern(token)
+
+
+def _is_server(text: str) -> bool:
+    return "." in text.strip("*.") and mxid.is_valid(f"@x:{text.removeprefix('*.')}")
+
+
+def render(
+    entries: list[StoredEntry], skipped: Iterable[Skipped] = (), kept: Iterable[str] = ()
+) -> str:
+    """Write entries in the original format, one a line, then the skipped lines as comments."""
     body = [f"{e.pattern} Reason: {e.reason}" if e.reason else e.pattern for e in entries]
-    return "\n".join([HEADER, *body]) + "\n"
+    comments = dict.fromkeys([*kept, *(line.comment() for line in skipped)])
+    return "\n".join([HEADER, *body, *comments]) + "\n"
 
 
 class ListFile:
@@ -66,24 +132,44 @@ class ListFile:
         self.store = store
         self.clock = clock
         self.snapshot_key = f"list_file.{'allow' if allow else 'block'}.written"
+        self._unreadable = False  # said once until the file can be read again
 
     async def sync(self) -> None:
-        """Apply a person's edits to the file, then write the file from the database."""
-        await self._apply_edits()
+        """Apply a person's edits to the file, then write the file from the database.
+
+        A line that is not an entry is skipped with a warning naming the file and the line,
+        and kept in the rewritten file as a comment saying why.
+        """
+        parsed = await self._apply_edits()
+        if parsed is None:
+            return  # not UTF-8: a person's file Knock cannot read is not overwritten either
         entries = [
             e for e in await self.store.blocklist.entries(MODERATOR) if e.allow == self.allow
         ]
-        wanted = render(entries)
+        wanted = render(entries, parsed.skipped, parsed.kept)
         if read_if_present(self.path) != wanted:
             write_atomically(self.path, wanted)
         written = json.dumps(sorted(e.pattern for e in entries))
         await self.store.set_value(self.snapshot_key, written, self.clock.now())
 
-    async def _apply_edits(self) -> None:
-        text = read_if_present(self.path)
+    async def _apply_edits(self) -> ParsedList | None:
+        try:
+            text = read_if_present(self.path)
+        except UnicodeDecodeError:
+            if not self._unreadable:
+                log.warning(
+                    "%s is not UTF-8 text: Knock neither reads nor rewrites it until it is",
+                    self.path,
+                )
+            self._unreadable = True
+            return None
+        self._unreadable = False
         if text is None:
-            return
-        in_file = parse_lines(text)
+            return ParsedList()
+        parsed = parse_list(text)
+        for line in parsed.skipped:
+            log.warning("%s", line.warning(str(self.path)))
+        in_file = parsed.lines
         stored = await self.store.get_value(self.snapshot_key)
         last_written = set(json.loads(stored)) if stored else set()
         for pattern in in_file.keys() - last_written:
@@ -91,14 +177,12 @@ class ListFile:
         for pattern in last_written - in_file.keys():
             await self.blocklist.remove(pattern, allow=self.allow)
             log.info("%s removed from %s by an edit of the file", pattern, self.path)
+        return parsed
 
     async def _add(self, line: Line) -> None:
-        try:
-            entry = self.blocklist.entry_for(
-                line.pattern, allow=self.allow, reason=line.reason, source="file"
-            )
-        except BadPattern as exc:
-            log.warning("Ignoring a line of %s: %s", self.path, exc)
-            return
-        await self.blocklist.add(entry)
+        entry = self.blocklist.entry_for(
+            line.pattern, allow=self.allow, reason=line.reason, source="file"
+        )
+        # Counted by the lease holder before it removes anyone (BLOCK_CONFIRM_THRESHOLD).
+        await self.blocklist.add(entry, status=NEW)
         log.info("%s added to %s by an edit of the file", entry.pattern, self.path)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 
 from knock.clock import Clock
-from knock.core.policy_rules import ban_rules
+from knock.core.blocklist import Entry, covers_anyone
+from knock.core.policy_rules import PolicyRule, ban_rules
 from knock.matrix.client import MatrixClient, MatrixError
+from knock.services.blocklist.index import CATCH_ALL
 from knock.store import Store, StoredEntry
+from knock.store.blocklist import NEW
 
 log = logging.getLogger(__name__)
 
 
 class PolicyRooms:
-    """Read each policy room's state and make its entries in the store match its ban rules."""
+    """Read each policy room's state and make its entries in the store match its ban rules.
+
+    A rule that would match anyone on any server (`*`, `@*:*`) is skipped, with a warning.
+    """
 
     def __init__(
         self, room_ids: list[str], store: Store, matrix: MatrixClient, clock: Clock
@@ -22,6 +28,7 @@ class PolicyRooms:
         self.store = store
         self.matrix = matrix
         self.clock = clock
+        self._refused: set[tuple[str, str]] = set()  # catch-all rules already warned about
 
     async def refresh(self) -> None:
         """Bring every policy room's entries up to date; a room that cannot be read is kept."""
@@ -51,10 +58,23 @@ class PolicyRooms:
                 reason=rule.reason,
                 added_at=now,
                 hashed=rule.hashed,
+                status=NEW,  # counted by the lease holder before it removes anyone
             )
             for rule in ban_rules(events)
+            if not self._catch_all(room_id, rule)
         ]
         added, removed = await self.store.blocklist.replace_origin(origin, wanted, now)
         if added or removed:
             log.info("Policy room %s: %d entries added, %d removed", room_id, added, removed)
         return added, removed
+
+    def _catch_all(self, room_id: str, rule: PolicyRule) -> bool:
+        """Tell whether a rule would match anyone; say so once per room and rule."""
+        if rule.hashed or not covers_anyone(Entry(rule.pattern)):
+            return False
+        if (room_id, rule.pattern) not in self._refused:
+            self._refused.add((room_id, rule.pattern))
+            log.warning(
+                "Policy room %s: skipping the rule %s: it %s", room_id, rule.pattern[:64], CATCH_ALL
+            )
+        return True

@@ -2,8 +2,9 @@
 
 The original kept `blocked_users.txt` (the block-list format Knock still mirrors) and
 `pending_invites.json`, `{"@user:server": {"invite_time": <epoch s>, "last_checked": ...}}`.
-Both files are read and checked in full before the database is opened, so one bad entry imports
-nothing; importing the same files again changes nothing. Pending invites become knocks in state
+Both files are read and checked in full before the database is opened, so one bad pending invite
+imports nothing; a block-list line that is not an entry (as Knock reads `BLOCKLIST_FILE`) is skipped
+and named. Importing the same files again changes nothing. Pending invites become knocks in state
 `invited` with the original invite time, so reminders and expiry count from when the original
 service sent them.
 """
@@ -29,10 +30,10 @@ from knock.core.blocklist import Entry
 from knock.core.history import IMPORT, HistoryLine
 from knock.core.knocks import NewKnock
 from knock.core.lifecycle import FOLLOWED, Event, State
-from knock.services.blocklist.index import BadPattern, Blocklist, normalise_pattern
-from knock.services.blocklist.mirror import parse_lines
+from knock.services.blocklist.index import Blocklist
+from knock.services.blocklist.mirror import parse_list
 from knock.store import UNAVAILABLE, Store
-from knock.store.blocklist import MODERATOR
+from knock.store.blocklist import MODERATOR, NEW
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,15 @@ SHOWN_LIMIT = 80  # characters of a bad entry quoted in an error line
 
 
 class BadInput(Exception):
-    """A file that cannot be imported; `problems` says what is wrong, one line each."""
+    """A file that cannot be imported; `problems` says what is wrong, one line each.
 
-    def __init__(self, problems: list[str]) -> None:
+    `skipped` names the block-list lines that are not entries, as a successful import would.
+    """
+
+    def __init__(self, problems: list[str], skipped: tuple[str, ...] = ()) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+        self.skipped = skipped
 
 
 class StoreUnavailable(Exception):
@@ -67,6 +72,7 @@ class ImportFiles:
 
     entries: list[Entry] | None
     invites: list[OriginalInvite] | None
+    skipped: tuple[str, ...] = ()  # block-list lines that are not entries: one warning each
 
 
 @dataclass
@@ -84,7 +90,8 @@ class Imported:
         """Describe the import in a line per file."""
         lines = []
         if files.entries is not None:
-            lines.append(f"block-list: {self.added} added, {self.present} already present")
+            skips = f", {len(files.skipped)} lines skipped" if files.skipped else ""
+            lines.append(f"block-list: {self.added} added, {self.present} already present{skips}")
         if files.invites is not None:
             skipped = self.already_imported + self.open_knock
             why = [
@@ -110,9 +117,10 @@ def read_files(blocklist: Path | None, pending: Path | None, now: float) -> Impo
     problems: list[str] = []
     entries: list[Entry] | None = None
     invites: list[OriginalInvite] | None = None
+    skipped: tuple[str, ...] = ()
     if blocklist is not None:
         try:
-            entries = blocklist_entries(_read(blocklist), str(blocklist))
+            entries, skipped = blocklist_entries(_read(blocklist), str(blocklist))
         except BadInput as exc:
             problems += exc.problems
     if pending is not None:
@@ -121,27 +129,22 @@ def read_files(blocklist: Path | None, pending: Path | None, now: float) -> Impo
         except BadInput as exc:
             problems += exc.problems
     if problems:
-        raise BadInput(problems)
-    return ImportFiles(entries, invites)
+        raise BadInput(problems, skipped)
+    return ImportFiles(entries, invites, skipped)
 
 
-def blocklist_entries(text: str, name: str) -> list[Entry]:
-    """Read a block-list file as moderator entries, as `Blocklist.entry_for` builds them."""
-    entries: list[Entry] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for line in parse_lines(text).values():
-        try:
-            pattern = normalise_pattern(line.pattern)
-        except BadPattern as exc:
-            problems.append(f"{name}: {_shown(line.pattern)}: {exc}")
-            continue
-        if pattern not in seen:  # `@Troll:x` and `@troll:x` are one entry
-            seen.add(pattern)
-            entries.append(Entry(pattern, source=ACTOR, reason=line.reason))
-    if problems:
-        raise BadInput(problems)
-    return entries
+def blocklist_entries(text: str, name: str) -> tuple[list[Entry], tuple[str, ...]]:
+    """Read a block-list file as moderator entries, exactly as Knock reads `BLOCKLIST_FILE`.
+
+    Return the entries and, for every line that is not one, a warning naming the file and the
+    line (a line is an entry only when it starts with a Matrix ID or an id pattern).
+    """
+    parsed = parse_list(text)
+    # `@Troll:x` and `@troll:x` are one entry: the parser keys lines by the pattern as stored.
+    entries = [
+        Entry(line.pattern, source=ACTOR, reason=line.reason) for line in parsed.lines.values()
+    ]
+    return entries, tuple(line.warning(name) for line in parsed.skipped)
 
 
 def pending_invites(text: str, name: str, now: float) -> list[OriginalInvite]:
@@ -249,7 +252,8 @@ class Importer:
         stored = await self.store.blocklist.with_pattern(entry.pattern, False)
         if any(other.origin == MODERATOR for other in stored):
             return False  # a moderator's entry, with its own reason, stays as it is
-        await self.blocklist.add(entry)
+        # Counted by Knock's lease holder before it removes anyone (BLOCK_CONFIRM_THRESHOLD).
+        await self.blocklist.add(entry, status=NEW)
         return True
 
     async def _add_invite(self, invite: OriginalInvite) -> _Outcome:

@@ -116,8 +116,12 @@ class MembershipFollower:
             await self.store.add_history(joined.knock_id, [line], self.clock.now())
 
     async def _removed_if_blocked(self, user_id: str) -> bool:
-        """Remove a block-listed person who got in (or was invited) by another route."""
-        decision = self.blocking.blocklist.check(user_id)
+        """Remove a block-listed person who got in (or was invited) by another route.
+
+        Only entries in force remove anyone: a held entry (not yet counted, or waiting for a
+        moderator's confirmation) removes nobody.
+        """
+        decision = self.blocking.blocklist.check_in_force(user_id)
         if decision.verdict != "block":
             return False
         try:

@@ -148,14 +148,32 @@ class Moderation:
         note: str | None = None,
     ) -> list[str]:
         """Deny every knock in review with that reason (and person); return their ids."""
-        held = await self.store.list_knocks(state=State.REVIEW, user_id=user_id, limit=limit)
-        denied = []
+        return await self._decide_matching(actor, reason, user_id, limit, note, approve=False)
+
+    async def approve_matching(
+        self, actor: Actor, *, reason: str, limit: int = 100_000, note: str | None = None
+    ) -> list[str]:
+        """Approve every knock in review with that reason; return their ids."""
+        return await self._decide_matching(actor, reason, None, limit, note, approve=True)
+
+    async def _decide_matching(
+        self,
+        actor: Actor,
+        reason: str | None,
+        user_id: str | None,
+        limit: int,
+        note: str | None,
+        *,
+        approve: bool,
+    ) -> list[str]:
+        held = await self.store.list_knocks(
+            state=State.REVIEW, user_id=user_id, reason=reason, limit=limit
+        )
+        decided = []
         for knock in held:
-            if reason is not None and knock.reason != reason:
-                continue
             try:
-                await self.deny(knock.knock_id, actor, note)
-            except NotInReview:
-                continue  # decided meanwhile
-            denied.append(knock.knock_id)
-        return denied
+                await self._decide(knock.knock_id, actor, note, approve=approve)
+            except (NotInReview, NoSuchKnock):
+                continue  # decided (or erased) meanwhile
+            decided.append(knock.knock_id)
+        return decided

@@ -1,5 +1,7 @@
 """Review in Matrix: knocks held for review are posted to the moderation room, and moderators
-answer there — ✅ / ❌ reactions, or `!approve @id`, `!deny @id`, `!block @id reason`."""
+answer there — ✅ / ❌ reactions, or `!approve @id`, `!deny @id`, `!block @id reason`,
+`!block <pattern> confirm` for a held entry, and `!approve wave` / `!deny wave` for every knock a
+join wave holds. Posts carry `m.mentions: {}`, so the ids they quote ping nobody."""
 
 from __future__ import annotations
 
@@ -11,18 +13,20 @@ from knock.config import Settings
 from knock.core.evidence import read_evidence
 from knock.core.history import Actor
 from knock.core.knocks import KnockRecord
-from knock.core.lifecycle import Event, State
+from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient
 from knock.services.blocklist.actions import Blocking, NeedsConfirmation
 from knock.services.blocklist.index import BadPattern
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.room_check import power_of, state_by_key
 from knock.services.moderation.actions import Moderation, NoSuchKnock, NotInReview
+from knock.services.moderation.notices import would_remove
 from knock.store import Store
 
 log = logging.getLogger(__name__)
 
 APPROVE, DENY = "✅", "❌"
+WAVE = "wave"  # `!approve wave`, `!deny wave`: every knock the join-wave breaker holds
 
 
 class ModerationRoom:
@@ -63,18 +67,24 @@ class ModerationRoom:
             f"!approve {knock.user_id} / !deny {knock.user_id}."
         )
         event_id = await self.matrix.send_message(
-            self.room_id, body, txn_id=f"announce-{knock.knock_id}"
+            self.room_id, body, mentions=[], txn_id=f"announce-{knock.knock_id}"
         )
         await self.store.add_review_post(event_id, knock.knock_id)
 
     async def handle(self, event: dict[str, Any]) -> None:
-        """Act on one event of the moderation room, if a moderator sent it."""
+        """Act on one event of the moderation room, if a moderator sent it.
+
+        Only a person's text (`m.text`) is a command: a bridge or bot relaying a notice
+        (`m.notice`) at moderator power is not obeyed, nor is an emote.
+        """
         sender = str(event.get("sender", ""))
         if self.account.is_bot(sender) or event.get("type") not in ("m.reaction", "m.room.message"):
             return
+        content = event.get("content", {})
+        if event["type"] == "m.room.message" and content.get("msgtype") != "m.text":
+            return
         if not await self._is_moderator(sender):
             return
-        content = event.get("content", {})
         if event["type"] == "m.reaction":
             await self._reaction(sender, content.get("m.relates_to", {}))
         else:
@@ -87,7 +97,7 @@ class ModerationRoom:
         if knock_id is None or key not in (APPROVE, DENY):
             return
         said = await self._decide(knock_id, sender, approve=key == APPROVE)
-        await self.matrix.send_message(self.room_id, said, thread_root=target)
+        await self.matrix.send_message(self.room_id, said, mentions=[], thread_root=target)
 
     async def _command(self, sender: str, body: str, event_id: str) -> None:
         words = body.strip().split(maxsplit=2)
@@ -96,13 +106,24 @@ class ModerationRoom:
         command, user_id = words[0], words[1]
         if command == "!block":
             said = await self._block(sender, user_id, words[2] if len(words) > 2 else None)
+        elif user_id == WAVE:
+            said = await self._decide_wave(sender, approve=command == "!approve")
         else:
             knock = await self.store.latest_knock(user_id, [State.REVIEW])
             if knock is None:
                 said = f"{user_id} has no knock waiting for review."
             else:
                 said = await self._decide(knock.knock_id, sender, approve=command == "!approve")
-        await self.matrix.send_message(self.room_id, said, thread_root=event_id)
+        await self.matrix.send_message(self.room_id, said, mentions=[], thread_root=event_id)
+
+    async def _decide_wave(self, sender: str, *, approve: bool) -> str:
+        """`!approve wave` / `!deny wave`: every knock the join-wave breaker holds."""
+        actor, reason = Actor.matrix(sender), Reason.JOIN_WAVE.value
+        if approve:
+            approved = await self.moderation.approve_matching(actor, reason=reason)
+            return f"Approved {len(approved)} knocks held by the join wave."
+        denied = await self.moderation.deny_matching(actor, reason=reason, limit=100_000)
+        return f"Denied {len(denied)} knocks held by the join wave."
 
     async def _decide(self, knock_id: str, sender: str, *, approve: bool) -> str:
         actor = Actor.matrix(sender)
@@ -117,15 +138,24 @@ class ModerationRoom:
         except NoSuchKnock:
             return "Nothing done: that knock no longer exists (erased after RETENTION)."
 
-    async def _block(self, sender: str, pattern: str, reason: str | None) -> str:
+    async def _block(self, sender: str, pattern: str, rest: str | None) -> str:
+        """`!block <pattern> [reason]`, or `!block <pattern> confirm [reason]` for a held one."""
         actor = Actor.matrix(sender)
+        first, _, after = (rest or "").partition(" ")
+        confirm = first.lower() == "confirm"
+        reason = (after if confirm else rest or "").strip() or None
         try:
             entry = self.blocking.blocklist.entry_for(pattern, reason=reason, source=str(actor))
-            result = await self.blocking.block(entry, actor)
+            # The reply in the thread is the announcement: no second post in the room.
+            result = await self.blocking.block(entry, actor, confirm=confirm, announce=False)
         except BadPattern as exc:
             return f"Nothing done: {exc}."
-        except NeedsConfirmation:
-            return "Nothing done: that would remove more than BLOCK_CONFIRM_THRESHOLD people."
+        except NeedsConfirmation as exc:
+            return (
+                f"Held {entry.pattern}: {would_remove(exc.plan.removed, self.settings)}. "
+                f"New knocks it covers are refused; send !block {entry.pattern} confirm "
+                "to remove them."
+            )
         return f"Blocked {entry.pattern}; {result.plan.people} removed or turned down."
 
     async def _is_moderator(self, user_id: str) -> bool:

@@ -51,7 +51,8 @@ async def block_user(
         threshold = services.settings.block_confirm_threshold
         detail = (
             f"This would remove more than {threshold} people (BLOCK_CONFIRM_THRESHOLD): "
-            'look at the list and call again with "confirm": true'
+            "the entry is held (it refuses new knocks and removes nobody); look at the list "
+            'and call again with "confirm": true to remove them, or unblock it'
         )
         return JSONResponse({"detail": detail, **exc.as_dict()}, status_code=409)
     return result.as_dict()
@@ -111,6 +112,7 @@ async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> dict
             "added_at": iso(e.added_at),
             "source": e.source,
             "hashed": e.hashed,
+            "status": "held" if e.held else "active",  # held: refuses knocks, removes nobody
         }
 
     return {

@@ -19,6 +19,7 @@ from knock.core.blocklist import (
     MatchPolicy,
     Transform,
     TransformKind,
+    covers_anyone,
 )
 from knock.core.blocklist.decide import MAX_MATCHES
 from knock.core.blocklist.fold import keys
@@ -549,3 +550,70 @@ def test_covers_agrees_with_check(entry: Entry, user_id: str) -> None:
     else:
         expected = any(m.rule in _STRONG and m.verdict == "block" for m in decision.matches)
     assert BlockIndex().covers(entry, user_id) is expected
+
+
+# Catch-alls: an entry that would match anyone, on any server.
+
+
+@pytest.mark.parametrize(
+    "pattern", ["*", "@*:*", "@*:*.org", "@?:*", "*.org", "@*:*org", "@?*:*", "**"]
+)
+def test_an_entry_covering_arbitrary_ids_on_unrelated_servers_is_a_catch_all(
+    pattern: str,
+) -> None:
+    assert covers_anyone(Entry(pattern))
+    assert covers_anyone(Entry(pattern, allow=True))
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "@spam*:*",
+        "@*:evil.example",
+        "@*:*.evil.example",
+        "evil.example",
+        "*.evil.example",
+        TROLL,
+        "@a*:*",
+        "org",
+    ],
+)
+def test_entries_that_name_a_server_or_a_name_are_not_catch_alls(pattern: str) -> None:
+    assert not covers_anyone(Entry(pattern))
+
+
+def test_a_hashed_entry_is_never_a_catch_all() -> None:
+    assert not covers_anyone(Entry(id_hash("@a:example.org"), hashed=True))
+
+
+# Held entries: they refuse knocks, and remove nobody until a moderator confirms them.
+
+
+def test_a_held_entry_blocks_a_check_and_counts_only_when_held_entries_are_included() -> None:
+    blocks = BlockIndex([Entry("@spam*:*", held=True), Entry(TROLL)])
+
+    assert blocks.check("@spammer:x.org").verdict == "block"
+    in_force = blocks.check("@spammer:x.org", include_held=False)
+    assert in_force == Decision("allow")
+    assert blocks.check(TROLL, include_held=False).verdict == "block"
+
+
+def test_an_entry_in_force_wins_over_a_held_one_covering_the_same_id() -> None:
+    blocks = BlockIndex([Entry("@spam*:*", held=True), Entry("@spammer:x.org")])
+
+    decision = blocks.check("@spammer:x.org", include_held=False)
+
+    assert decision.verdict == "block"
+    assert [match.entry for match in decision.matches] == ["@spammer:x.org"]
+
+
+@given(st.lists(_ENTRY, max_size=8), st.one_of(_PATTERN, st.sampled_from([TROLL, KING])))
+def test_covering_lists_exactly_the_block_entries_that_cover_an_id(
+    entries: list[Entry], user_id: str
+) -> None:
+    blocks = BlockIndex(entries)
+    live = {entry.pattern: entry for entry in entries if not entry.allow}
+
+    found = {entry.pattern for entry in blocks.covering(user_id)}
+
+    assert found == {pattern for pattern, e in live.items() if blocks.covers(e, user_id)}

@@ -15,6 +15,7 @@ from knock.services.blocklist.index import BadPattern, normalise_pattern
         ("troll:example.org", "@troll:example.org"),
         ("@spam*:*", "@spam*:*"),
         ("@*:evil.example", "@*:evil.example"),
+        ("@*:*.evil.example", "@*:*.evil.example"),
         ("@b?b:example.org", "@b?b:example.org"),
         ("Evil.Example", "evil.example"),
         ("*.evil.example", "*.evil.example"),
@@ -30,6 +31,8 @@ def test_ids_globs_and_servers_are_accepted(typed: str, stored: str) -> None:
         ("", "an entry is"),
         ("@troll", "not a valid Matrix ID"),
         ("@spam*", "needs a server part"),
+        ("@spam*:", "needs a server part"),
+        ("@*:", "needs a server part"),
         ("two words", "an entry is"),
         ("bad_server!", "not a valid server name"),
     ],
@@ -37,3 +40,14 @@ def test_ids_globs_and_servers_are_accepted(typed: str, stored: str) -> None:
 def test_anything_else_is_refused_with_a_reason(typed: str, why: str) -> None:
     with pytest.raises(BadPattern, match=why):
         normalise_pattern(typed)
+
+
+@pytest.mark.parametrize("typed", ["*", "@*:*", "@*:*.org", "@?:*", "*.org", "**", "@?*:*"])
+def test_a_catch_all_is_refused_with_a_hint_to_name_a_server(typed: str) -> None:
+    with pytest.raises(BadPattern) as refused:
+        normalise_pattern(typed)
+
+    assert "would match anyone on any server" in str(refused.value)
+    assert "name a server instead, like @*:evil.example or @spam*:evil.example" in str(
+        refused.value
+    )
