@@ -22,16 +22,27 @@ class IdResult:
     user_id: str
     repairs: tuple[str, ...] = ()
     problem: str | None = None
+    # The lower-cased id to invite instead when a historical id is unknown to its homeserver.
+    fallback: str | None = None
+    # Whether the text may be matched against the block-list (not when it is far too long).
+    matchable: bool = True
+
+    @property
+    def strict(self) -> str:
+        """The id as a repair under the current grammar makes it: what the block-list is asked."""
+        return self.fallback or self.user_id
 
 
 def read_id(requested: str, default_server: str) -> IdResult:
-    """Repair and validate the id as typed."""
+    """Repair and validate the id as typed; a valid historical id is kept as typed."""
     try:
-        user_id, repairs = mxid.parse(requested, default_server)
+        user_id, repairs = mxid.read(requested, default_server)
+    except mxid.TooLong as exc:
+        return IdResult(requested.strip()[:255], problem=exc.reason, matchable=False)
     except mxid.InvalidMatrixId as exc:
         shown = mxid.repair(requested, default_server).candidate[:255] or requested[:255]
         return IdResult(shown, problem=exc.reason)
-    return IdResult(user_id, repairs)
+    return IdResult(user_id, repairs, fallback=mxid.lower_cased(user_id))
 
 
 @dataclass(frozen=True)

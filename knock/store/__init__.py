@@ -299,6 +299,21 @@ class Store:
                 )
         return True
 
+    async def rename_queued(
+        self, knock_id: str, user_id: str, history: Sequence[HistoryLine], now: float
+    ) -> bool:
+        """Change the Matrix ID of a queued knock (the id found at invite time); False if moved."""
+        async with self._write() as conn:
+            changed = await conn.execute(
+                update(knocks)
+                .where(knocks.c.knock_id == knock_id, knocks.c.state == State.QUEUED.value)
+                .values(user_id=user_id, updated_at=now)
+            )
+            if changed.rowcount == 0:
+                return False
+            await add_history(conn, knock_id, history, now)
+        return True
+
     async def add_history(self, knock_id: str, history: Sequence[HistoryLine], now: float) -> None:
         """Append lines to a knock's history without changing its state."""
         async with self._write() as conn:

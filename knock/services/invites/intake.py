@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import limits
-from knock.core.admission import read_id
+from knock.core.admission import IdResult, read_id
 from knock.core.admission_batch import (
     Arrival,
     Batch,
@@ -28,6 +28,7 @@ from knock.core.admission_batch import (
     ResetWave,
     Rules,
 )
+from knock.core.blocklist import Decision
 from knock.core.forms import Submission
 from knock.core.lifecycle import State
 from knock.services.blocklist.index import Blocklist
@@ -115,9 +116,18 @@ class Intake:
             honeypot=limits.honeypot_filled(
                 submission.field_values(), self.settings.honeypot_fields
             ),
-            block=self.blocklist.check(identity.user_id, typed=requested),
+            block=self._block_check(identity, requested),
             answers=self._answers(submission),
         )
+
+    def _block_check(self, identity: IdResult, requested: str) -> Decision:
+        """Match the id (as a repair makes it) and the text as typed against the block-list.
+
+        Text far longer than any id is not matched at all: it is refused as it is.
+        """
+        if not identity.matchable:
+            return Decision("allow")
+        return self.blocklist.check(identity.strict, typed=requested)
 
     async def _commit_arrivals(self) -> None:
         try:

@@ -69,7 +69,7 @@ async def invite_from_form(request: Request) -> Response:
         return _error(401, f"The delivery is not signed with the {submission.platform} secret")
     if not submission.final:
         return JSONResponse({"status": "ignored"}, status_code=200)
-    requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid)
+    requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid_historical)
     if requested is None or not requested.strip():
         return _error(422, NO_ID_FIELD)
     client = client_address(request, settings.trusted_proxies)

@@ -33,13 +33,13 @@ def test_a_valid_id_is_queued_with_no_repair_in_its_history() -> None:
 
 
 def test_a_repaired_id_is_queued_and_the_repair_is_written_down() -> None:
-    verdict = decide(facts(" Alice "))
+    verdict = decide(facts(" alice "))
 
     assert verdict.user_id == "@alice:example.org"
     assert verdict.state is State.QUEUED
     assert verdict.history[0] == (
         Event.REPAIRED,
-        'removed spaces; lower-cased; added "@"; added the default server "example.org"',
+        'removed spaces; added "@"; added the default server "example.org"',
     )
 
 
