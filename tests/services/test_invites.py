@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from knock.core.forms import Field, Submission
+from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store
@@ -17,6 +18,7 @@ from tests.services.conftest import BOT, BOT_PASSWORD, BOT_TOKEN, ROOM, KnockSta
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
 ALICE = f"@alice:{SERVER}"
+API_ACTOR = Actor.api("mod")
 
 
 async def test_a_knock_is_committed_queued_and_invited_exactly_once(
@@ -333,3 +335,18 @@ async def test_with_repair_action_review_the_fallback_is_held_for_a_moderator(
     knock = await store.get_knock(outcome.knock_id)
     assert knock is not None and knock.user_id == ALICE  # what the moderator would approve
     assert homeserver.calls("invite", status=None) == []
+
+
+async def test_text_longer_than_any_id_is_refused_as_it_is_and_never_matched(
+    services: Runtime, submit: Submit, knock_state: KnockState, store: Store
+) -> None:
+    troll = f"@troll:{SERVER}"
+    await services.blocking.block(services.blocklist.entry_for(troll, reason="spam"), API_ACTOR)
+    padded = "@troll" + "\u200b" * 100 + f":{SERVER}"  # 100 zero-width spaces: 314 bytes
+
+    outcome = await submit(troll, typed=padded)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "invalid_id")
+    assert outcome.problem == "a Matrix ID is at most 255 bytes long, this one has 314"
+    history = await store.history(outcome.knock_id)
+    assert [entry.event for entry in history] == ["received", "rejected"]  # no repair, no match
