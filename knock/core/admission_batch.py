@@ -12,6 +12,7 @@ from knock.core import limits, mxid
 from knock.core.admission import Facts, IdResult, Verdict, decide
 from knock.core.admission_state import AdmissionState, Wanted, Window
 from knock.core.blocklist import Decision
+from knock.core.forms import CallerKind
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
@@ -56,11 +57,16 @@ class Rules:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who delivered a knock: a platform, or a direct caller (whose address may be limited)."""
+    """Who delivered a knock: the platform it reads as, and the kind of caller that sent it."""
 
     platform: str
-    direct: bool
-    ip_hash: str | None
+    kind: CallerKind
+    ip_hash: str | None  # a keyed hash of the address it is limited by (an IPv6 /64)
+
+    @property
+    def per_address(self) -> bool:
+        """Whether the caller's address is limited and backed off (a browser, an HTML form)."""
+        return self.kind is CallerKind.PER_ADDRESS and self.ip_hash is not None
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,7 @@ def _subjects(arrival: Arrival, rules: Rules) -> list[tuple[str, str, limits.Rat
         ("form", arrival.caller.platform, rules.limit_per_form),
     ]
     # Platforms deliver everyone's knocks from their own few addresses: never limit those.
-    if arrival.caller.direct and arrival.caller.ip_hash:
+    if arrival.caller.per_address and arrival.caller.ip_hash:
         subjects.append(("ip", arrival.caller.ip_hash, rules.limit_per_ip))
     return subjects
 
@@ -284,7 +290,7 @@ def _windows(arrival: Arrival, rules: Rules, now: float, wave_since: float) -> l
 
 def _strike_subjects(arrival: Arrival) -> list[str]:
     subjects = [f"user:{arrival.identity.user_id}"]
-    if arrival.caller.direct and arrival.caller.ip_hash:
+    if arrival.caller.per_address and arrival.caller.ip_hash:
         subjects.append(f"ip:{arrival.caller.ip_hash}")
     return subjects
 

@@ -110,6 +110,11 @@ class Store:
             row = {"key": key, "value": value, "updated_at": now}
             await upsert(conn, state_values, row, ["key"], {"value": value, "updated_at": now})
 
+    async def delete_value(self, key: str) -> None:
+        """Forget a stored value (nothing happens when there is none)."""
+        async with self._write() as conn:
+            await conn.execute(delete(state_values).where(state_values.c.key == key))
+
     async def admit(self, work: AdmissionWork[T], now: float) -> T:
         """Run admission's `work` in one transaction: load its snapshot, decide, save.
 

@@ -217,8 +217,13 @@ async def test_a_real_historical_account_is_invited_under_its_own_name(
     answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
 
     assert answer.status_code == 202
-    await eventually(lambda: invited(synapse, bot, private_room, old), what="the invite")
-    assert await knock.knock_state(answer.json()["knock_id"]) == (State.INVITED, None)
+    knock_id = answer.json()["knock_id"]
+
+    async def recorded() -> bool:
+        return await knock.knock_state(knock_id) == (State.INVITED, None)
+
+    await eventually(recorded, what="the invite to be recorded")
+    assert invited(synapse, bot, private_room, old)
     assert namesake.user_id not in synapse.members(bot, private_room, "invite")
 
 

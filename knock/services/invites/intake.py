@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import limits
+from knock.core.addresses import limited_as
 from knock.core.admission import IdResult, read_id
 from knock.core.admission_batch import (
     Arrival,
@@ -29,7 +30,7 @@ from knock.core.admission_batch import (
     Rules,
 )
 from knock.core.blocklist import Decision
-from knock.core.forms import Submission
+from knock.core.forms import CallerKind, Submission
 from knock.core.lifecycle import State
 from knock.services.blocklist.index import Blocklist
 from knock.services.errors import Unavailable, unavailable_errors
@@ -83,15 +84,24 @@ class Intake:
         key = await store.add_value_once(IP_KEY, secrets.token_hex(32), now)
         return bytes.fromhex(key)
 
-    async def knock(self, submission: Submission, requested: str, client_ip: str | None) -> Outcome:
+    async def knock(
+        self,
+        submission: Submission,
+        requested: str,
+        client_ip: str | None,
+        kind: CallerKind = CallerKind.SERVER_TO_SERVER,
+    ) -> Outcome:
         """Run admission's checks and commit the knock, with its invite job when it may go ahead.
+
+        `kind` says who delivered it: a per-address caller's address is limited and backed
+        off; a server-to-server caller's (a platform's, Matrix itself) never is.
 
         Knocks arriving together are decided and committed together, in arrival order (group
         commit): each caller still returns only after its knock is committed. Raise
         `Unavailable` when the database cannot take it now (nothing was committed).
         """
         waiting = _Waiting(
-            self._arrival(submission, requested, client_ip),
+            self._arrival(submission, requested, client_ip, kind),
             asyncio.get_running_loop().create_future(),
         )
         self._arrived.append(waiting)
@@ -100,7 +110,9 @@ class Intake:
         # Shielded: a caller that goes away does not take its knock's decision with it.
         return await asyncio.shield(waiting.outcome)
 
-    def _arrival(self, submission: Submission, requested: str, client_ip: str | None) -> Arrival:
+    def _arrival(
+        self, submission: Submission, requested: str, client_ip: str | None, kind: CallerKind
+    ) -> Arrival:
         key = (
             f"{submission.platform}:{submission.submission_id}"
             if submission.submission_id
@@ -111,7 +123,7 @@ class Intake:
             knock_id=uuid.uuid4().hex[:20],
             requested=requested,
             key=key,
-            caller=Caller(submission.platform, submission.direct, self._hash_ip(client_ip)),
+            caller=Caller(submission.platform, kind, self._hash_ip(client_ip)),
             identity=identity,
             honeypot=limits.honeypot_filled(
                 submission.field_values(), self.settings.honeypot_fields
@@ -186,9 +198,11 @@ class Intake:
         return released
 
     def _hash_ip(self, client_ip: str | None) -> str | None:
+        """A keyed hash of what the address counts as (an IPv6 address: its /64)."""
         if not client_ip:
             return None
-        return hmac.new(self.ip_key, client_ip.encode(), hashlib.sha256).hexdigest()[:32]
+        subject = limited_as(client_ip).encode()
+        return hmac.new(self.ip_key, subject, hashlib.sha256).hexdigest()[:32]
 
     def _answers(self, submission: Submission) -> str | None:
         if not self.settings.store_form_answers:
