@@ -466,3 +466,28 @@ async def test_an_ipv6_caller_is_limited_by_its_64(
 
     assert same_64 == [202, 429]
     assert next_64 == 202
+
+
+async def test_a_browser_cannot_take_a_scripts_submission_id_before_it(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    person = make_user("script")
+    settings = knock_settings(tmp_path, synapse, bot, private_room)
+    knock = await start_knock(settings)
+    try:
+        squatter = await knock.http.post(
+            "/invite_from_form",
+            json={"matrix_id": f"@squatter:{synapse.server_name}", "submission_id": "row-17"},
+            headers=BROWSER,
+        )
+        script = await knock.http.post(
+            "/invite_from_form",
+            json={"matrix_id": person.user_id, "submission_id": "row-17"},
+            headers=WITH_TOKEN,
+        )
+        await eventually(lambda: invited(synapse, bot, private_room, person.user_id))
+    finally:
+        await knock.stop()
+
+    assert squatter.status_code == script.status_code == 202
+    assert script.json()["knock_id"] != squatter.json()["knock_id"]

@@ -113,11 +113,7 @@ class Intake:
     def _arrival(
         self, submission: Submission, requested: str, client_ip: str | None, kind: CallerKind
     ) -> Arrival:
-        key = (
-            f"{submission.platform}:{submission.submission_id}"
-            if submission.submission_id
-            else None
-        )
+        key = submission_key(submission, kind)
         identity = read_id(requested, self.account.default_server())
         return Arrival(
             knock_id=uuid.uuid4().hex[:20],
@@ -208,6 +204,19 @@ class Intake:
         if not self.settings.store_form_answers:
             return None
         return json.dumps(submission.field_values(), ensure_ascii=False)[:20000]
+
+
+def submission_key(submission: Submission, kind: CallerKind) -> str | None:
+    """The key that spots a retried delivery: the platform's submission id.
+
+    A per-address caller names its own id, so its keys live apart from those of signed or
+    token-carrying deliveries: nobody can post first under a script's or a platform's id and
+    have the real delivery taken for a retry.
+    """
+    if not submission.submission_id:
+        return None
+    key = f"{submission.platform}:{submission.submission_id}"
+    return f"per-address:{key}" if kind is CallerKind.PER_ADDRESS else key
 
 
 def rules_from(settings: Settings) -> Rules:
