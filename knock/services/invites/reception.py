@@ -113,6 +113,17 @@ class Reception:
     async def receive(self, delivery: Delivery) -> Reply:
         """Answer one delivery; a knock is committed before a 202 is given."""
         headers = delivery.headers
+        settings = self.settings
+        client = client_address(
+            delivery.peer, headers.get("x-forwarded-for"), settings.trusted_proxies
+        )
+        if client.forwarded_ignored:
+            self._once(
+                "forwarded_ignored",
+                "X-Forwarded-For came from a peer not in TRUSTED_PROXIES and is ignored: behind "
+                "a reverse proxy, every caller then shares the proxy's one address (and its "
+                "per-address limits). Add the proxy to TRUSTED_PROXIES.",
+            )
         try:
             proof = prove(
                 delivery.body, headers, delivery.query_token, self.policy.secrets, self.clock.now()
@@ -132,20 +143,9 @@ class Reception:
             return _error(exc.status, exc.message)
         if not submission.final:
             return Reply(200, {"status": "ignored"})
-        settings = self.settings
         requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid_historical)
         if requested is None or not requested.strip():
             return _error(422, NO_ID_FIELD)
-        client = client_address(
-            delivery.peer, headers.get("x-forwarded-for"), settings.trusted_proxies
-        )
-        if client.forwarded_ignored:
-            self._once(
-                "forwarded_ignored",
-                "X-Forwarded-For came from a peer not in TRUSTED_PROXIES, so it is ignored: "
-                "every caller behind that proxy shares its one address (and its per-address "
-                "limits). Add the proxy to TRUSTED_PROXIES.",
-            )
         try:
             outcome = await self.intake.knock(submission, requested, client.address, sender.kind)
         except Unavailable as exc:
