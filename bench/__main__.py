@@ -28,6 +28,7 @@ from knock.web.app import create_api
 from knock_testing.synapse import Sandbox, SandboxUser
 
 API = "/_matrix/client/v3"
+WEBHOOK_TOKEN = "bench-webhook-token"  # JSON deliveries need it (or a signature)
 
 
 async def knock_invites(runtime: Runtime, users: list[str]) -> float:
@@ -38,7 +39,9 @@ async def knock_invites(runtime: Runtime, users: list[str]) -> float:
         start = time.perf_counter()
         for n, user in enumerate(users):
             answer = await client.post(
-                "/invite_from_form", json={"matrix_id": user, "submission_id": f"e2e-{n}"}
+                "/invite_from_form",
+                json={"matrix_id": user, "submission_id": f"e2e-{n}"},
+                headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
             )
             assert answer.status_code == 202, answer.text
         while len(await runtime.store.knocks_in([State.INVITED], limit=len(users) + 1)) < len(
@@ -109,6 +112,7 @@ async def main(people: int) -> None:
             database_url=f"sqlite:///{tmp}/knock.db",
             tokens_file=f"{tmp}/tokens.json",
             request_delay=0,
+            webhook_token=WEBHOOK_TOKEN,
             log_level="WARNING",
         )
         runtime = Runtime(settings)

@@ -8,8 +8,9 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         compose.py      the composition root: builds every service once, in dependency order
         runtime.py      one process: opens the store, signs in, builds, runs the background work
         errors.py       what a caller hears when the database or homeserver fails
-        invites/        intake (a delivery -> a committed knock), the worker and its invite step,
-                        welcomes and reminders, following memberships, importing old invites
+        invites/        reception (who sent a delivery, and what they hear), intake (a delivery ->
+                        a committed knock), the worker and its invite step, welcomes and
+                        reminders, following memberships, importing old invites
         blocklist/      this process's block-list index, block/unblock actions, the list files,
                         policy rooms, counting new entries (held past the threshold), the lists
                         as `knock check` reads them
@@ -20,9 +21,10 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
     store/          the database: engine, schema and migrations, named queries, admission's
                     transaction, jobs, leases
     matrix/         the homeserver client: one request path that paces, waits and retries
-    core/           pure decisions, no I/O: Matrix IDs, form payloads, the block-list engine,
-                    admission (the intake gate's checks and their state), limits, the knock
-                    lifecycle, job kinds, history lines and actors
+    core/           pure decisions, no I/O: Matrix IDs, form payloads and who sent them
+                    (per-address or server-to-server callers), callers' addresses, the
+                    block-list engine, admission (the intake gate's checks and their state),
+                    limits, the knock lifecycle, job kinds, history lines and actors
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
 

@@ -100,6 +100,8 @@ def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
     async def run(runtime: Any) -> int:
         room = runtime.settings.new_room_id
         link = runtime.link
+        for warning in runtime.health.warnings:  # settings that work but should be changed
+            print(f"knock: warning: {warning.message}", file=sys.stderr)
         if not link.signed_in:
             print(f"knock: not signed in: {link.waiting_for}", file=sys.stderr)
             return 1

@@ -123,6 +123,26 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+_ORIGIN = re.compile(r"^https?://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def _origins(values: list[str]) -> list[str]:
+    origins = []
+    for value in values:
+        origin = value.strip().lower().rstrip("/")
+        if not _ORIGIN.match(origin):
+            shown = value[:60]
+            raise ValueError(f"{shown!r} is not an origin like https://forms.example.org")
+        origins.append(origin)
+    return origins
+
+
+def _not_blank(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def _database_url(value: str) -> str:
     if not value.startswith(("sqlite", "postgresql", "postgres")):
         raise ValueError("must be sqlite:///path/to/knock.db or postgresql://user@host/db")
@@ -136,6 +156,7 @@ Distances = Annotated[
     tuple[tuple[tuple[int, int], ...], int], NoDecode, BeforeValidator(parse_distances)
 ]
 Action = Literal["review", "block", "allow"]
+Secret = Annotated[SecretStr | None, AfterValidator(_not_blank)]
 
 # Settings whose value may instead be read from the file named by `<NAME>_FILE`.
 SECRET_SETTINGS = (
@@ -172,13 +193,13 @@ class Settings(BaseSettings):
     default_server_name: str | None = None
 
     # How the bot signs in (first match wins: token, password, Beeper JWT, Beeper email code).
-    matrix_access_token: SecretStr | None = None
+    matrix_access_token: Secret = None
     matrix_user_id: Annotated[str | None, AfterValidator(_user_id)] = None
-    matrix_password: SecretStr | None = None
+    matrix_password: Secret = None
     beeper_api_base: Annotated[str, AfterValidator(_url)] = "https://api.beeper.com"
     beeper_login_email: str | None = None
-    beeper_login_code: SecretStr | None = None
-    beeper_login_token: SecretStr | None = None
+    beeper_login_code: Secret = None
+    beeper_login_token: Secret = None
     tokens_file: Path = Path("tokens.json")
     device_name: str = "Knock"
 
@@ -189,15 +210,17 @@ class Settings(BaseSettings):
     kick_reason: str = "Removed by the room's moderators."
 
     # Admin API.
-    api_key: SecretStr | None = None
+    api_key: Secret = None
 
     # Intake.
     max_body_bytes: int = Field(default=262144, gt=0)
     matrix_id_field: str | None = None
-    tally_signing_secret: SecretStr | None = None
-    typeform_secret: SecretStr | None = None
-    formbricks_secret: SecretStr | None = None
-    webhook_token: SecretStr | None = None
+    tally_signing_secret: Secret = None
+    typeform_secret: Secret = None
+    formbricks_secret: Secret = None
+    webhook_token: Secret = None
+    allow_unsigned_webhooks: bool | None = None
+    allowed_origins: Annotated[CommaList, AfterValidator(_origins)] = []
     form_redirect_url: str | None = None
     repair_action: Literal["invite", "review"] = "invite"
     store_form_answers: bool = False
@@ -321,9 +344,15 @@ def _read_dotenv(env_file: str | Path) -> dict[str, str]:
 
 def _read_secret_file(variable: str, path: str) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
+        value = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"{variable} names a file that cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{variable} names a file that is not UTF-8 text") from None
+    if not value:
+        name = variable.removesuffix("_FILE")
+        raise ConfigError(f"{variable} names an empty file: put {name} in it, or unset {variable}")
+    return value
 
 
 # Stands in for an unset NEW_ROOM_ID in the commands that only read the database (`knock check`,

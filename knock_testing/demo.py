@@ -48,6 +48,7 @@ def _run(homeserver: Sandbox) -> int:
     room = homeserver.create_room(bot, name="Knock demo room")
     alice = homeserver.register("alice")
     api_key = secrets.token_urlsafe(24)
+    webhook_token = secrets.token_urlsafe(24)
     port = _port(8000)
     settings = load_settings(
         env_file=None,
@@ -55,6 +56,7 @@ def _run(homeserver: Sandbox) -> int:
         matrix_base_url=homeserver.base_url,
         matrix_access_token=bot.access_token,
         api_key=api_key,
+        webhook_token=webhook_token,
         database_url=f"sqlite:///{DEMO_DIR.resolve() / 'knock.db'}",
         tokens_file=DEMO_DIR / "tokens.json",
         blocklist_file=DEMO_DIR / "blocked_users.txt",
@@ -67,11 +69,16 @@ def _run(homeserver: Sandbox) -> int:
 Knock is starting on {url}, as {bot.user_id}, for the private room {room}.
 
   Admin API key:  {api_key}
+  Webhook token:  {webhook_token}
 
-Knock for the demo user {alice.user_id}:
+Knock for the demo user {alice.user_id}, as a script or a platform would (with the token):
 
   curl -i -X POST {url}/invite_from_form -H 'Content-Type: application/json' \\
-       -d '{{"matrix_id": "{alice.user_id}"}}'
+       -H 'Authorization: Bearer {webhook_token}' -d '{{"matrix_id": "{alice.user_id}"}}'
+
+or as an HTML form would (no token: limited per address instead):
+
+  curl -i -X POST {url}/invite_from_form -d 'matrix_id={alice.user_id}'
 
 See the invite:
 

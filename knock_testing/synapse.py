@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["Sandbox", "SandboxError", "SandboxUser", "free_port"]
+__all__ = ["HISTORICAL_PREFIX", "Sandbox", "SandboxError", "SandboxUser", "free_port"]
 
 CLIENT_V3 = "/_matrix/client/v3"
 ADMIN_V1 = "/_synapse/admin/v1"
@@ -51,6 +51,8 @@ _POLL_INTERVAL = 0.05  # seconds between /health probes while waiting for startu
 _STOP_TIMEOUT = 10.0  # seconds to wait after SIGTERM before SIGKILL
 _BIND_RETRIES = 3  # fresh ports to try if the chosen one was taken before Synapse bound it
 _MESSAGES_PAGE = 100  # events per /messages page in member_events()
+# Localparts an application service of the sandbox may register, historical ones included.
+HISTORICAL_PREFIX = "Hist"
 
 
 @dataclass
@@ -158,6 +160,7 @@ class Sandbox:
         self.log_path = self.directory / "homeserver.log"
         self.console_path = self.directory / "console.log"
         self._registration_shared_secret = secrets.token_urlsafe(32)
+        self._appservice_token = secrets.token_urlsafe(32)
         self._configured = False
         self._ever_started = False
         self._atexit_registered = False
@@ -270,6 +273,26 @@ class Sandbox:
             path = f"/_synapse/admin/v2/users/{quote(user_id, safe='')}"
             self._call("PUT", path, user=admin, json={"displayname": user_id[1:].split(":")[0]})
         return user_ids
+
+    def register_historical(self, localpart: str) -> str:
+        """Create an account whose localpart only the spec's historical grammar allows.
+
+        Synapse refuses such names at registration, but lets an application service (a
+        bridge) create them, as old homeservers did: the localpart must start with
+        `HISTORICAL_PREFIX`. The account never logs in; its user id is returned.
+        """
+        assert localpart.startswith(HISTORICAL_PREFIX), localpart
+        body = {
+            "type": "m.login.application_service",
+            "username": localpart,
+            "inhibit_login": True,
+        }
+        headers = {"Authorization": f"Bearer {self._appservice_token}"}
+        resp = self._client.post(f"{CLIENT_V3}/register", json=body, headers=headers)
+        if not resp.is_success:
+            raise SandboxError("POST", f"{CLIENT_V3}/register", resp.status_code, resp.text)
+        user_id: str = resp.json()["user_id"]
+        return user_id
 
     def login(self, localpart: str, password: str) -> SandboxUser:
         """Log in with a password, returning a new access token (new device)."""
@@ -492,8 +515,27 @@ class Sandbox:
                 }
             )
         )
+        appservice = d / "historical-appservice.yaml"
+        appservice.write_text(
+            _yaml(
+                {
+                    "id": "knock-test-historical-ids",
+                    "url": None,
+                    "as_token": self._appservice_token,
+                    "hs_token": secrets.token_urlsafe(32),
+                    "sender_localpart": "historical-ids-bridge",
+                    "rate_limited": False,
+                    "namespaces": {
+                        "users": [{"exclusive": False, "regex": f"@{HISTORICAL_PREFIX}.*"}],
+                        "rooms": [],
+                        "aliases": [],
+                    },
+                }
+            )
+        )
         config: dict[str, Any] = {
             "server_name": self.server_name,
+            "app_service_config_files": [str(appservice)],
             "pid_file": str(d / "homeserver.pid"),
             "listeners": [
                 {

@@ -12,6 +12,7 @@ from knock.core import limits, mxid
 from knock.core.admission import Facts, IdResult, Verdict, decide
 from knock.core.admission_state import AdmissionState, Wanted, Window
 from knock.core.blocklist import Decision
+from knock.core.forms import CallerKind
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
@@ -20,6 +21,9 @@ from knock.core.lifecycle import Event, Reason, State
 WAVE_TRIPPED = "join_wave.tripped_at"
 WAVE_RESET = "join_wave.reset_at"
 EVERYONE = "all"
+# An address is backed off only from its third strike (a honeypot, an invalid id) within
+# BACKOFF_RESET: one typo must not lock a person out.
+ADDRESS_FREE_STRIKES = 2
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,9 @@ class Rules:
     repair_action: str
     announce_reviews: bool  # a moderation room is set: knocks held for review are posted there
 
-    def strike(self, state: AdmissionState, subject: str) -> None:
-        """Add one back-off strike to a subject."""
-        state.strike(subject, self.backoff_base, self.backoff_cap, self.backoff_reset)
+    def strike(self, state: AdmissionState, subject: str, free: int = 0) -> None:
+        """Add one back-off strike to a subject; the first `free` ones lock nothing out."""
+        state.strike(subject, self.backoff_base, self.backoff_cap, self.backoff_reset, free)
 
     def review_job(self, reason: Reason | None) -> JobKind | None:
         """The job a knock held for review gets: its post in the moderation room.
@@ -62,11 +66,16 @@ class Rules:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who delivered a knock: a platform, or a direct caller (whose address may be limited)."""
+    """Who delivered a knock: the platform it reads as, and the kind of caller that sent it."""
 
     platform: str
-    direct: bool
-    ip_hash: str | None
+    kind: CallerKind
+    ip_hash: str | None  # a keyed hash of the address it is limited by (an IPv6 /64)
+
+    @property
+    def per_address(self) -> bool:
+        """Whether the caller's address is limited and backed off (a browser, an HTML form)."""
+        return self.kind is CallerKind.PER_ADDRESS and self.ip_hash is not None
 
 
 @dataclass(frozen=True)
@@ -259,61 +268,76 @@ def _wave_since(state: AdmissionState, rules: Rules) -> float:
     return max(state.now - rules.join_wave_window, float(reset) if reset else 0.0)
 
 
-def _subjects(arrival: Arrival, rules: Rules) -> list[tuple[str, str, limits.Rate | None]]:
-    """List the windows a knock counts against: (scope, subject, limit)."""
+def _person_subjects(arrival: Arrival, rules: Rules) -> list[tuple[str, str, limits.Rate | None]]:
+    """The windows a valid id counts against: (scope, subject, limit). Never answered."""
     identity = arrival.identity
     if identity.problem is not None:
         return []
-    subjects = [
+    return [
         ("user", identity.user_id, rules.limit_per_user),
         ("server", mxid.server_name(identity.user_id), rules.limit_per_server),
         ("form", arrival.caller.platform, rules.limit_per_form),
     ]
-    # Platforms deliver everyone's knocks from their own few addresses: never limit those.
-    if arrival.caller.direct and arrival.caller.ip_hash:
-        subjects.append(("ip", arrival.caller.ip_hash, rules.limit_per_ip))
-    return subjects
+
+
+def _address(arrival: Arrival) -> str | None:
+    """The hashed address a per-address caller is limited by; platforms' never are."""
+    caller = arrival.caller
+    return caller.ip_hash if caller.per_address else None
 
 
 def _windows(arrival: Arrival, rules: Rules, now: float, wave_since: float) -> list[Window]:
     """The windows a knock is counted in: its limits, the join wave, the global window."""
     limited = [
         (scope, subject, now - limit.seconds)
-        for scope, subject, limit in _subjects(arrival, rules)
+        for scope, subject, limit in _person_subjects(arrival, rules)
         if limit is not None
     ]
+    address = _address(arrival)
+    if address is not None and rules.limit_per_ip is not None:
+        limited.append(("ip", address, now - rules.limit_per_ip.seconds))
     return limited + [
         ("wave", EVERYONE, wave_since),
         ("admitted", EVERYONE, now - rules.spam_window_seconds),
     ]
 
 
+def _person(arrival: Arrival) -> str | None:
+    identity = arrival.identity
+    return None if identity.problem is not None else f"user:{identity.user_id}"
+
+
 def _strike_subjects(arrival: Arrival) -> list[str]:
-    subjects = [f"user:{arrival.identity.user_id}"]
-    if arrival.caller.direct and arrival.caller.ip_hash:
-        subjects.append(f"ip:{arrival.caller.ip_hash}")
-    return subjects
+    address = _address(arrival)
+    subjects = [_person(arrival), None if address is None else f"ip:{address}"]
+    return [subject for subject in subjects if subject is not None]
 
 
 def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
     identity, now = arrival.identity, state.now
-    over, retry_after = [], 0.0
-    for scope, subject, limit in _subjects(arrival, rules):
-        if limit is None:
-            continue
-        count, oldest = state.count(scope, subject)
-        if limits.over_limit(count, limit):
+    over = []
+    for scope, subject, limit in _person_subjects(arrival, rules):
+        if limit is not None and limits.over_limit(state.count(scope, subject)[0], limit):
             over.append(scope)
-            retry_after = max(retry_after, limits.window_retry_after(oldest, limit, now))
-    locked = max(limits.locked_for(state.strikes[s], now) for s in _strike_subjects(arrival))
+    address = _address(arrival)
+    address_over, address_retry, address_locked = False, 0.0, 0.0
+    if address is not None:
+        address_locked = limits.locked_for(state.strikes[f"ip:{address}"], now)
+        if rules.limit_per_ip is not None:
+            count, oldest = state.count("ip", address)
+            address_over = limits.over_limit(count, rules.limit_per_ip)
+            address_retry = limits.window_retry_after(oldest, rules.limit_per_ip, now)
+    person = _person(arrival)
     return Facts(
         identity=identity,
         block=arrival.block,
         honeypot=arrival.honeypot,
         waiting_already=identity.problem is None and identity.user_id in state.waiting,
+        address_locked_for=address_locked,
+        address_over=address_over,
+        address_retry_after=address_retry,
+        person_locked=person is not None and limits.locked_for(state.strikes[person], now) > 0,
         over_windows=tuple(over),
-        window_retry_after=retry_after,
-        locked_for=locked,
         server_allowed=identity.problem is not None
         or limits.server_allowed(
             mxid.server_name(identity.user_id),
@@ -347,15 +371,23 @@ def _wave(state: AdmissionState, rules: Rules) -> bool:
 def _count(
     state: AdmissionState, arrival: Arrival, facts: Facts, verdict: Verdict, rules: Rules
 ) -> None:
+    if verdict.answered:  # told to slow down: counting it would only keep the caller waiting
+        return
+    hits: list[tuple[str, str]] = []
+    address = _address(arrival)
+    if address is not None:  # every post a per-address caller makes counts for its address
+        hits.append(("ip", address))
     if facts.honeypot is None and not facts.waiting_already:
-        hits = [(scope, subject) for scope, subject, _ in _subjects(arrival, rules)]
+        hits += [(scope, subject) for scope, subject, _ in _person_subjects(arrival, rules)]
         hits.append(("wave", EVERYONE))
         if verdict.state is State.QUEUED:
             hits.append(("admitted", EVERYONE))
-        state.add_hits(hits)
-    if verdict.strike:
-        for subject in _strike_subjects(arrival):
-            rules.strike(state, subject)
+    state.add_hits(hits)
+    person = _person(arrival)
+    if verdict.strike_person and person is not None:
+        rules.strike(state, person)
+    if verdict.strike_address and address is not None:
+        rules.strike(state, f"ip:{address}", free=ADDRESS_FREE_STRIKES)
 
 
 def _new_knock(verdict: Verdict, arrival: Arrival) -> NewKnock:

@@ -77,9 +77,11 @@ class AdmissionState:
                 count, oldest = counted
                 self.hits[(scope, subject)] = (count + 1, self.now if oldest is None else oldest)
 
-    def strike(self, subject: str, base: float, cap: float, reset: float) -> None:
-        """Add a back-off strike to a subject (loaded beforehand)."""
-        self.strikes[subject] = limits.strike(self.strikes[subject], self.now, base, cap, reset)
+    def strike(self, subject: str, base: float, cap: float, reset: float, free: int = 0) -> None:
+        """Add a back-off strike to a subject (loaded beforehand); `free` strikes lock nothing."""
+        self.strikes[subject] = limits.strike(
+            self.strikes[subject], self.now, base, cap, reset, free
+        )
         self.changed_strikes.add(subject)
 
     def set_value(self, key: str, value: str | None) -> None:

@@ -50,10 +50,15 @@ def lockout(count: int, base: float, cap: float) -> float:
     return min(cap, base * 2.0 ** min(count - 1, 64))
 
 
-def strike(previous: Strikes | None, now: float, base: float, cap: float, reset: float) -> Strikes:
-    """Record one more strike; strikes are forgotten after `reset` seconds of quiet."""
+def strike(
+    previous: Strikes | None, now: float, base: float, cap: float, reset: float, free: int = 0
+) -> Strikes:
+    """Record one more strike; strikes are forgotten after `reset` seconds of quiet.
+
+    The first `free` strikes lock nothing out; the next one locks out for `base`, doubling.
+    """
     count = 1 if previous is None or now - previous.last_at >= reset else previous.count + 1
-    return Strikes(count, now, now + lockout(count, base, cap))
+    return Strikes(count, now, now + lockout(count - free, base, cap))
 
 
 def locked_for(strikes: Strikes | None, now: float) -> float:

@@ -4,7 +4,12 @@ People paste Matrix IDs into forms in many shapes: with stray spaces, as a matri
 ``alice@example.org``, or as a bare name. :func:`repair` fixes the common, unambiguous slips and
 says what it changed, so a moderator can see it; :func:`validate` then applies the identifier
 grammar from the Matrix spec (appendix "Identifier grammar": user identifiers and server names).
-Nothing here does I/O.
+Words with spaces between them are never glued into an id: they are refused.
+
+:func:`read` is what intake uses: it keeps a valid *historical* user ID (a localpart of any
+printable ASCII but ":", as the spec still requires servers to accept, e.g. ``@Alice:example.org``)
+as typed, so a real old account is invited under its own name; :func:`lower_cased` gives the id
+to try when the homeserver does not know that one. Nothing here does I/O.
 """
 
 import ipaddress
@@ -20,11 +25,15 @@ __all__ = [
     "InvalidMatrixId",
     "Repaired",
     "RoomID",
+    "TooLong",
     "UserID",
     "is_room_id",
     "is_valid",
+    "is_valid_historical",
     "localpart",
+    "lower_cased",
     "parse",
+    "read",
     "repair",
     "server_name",
     "validate",
@@ -39,6 +48,8 @@ MAX_ID_BYTES = 255
 
 _QUOTE_LIMIT = 64
 _LOCALPART_CHARS = frozenset(string.ascii_lowercase + string.digits + "._=-/+")
+# Historical user IDs (spec appendix "Historical User IDs"): any printable ASCII but ":".
+_HISTORICAL_CHARS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {":"}
 _DNS_CHARS = frozenset(string.ascii_letters + string.digits + "-")
 _IPV4_CHARS = frozenset(string.digits + ".")
 _IPV6_CHARS = frozenset(string.hexdigits + ":.")
@@ -64,11 +75,12 @@ _MATRIX_TO_LINK = re.compile(
     re.IGNORECASE | re.ASCII | re.DOTALL,
 )
 _EMAIL_SHAPE = re.compile(
-    r"(?P<sigil>@?)(?P<local>[a-z0-9._=/+-]+)@(?P<host>[a-z0-9.-]+)", re.ASCII
+    r"(?P<sigil>@?)(?P<local>[A-Za-z0-9._=/+-]+)@(?P<host>[A-Za-z0-9.-]+)", re.ASCII
 )
 
 _EXAMPLE = "@alice:example.org"
 _EMPTY = f"the Matrix ID is empty; it looks like {_EXAMPLE}"
+_SPACES = f"a Matrix ID has no spaces between words, like {_EXAMPLE}"
 _NO_SIGIL = f'a Matrix ID starts with "@", like {_EXAMPLE}'
 _NO_SERVER = f'a Matrix ID needs a server name after ":", like {_EXAMPLE}'
 _EMPTY_LOCALPART = f'the name before ":" is empty; it goes between "@" and ":", like {_EXAMPLE}'
@@ -92,6 +104,10 @@ class InvalidMatrixId(ValueError):
         self.reason = reason
 
 
+class TooLong(InvalidMatrixId):
+    """A typed text longer than any Matrix ID can be: refused before it is repaired or matched."""
+
+
 @dataclass(frozen=True)
 class Repaired:
     """A candidate user ID after repairs, with the repairs in words a moderator reads."""
@@ -103,21 +119,23 @@ class Repaired:
 _Step = Callable[[str], tuple[str, tuple[str, ...]]]
 
 
-def repair(raw: str, default_server: str) -> Repaired:
+def repair(raw: str, default_server: str, *, keep_case: bool = False) -> Repaired:
     """Fix the common, unambiguous slips in a typed Matrix ID; never raise.
 
     The result is not validated. Input that needs no repair comes back unchanged with no
     repairs, so ``repairs == ()`` exactly when ``candidate == raw``.
     ``default_server`` is appended to a bare name and should be a lower-case server name.
+    With ``keep_case`` only the server name is lower-cased, never the localpart.
     """
     steps: tuple[_Step, ...] = (
         _remove_spaces,
         _take_from_matrix_to_link,
         _strip_trailing_punctuation,
-        _lower_case,
+        *(() if keep_case else (_lower_case,)),
         _email_shape_to_user_id,
         _add_missing_sigil,
         lambda text: _add_default_server(text, default_server),
+        *((_lower_case_server,) if keep_case else ()),
     )
     text = raw
     repairs: list[str] = []
@@ -141,9 +159,48 @@ def parse(raw: str, default_server: str) -> tuple[UserID, tuple[str, ...]]:
     return validate(repaired.candidate), repaired.repairs
 
 
+def read(raw: str, default_server: str) -> tuple[UserID, tuple[str, ...]]:
+    """Read the Matrix ID a person typed into a form, to invite it; return it with its repairs.
+
+    A valid historical id (``@Alice:example.org``, ``@al!ce:example.org``) is kept as typed,
+    only its server name lower-cased: it may be a real old account. Anything else is repaired
+    and validated as by :func:`parse`. Raise :class:`TooLong`, before any repair, when the text
+    is longer than an id can be, and :class:`InvalidMatrixId` when it is no id.
+    """
+    size = _utf8_size(raw.strip())
+    if size > MAX_ID_BYTES:
+        raise TooLong(_too_long(size))
+    as_typed = repair(raw, default_server, keep_case=True)
+    if _user_id_problem(as_typed.candidate, historical=True) is None:
+        return UserID(as_typed.candidate), as_typed.repairs
+    return parse(raw, default_server)
+
+
+def lower_cased(user_id: str) -> UserID | None:
+    """Return ``user_id`` with its localpart lower-cased when that is another, valid user ID.
+
+    This is the id a repair makes of a historical one; intake tries it when the homeserver
+    does not know the id as typed.
+    """
+    local, colon, server = user_id[1:].partition(":")
+    candidate = f"@{local.translate(_ASCII_LOWER)}{colon}{server}"
+    if candidate == user_id or not is_valid(candidate):
+        return None
+    return UserID(candidate)
+
+
 def is_valid(value: str) -> bool:
-    """Tell whether ``value``, exactly as given, is a valid user ID."""
+    """Tell whether ``value``, exactly as given, is a valid user ID under the current grammar."""
     return _user_id_problem(value) is None
+
+
+def is_valid_historical(value: str) -> bool:
+    """Tell whether ``value``, exactly as given, is a valid user ID, historical ones included.
+
+    The localpart may hold any printable ASCII but ":"; the server name must be valid and,
+    as Knock reads ids, lower case.
+    """
+    return _user_id_problem(value, historical=True) is None
 
 
 def is_room_id(value: str) -> bool:
@@ -193,15 +250,37 @@ def _split_user_id(user_id: str) -> tuple[str, str]:
 
 
 def _remove_spaces(text: str) -> tuple[str, tuple[str, ...]]:
-    """Remove whitespace (Unicode spaces included) and invisible characters anywhere."""
+    """Remove whitespace (Unicode spaces included) and invisible characters.
+
+    Whitespace between two words (letters or digits on both sides, invisible characters
+    looked through) is kept: "not an id at all" is no id, and gluing it into one would
+    invite a stranger. Validation then refuses it.
+    """
     repairs: list[str] = []
-    without_spaces = "".join(char for char in text if not char.isspace())
+    without_spaces = "".join(
+        char for index, char in enumerate(text) if not char.isspace() or _between_words(text, index)
+    )
     if without_spaces != text:
         repairs.append("removed spaces")
     visible = "".join(char for char in without_spaces if char not in _INVISIBLE)
     if visible != without_spaces:
         repairs.append("removed invisible characters")
     return visible, tuple(repairs)
+
+
+def _between_words(text: str, index: int) -> bool:
+    """Tell whether the whitespace at ``index`` lies between two letters or digits."""
+
+    def neighbour(indices: Iterable[int]) -> str:
+        for at in indices:
+            char = text[at]
+            if not char.isspace() and char not in _INVISIBLE:
+                return char
+        return ""
+
+    before = neighbour(range(index - 1, -1, -1))
+    after = neighbour(range(index + 1, len(text)))
+    return before.isalnum() and after.isalnum()
 
 
 def _take_from_matrix_to_link(text: str) -> tuple[str, tuple[str, ...]]:
@@ -235,6 +314,15 @@ def _lower_case(text: str) -> tuple[str, tuple[str, ...]]:
     if lowered == text:
         return text, ()
     return lowered, ("lower-cased",)
+
+
+def _lower_case_server(text: str) -> tuple[str, tuple[str, ...]]:
+    """Lower-case the ASCII letters of the server name of ``@localpart:server``."""
+    local, colon, server = text.partition(":")
+    lowered = server.translate(_ASCII_LOWER)
+    if not text.startswith("@") or not colon or lowered == server:
+        return text, ()
+    return f"{local}:{lowered}", ("lower-cased the server name",)
 
 
 def _email_shape_to_user_id(text: str) -> tuple[str, tuple[str, ...]]:
@@ -272,28 +360,32 @@ def _add_default_server(text: str, default_server: str) -> tuple[str, tuple[str,
 
 
 def _is_localpart(text: str) -> bool:
-    """Tell whether ``text`` is a non-empty, valid localpart."""
-    return bool(text) and set(text) <= _LOCALPART_CHARS
+    """Tell whether ``text`` is a non-empty localpart, valid once lower-cased."""
+    return bool(text) and set(text.translate(_ASCII_LOWER)) <= _LOCALPART_CHARS
 
 
 # Validation. Each function returns the reason for the first problem found, or None.
 
 
-def _user_id_problem(value: str) -> str | None:
-    """Find the first problem with ``value`` as a user ID."""
+def _user_id_problem(value: str, *, historical: bool = False) -> str | None:
+    """Find the first problem with ``value`` as a user ID (a historical one, if allowed)."""
     if not value:
         return _EMPTY
+    if any(char.isspace() for char in value.strip()):
+        return _SPACES
     if not value.startswith("@"):
         return _NO_SIGIL
     size = _utf8_size(value)
     if size > MAX_ID_BYTES:
-        return f"a Matrix ID is at most {MAX_ID_BYTES} bytes long, this one has {size}"
+        return _too_long(size)
     local, colon, server = value[1:].partition(":")
     if not colon:
         return _NO_SERVER
     if not local:
         return _EMPTY_LOCALPART
-    problem = _localpart_problem(local) or _server_name_problem(server)
+    if historical and not set(local) <= _HISTORICAL_CHARS:
+        return _localpart_problem(local)
+    problem = (None if historical else _localpart_problem(local)) or _server_name_problem(server)
     if problem is not None:
         return problem
     # The spec lets server names ignore case, but homeservers compare user IDs as exact
@@ -301,6 +393,10 @@ def _user_id_problem(value: str) -> str | None:
     if server.translate(_ASCII_LOWER) != server:
         return _SERVER_UPPER
     return None
+
+
+def _too_long(size: int) -> str:
+    return f"a Matrix ID is at most {MAX_ID_BYTES} bytes long, this one has {size}"
 
 
 def _localpart_problem(local: str) -> str | None:

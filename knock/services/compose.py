@@ -28,6 +28,7 @@ from knock.services.homeserver.signin import SignIn
 from knock.services.invites.intake import Intake
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.membership import MembershipFollower
+from knock.services.invites.reception import Reception, unsigned_knocks_stored
 from knock.services.invites.welcome import Welcomer
 from knock.services.invites.worker import Worker
 from knock.services.moderation.actions import Moderation
@@ -51,6 +52,7 @@ class Services:
     blocklist: Blocklist
     blocking: Blocking
     intake: Intake
+    reception: Reception
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -96,6 +98,8 @@ async def build_services(
         ip_key=await Intake.load_ip_key(store, clock.now()),
         wakeup=wakeup,
     )
+    unsigned_knocks = await unsigned_knocks_stored(settings, store)
+    reception = Reception(settings, clock, intake, unsigned_knocks=unsigned_knocks)
     welcomer = Welcomer(settings, store, matrix, clock, account)
     follower = MembershipFollower(
         settings,
@@ -157,10 +161,11 @@ async def build_services(
         clock=clock,
         account=account,
         link=link,
-        health=Health(settings, store, link),
+        health=Health(settings, store, link, unsigned_knocks=unsigned_knocks),
         blocklist=blocklist,
         blocking=blocking,
         intake=intake,
+        reception=reception,
         welcomer=welcomer,
         follower=follower,
         moderation=moderation,

@@ -63,10 +63,13 @@ class Readiness:
 class Health:
     """Answer readiness probes without writing to the database or pacing the bot account."""
 
-    def __init__(self, settings: Settings, store: Store, link: HomeserverLink) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, link: HomeserverLink, *, unsigned_knocks: bool
+    ) -> None:
         self.settings = settings
         self.store = store
         self.link = link
+        self.warnings = tuple(setting_warnings(settings, unsigned_knocks=unsigned_knocks))
 
     async def readiness(self) -> Readiness:
         """Check the database (a read), and report what is known of the homeserver and rooms."""
@@ -82,18 +85,43 @@ class Health:
             signed_in=self.link.signed_in,
             waiting_for=self.link.waiting_for,
             room_problems=dict(self.link.problems),
-            warnings=tuple(setting_warnings(self.settings)),
+            warnings=self.warnings,
         )
 
 
-def setting_warnings(settings: Settings) -> list[SettingWarning]:
-    """Settings that work but should be changed, as short codes with a sentence each."""
+def setting_warnings(settings: Settings, *, unsigned_knocks: bool = False) -> list[SettingWarning]:
+    """Settings that work but should be changed, as short codes with a sentence each.
+
+    `unsigned_knocks`: the database holds knocks accepted without a signature or token from
+    before this version, and nothing is set yet, so unsigned deliveries are still accepted.
+    """
     warnings = []
-    if not settings.signing_configured:
+    if unsigned_knocks:
+        warnings.append(
+            SettingWarning(
+                "unsigned_knocks_in_database",
+                "The database holds knocks accepted without a signature or token, so Knock "
+                "still accepts unsigned deliveries from anyone (limited per address). Set "
+                "WEBHOOK_TOKEN (or a platform's signing secret) and send it from your "
+                "platforms, or set ALLOW_UNSIGNED_WEBHOOKS=true to keep this or =false to "
+                "refuse them.",
+            )
+        )
+    elif settings.allow_unsigned_webhooks:
+        warnings.append(
+            SettingWarning(
+                "unsigned_webhooks_allowed",
+                "ALLOW_UNSIGNED_WEBHOOKS=true: JSON deliveries without a signature or token are "
+                "accepted from anyone (limited per address).",
+            )
+        )
+    elif not settings.signing_configured and settings.allow_unsigned_webhooks is None:
         warnings.append(
             SettingWarning(
                 "unsigned_intake",
-                "No signing secret and no WEBHOOK_TOKEN are set: anyone can post knocks.",
+                "No signing secret and no WEBHOOK_TOKEN are set: JSON deliveries are refused "
+                "(401) and only HTML forms are taken. Set WEBHOOK_TOKEN for your platforms, or "
+                "ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned JSON from anyone.",
             )
         )
     for name, secret in (("API_KEY", settings.api_key), ("WEBHOOK_TOKEN", settings.webhook_token)):

@@ -93,6 +93,8 @@ class Runtime:
             settings, self._store, self._matrix, self._http, self.clock
         )
         self._account = services.account
+        for warning in services.health.warnings:  # at every start, until they are fixed
+            log.warning("%s", warning.message)
         try:
             await services.link.connect()
         except SignInError as exc:  # a settings mistake: the one thing that stops start-up

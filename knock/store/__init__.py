@@ -110,6 +110,11 @@ class Store:
             row = {"key": key, "value": value, "updated_at": now}
             await upsert(conn, state_values, row, ["key"], {"value": value, "updated_at": now})
 
+    async def delete_value(self, key: str) -> None:
+        """Forget a stored value (nothing happens when there is none)."""
+        async with self._write() as conn:
+            await conn.execute(delete(state_values).where(state_values.c.key == key))
+
     async def admit(self, work: AdmissionWork[T], now: float) -> T:
         """Run admission's `work` in one transaction: load its snapshot, decide, save.
 
@@ -310,6 +315,21 @@ class Store:
                         jobs.c.id == finish.job_id, jobs.c.locked_by == finish.claimed_by
                     )
                 )
+        return True
+
+    async def rename_queued(
+        self, knock_id: str, user_id: str, history: Sequence[HistoryLine], now: float
+    ) -> bool:
+        """Change the Matrix ID of a queued knock (the id found at invite time); False if moved."""
+        async with self._write() as conn:
+            changed = await conn.execute(
+                update(knocks)
+                .where(knocks.c.knock_id == knock_id, knocks.c.state == State.QUEUED.value)
+                .values(user_id=user_id, updated_at=now)
+            )
+            if changed.rowcount == 0:
+                return False
+            await add_history(conn, knock_id, history, now)
         return True
 
     async def add_history(self, knock_id: str, history: Sequence[HistoryLine], now: float) -> None:

@@ -125,6 +125,19 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE blocklist_entries ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
         "CREATE INDEX blocklist_entries_status ON blocklist_entries (status)",
     ],
+    [
+        # From this version on, JSON platform deliveries need a signature or WEBHOOK_TOKEN. If
+        # the database holds knocks from those platforms (or Jotform) stored before, they may
+        # have been accepted without either: mark it, so that an upgrade does not silently
+        # break a running form. Start-up clears the mark once a secret, the token or
+        # ALLOW_UNSIGNED_WEBHOOKS is set (services/invites/reception.py).
+        """INSERT INTO state_values (key, value, updated_at)
+            SELECT 'intake.unsigned_knocks_before_upgrade', 'true', 0
+            WHERE EXISTS (
+                SELECT 1 FROM knocks WHERE source IN
+                    ('tally', 'typeform', 'formbricks', 'heyform', 'jotform', 'fillout', 'generic')
+            )""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}

@@ -27,7 +27,12 @@ from knock_testing.synapse import Sandbox, SandboxUser, free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "forms"
 FIXTURE_SECRET = "knock-fixture-secret"
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-long-enough"
+# Every Knock the harness starts has a WEBHOOK_TOKEN (a test can override it, or set it to None).
+WEBHOOK_TOKEN = "harness-webhook-token"
+WITH_TOKEN = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+# What a browser sends with a form it posts: it makes the post a per-address caller's.
+BROWSER = {"Origin": "https://forms.example.org"}
 
 
 @dataclass
@@ -70,6 +75,10 @@ def knock_settings(
         "allowlist_file": tmp_path / "allowed_users.txt",
         "request_delay": 0,
         "api_key": ADMIN_KEY,
+        "webhook_token": WEBHOOK_TOKEN,
+        # The platforms that sign deliveries are set up to, as a deployment would be.
+        "tally_signing_secret": FIXTURE_SECRET,
+        "typeform_secret": FIXTURE_SECRET,
         "log_level": "INFO",
     }
     values.update(overrides)
@@ -208,6 +217,7 @@ def process_env(
         "BLOCKLIST_FILE": str(tmp_path / "blocked.txt"),
         "ALLOWLIST_FILE": str(tmp_path / "allowed.txt"),
         "REQUEST_DELAY": "0",
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         **extra,
     }
 

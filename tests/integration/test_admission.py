@@ -17,7 +17,9 @@ from knock_testing.synapse import Sandbox, SandboxUser
 from tests.clock import FakeClock
 from tests.conftest import MakeUser
 from tests.integration.harness import (
+    BROWSER,
     FIXTURE_SECRET,
+    WITH_TOKEN,
     KnockUnderTest,
     database_rows,
     invite_count,
@@ -58,41 +60,44 @@ async def test_a_filled_honeypot_gets_the_same_answer_and_invites_nobody(
     assert person.user_id not in synapse.members(bot, private_room)
 
 
-async def test_direct_callers_past_limit_per_ip_get_429_but_platforms_never_do(
+async def test_per_address_callers_past_limit_per_ip_get_429_but_platforms_never_do(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> None:
     settings = knock_settings(
-        tmp_path,
-        synapse,
-        bot,
-        private_room,
-        tally_signing_secret=FIXTURE_SECRET,
-        webhook_token="direct-token",
-        limit_per_ip="2/1h",
-        limit_per_user="off",
+        tmp_path, synapse, bot, private_room, limit_per_ip="2/1h", limit_per_user="off"
     )
     knock = await start_knock(settings, background=False)
     try:
-        direct = [
+        browser = [
             await knock.http.post(
-                "/invite_from_form?token=direct-token",
+                "/invite_from_form",
                 json={"matrix_id": f"@direct{n}:{synapse.server_name}"},
+                headers=BROWSER,
             )
             for n in range(3)
         ]
         platform = []
-        for n in range(5):  # all from the same address as the direct calls above
+        for n in range(5):  # all from the same address as the browser's posts above
             body, headers = tally_delivery(f"@viatally{n}:{synapse.server_name}", f"ip-{n}")
             platform.append(
                 await knock.http.post("/invite_from_form", content=body, headers=headers)
             )
+        scripts = [  # the token, no Origin: a script, server-to-server
+            await knock.http.post(
+                "/invite_from_form",
+                json={"matrix_id": f"@script{n}:{synapse.server_name}"},
+                headers=WITH_TOKEN,
+            )
+            for n in range(3)
+        ]
     finally:
         await knock.stop()
 
-    assert [a.status_code for a in direct] == [202, 202, 429]
-    assert int(direct[2].headers["Retry-After"]) > 0
-    assert "blocked" not in direct[2].text.lower()
+    assert [a.status_code for a in browser] == [202, 202, 429]
+    assert int(browser[2].headers["Retry-After"]) > 0
+    assert "blocked" not in browser[2].text.lower()
     assert [a.status_code for a in platform] == [202] * 5
+    assert [a.status_code for a in scripts] == [202] * 3
 
 
 async def test_back_off_follows_a_refusal_and_a_duplicate_starts_none(
@@ -329,7 +334,6 @@ async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
             synapse,
             bot,
             private_room,
-            webhook_token="t",
             limit_per_ip="1/1h",
             limit_per_user="off",
             trusted_proxies=trusted,
@@ -338,10 +342,10 @@ async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
         try:
             answers = []
             for n, forwarded in enumerate(["198.51.100.1", "198.51.100.2", "198.51.100.1"]):
-                answer = await knock.http.post(
-                    "/invite_from_form?token=t",
+                answer = await knock.http.post(  # an HTML form, behind the proxy
+                    "/invite_from_form",
                     # Each run knocks for other people: both runs share the test's database.
-                    json={"matrix_id": f"@xff{n}-{directory.name}:{synapse.server_name}"},
+                    data={"matrix_id": f"@xff{n}-{directory.name}:{synapse.server_name}"},
                     headers={"X-Forwarded-For": forwarded},
                 )
                 answers.append(answer.status_code)
@@ -385,3 +389,73 @@ async def test_moderators_deny_a_whole_batch_held_for_review(
     assert denied.status_code == 200 and denied.json()["count"] == 3
     assert states[0] == (State.QUEUED, None)
     assert states[1:] == [(State.REJECTED, "denied")] * 3
+
+
+async def test_a_second_knock_for_a_blocked_id_and_for_an_innocent_id_get_the_same_answer(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    innocent, blocked, banned = make_user("innocent"), make_user("blocked"), make_user("banned")
+    unknown = f"@nobody{os.getpid()}:{synapse.server_name}"
+    synapse.invite(bot, private_room, banned.user_id)
+    synapse.api(
+        "POST",
+        f"/_matrix/client/v3/rooms/{quote(private_room, safe='')}/ban",
+        user=bot,
+        json={"user_id": banned.user_id},
+    ).raise_for_status()
+    settings = knock_settings(tmp_path, synapse, bot, private_room, limit_per_user="off")
+    knock = await start_knock(settings, background=False)
+    try:
+        block = await knock.http.post(
+            "/block_user", headers=knock.admin, json={"user_id": blocked.user_id}
+        )
+        assert block.status_code == 200, block.text
+        answers: dict[str, list[int]] = {}
+        for name, user_id in [
+            ("innocent", innocent.user_id),
+            ("blocked", blocked.user_id),
+            ("banned", banned.user_id),
+            ("unknown", unknown),
+        ]:
+            answers[name] = []
+            for _ in range(2):  # twice from the same browser, the worker deciding in between
+                answer = await knock.http.post(
+                    "/invite_from_form", json={"matrix_id": user_id}, headers=BROWSER
+                )
+                answers[name].append(answer.status_code)
+                await _drain(knock)
+    finally:
+        await knock.stop()
+
+    assert answers == {name: [202, 202] for name in answers}
+
+
+async def test_one_typo_does_not_lock_an_address_out_but_three_do(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    clock = FakeClock()
+    settings = knock_settings(tmp_path, synapse, bot, private_room, limit_per_user="off")
+    knock = await start_knock(settings, background=False, clock=clock)
+
+    async def post(matrix_id: str, **fields: str) -> int:
+        form = {"matrix_id": matrix_id, **fields}
+        return (await knock.http.post("/invite_from_form", data=form)).status_code
+
+    try:
+        typo_then_right = [await post("@alice:bad_server!"), await post("@alice:localhost")]
+        three_typos = [await post(f"@typo{n}:bad_server!") for n in range(2)]
+        locked = await post("@bob:localhost")
+        clock.advance(settings.backoff_base + 1)
+        released = await post("@carol:localhost")
+        clock.advance(settings.backoff_reset + 1)  # strikes are forgotten after a quiet week
+        bots = [await post(f"@bot{n}:localhost", honeypot="https://spam.example") for n in range(3)]
+        after_bots = await post("@dave:localhost")
+    finally:
+        await knock.stop()
+
+    assert typo_then_right == [422, 202]
+    assert three_typos == [422, 422]  # the third strike from this address...
+    assert locked == 429  # ...backs it off,
+    assert released == 202  # for BACKOFF_BASE
+    assert bots == [202, 202, 202]  # a bot learns nothing from a honeypot...
+    assert after_bots == 429  # ...but its address is backed off after three

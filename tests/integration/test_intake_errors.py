@@ -9,15 +9,21 @@ from pathlib import Path
 import pytest
 
 from knock.core.lifecycle import State
+from knock_testing.signing import sign_typeform
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
+    BROWSER,
+    FIXTURE_SECRET,
     FIXTURES,
+    WITH_TOKEN,
     KnockUnderTest,
     knock_settings,
     start_knock,
     tally_delivery,
 )
+
+JSON_WITH_TOKEN = {"Content-Type": "application/json", **WITH_TOKEN}
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ async def knock(
 
 async def test_malformed_json_is_400(knock: KnockUnderTest) -> None:
     answer = await knock.http.post(
-        "/invite_from_form", content=b'{"matrix_id": ', headers={"Content-Type": "application/json"}
+        "/invite_from_form", content=b'{"matrix_id": ', headers=JSON_WITH_TOKEN
     )
     assert answer.status_code == 400
     assert answer.json()["detail"]
@@ -63,15 +69,40 @@ async def test_a_body_over_max_body_bytes_is_413(knock: KnockUnderTest) -> None:
 async def test_a_form_without_a_matrix_id_field_is_422_saying_how_to_fix_it(
     knock: KnockUnderTest,
 ) -> None:
-    answer = await knock.http.post("/invite_from_form", json={"name": "Alice", "colour": "blue"})
+    answer = await knock.http.post(
+        "/invite_from_form", json={"name": "Alice", "colour": "blue"}, headers=WITH_TOKEN
+    )
     assert answer.status_code == 422
     assert "MATRIX_ID_FIELD" in answer.json()["detail"]
 
 
-async def test_a_direct_caller_is_told_what_is_wrong_with_the_id(knock: KnockUnderTest) -> None:
-    answer = await knock.http.post("/invite_from_form", json={"matrix_id": "@alice:bad_server!"})
+@pytest.mark.parametrize(
+    ("how", "headers"),
+    [("a browser", BROWSER), ("an HTML form", {})],
+)
+async def test_a_per_address_caller_is_told_what_is_wrong_with_the_id(
+    knock: KnockUnderTest, how: str, headers: dict[str, str]
+) -> None:
+    if how == "a browser":
+        answer = await knock.http.post(
+            "/invite_from_form", json={"matrix_id": "@alice:bad_server!"}, headers=headers
+        )
+    else:
+        answer = await knock.http.post(
+            "/invite_from_form", data={"matrix_id": "@alice:bad_server!"}
+        )
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("That Matrix ID is not valid:")
+    assert await knock.knock_state(answer.json()["knock_id"]) == (State.REJECTED, "invalid_id")
+
+
+async def test_a_script_with_the_token_gets_202_for_an_invalid_id_as_platforms_do(
+    knock: KnockUnderTest,
+) -> None:
+    answer = await knock.http.post(
+        "/invite_from_form", json={"matrix_id": "@alice:bad_server!"}, headers=WITH_TOKEN
+    )
+    assert answer.status_code == 202
     assert await knock.knock_state(answer.json()["knock_id"]) == (State.REJECTED, "invalid_id")
 
 
@@ -90,7 +121,13 @@ async def test_a_typeform_partial_response_is_acknowledged_and_ignored(
 ) -> None:
     sample = json.loads((FIXTURES / "typeform.json").read_bytes())
     sample["event_type"] = "form_response_partial"
-    answer = await knock.http.post("/invite_from_form", json=sample)
+    body = json.dumps(sample).encode()
+    signature = sign_typeform(body, FIXTURE_SECRET)
+    answer = await knock.http.post(
+        "/invite_from_form",
+        content=body,
+        headers={"Content-Type": "application/json", "Typeform-Signature": signature},
+    )
     assert answer.status_code == 200
     assert answer.json() == {"status": "ignored"}
 
@@ -119,9 +156,7 @@ async def test_an_html_form_post_is_redirected_to_form_redirect_url(
 async def test_odd_bodies_never_give_a_server_error_or_a_404(
     knock: KnockUnderTest, body: bytes
 ) -> None:
-    answer = await knock.http.post(
-        "/invite_from_form", content=body, headers={"Content-Type": "application/json"}
-    )
+    answer = await knock.http.post("/invite_from_form", content=body, headers=JSON_WITH_TOKEN)
     assert 200 <= answer.status_code < 500
     assert answer.status_code not in (404, 410)
     assert "Traceback" not in answer.text

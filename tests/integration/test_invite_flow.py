@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from knock.core.lifecycle import State
-from knock_testing.synapse import Sandbox, SandboxUser
+from knock_testing.synapse import HISTORICAL_PREFIX, Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     FIXTURE_SECRET,
@@ -182,8 +183,55 @@ async def test_a_repaired_id_is_invited_and_the_repair_is_in_the_history(
     assert answer.status_code == 202
     await eventually(lambda: invited(synapse, bot, private_room, person.user_id), what="invite")
     history = await knock.runtime.store.history(answer.json()["knock_id"])
-    repaired = [entry for entry in history if entry.event == "repaired"]
-    assert repaired and "lower-cased" in (repaired[0].detail or "")
+    repaired = [entry.detail or "" for entry in history if entry.event == "repaired"]
+    # The id as typed was tried first; Synapse did not know it, so it was lower-cased.
+    assert (
+        repaired[-1]
+        == f"lower-cased: @{localpart.upper()}:{synapse.server_name} is unknown to its homeserver"
+    )
+
+
+async def test_words_with_spaces_are_refused_never_glued_into_a_strangers_id(
+    knock: KnockUnderTest, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    words = f"not an id at all {uuid.uuid4().hex[:6]}"
+    stranger = synapse.register(words.replace(" ", ""))  # the id a repair used to make of it
+    body, headers = tally_delivery(words, submission_id=f"words-{uuid.uuid4().hex[:6]}")
+
+    answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
+
+    assert answer.status_code == 202  # a platform hears the same, whatever is decided
+    assert await knock.knock_state(answer.json()["knock_id"]) == (State.REJECTED, "invalid_id")
+    await _drained(knock)
+    assert stranger.user_id not in synapse.members(bot, private_room, "invite")
+
+
+async def test_a_real_historical_account_is_invited_under_its_own_name(
+    knock: KnockUnderTest, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    name = f"{HISTORICAL_PREFIX}Alice{uuid.uuid4().hex[:6]}"
+    namesake = synapse.register(name.lower())  # someone on today's grammar
+    old = synapse.register_historical(name)  # an old account: @HistAlice1a2b3c:localhost
+    body, headers = tally_delivery(old, submission_id=f"historical-{name}")
+
+    answer = await knock.http.post("/invite_from_form", content=body, headers=headers)
+
+    assert answer.status_code == 202
+    knock_id = answer.json()["knock_id"]
+
+    async def recorded() -> bool:
+        return await knock.knock_state(knock_id) == (State.INVITED, None)
+
+    await eventually(recorded, what="the invite to be recorded")
+    assert invited(synapse, bot, private_room, old)
+    assert namesake.user_id not in synapse.members(bot, private_room, "invite")
+
+
+async def _drained(knock: KnockUnderTest) -> None:
+    async def settled() -> bool:
+        return not await knock.runtime.store.knocks_in([State.QUEUED], limit=1)
+
+    await eventually(settled, what="every queued knock to be decided")
 
 
 async def _knock_count(knock: KnockUnderTest) -> int:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from knock.core.forms import Field, Submission
+from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store
@@ -17,6 +18,7 @@ from tests.services.conftest import BOT, BOT_PASSWORD, BOT_TOKEN, ROOM, KnockSta
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
 ALICE = f"@alice:{SERVER}"
+API_ACTOR = Actor.api("mod")
 
 
 async def test_a_knock_is_committed_queued_and_invited_exactly_once(
@@ -250,3 +252,101 @@ async def test_a_job_running_when_knock_stops_is_handed_back_at_once(
     await runtime.stop()
 
     assert job is not None and job.knock_id == outcome.knock_id
+
+
+# Historical user ids (upper case and other printable ASCII in the localpart) are real accounts
+# on old homeservers: tried as typed first, lower-cased only when the homeserver does not know
+# them.
+
+
+async def test_a_historical_id_the_homeserver_knows_is_invited_as_typed(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    old = f"@Alice:{SERVER}"
+    homeserver.add_user(old, "Alice of old")
+    homeserver.add_user(ALICE, "Another Alice")
+
+    outcome = await submit(old)
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert [c.body["user_id"] for c in homeserver.calls("invite")] == [old]
+    assert homeserver.membership(ROOM, ALICE) is None
+
+
+async def test_an_unknown_historical_id_falls_back_to_its_lower_case_written_as_a_repair(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    submit: Submit,
+    knock_state: KnockState,
+    store: Store,
+) -> None:
+    homeserver.add_user(ALICE, "Alice")
+
+    outcome = await submit(ALICE, typed="Alice")  # a phone capitalised the bare name
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert [c.body["user_id"] for c in homeserver.calls("invite")] == [ALICE]
+    knock = await store.get_knock(outcome.knock_id)
+    assert knock is not None and knock.user_id == ALICE
+    lines = [(e.event, e.detail) for e in await store.history(outcome.knock_id)]
+    assert ("repaired", f"lower-cased: @Alice:{SERVER} is unknown to its homeserver") in lines
+
+
+async def test_a_historical_id_unknown_in_both_cases_is_rejected_without_an_invite(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    outcome = await submit(f"@Ghost:{SERVER}")
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "unknown_user")
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_when_the_homeserver_will_not_say_the_lower_cased_id_it_knows_is_invited(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    # A fault (a homeserver limiting profile lookups) a real Synapse shows only once configured.
+    homeserver.add_user(ALICE, "Alice")
+    homeserver.fail_next(1, 403, errcode="M_FORBIDDEN", endpoint="profile")
+
+    outcome = await submit(f"@Alice:{SERVER}")
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.INVITED, None)
+    assert [c.body["user_id"] for c in homeserver.calls("invite")] == [ALICE]
+
+
+@pytest.mark.parametrize("knock_options", [{"repair_action": "review"}])
+async def test_with_repair_action_review_the_fallback_is_held_for_a_moderator(
+    services: Runtime,
+    homeserver: FakeHomeserver,
+    submit: Submit,
+    knock_state: KnockState,
+    store: Store,
+) -> None:
+    homeserver.add_user(ALICE, "Alice")
+
+    outcome = await submit(f"@Alice:{SERVER}")
+    await drain(services)
+
+    assert await knock_state(outcome.knock_id) == (State.REVIEW, "repaired_id")
+    knock = await store.get_knock(outcome.knock_id)
+    assert knock is not None and knock.user_id == ALICE  # what the moderator would approve
+    assert homeserver.calls("invite", status=None) == []
+
+
+async def test_text_longer_than_any_id_is_refused_as_it_is_and_never_matched(
+    services: Runtime, submit: Submit, knock_state: KnockState, store: Store
+) -> None:
+    troll = f"@troll:{SERVER}"
+    await services.blocking.block(services.blocklist.entry_for(troll, reason="spam"), API_ACTOR)
+    padded = "@troll" + "\u200b" * 100 + f":{SERVER}"  # 100 zero-width spaces: 314 bytes
+
+    outcome = await submit(troll, typed=padded)
+
+    assert await knock_state(outcome.knock_id) == (State.REJECTED, "invalid_id")
+    assert outcome.problem == "a Matrix ID is at most 255 bytes long, this one has 314"
+    history = await store.history(outcome.knock_id)
+    assert [entry.event for entry in history] == ["received", "rejected"]  # no repair, no match

@@ -24,7 +24,7 @@ MODERATOR = f"@moderator:{SERVER}"
 BYSTANDER = f"@bystander:{SERVER}"
 ALICE = f"@alice:{SERVER}"
 BOB = f"@bob:{SERVER}"
-TYPED = f"@Alice:{SERVER}"  # repaired to ALICE, and with REPAIR_ACTION=review held for review
+TYPED = f"alice@{SERVER}"  # repaired to ALICE, and with REPAIR_ACTION=review held for review
 
 
 @pytest.fixture

@@ -243,3 +243,25 @@ async def test_readiness_probes_neither_pace_the_bot_nor_hammer_the_homeserver(
     assert {a.status_code for a in answers} == {200}
     assert await next_slot() == before  # no REQUEST_DELAY slot was booked by a probe
     assert len(homeserver.calls("whoami")) - whoami_before <= 1  # one probe, then its answer
+
+
+@pytest.mark.parametrize(
+    "knock_options",
+    [{"api_key": "short-key", "webhook_token": "short-token", "allow_unsigned_webhooks": True}],
+)
+async def test_every_start_logs_what_to_change_without_the_secrets(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING):
+        await runtime.start(background=False)
+    await runtime.stop()
+
+    said = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert any(m.startswith("ALLOW_UNSIGNED_WEBHOOKS=true") for m in said)
+    assert any(m.startswith("API_KEY is shorter than 16") for m in said)
+    assert any(m.startswith("WEBHOOK_TOKEN is shorter than 16") for m in said)
+    assert "short-key" not in caplog.text and "short-token" not in caplog.text

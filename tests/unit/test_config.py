@@ -410,3 +410,50 @@ def test_without_the_room_requirement_other_mistakes_are_still_one_line() -> Non
 
     assert str(bad_room.value).startswith("NEW_ROOM_ID='#room:example.org' is not valid")
     assert str(bad_database.value).startswith("DATABASE_URL='mysql://x' is not valid")
+
+
+# --- Intake security ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+@pytest.mark.parametrize("content", ["", "\n", "   \n"])
+def test_an_empty_secret_file_stops_start_up_naming_the_file_variable(
+    tmp_path: Path, name: str, content: str
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(content)
+    variable = f"{name.upper()}_FILE"
+
+    message = config_error(NEW_ROOM_ID=ROOM, **{variable: str(secret_file)})
+
+    assert (
+        message == f"{variable} names an empty file: put {name.upper()} in it, or unset {variable}"
+    )
+
+
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_a_blank_secret_stops_start_up(name: str) -> None:
+    message = config_error(NEW_ROOM_ID=ROOM, **{name.upper(): "   "})
+    assert message == f"{name.upper()} is not valid: must not be blank"
+
+
+def test_allow_unsigned_webhooks_is_unset_true_or_false() -> None:
+    assert load(NEW_ROOM_ID=ROOM).allow_unsigned_webhooks is None
+    assert load(NEW_ROOM_ID=ROOM, ALLOW_UNSIGNED_WEBHOOKS="true").allow_unsigned_webhooks is True
+    assert load(NEW_ROOM_ID=ROOM, ALLOW_UNSIGNED_WEBHOOKS="false").allow_unsigned_webhooks is False
+    assert "ALLOW_UNSIGNED_WEBHOOKS" in config_error(
+        NEW_ROOM_ID=ROOM, ALLOW_UNSIGNED_WEBHOOKS="perhaps"
+    )
+
+
+def test_allowed_origins_are_read_as_lower_case_origins() -> None:
+    settings = load(
+        NEW_ROOM_ID=ROOM, ALLOWED_ORIGINS="https://Forms.Example.org/, http://localhost:8080"
+    )
+    assert settings.allowed_origins == ["https://forms.example.org", "http://localhost:8080"]
+
+
+@pytest.mark.parametrize("bad", ["forms.example.org", "https://example.org/form", "null"])
+def test_an_allowed_origin_that_is_no_origin_stops_start_up(bad: str) -> None:
+    message = config_error(NEW_ROOM_ID=ROOM, ALLOWED_ORIGINS=bad)
+    assert message.startswith("ALLOWED_ORIGINS=") and "is not an origin like" in message

@@ -1,15 +1,19 @@
-"""Choosing the platform of a webhook delivery and parsing it into a submission."""
+"""Choosing the platform of a webhook delivery and parsing it into a submission.
+
+A delivery carrying a platform's signature header is read only as that platform (and must be
+JSON); otherwise the body's shape decides, unless the reading is plain: then it is generic
+JSON or an HTML form, whatever it looks like.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
-from python_multipart.multipart import parse_options_header
-
 from . import fillout, formbricks, generic, heyform, html, jotform, tally, typeform
 from .formdata import read_multipart, read_urlencoded
-from .model import PayloadError, Submission
+from .headers import is_json, media_type_of, signature_platform
+from .model import PayloadError, Reading, Submission
 from .text import require_storable
 from .values import as_object
 
@@ -17,37 +21,49 @@ _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 
 
-def parse_delivery(body: bytes, content_type: str, headers: Mapping[str, str]) -> Submission:
+def parse_delivery(
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str],
+    reading: Reading = Reading.BY_SHAPE,
+) -> Submission:
     """Parse a webhook delivery of any supported platform into one submission.
 
     Raises PayloadError, and nothing else, when the body cannot be used, including when any
     text of the submission is something the store could not hold.
     """
-    return require_storable(_parse(body, content_type, headers))
+    return require_storable(_parse(body, content_type, headers, reading))
 
 
-def _parse(body: bytes, content_type: str, headers: Mapping[str, str]) -> Submission:
-    """Parse the body by its media type, then by the platform that sent it."""
-    media_type, options = _media_type(content_type)
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return _parse_json(body, {name.lower(): value for name, value in headers.items()})
+def _parse(
+    body: bytes, content_type: str, headers: Mapping[str, str], reading: Reading
+) -> Submission:
+    """Parse the body by the platform its signature header names, else by its media type."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    media_type, options = media_type_of(content_type)
+    json_body = is_json(content_type)
+    platform = None if reading is Reading.PLAIN else signature_platform(lowered)
+    if platform is not None:
+        if not json_body:
+            raise PayloadError(
+                415, f"A delivery signed by {platform} is JSON: send it as application/json."
+            )
+        return _by_platform(platform, _json_object(body), lowered)
+    if json_body:
+        payload = _json_object(body)
+        return generic.parse(payload) if reading is Reading.PLAIN else _by_shape(payload, lowered)
     if media_type == _URLENCODED:
         return html.parse(read_urlencoded(body))
     if media_type == _MULTIPART:
         parts = read_multipart(body, options.get(b"boundary"))
-        return jotform.parse(parts) if jotform.looks_like(parts) else html.parse(parts)
+        if reading is Reading.BY_SHAPE and jotform.looks_like(parts):
+            return jotform.parse(parts)
+        return html.parse(parts)
     raise PayloadError(415, f"Send the form as application/json, {_URLENCODED} or {_MULTIPART}.")
 
 
-def _media_type(content_type: str) -> tuple[str, dict[bytes, bytes]]:
-    """Split a Content-Type header into its lower-cased media type and its parameters."""
-    # Bytes in, so the boundary keeps the exact bytes that delimit the body's parts.
-    media_type, options = parse_options_header(content_type.encode("utf-8", "replace"))
-    return media_type.decode("latin-1").strip(), options
-
-
-def _parse_json(body: bytes, headers: Mapping[str, str]) -> Submission:
-    """Decode a JSON body and hand it to the parser of the platform that sent it."""
+def _json_object(body: bytes) -> dict[str, object]:
+    """Decode a JSON body that must hold an object."""
     try:
         decoded = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -57,18 +73,18 @@ def _parse_json(body: bytes, headers: Mapping[str, str]) -> Submission:
         raise PayloadError(
             422, 'The JSON body must be an object, such as {"matrix_id": "@you:example.org"}.'
         )
-    return _by_headers(payload, headers) or _by_shape(payload, headers)
+    return payload
 
 
-def _by_headers(payload: dict[str, object], headers: Mapping[str, str]) -> Submission | None:
-    """Parse with the platform whose signature header came along, if any did."""
-    if "tally-signature" in headers:
+def _by_platform(
+    platform: str, payload: dict[str, object], headers: Mapping[str, str]
+) -> Submission:
+    """Parse with the platform whose signature header came along, whatever the body's shape."""
+    if platform == "tally":
         return tally.parse(payload)
-    if "typeform-signature" in headers:
+    if platform == "typeform":
         return typeform.parse(payload)
-    if "webhook-id" in headers and "webhook-signature" in headers:
-        return formbricks.parse(payload, headers)
-    return None
+    return formbricks.parse(payload, headers)
 
 
 def _by_shape(payload: dict[str, object], headers: Mapping[str, str]) -> Submission:

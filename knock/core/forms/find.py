@@ -8,8 +8,10 @@ from .model import Field, Submission
 
 # Substrings of a question's label, key or ref that say it asks for a Matrix ID.
 _MENTIONS = ("matrix", "mxid", "beeper")
-# Direct callers are told to send these keys; user_id does not mention Matrix by itself.
+# Scripts and HTML forms name their own fields, and are told to use these keys; user_id does
+# not mention Matrix by itself.
 _DIRECT_KEYS = frozenset({"matrix_id", "user_id"})
+_SELF_NAMED = frozenset({"generic", "html"})
 
 
 def find_matrix_id(
@@ -40,7 +42,7 @@ def _named_candidates(submission: Submission) -> list[Field]:
     """List the visible, non-empty fields whose names say they hold a Matrix ID."""
     visible = [field for field in submission.fields if not field.hidden and field.value.strip()]
     named = [field for field in visible if any(map(_mentions_matrix, field.names()))]
-    if submission.direct:
+    if submission.platform in _SELF_NAMED:
         named += [f for f in visible if f not in named and _normal(f.key or "") in _DIRECT_KEYS]
     return named
 

@@ -18,4 +18,4 @@ def parse(payload: dict[str, object]) -> Submission:
             422,
             'The JSON object has no text values; send one like {"matrix_id": "@you:example.org"}.',
         )
-    return Submission("generic", as_id(payload.get("submission_id")), fields, direct=True)
+    return Submission("generic", as_id(payload.get("submission_id")), fields)

@@ -12,7 +12,7 @@ def parse(pairs: list[tuple[str, str]]) -> Submission:
     fields = tuple(
         Field(label=None, key=name, ref=None, value=value) for name, value in _merge(pairs).items()
     )
-    return Submission("html", None, fields, direct=True)
+    return Submission("html", None, fields)
 
 
 def _merge(pairs: list[tuple[str, str]]) -> dict[str, str]:

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 PLATFORMS = ("tally", "typeform", "formbricks", "heyform", "jotform", "fillout", "generic", "html")
+
+
+class Reading(StrEnum):
+    """How a delivery's body may be read."""
+
+    BY_SHAPE = "by_shape"  # as the platform its signature header or its shape says
+    PLAIN = "plain"  # only as generic JSON or an HTML form: the caller cannot pick a platform
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,6 @@ class Submission:
     submission_id: str | None
     fields: tuple[Field, ...]
     final: bool = True
-    direct: bool = False
 
     def field_values(self) -> dict[str, str]:
         """Map every field's key, and its label where that differs, to its value.

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import limits
-from knock.core.admission import read_id
+from knock.core.addresses import limited_as
+from knock.core.admission import IdResult, read_id
 from knock.core.admission_batch import (
     Arrival,
     Batch,
@@ -28,7 +29,8 @@ from knock.core.admission_batch import (
     ResetWave,
     Rules,
 )
-from knock.core.forms import Submission
+from knock.core.blocklist import Decision
+from knock.core.forms import CallerKind, Submission
 from knock.core.lifecycle import State
 from knock.services.blocklist.index import Blocklist
 from knock.services.errors import Unavailable, unavailable_errors
@@ -82,15 +84,24 @@ class Intake:
         key = await store.add_value_once(IP_KEY, secrets.token_hex(32), now)
         return bytes.fromhex(key)
 
-    async def knock(self, submission: Submission, requested: str, client_ip: str | None) -> Outcome:
+    async def knock(
+        self,
+        submission: Submission,
+        requested: str,
+        client_ip: str | None,
+        kind: CallerKind = CallerKind.SERVER_TO_SERVER,
+    ) -> Outcome:
         """Run admission's checks and commit the knock, with its invite job when it may go ahead.
+
+        `kind` says who delivered it: a per-address caller's address is limited and backed
+        off; a server-to-server caller's (a platform's, Matrix itself) never is.
 
         Knocks arriving together are decided and committed together, in arrival order (group
         commit): each caller still returns only after its knock is committed. Raise
         `Unavailable` when the database cannot take it now (nothing was committed).
         """
         waiting = _Waiting(
-            self._arrival(submission, requested, client_ip),
+            self._arrival(submission, requested, client_ip, kind),
             asyncio.get_running_loop().create_future(),
         )
         self._arrived.append(waiting)
@@ -99,25 +110,32 @@ class Intake:
         # Shielded: a caller that goes away does not take its knock's decision with it.
         return await asyncio.shield(waiting.outcome)
 
-    def _arrival(self, submission: Submission, requested: str, client_ip: str | None) -> Arrival:
-        key = (
-            f"{submission.platform}:{submission.submission_id}"
-            if submission.submission_id
-            else None
-        )
+    def _arrival(
+        self, submission: Submission, requested: str, client_ip: str | None, kind: CallerKind
+    ) -> Arrival:
+        key = submission_key(submission, kind)
         identity = read_id(requested, self.account.default_server())
         return Arrival(
             knock_id=uuid.uuid4().hex[:20],
             requested=requested,
             key=key,
-            caller=Caller(submission.platform, submission.direct, self._hash_ip(client_ip)),
+            caller=Caller(submission.platform, kind, self._hash_ip(client_ip)),
             identity=identity,
             honeypot=limits.honeypot_filled(
                 submission.field_values(), self.settings.honeypot_fields
             ),
-            block=self.blocklist.check(identity.user_id, typed=requested),
+            block=self._block_check(identity, requested),
             answers=self._answers(submission),
         )
+
+    def _block_check(self, identity: IdResult, requested: str) -> Decision:
+        """Match the id (as a repair makes it) and the text as typed against the block-list.
+
+        Text far longer than any id is not matched at all: it is refused as it is.
+        """
+        if not identity.matchable:
+            return Decision("allow")
+        return self.blocklist.check(identity.strict, typed=requested)
 
     async def _commit_arrivals(self) -> None:
         try:
@@ -176,14 +194,29 @@ class Intake:
         return released
 
     def _hash_ip(self, client_ip: str | None) -> str | None:
+        """A keyed hash of what the address counts as (an IPv6 address: its /64)."""
         if not client_ip:
             return None
-        return hmac.new(self.ip_key, client_ip.encode(), hashlib.sha256).hexdigest()[:32]
+        subject = limited_as(client_ip).encode()
+        return hmac.new(self.ip_key, subject, hashlib.sha256).hexdigest()[:32]
 
     def _answers(self, submission: Submission) -> str | None:
         if not self.settings.store_form_answers:
             return None
         return json.dumps(submission.field_values(), ensure_ascii=False)[:20000]
+
+
+def submission_key(submission: Submission, kind: CallerKind) -> str | None:
+    """The key that spots a retried delivery: the platform's submission id.
+
+    A per-address caller names its own id, so its keys live apart from those of signed or
+    token-carrying deliveries: nobody can post first under a script's or a platform's id and
+    have the real delivery taken for a retry.
+    """
+    if not submission.submission_id:
+        return None
+    key = f"{submission.platform}:{submission.submission_id}"
+    return f"per-address:{key}" if kind is CallerKind.PER_ADDRESS else key
 
 
 def rules_from(settings: Settings) -> Rules:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass, replace
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core import mxid
 from knock.core.admission_batch import Strike
 from knock.core.evidence import evidence_text
 from knock.core.history import WORKER, HistoryLine
@@ -52,6 +53,14 @@ class Inviter:
         await self.store.admit(Strike(f"user:{user_id}", self.rules), self.clock.now())
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What the homeserver said about a person's profile."""
+
+    known: bool | None  # True: they exist; False: no such user; None: it would not say (403)
+    display_name: str | None = None
+
+
 class InviteStep:
     """One invite: check that the person exists, is not blocked and not already in; invite."""
 
@@ -65,11 +74,13 @@ class InviteStep:
 
     async def run(self) -> None:
         """Invite, or settle the knock otherwise."""
-        profile = await self._profile()
+        profile = await self._person()
         if profile is None:
+            return
+        if profile.known is False:
             await self._settle(State.REJECTED, Reason.UNKNOWN_USER, Event.REJECTED)
             return
-        if await self._stopped_by_blocklist(profile.get("displayname")):
+        if await self._stopped_by_blocklist(profile.display_name):
             return
         if await self._settled_by_membership():
             return
@@ -84,21 +95,55 @@ class InviteStep:
             raise
         await self._invited(None)
 
-    async def _profile(self) -> dict[str, Any] | None:
-        """Return the person's profile; None when they do not exist."""
+    async def _person(self) -> Lookup | None:
+        """Look the person up; a historical id they do not know falls back to its lower case.
+
+        The id as typed is tried first (a real old account such as ``@Alice:example.org`` keeps
+        its name); only when the homeserver does not know it (or will not say, and the lower-
+        cased id is not known to be missing) is the lower-cased id invited instead, as a repair
+        written in the knock's history. Return None when the knock was settled on the way.
+        """
+        typed = await self._profile(self.knock.user_id)
+        fallback = mxid.lower_cased(self.knock.user_id)
+        if typed.known is True or fallback is None:
+            return typed
+        other = await self._profile(fallback)
+        if other.known is False:
+            return typed
+        typed_id = self.knock.user_id
+        detail = f"lower-cased: {typed_id} is unknown to its homeserver"
+        if typed.known is None:
+            detail = f"lower-cased: the homeserver would not say whether {typed_id} exists"
+        now = self.inviter.clock.now()
+        history = [HistoryLine(Event.REPAIRED, WORKER, detail)]
+        if not await self.inviter.store.rename_queued(self.knock.knock_id, fallback, history, now):
+            return None  # moved meanwhile (a moderator's decision): nothing more to do here
+        self.knock = replace(self.knock, user_id=fallback)
+        if self.inviter.settings.repair_action == "review" and not await self._approved():
+            await self._settle(State.REVIEW, Reason.REPAIRED_ID, Event.HELD_FOR_REVIEW)
+            return None
+        return other
+
+    async def _profile(self, user_id: str) -> Lookup:
+        """Look up one id's profile."""
         try:
-            return await self.matrix.profile(self.knock.user_id)
+            profile = await self.matrix.profile(user_id)
         except MatrixError as exc:
             if exc.status == 404:
-                return None
+                return Lookup(False)
             if exc.status == 403:
-                return {}  # the homeserver limits profile lookups: existence cannot be told
+                return Lookup(None)  # the homeserver limits profile lookups
             raise
+        name = profile.get("displayname")
+        return Lookup(True, name if isinstance(name, str) else None)
 
-    async def _stopped_by_blocklist(self, display_name: object) -> bool:
+    async def _stopped_by_blocklist(self, display_name: str | None) -> bool:
         """Check again (the list may have grown since the knock came in), now with the name."""
-        name = display_name if isinstance(display_name, str) else None
-        decision = self.inviter.blocklist.check(self.knock.user_id, display_name=name)
+        decision = self.inviter.blocklist.check(
+            mxid.lower_cased(self.knock.user_id) or self.knock.user_id,
+            typed=self.knock.user_id,
+            display_name=display_name,
+        )
         evidence = evidence_text(decision)
         if decision.verdict == "block":
             await self._settle(State.REJECTED, Reason.BLOCKED, Event.REJECTED, evidence)

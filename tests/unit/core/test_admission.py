@@ -29,17 +29,17 @@ def test_a_valid_id_is_queued_with_no_repair_in_its_history() -> None:
         None,
     )
     assert verdict.history == ((Event.QUEUED, None),)
-    assert not verdict.strike
+    assert not verdict.strike_person and not verdict.strike_address
 
 
 def test_a_repaired_id_is_queued_and_the_repair_is_written_down() -> None:
-    verdict = decide(facts(" Alice "))
+    verdict = decide(facts(" alice "))
 
     assert verdict.user_id == "@alice:example.org"
     assert verdict.state is State.QUEUED
     assert verdict.history[0] == (
         Event.REPAIRED,
-        'removed spaces; lower-cased; added "@"; added the default server "example.org"',
+        'removed spaces; added "@"; added the default server "example.org"',
     )
 
 
@@ -54,7 +54,7 @@ def test_an_invalid_id_is_rejected_with_a_problem_the_caller_may_read() -> None:
 
     assert (verdict.state, verdict.reason) == (State.REJECTED, Reason.INVALID_ID)
     assert verdict.problem and "server" in verdict.problem
-    assert verdict.strike
+    assert verdict.strike_address and not verdict.strike_person  # what the caller typed
 
 
 def test_an_invalid_id_that_matches_the_block_list_is_still_recorded() -> None:
@@ -64,34 +64,71 @@ def test_an_invalid_id_that_matches_the_block_list_is_still_recorded() -> None:
     assert [event for event, _ in verdict.history] == [Event.REJECTED, Event.BLOCKED]
 
 
-def test_a_filled_honeypot_is_dropped_before_anything_else() -> None:
-    verdict = decide(facts("@troll:example.org", honeypot="website", locked_for=60))
+def test_a_filled_honeypot_is_dropped_before_the_id_is_looked_at() -> None:
+    verdict = decide(facts("@troll:example.org", honeypot="website", person_locked=True))
 
     assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.HONEYPOT)
     assert verdict.retry_after is None  # nothing tells a bot it was caught
+    assert verdict.strike_address and not verdict.strike_person
 
 
 def test_a_second_knock_while_the_first_waits_is_a_duplicate_and_no_strike() -> None:
-    verdict = decide(facts(waiting_already=True, locked_for=60))
+    verdict = decide(facts(waiting_already=True, person_locked=True))
 
     assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.DUPLICATE)
-    assert not verdict.strike
+    assert not verdict.strike_person and not verdict.strike_address
 
 
-def test_a_locked_out_person_is_backed_off_with_the_time_left() -> None:
-    verdict = decide(facts(locked_for=120, over_windows=("user",)))
+def test_a_backed_off_person_is_dropped_silently_like_a_duplicate() -> None:
+    verdict = decide(facts(person_locked=True, over_windows=("user",)))
 
     assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.BACKED_OFF)
-    assert verdict.retry_after == 120
-    assert verdict.strike
+    assert verdict.retry_after is None and verdict.problem is None  # answered 202
+    assert verdict.strike_person and not verdict.strike_address
 
 
-def test_over_a_window_is_rate_limited_with_a_retry_after() -> None:
-    verdict = decide(facts(over_windows=("user", "ip"), window_retry_after=30.5))
+def test_over_a_persons_window_is_dropped_silently() -> None:
+    verdict = decide(facts(over_windows=("user", "server")))
 
     assert (verdict.state, verdict.reason) == (State.DROPPED, Reason.RATE_LIMITED)
-    assert verdict.retry_after == 30.5
-    assert "user, ip" in (verdict.history[-1][1] or "")
+    assert verdict.retry_after is None
+    assert "user, server" in (verdict.history[-1][1] or "")
+
+
+def test_only_the_callers_address_answers_slow_down_and_before_anything_else() -> None:
+    over = decide(facts("@troll:example.org", address_over=True, address_retry_after=30.5))
+    locked = decide(facts("not an id", address_locked_for=120, honeypot="website"))
+
+    assert (over.state, over.reason, over.retry_after) == (
+        State.DROPPED,
+        Reason.RATE_LIMITED,
+        30.5,
+    )
+    assert (locked.state, locked.reason, locked.retry_after) == (
+        State.DROPPED,
+        Reason.BACKED_OFF,
+        120,
+    )
+    assert not any((over.strike_address, over.strike_person, locked.strike_address))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"server_allowed": False},
+        {"person_locked": True},
+        {"over_windows": ("user",)},
+        {},  # the block-list itself: @troll is blocked
+    ],
+)
+def test_no_refusal_after_the_id_is_valid_strikes_the_address_or_answers(
+    changes: dict[str, object],
+) -> None:
+    verdict = decide(facts("@troll:example.org", **changes))
+
+    assert verdict.state in (State.REJECTED, State.DROPPED)
+    assert verdict.retry_after is None and verdict.problem is None
+    assert verdict.strike_person and not verdict.strike_address
 
 
 def test_a_denied_server_is_rejected_before_the_block_list_is_consulted() -> None:
@@ -135,4 +172,4 @@ def test_the_global_window_paces_instead_of_dropping(
     verdict = decide(facts(window_full=window_full, backlog=backlog, max_deferred=500))
 
     assert (verdict.state, verdict.reason) == (state, reason)
-    assert not verdict.strike
+    assert not verdict.strike_person

@@ -105,3 +105,12 @@ def test_a_honeypot_is_caught_only_when_filled() -> None:
     assert honeypot_filled(fields, ["website"]) == "Website"
     assert honeypot_filled(fields, ["honeypot"]) is None
     assert honeypot_filled(fields, []) is None
+
+
+def test_free_strikes_lock_nothing_out_and_the_next_one_locks_for_the_base() -> None:
+    first = strike(None, 0, 60, 86400, 7 * 86400, free=2)
+    second = strike(first, 10, 60, 86400, 7 * 86400, free=2)
+    third = strike(second, 20, 60, 86400, 7 * 86400, free=2)
+    fourth = strike(third, 30, 60, 86400, 7 * 86400, free=2)
+
+    assert [locked_for(s, s.last_at) for s in (first, second, third, fourth)] == [0, 0, 60, 120]

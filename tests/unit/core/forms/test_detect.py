@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knock.core.forms import PayloadError, Submission, parse_delivery
+from knock.core.forms import PayloadError, Reading, Submission, parse_delivery
 
 from .samples import BOUNDARY, JSON, MULTIPART, URLENCODED, multipart_body, sample, signatures
 
@@ -206,3 +206,41 @@ def test_any_bytes_give_a_submission_or_a_payload_error(
     else:
         assert isinstance(submission, Submission)
         assert all(isinstance(field.value, str) for field in submission.fields)
+
+
+# A signature header binds the delivery to its platform, whatever the content type claims.
+
+
+@pytest.mark.parametrize("content_type", [URLENCODED, f"multipart/form-data; boundary={BOUNDARY}"])
+def test_a_signed_body_resent_as_a_form_is_not_read_as_an_html_form(content_type: str) -> None:
+    signed = signatures()["tally.json"]
+    body = sample("tally.json").replace(b'"Matrix ID"', b'"x&matrix_id=@evil:example.org&y"')
+
+    with pytest.raises(PayloadError) as caught:
+        parse_delivery(body, content_type, {signed["header"]: signed["value"]})
+
+    assert caught.value.status == 415
+    assert "application/json" in caught.value.message
+
+
+def test_two_platforms_signature_headers_are_refused() -> None:
+    headers = {"tally-signature": "x", "typeform-signature": "sha256=x"}
+    with pytest.raises(PayloadError) as caught:
+        parse_delivery(sample("typeform.json"), JSON, headers)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "name", ["tally.json", "typeform.json", "formbricks.json", "heyform.json", "fillout.json"]
+)
+def test_a_plain_reading_never_takes_a_platform_by_its_shape(name: str) -> None:
+    assert parse_delivery(sample(name), JSON, {}, Reading.PLAIN).platform == "generic"
+
+
+def test_a_plain_reading_ignores_signature_headers_and_reads_jotform_parts_as_a_form() -> None:
+    headers = {"tally-signature": "x"}
+    assert parse_delivery(b'{"matrix_id": "@a:b.c"}', JSON, headers, Reading.PLAIN).platform == (
+        "generic"
+    )
+    jotform = multipart_body([("rawRequest", '{"q3_matrixId": "@a:b.c"}'), ("matrix_id", "@a:b.c")])
+    assert parse_delivery(jotform, MULTIPART, {}, Reading.PLAIN).platform == "html"

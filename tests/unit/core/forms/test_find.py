@@ -8,7 +8,7 @@ from .samples import JSON, is_valid, sample
 
 
 def _form(*fields: Field, platform: str = "tally") -> Submission:
-    return Submission(platform, "s1", fields, direct=platform in ("generic", "html"))
+    return Submission(platform, "s1", fields)
 
 
 @pytest.mark.parametrize("setting", ["What is your Matrix ID?", "aB1cD2eF3gH4", "matrix_id"])
@@ -83,7 +83,7 @@ def test_form_without_an_id_gives_none_not_the_first_answer() -> None:
     assert find_matrix_id(submission, None, is_valid) is None
 
 
-def test_user_id_key_counts_for_direct_callers_only() -> None:
+def test_user_id_key_counts_for_scripts_and_html_forms_only() -> None:
     direct = _form(Field(None, "user_id", None, "ada"), platform="generic")
     platform = _form(Field(None, "user_id", None, "ada"), platform="fillout")
     assert find_matrix_id(direct, None, is_valid) == "ada"

@@ -10,7 +10,6 @@ from .samples import JSON, is_valid, sample
 def test_sample_gives_generic_submission_id_and_matrix_id() -> None:
     submission = parse_delivery(sample("generic.json"), JSON, {})
     assert (submission.platform, submission.submission_id) == ("generic", "gen-0001")
-    assert submission.direct
     assert find_matrix_id(submission, None, is_valid) == "@frank:example.org"
 
 

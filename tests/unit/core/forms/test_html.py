@@ -9,11 +9,7 @@ from .samples import MULTIPART, URLENCODED, is_valid, multipart_body, sample
 
 def test_sample_gives_html_submission_without_dedupe_key() -> None:
     submission = parse_delivery(sample("html-form.urlencoded"), URLENCODED, {})
-    assert (submission.platform, submission.submission_id, submission.direct) == (
-        "html",
-        None,
-        True,
-    )
+    assert (submission.platform, submission.submission_id) == ("html", None)
     assert find_matrix_id(submission, None, is_valid) == "@grace:example.org"
     assert submission.field_values()["website"] == ""
 

@@ -14,7 +14,7 @@ def _parse(parts: list[tuple[str, str]]) -> Submission:
 def test_sample_parts_give_jotform_submission_id_and_matrix_id() -> None:
     submission = _parse(jotform_parts())
     assert (submission.platform, submission.submission_id) == ("jotform", "5912345678901234567")
-    assert submission.final and not submission.direct
+    assert submission.final
     assert find_matrix_id(submission, None, is_valid) == "@heidi:example.org"
 
 

@@ -16,7 +16,7 @@ def _parse(payload: dict[str, Any]) -> Submission:
 def test_sample_gives_tally_submission_id_and_matrix_id() -> None:
     submission = parse_delivery(sample("tally.json"), JSON, {})
     assert (submission.platform, submission.submission_id) == ("tally", "vNq8Ka")
-    assert submission.final and not submission.direct
+    assert submission.final
     assert find_matrix_id(submission, None, is_valid) == "@alice:example.org"
 
 
