@@ -89,7 +89,7 @@ def test_check_reads_ids_as_intake_does_and_needs_neither_a_room_nor_a_sign_in(
 ) -> None:
     add_entries(database, StoredEntry(TROLL, False, "moderator", "api:admin", "spam", 1.0))
 
-    code = main(["check", f"https://matrix.to/#/{TROLL}", "@Troll:hs.test ", "not an id!"])
+    code = main(["check", f"https://matrix.to/#/{TROLL}", " @troll:HS.TEST ", "not an id!"])
 
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -102,7 +102,7 @@ def test_check_reads_ids_as_intake_does_and_needs_neither_a_room_nor_a_sign_in(
     assert link["repairs"] == ["took the id from a matrix.to link"]
     assert (shouted["matrix_id"], shouted["verdict"]) == (TROLL, "block")
     assert (junk["matrix_id"], junk["verdict"]) == (None, "allow")
-    assert junk["problem"].startswith('a Matrix ID starts with "@"')
+    assert junk["problem"].startswith("a Matrix ID has no spaces between words")
     assert err.splitlines() == [f'knock: "not an id!" is not a Matrix ID: {junk["problem"]}']
 
 
