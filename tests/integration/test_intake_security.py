@@ -141,7 +141,13 @@ async def test_six_tokenless_html_posts_from_one_address_give_three_invites_and_
             await eventually(
                 lambda p=person: invited(synapse, bot, private_room, p.user_id), what="invite"
             )
-        states = [await knock.knock_state(a.json()["knock_id"]) for a in answers[:3]]
+
+        async def recorded() -> list[tuple[State, str | None]] | None:
+            # The invite shows in the room a moment before Knock records it: wait for both.
+            found = [await knock.knock_state(a.json()["knock_id"]) for a in answers[:3]]
+            return found if all(state is State.INVITED for state, _ in found) else None
+
+        states = await eventually(recorded, what="the three invites recorded")
     finally:
         await knock.stop()
 
