@@ -180,6 +180,11 @@ def test_both_launches_log_uvicorns_lines_as_knocks_and_redact_the_access_log(
     env = _env(tmp_path, synapse, bot, private_room)
     with _launched(LAUNCHES[launch], env, tmp_path) as (url, log):
         assert httpx.get(f"{url}/?token=s3cret-webhook-token&x=1").status_code == 200
+        # `%74oken` is `token` once decoded: the webhook takes it as the token, so it is one.
+        encoded = httpx.post(
+            f"{url}/invite_from_form?%74oken=s3cret-webhook-token", json={"name": "nobody"}
+        )
+        assert encoded.status_code == 422  # past the token check (401), to "no Matrix ID field"
     text = log.read_text()
 
     lines = text.splitlines()
@@ -193,4 +198,5 @@ def test_both_launches_log_uvicorns_lines_as_knocks_and_redact_the_access_log(
         assert sum(marker in line for line in lines) >= 1, f"{marker!r} not in\n{text}"
     assert sum("Application startup complete." in line for line in lines) == 1, text
     assert '"GET /?token=REDACTED&x=1 HTTP/1.1" 200' in text
+    assert '"POST /invite_from_form?%74oken=REDACTED HTTP/1.1" 422' in text
     assert "s3cret-webhook-token" not in text

@@ -7,11 +7,14 @@ one line, shown by `/readyz`, and its knocks are committed and wait until it is 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from knock.config import Settings
@@ -243,3 +246,45 @@ async def test_readiness_probes_neither_pace_the_bot_nor_hammer_the_homeserver(
     assert {a.status_code for a in answers} == {200}
     assert await next_slot() == before  # no REQUEST_DELAY slot was booked by a probe
     assert len(homeserver.calls("whoami")) - whoami_before <= 1  # one probe, then its answer
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_stops_start_up_naming_its_path(
+    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-directory" / "knock.db"
+    runtime = Runtime(
+        settings.model_copy(update={"database_url": SecretStr(f"sqlite:///{missing}")}),
+        clock=clock,
+        transport=homeserver.transport,
+    )
+
+    with pytest.raises(StartupError) as failed:
+        await runtime.start(background=False)
+
+    assert str(failed.value) == (
+        f"DATABASE_URL cannot be opened (the SQLite file {missing}): No such file or directory"
+    )
+
+
+async def test_a_postgresql_server_that_cannot_be_reached_is_named_without_its_password(
+    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    with socket.socket() as unused:  # a loopback port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    url = f"postgresql://knock:hunter2@127.0.0.1:{port}/knock?password=hunter3"
+    runtime = Runtime(
+        settings.model_copy(update={"database_url": SecretStr(url), "database_timeout": 2}),
+        clock=clock,
+        transport=homeserver.transport,
+    )
+
+    with pytest.raises(StartupError) as failed:
+        await runtime.start(background=False)
+
+    said = str(failed.value)
+    assert said.startswith(
+        f"DATABASE_URL cannot be opened (postgresql://knock@127.0.0.1:{port}/knock)"
+    )
+    assert "hunter2" not in said and "hunter3" not in said
+    assert "\n" not in said
