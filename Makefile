@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench venv clean postgres wrk
+.PHONY: demo test lint bench venv clean postgres wrk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP) postgres wrk
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.blocklist
+
+# requirements.lock: the runtime dependencies, pinned with hashes, that the Docker image installs.
+# Regenerate it after changing the dependencies in pyproject.toml (needs Python 3.11, the image's).
+lock:
+	PYTHON=$(PYTHON) scripts/lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
