@@ -200,14 +200,96 @@ async def test_without_a_token_knock_signs_in_when_the_homeserver_answers(
 
 
 async def test_a_refused_access_token_still_stops_start_up_in_one_line(
-    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     homeserver.revoke("bot-token")
     runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
-    with pytest.raises(StartupError) as failed:
+    with caplog.at_level(logging.WARNING), pytest.raises(StartupError) as failed:
         await runtime.start(background=False)
-    assert "refused the bot's access token" in str(failed.value)
-    assert "\n" not in str(failed.value)
+    assert str(failed.value) == (
+        "the homeserver refused the bot's access token (401 M_UNKNOWN_TOKEN: Unknown access "
+        "token); set a valid MATRIX_ACCESS_TOKEN, or MATRIX_USER_ID and MATRIX_PASSWORD to log "
+        "in again"
+    )
+    # That line is all: no "logging in again" before it, nor "logging in again failed".
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+STALE_TOKEN_AND_PASSWORD: dict[str, Any] = {
+    "matrix_access_token": "a-stale-token",
+    "matrix_user_id": BOT,
+    "matrix_password": "bot-password",
+}
+
+
+@pytest.mark.parametrize("knock_options", [STALE_TOKEN_AND_PASSWORD], ids=["password"])
+async def test_a_refused_token_with_a_password_to_log_in_with_starts_signed_in(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING):
+        await runtime.start(background=False)
+    try:
+        assert runtime.services.link.signed_in
+        assert [c.body["type"] for c in homeserver.calls("login")] == ["m.login.password"]
+        assert [r.getMessage() for r in caplog.records] == [
+            "The homeserver refused the bot's access token (401 M_UNKNOWN_TOKEN: Unknown access "
+            "token); it has a new one"
+        ]
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("knock_options", [PASSWORD_ONLY], ids=["password"])
+@pytest.mark.parametrize("status", [429, 500])
+async def test_a_homeserver_too_busy_for_the_login_is_not_said_to_refuse_it(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    # 429 asking for a wait longer than RATE_LIMIT_WAIT_CAP; 500 an error of the homeserver's own.
+    homeserver.fail_next(1, status, retry_after_ms=3_600_000, endpoint="login")
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING):
+        await runtime.start(background=False)  # not a settings mistake: Knock starts
+    try:
+        said = [r.getMessage() for r in caplog.records if "signed in" in r.getMessage()]
+        assert len(said) == 1
+        assert said[0].startswith("Not signed in yet: the homeserver could not take the login now")
+        assert "refused" not in said[0]
+
+        await runtime.services.link.connect()  # the background re-check, once it answers
+
+        assert runtime.services.link.signed_in
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("knock_options", [PASSWORD_ONLY], ids=["password"])
+async def test_an_unreachable_homeserver_during_password_login_is_said_to_be_unreachable(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    homeserver.down()
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING, logger="knock"):
+        await runtime.start(background=False)
+    try:
+        (said,) = [r.getMessage() for r in caplog.records if "signed in" in r.getMessage()]
+        assert said.startswith(f"Not signed in yet: MATRIX_BASE_URL {settings.matrix_base_url}")
+        assert "cannot be reached" in said and "refused" not in said
+    finally:
+        await runtime.stop()
 
 
 async def test_readyz_names_rooms_and_warnings_only_for_the_api_key(
