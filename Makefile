@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench venv clean postgres wrk
+.PHONY: demo test lint bench venv clean postgres proxies wrk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,18 @@ postgres:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| scripts/apt-install postgresql
 
+# tests/unit/test_deploy_configs.py checks deploy/ with the servers' own validators.
+proxies:
+	@missing=""; \
+	{ command -v caddy || test -x /usr/bin/caddy; } >/dev/null || missing="$$missing caddy"; \
+	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || missing="$$missing nginx"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	test -z "$$missing" || scripts/apt-install $$missing
+
 wrk:
 	@command -v wrk >/dev/null || scripts/apt-install wrk
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres proxies
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -46,6 +54,11 @@ bench: $(STAMP) postgres wrk
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.blocklist
+
+# requirements.lock: the runtime dependencies, pinned with hashes, that the Docker image installs.
+# Regenerate it after changing the dependencies in pyproject.toml (needs Python 3.11, the image's).
+lock:
+	PYTHON=$(PYTHON) scripts/lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -76,13 +76,18 @@ def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.web.logs import logging_config
 
     assert settings is not None
+    trusted = settings.trusted_proxies
     uvicorn.run(
         "knock.web.app:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=False,
+        # X-Forwarded-For and -Proto are believed from exactly TRUSTED_PROXIES (uvicorn alone
+        # would believe 127.0.0.1 and ::1): `uvicorn mknock:app --forwarded-allow-ips
+        # "$TRUSTED_PROXIES"` does the same. The access log then shows the caller's address.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
         log_config=logging_config(settings),  # the app factory applies the same set-up
     )
     return 0

@@ -143,8 +143,9 @@ def _not_blank(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
-def _database_url(value: str) -> str:
-    if not value.startswith(("sqlite", "postgresql", "postgres")):
+def _database_url(value: SecretStr) -> SecretStr:
+    # A secret: a PostgreSQL URL may hold a password, so the message never repeats the value.
+    if not value.get_secret_value().startswith(("sqlite", "postgresql", "postgres")):
         raise ValueError("must be sqlite:///path/to/knock.db or postgresql://user@host/db")
     return value
 
@@ -169,6 +170,7 @@ SECRET_SETTINGS = (
     "typeform_secret",
     "formbricks_secret",
     "webhook_token",
+    "database_url",
 )
 
 # Shown after "NAME is required" so that the line says what a good value looks like.
@@ -270,7 +272,10 @@ class Settings(BaseSettings):
     blocklist_scan_interval: Duration = 600.0
 
     # Jobs and storage.
-    database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///./knock.db"
+    # A SecretStr (a PostgreSQL password stays out of repr and errors); the store unwraps it.
+    database_url: Annotated[SecretStr, AfterValidator(_database_url)] = SecretStr(
+        "sqlite:///./knock.db"
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     database_timeout: Duration = 5.0
     worker_concurrency: int = Field(default=4, gt=0, le=64)

@@ -163,11 +163,13 @@ class MatrixClient:
         params: dict[str, str] | None = None,
         authed: bool = True,
         patient: bool = True,
+        may_relogin: bool = True,
     ) -> dict[str, Any]:
         """Send one call, waiting out rate limits and outages, and return the JSON answer.
 
         An impatient call (a health probe) goes out unpaced, makes one attempt and raises at
         the first problem: probes never take a slot of the bot account's `REQUEST_DELAY`.
+        Without `may_relogin`, M_UNKNOWN_TOKEN is raised as it is (the caller replaces the token).
         """
         failures = 0 if patient else self.connect_attempts - 1
         relogged = False
@@ -197,7 +199,7 @@ class MatrixClient:
             if response.status_code == 429:
                 await self._wait_out(response, body, patient, f"{method} {_endpoint(path)}")
                 continue
-            if response.status_code == 401 and authed and not relogged:
+            if response.status_code == 401 and authed and may_relogin and not relogged:
                 if body.get("errcode") == "M_UNKNOWN_TOKEN" and await self._log_in_again():
                     relogged = True
                     continue
@@ -244,9 +246,11 @@ class MatrixClient:
 
     # Endpoints.
 
-    async def whoami(self, *, patient: bool = True) -> dict[str, Any]:
+    async def whoami(self, *, patient: bool = True, may_relogin: bool = True) -> dict[str, Any]:
         """Return the bot's user id and device id."""
-        return await self.request("GET", f"{API}/account/whoami", patient=patient)
+        return await self.request(
+            "GET", f"{API}/account/whoami", patient=patient, may_relogin=may_relogin
+        )
 
     async def login(self, body: dict[str, Any]) -> dict[str, Any]:
         """Log in (any login type) and return the homeserver's answer."""

@@ -1,4 +1,5 @@
-"""Files Knock writes for people: replaced atomically, so a reader never sees half of one."""
+"""Files Knock writes for people: replaced atomically, so a reader never sees half of one, and
+readable by their owner only (0600), like the database."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import os
 import tempfile
 from pathlib import Path
 
+PRIVATE = 0o600
 
-def write_atomically(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace `path` with `text` in one step (with `mode`, e.g. 0o600, from the first byte)."""
+
+def write_atomically(path: Path, text: str, *, mode: int = PRIVATE) -> None:
+    """Replace `path` with `text` in one step, with `mode` (0600) from the first byte."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        if mode is not None:
-            os.fchmod(fd, mode)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -16,7 +16,7 @@ from knock.services.compose import Services, build_services
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.pacing import AccountPacer
 from knock.services.homeserver.signin import SignInError
-from knock.store import Store
+from knock.store import Store, cannot_open_database
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Runtime:
                 timeout=settings.database_timeout,
             )
         except (SQLAlchemyError, OSError) as exc:
-            raise StartupError(f"DATABASE_URL cannot be opened: {_first_line(exc)}") from None
+            raise StartupError(cannot_open_database(settings.database_url, exc)) from None
         self._http = httpx.AsyncClient(timeout=30.0, transport=self._transport)
         self._matrix = MatrixClient(
             self._http,
@@ -145,7 +145,3 @@ class Runtime:
     def bot_id(self) -> str:
         """The bot's Matrix ID, once known (it stays readable after `stop`)."""
         return self._account.user_id if self._account is not None else ""
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

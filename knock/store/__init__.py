@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -19,7 +20,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, State, sources_of
 from knock.store.admission import forget_hits_before, run_admission
 from knock.store.blocklist import BlocklistQueries, StoredEntry
-from knock.store.engine import make_engine, make_sqlite_thread_engine
+from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.records import Job, knock_from_row
 from knock.store.schema import (
@@ -33,7 +34,14 @@ from knock.store.schema import (
 )
 from knock.store.writes import add_history, add_job, upsert
 
-__all__ = ["DATABASE_BUSY", "UNAVAILABLE", "Job", "Store", "StoredEntry"]
+__all__ = [
+    "DATABASE_BUSY",
+    "UNAVAILABLE",
+    "Job",
+    "Store",
+    "StoredEntry",
+    "cannot_open_database",
+]
 
 T = TypeVar("T")
 
@@ -76,8 +84,11 @@ class Store:
             await conn.commit()
 
     @classmethod
-    async def open(cls, url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) -> Store:
-        """Connect and bring the schema up to date."""
+    async def open(
+        cls, url: str | SecretStr, *, synchronous: str = "NORMAL", timeout: float = 5.0
+    ) -> Store:
+        """Connect and bring the schema up to date (a SQLite file is created with mode 0600)."""
+        url = url.get_secret_value() if isinstance(url, SecretStr) else url
         engine = make_engine(url, synchronous=synchronous, timeout=timeout)
         await migrate(engine)
         thread_engine = None

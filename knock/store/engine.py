@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+# The database holds the bot's access token: its file, and the -wal and -shm files SQLite gives
+# the same mode, are readable by their owner only.
+PRIVATE = 0o600
 
 
 def driver_url(url: str) -> str:
@@ -37,6 +47,10 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", timeout: float = 5.0) 
         )
         event.listen(engine.sync_engine, "handle_error", _busy_is_operational)
         return engine
+    path = sqlite_file(url)
+    if path is not None:
+        _create_private(path)
+        _warn_if_readable_by_others(path)
     engine = create_async_engine(full, connect_args={"timeout": timeout})
     _tune_sqlite(engine.sync_engine, synchronous, timeout)
     return engine
@@ -47,11 +61,79 @@ def make_sqlite_thread_engine(
 ) -> Engine:
     """Create a synchronous engine on the same SQLite file, for work run in a worker thread."""
     _, _, rest = url.partition("://")
+    path = sqlite_file(url)
+    if path is not None:
+        _create_private(path)
     engine = create_engine(
         f"sqlite://{rest}", connect_args={"timeout": timeout, "check_same_thread": False}
     )
     _tune_sqlite(engine, synchronous, timeout)
     return engine
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a `sqlite:` URL names, as given (None: not SQLite, in memory, or a `file:` URI)."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def database_location(url: str) -> str:
+    """Where `url` points, for a message: the SQLite file's full path, or the PostgreSQL server
+    and database with neither password nor query (which may hold one)."""
+    path = sqlite_file(url)
+    if path is not None:
+        return f"the SQLite file {os.path.abspath(path)}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "a URL that cannot be read"
+    if parsed.drivername.startswith("sqlite"):
+        return "an in-memory SQLite database"
+    user = f"{parsed.username}@" if parsed.username else ""
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.drivername}://{user}{parsed.host or ''}{port}/{parsed.database or ''}"
+
+
+def cannot_open_database(url: str | SecretStr, exc: BaseException) -> str:
+    """One line for a database that cannot be opened: where it is (no password), and why."""
+    url = url.get_secret_value() if isinstance(url, SecretStr) else url
+    cause = getattr(exc, "orig", None) or exc  # the driver's own error, without SQLAlchemy's tag
+    why = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause).strip()
+    why = why.splitlines()[0] if why else type(cause).__name__
+    return f"DATABASE_URL cannot be opened ({database_location(url)}): {why}"
+
+
+def _create_private(path: str) -> None:
+    """Create a new database file with mode 0600 before SQLite creates it 0644.
+
+    SQLite creates its -wal, -shm and -journal files with the database file's mode, so they are
+    private too. An existing file is left as it is.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    except FileExistsError:
+        pass
+
+
+def _warn_if_readable_by_others(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning(
+            "The SQLite file %s is open to other users (mode %04o) and holds the bot's access "
+            "token: chmod 600 it and its -wal and -shm files",
+            os.path.abspath(path),
+            mode,
+        )
 
 
 def _tune_sqlite(engine: Engine, synchronous: str, timeout: float) -> None:

@@ -12,14 +12,19 @@ import logging
 import logging.config
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 from knock.config import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:token|access_token|api_key|key|secret|code|signature)=)[^&\s]*"
+# Query parameters whose values are secrets, by the name the server decodes (`%74oken` is
+# `token` to Starlette, so it is to the logs too), in any case.
+_SECRET_KEYS = frozenset(
+    {"token", "access_token", "api_key", "key", "secret", "code", "signature", "password"}
 )
+# One `name=value` pair of a query string, as it appears raw in a logged URL.
+_QUERY_PAIR = re.compile(r"([?&])([^=&?#\s]*)=([^&\s]*)")
 
 # Loggers whose records carry request paths or URLs: scrubbed at the logger as well as at the
 # handler, so that a handler someone adds to them later (a log shipper, pytest's capture) gets
@@ -28,8 +33,15 @@ _SCRUBBED_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
 
 
 def redact(text: str) -> str:
-    """Replace the values of secret-looking query parameters with `REDACTED`."""
-    return _SECRET_QUERY.sub(r"\1REDACTED", text)
+    """Replace the values of secret query parameters with `REDACTED`, names read decoded."""
+    return _QUERY_PAIR.sub(_redact_pair, text)
+
+
+def _redact_pair(pair: re.Match[str]) -> str:
+    separator, name, _ = pair.groups()
+    if unquote_plus(name).strip().lower() in _SECRET_KEYS:
+        return f"{separator}{name}=REDACTED"
+    return pair.group(0)
 
 
 class RedactQuerySecrets(logging.Filter):

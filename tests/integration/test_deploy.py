@@ -180,6 +180,11 @@ def test_both_launches_log_uvicorns_lines_as_knocks_and_redact_the_access_log(
     env = _env(tmp_path, synapse, bot, private_room)
     with _launched(LAUNCHES[launch], env, tmp_path) as (url, log):
         assert httpx.get(f"{url}/?token=s3cret-webhook-token&x=1").status_code == 200
+        # `%74oken` is `token` once decoded: the webhook takes it as the token, so it is one.
+        encoded = httpx.post(
+            f"{url}/invite_from_form?%74oken=s3cret-webhook-token", json={"name": "nobody"}
+        )
+        assert encoded.status_code == 422  # past the token check (401), to "no Matrix ID field"
     text = log.read_text()
 
     lines = text.splitlines()
@@ -193,4 +198,90 @@ def test_both_launches_log_uvicorns_lines_as_knocks_and_redact_the_access_log(
         assert sum(marker in line for line in lines) >= 1, f"{marker!r} not in\n{text}"
     assert sum("Application startup complete." in line for line in lines) == 1, text
     assert '"GET /?token=REDACTED&x=1 HTTP/1.1" 200' in text
+    assert '"POST /invite_from_form?%74oken=REDACTED HTTP/1.1" 422' in text
     assert "s3cret-webhook-token" not in text
+
+
+# Behind a reverse proxy. The test is the proxy: it connects from 127.0.0.1 and says for whom.
+PROXIED = {
+    "trusted proxy": ("127.0.0.1", True),
+    "untrusted peer": ("10.9.9.9", False),  # a proxy elsewhere; this peer is not it
+}
+
+
+@pytest.mark.slow
+@pytest.mark.no_database  # its own SQLite file: this is about addresses, not engines
+@pytest.mark.parametrize("launch", list(LAUNCHES))
+@pytest.mark.parametrize("case", list(PROXIED))
+def test_x_forwarded_for_is_believed_from_exactly_trusted_proxies_by_both_launches(
+    launch: str,
+    case: str,
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+) -> None:
+    trusted, believed = PROXIED[case]
+    env = _env(tmp_path, synapse, bot, private_room)
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'knock.db'}",
+        "TRUSTED_PROXIES": trusted,
+        "LIMIT_PER_IP": "1/1h",
+    }
+    command = LAUNCHES[launch]
+    if launch == "uvicorn mknock:app":  # as the README says to run it behind a proxy
+        command = [*command, "--forwarded-allow-ips", trusted]
+
+    with _launched(command, env, tmp_path) as (url, log):
+
+        def knock(client: str, localpart: str) -> int:
+            answer = httpx.post(
+                f"{url}/invite_from_form?token=s3cret-webhook-token",
+                json={"matrix_id": f"@{localpart}:{synapse.server_name}"},
+                headers={"X-Forwarded-For": client},
+            )
+            return answer.status_code
+
+        first = knock("203.0.113.7", "first")
+        same_client = knock("203.0.113.7", "second")
+        other_client = knock("198.51.100.4", "third")
+
+    # LIMIT_PER_IP=1/1h: one knock per caller. Believed, the header names two callers;
+    # otherwise every knock comes from the one peer, 127.0.0.1.
+    assert (first, same_client) == (202, 429)
+    assert other_client == (202 if believed else 429)
+    callers = [
+        line.split("uvicorn.access: ")[1].split(" ")[0]
+        for line in log.read_text().splitlines()
+        if "uvicorn.access: " in line and "/invite_from_form" in line
+    ]
+    if believed:
+        assert callers == ["203.0.113.7:0", "203.0.113.7:0", "198.51.100.4:0"]
+    else:
+        assert [caller.split(":")[0] for caller in callers] == ["127.0.0.1"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launch", list(LAUNCHES))
+def test_a_refused_token_stops_both_launches_with_one_line_from_knock(
+    launch: str, tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
+) -> None:
+    env = _env(tmp_path, synapse, bot, private_room)
+    env |= {"MATRIX_ACCESS_TOKEN": "syt_not_a_token_the_homeserver_knows", "PYTHONPATH": str(ROOT)}
+
+    result = _run([*LAUNCHES[launch], "--port", str(free_port())], env, tmp_path)
+
+    # Each line without its time stamp (`2026-01-31 12:00:00,123 `), warnings and errors only.
+    said = [
+        line[24:]
+        for line in result.stderr.splitlines()
+        if STAMPED.match(line) and line[24:].startswith(("WARNING", "ERROR"))
+    ]
+    assert result.returncode != 0
+    assert said == [
+        "ERROR uvicorn.error: the homeserver refused the bot's access token (401 "
+        "M_UNKNOWN_TOKEN: Invalid access token passed.); set a valid MATRIX_ACCESS_TOKEN, or "
+        "MATRIX_USER_ID and MATRIX_PASSWORD to log in again",
+        "ERROR uvicorn.error: Application startup failed. Exiting.",  # uvicorn's own
+    ], result.stderr
+    assert "syt_not_a_token_the_homeserver_knows" not in result.stderr

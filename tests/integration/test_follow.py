@@ -74,6 +74,12 @@ async def test_a_person_who_accepts_is_welcomed_once_also_after_a_restart(
 
         messages = await eventually(welcomed, what="the welcome message")
         assert (await knock.knock_state(knock_id))[0] is State.JOINED
+
+        async def recorded() -> bool:  # sent, then written down: stop only after both
+            history = await knock.runtime.store.history(knock_id)
+            return any(entry.event == "welcomed" for entry in history)
+
+        await eventually(recorded, what="the welcome in the knock's history")
     finally:
         await knock.stop()
     content = messages[0]["content"]

@@ -217,6 +217,35 @@ async def test_a_wrong_code_and_a_closed_flow_are_each_explained_in_one_line(
     assert not (tmp_path / "tokens.json").exists()
 
 
+async def test_knock_login_says_in_one_line_that_the_homeserver_cannot_be_reached(
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    fake_beeper: tuple[FakeBeeper, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    beeper, beeper_url = fake_beeper
+    with socket.socket() as unused:  # a loopback port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        "!room:localhost",
+        matrix_access_token=None,
+        matrix_base_url=nowhere,
+        beeper_api_base=beeper_url,
+    )
+
+    status = await interactive_login(settings, BEEPER_EMAIL, beeper.last_code)
+
+    (said,) = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert said.startswith(f"knock: MATRIX_BASE_URL {nowhere} cannot be reached")
+    assert "refused" not in said
+
+
 async def test_password_login_works_on_any_homeserver_and_reuses_the_device(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str
 ) -> None:

@@ -7,11 +7,14 @@ one line, shown by `/readyz`, and its knocks are committed and wait until it is 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from knock.config import Settings
@@ -197,14 +200,96 @@ async def test_without_a_token_knock_signs_in_when_the_homeserver_answers(
 
 
 async def test_a_refused_access_token_still_stops_start_up_in_one_line(
-    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     homeserver.revoke("bot-token")
     runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
-    with pytest.raises(StartupError) as failed:
+    with caplog.at_level(logging.WARNING), pytest.raises(StartupError) as failed:
         await runtime.start(background=False)
-    assert "refused the bot's access token" in str(failed.value)
-    assert "\n" not in str(failed.value)
+    assert str(failed.value) == (
+        "the homeserver refused the bot's access token (401 M_UNKNOWN_TOKEN: Unknown access "
+        "token); set a valid MATRIX_ACCESS_TOKEN, or MATRIX_USER_ID and MATRIX_PASSWORD to log "
+        "in again"
+    )
+    # That line is all: no "logging in again" before it, nor "logging in again failed".
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+STALE_TOKEN_AND_PASSWORD: dict[str, Any] = {
+    "matrix_access_token": "a-stale-token",
+    "matrix_user_id": BOT,
+    "matrix_password": "bot-password",
+}
+
+
+@pytest.mark.parametrize("knock_options", [STALE_TOKEN_AND_PASSWORD], ids=["password"])
+async def test_a_refused_token_with_a_password_to_log_in_with_starts_signed_in(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING):
+        await runtime.start(background=False)
+    try:
+        assert runtime.services.link.signed_in
+        assert [c.body["type"] for c in homeserver.calls("login")] == ["m.login.password"]
+        assert [r.getMessage() for r in caplog.records] == [
+            "The homeserver refused the bot's access token (401 M_UNKNOWN_TOKEN: Unknown access "
+            "token); it has a new one"
+        ]
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("knock_options", [PASSWORD_ONLY], ids=["password"])
+@pytest.mark.parametrize("status", [429, 500])
+async def test_a_homeserver_too_busy_for_the_login_is_not_said_to_refuse_it(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    # 429 asking for a wait longer than RATE_LIMIT_WAIT_CAP; 500 an error of the homeserver's own.
+    homeserver.fail_next(1, status, retry_after_ms=3_600_000, endpoint="login")
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING):
+        await runtime.start(background=False)  # not a settings mistake: Knock starts
+    try:
+        said = [r.getMessage() for r in caplog.records if "signed in" in r.getMessage()]
+        assert len(said) == 1
+        assert said[0].startswith("Not signed in yet: the homeserver could not take the login now")
+        assert "refused" not in said[0]
+
+        await runtime.services.link.connect()  # the background re-check, once it answers
+
+        assert runtime.services.link.signed_in
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("knock_options", [PASSWORD_ONLY], ids=["password"])
+async def test_an_unreachable_homeserver_during_password_login_is_said_to_be_unreachable(
+    settings: Settings,
+    clock: FakeClock,
+    homeserver: FakeHomeserver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    homeserver.down()
+    runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
+    with caplog.at_level(logging.WARNING, logger="knock"):
+        await runtime.start(background=False)
+    try:
+        (said,) = [r.getMessage() for r in caplog.records if "signed in" in r.getMessage()]
+        assert said.startswith(f"Not signed in yet: MATRIX_BASE_URL {settings.matrix_base_url}")
+        assert "cannot be reached" in said and "refused" not in said
+    finally:
+        await runtime.stop()
 
 
 async def test_readyz_names_rooms_and_warnings_only_for_the_api_key(
@@ -265,3 +350,45 @@ async def test_every_start_logs_what_to_change_without_the_secrets(
     assert any(m.startswith("API_KEY is shorter than 16") for m in said)
     assert any(m.startswith("WEBHOOK_TOKEN is shorter than 16") for m in said)
     assert "short-key" not in caplog.text and "short-token" not in caplog.text
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_stops_start_up_naming_its_path(
+    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-directory" / "knock.db"
+    runtime = Runtime(
+        settings.model_copy(update={"database_url": SecretStr(f"sqlite:///{missing}")}),
+        clock=clock,
+        transport=homeserver.transport,
+    )
+
+    with pytest.raises(StartupError) as failed:
+        await runtime.start(background=False)
+
+    assert str(failed.value) == (
+        f"DATABASE_URL cannot be opened (the SQLite file {missing}): No such file or directory"
+    )
+
+
+async def test_a_postgresql_server_that_cannot_be_reached_is_named_without_its_password(
+    settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    with socket.socket() as unused:  # a loopback port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    url = f"postgresql://knock:hunter2@127.0.0.1:{port}/knock?password=hunter3"
+    runtime = Runtime(
+        settings.model_copy(update={"database_url": SecretStr(url), "database_timeout": 2}),
+        clock=clock,
+        transport=homeserver.transport,
+    )
+
+    with pytest.raises(StartupError) as failed:
+        await runtime.start(background=False)
+
+    said = str(failed.value)
+    assert said.startswith(
+        f"DATABASE_URL cannot be opened (postgresql://knock@127.0.0.1:{port}/knock)"
+    )
+    assert "hunter2" not in said and "hunter3" not in said
+    assert "\n" not in said

@@ -23,6 +23,9 @@ from knock.config import (
 
 ROOM = "!abc:example.org"
 
+# A good value for a secret whose value has a shape; any other secret takes "s3cret-value".
+SECRET_EXAMPLES = {"database_url": "postgresql://knock:s3cret@db.example.org/knock"}
+
 # "ſ" (U+017F, long s) is the one letter that case-insensitive matching takes for a unit ("s").
 LONG_S = "\u017f"
 
@@ -161,7 +164,7 @@ def test_only_the_room_is_needed_and_everything_else_has_the_documented_default(
     assert settings.max_requests_per_window == 10
     assert settings.spam_window_seconds == 60.0
     assert settings.tokens_file == Path("tokens.json")
-    assert settings.database_url == "sqlite:///./knock.db"
+    assert settings.database_url.get_secret_value() == "sqlite:///./knock.db"
     assert settings.sqlite_synchronous == "NORMAL"
     assert settings.max_body_bytes == 262144
     assert settings.invite_retry_for == 24 * 3600.0
@@ -169,9 +172,9 @@ def test_only_the_room_is_needed_and_everything_else_has_the_documented_default(
     assert settings.repair_action == "invite"
     assert settings.store_form_answers is False
     assert settings.log_level == "INFO"
-    # Every secret is unset, so admin routes are off and deliveries need no proof.
+    # Every secret but the database is unset, so admin routes are off and deliveries need no proof.
     for name in SECRET_SETTINGS:
-        assert getattr(settings, name) is None, name
+        assert name == "database_url" or getattr(settings, name) is None, name
     assert settings.signing_configured is False
 
 
@@ -192,7 +195,7 @@ def test_values_are_read_in_the_documented_formats() -> None:
     assert settings.invite_retry_for == 48 * 3600.0
     assert settings.retention == 7 * 86400.0
     assert settings.store_form_answers is True
-    assert settings.database_url == "postgresql://knock@db.example.org/knock"
+    assert settings.database_url.get_secret_value() == "postgresql://knock@db.example.org/knock"
     assert settings.webhook_token is not None
     assert settings.webhook_token.get_secret_value() == "t0ken"
     assert settings.signing_configured is True
@@ -248,6 +251,17 @@ def test_a_secrets_bad_value_is_never_shown(name: str) -> None:
     assert secret not in message
 
 
+def test_a_postgresql_password_shows_neither_in_the_settings_nor_in_a_config_error() -> None:
+    good = load(NEW_ROOM_ID=ROOM, DATABASE_URL="postgresql://knock:hunter2@db.example.org/knock")
+    bad = config_error(NEW_ROOM_ID=ROOM, DATABASE_URL="mysql://knock:hunter2@db.example.org/knock")
+
+    assert "hunter2" not in repr(good) and "hunter2" not in str(good)
+    assert "hunter2" not in bad
+    assert bad == (
+        "DATABASE_URL is not valid: must be sqlite:///path/to/knock.db or postgresql://user@host/db"
+    )
+
+
 def test_a_bad_value_that_is_no_secret_is_shown_so_it_can_be_fixed() -> None:
     assert "'soon'" in config_error(NEW_ROOM_ID=ROOM, REQUEST_DELAY="soon")
 
@@ -257,14 +271,15 @@ def test_a_bad_value_that_is_no_secret_is_shown_so_it_can_be_fixed() -> None:
 
 @pytest.mark.parametrize("name", SECRET_SETTINGS)
 def test_a_secret_is_read_from_the_file_its_file_variable_names(name: str, tmp_path: Path) -> None:
+    secret = SECRET_EXAMPLES.get(name, "s3cret-value")
     secret_file = tmp_path / f"{name}.secret"
-    secret_file.write_text("s3cret-value\n", encoding="utf-8")
+    secret_file.write_text(f"{secret}\n", encoding="utf-8")
 
     settings = load(NEW_ROOM_ID=ROOM, **{f"{name.upper()}_FILE": str(secret_file)})
 
     value = getattr(settings, name)
     assert value is not None
-    assert value.get_secret_value() == "s3cret-value"
+    assert value.get_secret_value() == secret
 
 
 def test_api_key_file_turns_the_admin_routes_on(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import httpx
 
 from knock.clock import SystemClock
 from knock.config import Settings
-from knock.matrix.client import LocalPacer, MatrixClient
+from knock.matrix.client import HomeserverUnavailable, LocalPacer, MatrixClient
 from knock.services.homeserver.signin import SignIn, SignInError
 from knock.store import Store
 
@@ -27,6 +27,15 @@ async def interactive_login(settings: Settings, email: str, ask_code: Callable[[
             user_id = await signin.log_in_with_code(ask_code())
         except SignInError as exc:
             print(f"knock: {exc}", file=sys.stderr)
+            return 1
+        except HomeserverUnavailable as exc:
+            # Beeper's login is kept in the database: Knock signs in with it once it answers.
+            print(
+                f"knock: MATRIX_BASE_URL {settings.matrix_base_url} cannot be reached "
+                f"({exc.error}); Beeper's login is kept, and Knock signs in with it once the "
+                "homeserver answers",
+                file=sys.stderr,
+            )
             return 1
         finally:
             await store.close()

@@ -24,6 +24,9 @@ USER_KEY = "matrix.user_id"
 JWT_KEY = "beeper.jwt"
 REQUEST_KEY = "beeper.login_request"
 
+# Said after a refused token, when nothing could replace it.
+TO_FIX = "; set a valid MATRIX_ACCESS_TOKEN, or MATRIX_USER_ID and MATRIX_PASSWORD to log in again"
+
 NO_METHOD = (
     "no way to sign in: set MATRIX_ACCESS_TOKEN, or MATRIX_USER_ID and MATRIX_PASSWORD, "
     "or BEEPER_LOGIN_EMAIL and BEEPER_LOGIN_CODE (or run `knock login`)"
@@ -32,6 +35,10 @@ NO_METHOD = (
 
 class SignInError(Exception):
     """The bot could not sign in; the message is one line saying what to set or run."""
+
+
+class NoWayToSignIn(SignInError):
+    """None of the settings gives a way to sign in."""
 
 
 class WaitingForCode(SignInError):
@@ -63,16 +70,46 @@ class SignIn:
         """Make the Matrix client usable and return the bot's user id."""
         self.matrix.use_token(await self._find_token(), self.relogin)
         try:
-            who = await self.matrix.whoami()
+            who = await self._whoami()
         except HomeserverUnavailable:
             raise
         except MatrixError as exc:
             if exc.status == 429:
                 raise CannotSignInYet("the homeserver asks the bot to slow down") from None
-            raise SignInError(f"the homeserver refused the bot's access token ({exc})") from None
+            raise SignInError(
+                f"the homeserver refused the bot's access token ({exc}){TO_FIX}"
+            ) from None
         user_id = str(who["user_id"])
         await self.store.set_value(USER_KEY, user_id, self.clock.now())
         return user_id
+
+    async def _whoami(self) -> dict[str, Any]:
+        """Ask who the bot is, replacing a token the homeserver dropped if Knock has a way to.
+
+        Without one, the refusal is raised as it is, so that it is said once, in one line.
+        """
+        try:
+            return await self.matrix.whoami(may_relogin=False)
+        except MatrixError as exc:
+            if exc.errcode != "M_UNKNOWN_TOKEN":
+                raise
+            refused = exc
+        fresh = await self._replacement_token()
+        if fresh is None:
+            raise refused
+        log.warning("The homeserver refused the bot's access token (%s); it has a new one", refused)
+        self.matrix.use_token(fresh)
+        return await self.matrix.whoami(may_relogin=False)
+
+    async def _replacement_token(self) -> str | None:
+        """A newer token another process stored, or a new login (password or Beeper JWT)."""
+        stored = await self.store.get_value(TOKEN_KEY)
+        if stored and stored != self.matrix.access_token:
+            return stored
+        try:
+            return await self._log_in(allow_email_code=False)
+        except NoWayToSignIn:
+            return None
 
     async def relogin(self) -> str | None:
         """Return a fresh token after the homeserver dropped ours, or None if we cannot get one."""
@@ -139,7 +176,7 @@ class SignIn:
             )
         jwt = await self._beeper_jwt(allow_email_code)
         if jwt is None:
-            raise SignInError(NO_METHOD)
+            raise NoWayToSignIn(NO_METHOD)
         return await self._matrix_login(_jwt_body(jwt))
 
     async def _beeper_jwt(self, allow_email_code: bool) -> str | None:
@@ -200,8 +237,12 @@ class SignIn:
         try:
             answer = await self.matrix.login(body)
         except HomeserverUnavailable:
-            raise
+            raise  # "cannot be reached", said by whoever signs in
         except MatrixError as exc:
+            if exc.status == 429 or exc.status >= 500:  # busy or failing: no answer to the login
+                raise CannotSignInYet(
+                    f"the homeserver could not take the login now ({exc}); Knock tries again"
+                ) from None
             raise SignInError(
                 f"the homeserver refused the login ({exc.errcode}: {exc.error})"
             ) from None

@@ -32,7 +32,7 @@ from knock.core.knocks import NewKnock
 from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import parse_list
-from knock.store import UNAVAILABLE, Store
+from knock.store import UNAVAILABLE, Store, cannot_open_database
 from knock.store.blocklist import MODERATOR, NEW
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ async def import_files(settings: Settings, files: ImportFiles, clock: Clock) -> 
             timeout=settings.database_timeout,
         )
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreUnavailable(f"DATABASE_URL cannot be opened: {_first_line(exc)}") from None
+        raise StoreUnavailable(cannot_open_database(settings.database_url, exc)) from None
     try:
         return await Importer(settings, store, clock).run(files)
     except UNAVAILABLE as exc:
