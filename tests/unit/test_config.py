@@ -412,7 +412,7 @@ def test_an_empty_room_is_still_required() -> None:
 def test_commands_that_only_read_the_database_need_no_room() -> None:
     settings = load_settings(env_file=None, room_required=False, database_url="sqlite:///x.db")
 
-    assert settings.database_url == "sqlite:///x.db"
+    assert settings.database_url.get_secret_value() == "sqlite:///x.db"
     with pytest.raises(ConfigError, match="NEW_ROOM_ID is required"):
         load_settings(env_file=None, database_url="sqlite:///x.db")
 
@@ -424,7 +424,7 @@ def test_without_the_room_requirement_other_mistakes_are_still_one_line() -> Non
         load_settings(env_file=None, room_required=False, database_url="mysql://x")
 
     assert str(bad_room.value).startswith("NEW_ROOM_ID='#room:example.org' is not valid")
-    assert str(bad_database.value).startswith("DATABASE_URL='mysql://x' is not valid")
+    assert str(bad_database.value).startswith("DATABASE_URL is not valid")  # a secret: no value
 
 
 # --- Intake security ------------------------------------------------------------------------
@@ -446,7 +446,8 @@ def test_an_empty_secret_file_stops_start_up_naming_the_file_variable(
     )
 
 
-@pytest.mark.parametrize("name", SECRET_SETTINGS)
+# DATABASE_URL has a default and its own check, which a blank value fails with its own words.
+@pytest.mark.parametrize("name", [name for name in SECRET_SETTINGS if name != "database_url"])
 def test_a_blank_secret_stops_start_up(name: str) -> None:
     message = config_error(NEW_ROOM_ID=ROOM, **{name.upper(): "   "})
     assert message == f"{name.upper()} is not valid: must not be blank"

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 HEADER = (
     "# Managed by Knock: one entry a line, `@user:server Reason: text` (a whole server:"
-    " `@*:server`); edits apply in a minute."
+    " `@*:server`); edits apply within about 20 seconds."
 )
 # Lines that are not entries are kept in the file as comments starting with this, so that the
 # person who wrote them sees why; Knock keeps such comments until someone deletes them.
