@@ -20,6 +20,7 @@ from tests.conftest import MakeUser
 from tests.integration.harness import DATABASE
 
 ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_KEY = "deploy-key-of-decent-length"
 
 
 def _clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -36,7 +37,7 @@ def _env(tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room: str) -> dict[
         DATABASE_URL=DATABASE.url,
         TOKENS_FILE=str(tmp_path / "tokens.json"),
         WEBHOOK_TOKEN="s3cret-webhook-token",
-        API_KEY="deploy-key",
+        API_KEY=DEPLOY_KEY,
         REQUEST_DELAY="0",
     )
 
@@ -152,7 +153,7 @@ def test_a_bot_outside_the_room_serves_says_so_in_one_line_and_in_readyz(
     env = _env(tmp_path, synapse, bot, room)
     with _launched(LAUNCHES["uvicorn mknock:app"], env, tmp_path) as (url, log):
         public = httpx.get(url + "/readyz").json()
-        keyed = httpx.get(url + "/readyz", headers={"Authorization": "Bearer deploy-key"}).json()
+        keyed = httpx.get(url + "/readyz", headers={"Authorization": f"Bearer {DEPLOY_KEY}"}).json()
         answer = httpx.post(
             f"{url}/invite_from_form?token=s3cret-webhook-token",
             json={"matrix_id": make_user("waiting").user_id},
@@ -235,9 +236,10 @@ def test_x_forwarded_for_is_believed_from_exactly_trusted_proxies_by_both_launch
     with _launched(command, env, tmp_path) as (url, log):
 
         def knock(client: str, localpart: str) -> int:
+            # A tokenless HTML form: a per-address caller, the kind LIMIT_PER_IP limits.
             answer = httpx.post(
-                f"{url}/invite_from_form?token=s3cret-webhook-token",
-                json={"matrix_id": f"@{localpart}:{synapse.server_name}"},
+                f"{url}/invite_from_form",
+                data={"matrix_id": f"@{localpart}:{synapse.server_name}"},
                 headers={"X-Forwarded-For": client},
             )
             return answer.status_code
