@@ -38,7 +38,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     api.state.settings = runtime.settings
-    api.include_router(public.router)
+    api.include_router(public.router, tags=["public"])
     api.include_router(admin.router, tags=["admin"])
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
