@@ -2,7 +2,9 @@
 
 What lives where (imports point down this list, never up; `tests/unit/test_layers.py` checks it):
 
-    web/            the FastAPI app: routes, auth, views. Knows the services and core values only.
+    web/            the FastAPI app: routes, auth, views, the request and answer models and the
+                    error answers of the OpenAPI description, Swagger UI's files for /docs.
+                    Knows the services and core values only.
     cli.py          the `knock` command. Calls the services.
     services/       the work, each class taking its collaborators in its constructor:
         compose.py      the composition root: builds every service once, in dependency order

@@ -112,7 +112,7 @@ async def build_services(
         welcomer=welcomer,
         wakeup=wakeup,
     )
-    moderation = Moderation(settings, store, matrix, clock, wakeup=wakeup)
+    moderation = Moderation(settings, store, matrix, clock, account=account, wakeup=wakeup)
     moderation_room = None
     if settings.moderation_room_id:
         moderation_room = ModerationRoom(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from knock.config import ConfigError, Settings, load_settings
@@ -19,6 +22,10 @@ from knock.web.routes import admin, blocklist, join_wave, knocks, public
 
 log = logging.getLogger(__name__)
 
+# Swagger UI's files, shipped with Knock: the docs page loads nothing from elsewhere.
+SWAGGER_UI = Path(__file__).parent / "swagger_ui"
+DOCS_ASSETS = "/docs/assets"
+
 
 def create_api(runtime: Runtime) -> FastAPI:
     """Build the FastAPI app over a runtime (started separately)."""
@@ -26,12 +33,12 @@ def create_api(runtime: Runtime) -> FastAPI:
         title="Knock",
         summary="Out-of-band invites to a private Matrix room",
         version="0.1.0",
-        docs_url=None,
+        docs_url=None,  # served below, from Knock's own copy of Swagger UI
         redoc_url=None,
     )
     api.state.runtime = runtime
     api.state.settings = runtime.settings
-    api.include_router(public.router)
+    api.include_router(public.router, tags=["public"])
     api.include_router(admin.router, tags=["admin"])
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
@@ -39,7 +46,24 @@ def create_api(runtime: Runtime) -> FastAPI:
     for error in caller_facing_errors():
         api.add_exception_handler(error, _problem)
     api.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    api.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
+    api.add_api_route("/docs", _docs, include_in_schema=False)
     return api
+
+
+async def _docs(request: Request) -> HTMLResponse:
+    """The interactive docs (Swagger UI), with every file served by Knock itself."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    assets = root + DOCS_ASSETS
+    return get_swagger_ui_html(
+        openapi_url=root + "/openapi.json",
+        title="Knock API",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        # No online validator badge: it would send the description to validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 async def _problem(_: Request, exc: Exception) -> JSONResponse:

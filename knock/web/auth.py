@@ -5,13 +5,21 @@ What a form delivery must prove is decided with the rest of intake (`knock.core.
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from knock.config import Settings
 from knock.core.forms import bearer_token, same_secret
 from knock.core.history import Actor
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+# Declares the scheme in the OpenAPI description; `require_admin` decides, with its own messages.
+API_KEY = HTTPBearer(
+    scheme_name="ApiKey",
+    description="`Authorization: Bearer <API_KEY>`. Unset API_KEY turns the admin routes off.",
+    auto_error=False,
+)
 
 
 def holds_api_key(request: Request) -> bool:
@@ -22,7 +30,9 @@ def holds_api_key(request: Request) -> bool:
     return same_secret(bearer_token(request.headers), settings.api_key.get_secret_value())
 
 
-def require_admin(request: Request) -> Actor:
+def require_admin(
+    request: Request, _: HTTPAuthorizationCredentials | None = Depends(API_KEY)
+) -> Actor:
     """Admit a caller holding `API_KEY`; return the actor name for the audit log."""
     settings: Settings = request.app.state.settings
     if settings.api_key is None:

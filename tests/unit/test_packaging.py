@@ -73,3 +73,9 @@ def test_the_docker_image_copies_no_test_fixture() -> None:
     assert ["knock", "./knock"] in copies
     sources = [word for args in copies for word in args[:-1] if not word.startswith("--")]
     assert not [source for source in sources if source in {".", "./"} or "knock_testing" in source]
+
+
+def test_the_wheel_ships_swagger_ui_for_the_docs_page(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    shipped = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"}
+    assert {f"knock/web/swagger_ui/{name}" for name in shipped} <= names

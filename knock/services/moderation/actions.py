@@ -12,12 +12,17 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient
+from knock.services.homeserver.account import BotAccount
 from knock.services.wakeup import Wakeup
 from knock.store import Store
 
 
 class NothingToRescind(Exception):
     """The person has no pending invite and is not a member."""
+
+
+class OwnAccount(Exception):
+    """The id is the bot's own: Knock does not remove itself from the room."""
 
 
 class NoSuchKnock(Exception):
@@ -48,12 +53,14 @@ class Moderation:
         matrix: MatrixClient,
         clock: Clock,
         *,
+        account: BotAccount,
         wakeup: Wakeup,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
+        self.account = account
         self.wakeup = wakeup
         self.room_id = settings.new_room_id
 
@@ -80,7 +87,10 @@ class Moderation:
         """Revoke a pending invite, or remove the person if they already joined.
 
         The moderator's reason stays in the audit log; the room sees the neutral `KICK_REASON`.
+        The bot's own id is refused (OwnAccount): Knock would lose the room.
         """
+        if self.account.is_bot(user_id):
+            raise OwnAccount(user_id)
         membership = await self.matrix.membership(self.room_id, user_id)
         knock = await self.store.latest_knock(user_id, [State.QUEUED, State.INVITED, State.JOINED])
         if membership not in ("invite", "join") and knock is None:

@@ -6,38 +6,53 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from knock.core.history import Actor
 from knock.services.blocklist.actions import NeedsConfirmation, NotBlocked
 from knock.services.blocklist.index import BadPattern
+from knock.web.answers import ADMIN, HOMESERVER, INVALID, JSON_BODY, answer
 from knock.web.auth import require_admin
+from knock.web.models import (
+    Allowed,
+    AllowEntry,
+    BlockCheck,
+    Blocked,
+    BlockRequest,
+    ConfirmationNeeded,
+    EntryRequest,
+    ListEntry,
+    Lists,
+    Unallowed,
+    Unblocked,
+)
+from knock.web.params import given_once
 from knock.web.state import services_of
 from knock.web.views import iso
 
 router = APIRouter()
 
-
-class BlockRequest(BaseModel):
-    """Block a Matrix ID, a pattern like `@spam*:*`, or a server."""
-
-    user_id: str = Field(min_length=1, max_length=512, examples=["@troll:example.org"])
-    reason: str | None = Field(default=None, max_length=2000)
-    dry_run: bool = False
-    confirm: bool = False
+_CHECK_PARAMS = given_once("user_id", "display_name")
 
 
-class EntryRequest(BaseModel):
-    """Name one block-list or allow-list entry."""
-
-    user_id: str = Field(min_length=1, max_length=512)
-    reason: str | None = Field(default=None, max_length=2000)
-
-
-@router.post("/block_user", response_model=None)
+@router.post(
+    "/block_user",
+    response_model=Blocked,
+    # `dry_run` and `failed` are there only when they say something.
+    response_model_exclude_unset=True,
+    responses={
+        **ADMIN,
+        **HOMESERVER,
+        409: answer(
+            "The entry would remove more than BLOCK_CONFIRM_THRESHOLD people: it is held "
+            '(it refuses new knocks and removes nobody) until called again with "confirm": true.',
+            ConfirmationNeeded,
+        ),
+        **JSON_BODY,
+    },
+)
 async def block_user(
     body: BlockRequest, request: Request, actor: Actor = Depends(require_admin)
-) -> dict[str, Any] | JSONResponse:
+) -> Blocked | JSONResponse:
     """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks)."""
     services = services_of(request)
     try:
@@ -55,13 +70,21 @@ async def block_user(
             'and call again with "confirm": true to remove them, or unblock it'
         )
         return JSONResponse({"detail": detail, **exc.as_dict()}, status_code=409)
-    return result.as_dict()
+    return Blocked.model_validate(result.as_dict())
 
 
-@router.post("/unblock_user")
+@router.post(
+    "/unblock_user",
+    responses={
+        **ADMIN,
+        **HOMESERVER,
+        404: answer("No moderator's entry has that pattern."),
+        **JSON_BODY,
+    },
+)
 async def unblock_user(
     body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
-) -> dict[str, Any]:
+) -> Unblocked:
     """Remove an entry (and lift any ban Knock placed because of it)."""
     try:
         result = await services_of(request).blocking.unblock(body.user_id, actor)
@@ -69,13 +92,13 @@ async def unblock_user(
         raise HTTPException(422, f"user_id: {exc}") from None
     except NotBlocked as exc:
         raise HTTPException(404, f"{exc} is not on the block-list") from None
-    return result.as_dict()
+    return Unblocked.model_validate(result.as_dict())
 
 
-@router.post("/allow_user")
+@router.post("/allow_user", responses={**ADMIN, **JSON_BODY})
 async def allow_user(
     body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
-) -> dict[str, Any]:
+) -> Allowed:
     """Add an allow-list entry: it overrides any block-list match for the ids it covers."""
     blocklist = services_of(request).blocklist
     try:
@@ -83,13 +106,16 @@ async def allow_user(
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     await blocklist.add(entry)
-    return {"status": "allowed", "entry": {"user_id": entry.pattern, "reason": entry.reason}}
+    return Allowed(status="allowed", entry=AllowEntry(user_id=entry.pattern, reason=entry.reason))
 
 
-@router.post("/unallow_user")
+@router.post(
+    "/unallow_user",
+    responses={**ADMIN, 404: answer("The allow-list has no such entry."), **JSON_BODY},
+)
 async def unallow_user(
     body: EntryRequest, request: Request, _: Actor = Depends(require_admin)
-) -> dict[str, Any]:
+) -> Unallowed:
     """Remove an allow-list entry."""
     try:
         removed = await services_of(request).blocklist.remove(body.user_id, allow=True)
@@ -97,37 +123,38 @@ async def unallow_user(
         raise HTTPException(422, f"user_id: {exc}") from None
     if not removed:
         raise HTTPException(404, f"{body.user_id[:80]} is not on the allow-list")
-    return {"status": "removed", "entry": body.user_id.strip()}
+    return Unallowed(status="removed", entry=body.user_id.strip())
 
 
-@router.get("/blocklist")
-async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> dict[str, Any]:
+@router.get("/blocklist", responses=ADMIN)
+async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> Lists:
     """List the block-list (the original shape) and the allow-list."""
     entries = await services_of(request).blocklist.entries()
 
-    def row(e: Any) -> dict[str, Any]:
-        return {
-            "user_id": e.pattern,
-            "reason": e.reason,
-            "added_at": iso(e.added_at),
-            "source": e.source,
-            "hashed": e.hashed,
-            "status": "held" if e.held else "active",  # held: refuses knocks, removes nobody
-        }
+    def row(e: Any) -> ListEntry:
+        return ListEntry(
+            user_id=e.pattern,
+            reason=e.reason,
+            added_at=iso(e.added_at),
+            source=e.source,
+            hashed=e.hashed,
+            status="held" if e.held else "active",  # held: refuses knocks, removes nobody
+        )
 
-    return {
-        "blocked_users": [row(e) for e in entries if not e.allow],
-        "allowed_users": [row(e) for e in entries if e.allow],
-    }
+    return Lists(
+        blocked_users=[row(e) for e in entries if not e.allow],
+        allowed_users=[row(e) for e in entries if e.allow],
+    )
 
 
-@router.get("/blocklist/check")
+@router.get("/blocklist/check", responses={**ADMIN, **INVALID})
 async def check(
     request: Request,
     user_id: str = Query(min_length=1, max_length=512),
     display_name: str | None = Query(default=None, max_length=512),
     _: Actor = Depends(require_admin),
-) -> dict[str, Any]:
+    __: None = Depends(_CHECK_PARAMS),
+) -> BlockCheck:
     """Show the verdict for an id (and a display name) and every match that led to it."""
     decision = services_of(request).blocklist.check(user_id.strip(), user_id, display_name)
-    return {"user_id": user_id, **decision.as_dict()}
+    return BlockCheck.model_validate({"user_id": user_id, **decision.as_dict()})
