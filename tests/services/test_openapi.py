@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
 from knock.config import Settings, load_settings
@@ -32,7 +33,7 @@ TROLL = "@troll:example.org"  # the user_id of the descriptions' examples
 INVITEE = "@invitee:hs.test"
 
 
-def _described_app() -> Any:
+def _described_app() -> FastAPI:
     """The app whose /openapi.json is read (describing it starts nothing)."""
     described = load_settings(
         env_file=None,
