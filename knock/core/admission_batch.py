@@ -49,6 +49,12 @@ class Rules:
     repair_action: str
     announce_reviews: bool  # a moderation room is set: knocks held for review are posted there
 
+    def longest_window(self) -> float:
+        """The longest time any admission window looks back (older counts can be erased)."""
+        rates = (self.limit_per_user, self.limit_per_ip, self.limit_per_server, self.limit_per_form)
+        windows = [rate.seconds for rate in rates if rate is not None]
+        return max([self.spam_window_seconds, self.join_wave_window, *windows])
+
     def strike(self, state: AdmissionState, subject: str, free: int = 0) -> None:
         """Add one back-off strike to a subject; the first `free` ones lock nothing out."""
         state.strike(subject, self.backoff_base, self.backoff_cap, self.backoff_reset, free)

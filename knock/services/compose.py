@@ -122,7 +122,7 @@ async def build_services(
         settings,
         store,
         clock,
-        inviter=Inviter(settings, store, matrix, clock, blocklist),
+        inviter=Inviter(settings, store, matrix, clock, blocklist, intake.rules),
         welcomer=welcomer,
         moderation_room=moderation_room,
         link=link,

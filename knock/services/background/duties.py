@@ -110,7 +110,7 @@ class Duties:
             erased = await self.store.purge_closed(now - settings.retention)
             if erased:
                 log.info("Erased %d closed knocks older than RETENTION", erased)
-            await self.store.forget_hits(now - _longest_window(settings))
+            await self.store.forget_hits(now - self.intake.rules.longest_window())
 
     async def _homeserver_duties(self, now: float) -> None:
         settings = self.settings
@@ -142,15 +142,3 @@ class Duties:
         if self.leader:
             await self.store.release_lease(LEASE, self.holder)
             self.leader = False
-
-
-def _longest_window(settings: Settings) -> float:
-    """Return the longest time any admission window looks back."""
-    rates = [
-        settings.limit_per_user,
-        settings.limit_per_ip,
-        settings.limit_per_server,
-        settings.limit_per_form,
-    ]
-    windows = [rate.seconds for rate in rates if rate is not None]
-    return max([settings.spam_window_seconds, settings.join_wave_window, *windows])

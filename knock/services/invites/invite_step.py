@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
-from knock.core.admission_batch import Strike
+from knock.core.admission_batch import Rules, Strike
 from knock.core.evidence import evidence_text
 from knock.core.history import WORKER, HistoryLine
 from knock.core.jobs import JobKind
@@ -16,7 +16,6 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist
-from knock.services.invites.intake import rules_from
 from knock.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -32,13 +31,14 @@ class Inviter:
         matrix: MatrixClient,
         clock: Clock,
         blocklist: Blocklist,
+        rules: Rules,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
         self.blocklist = blocklist
-        self.rules = rules_from(settings)
+        self.rules = rules
 
     async def run(self, job: Job, knock: KnockRecord) -> bool:
         """Invite a queued knock (or settle it otherwise); return whether that completed the job."""
