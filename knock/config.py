@@ -137,6 +137,31 @@ def _origins(values: list[str]) -> list[str]:
     return origins
 
 
+MAX_QUESTIONS = 20
+
+
+def read_questions(path: Path) -> tuple[str, ...]:
+    """Read the knock page's questions: one a line, blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{str(path)[:80]} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {str(path)[:80]}: {exc.strerror or exc}") from None
+    questions = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if len(questions) > MAX_QUESTIONS:
+        raise ValueError(f"holds {len(questions)} questions; the page asks {MAX_QUESTIONS} at most")
+    if any(len(question) > 300 for question in questions):
+        raise ValueError("has a question longer than 300 characters")
+    return questions
+
+
+def _questions_file(value: Path | None) -> Path | None:
+    if value is not None:
+        read_questions(value)
+    return value
+
+
 def _not_blank(value: SecretStr | None) -> SecretStr | None:
     if value is not None and not value.get_secret_value().strip():
         raise ValueError("must not be blank")
@@ -225,7 +250,14 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[CommaList, AfterValidator(_origins)] = []
     form_redirect_url: str | None = None
     repair_action: Literal["invite", "review"] = "invite"
-    store_form_answers: bool = False
+    store_form_answers: bool = True
+
+    # The knock page (GET /knock): what it says, what it asks, and its optional proof-of-work.
+    knock_page_title: str = "Ask to join"
+    knock_page_room_name: str | None = None
+    knock_page_description: str | None = None
+    knock_page_questions_file: Annotated[Path | None, AfterValidator(_questions_file)] = None
+    knock_page_pow_bits: int = Field(default=0, ge=0, le=26)
 
     # Block-list.
     blocklist_file: Path = Path("blocked_users.txt")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from knock.core import limits, mxid
 from knock.core.admission import Facts, IdResult, Verdict, decide
-from knock.core.admission_state import AdmissionState, Wanted, Window
+from knock.core.admission_state import AdmissionState, StatusLink, Wanted, Window
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind
 from knock.core.history import Actor, HistoryLine
@@ -96,6 +96,7 @@ class Arrival:
     honeypot: str | None
     block: Decision  # the block-list's verdict on the id and what was typed
     answers: str | None  # the form's answers as stored, if they are kept
+    page: StatusLink | None = None  # the knock page's status link for this knock
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ class Batch:
         actor = Actor.form(arrival.caller.platform)
         history = [HistoryLine(Event.RECEIVED, actor)]
         history += [HistoryLine(event, actor, detail) for event, detail in verdict.history]
-        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict))
+        # A caller told to fix the id or to slow down gets no status link to follow.
+        page = None if verdict.problem or verdict.answered else arrival.page
+        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict), page)
         _count(state, arrival, facts, verdict, self.rules)
         reason = verdict.reason.value if verdict.reason else None
         return Outcome(

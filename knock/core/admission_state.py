@@ -42,6 +42,17 @@ class NewKnockRows:
     knock: NewKnock
     history: tuple[HistoryLine, ...]
     job: JobKind | None
+    page: StatusLink | None = None  # the knock page's status link that shows it
+
+
+@dataclass(frozen=True)
+class StatusLink:
+    """A knock page's status link: the keyed hash of its token, and the door it belongs to."""
+
+    token_hash: str
+    door: str
+    # Ask the homeserver whether the account exists, whatever admission decided.
+    check_account: bool = True
 
 
 @dataclass
@@ -89,9 +100,15 @@ class AdmissionState:
         self.values[key] = value
         self.changed_values.add(key)
 
-    def add_knock(self, new: NewKnock, history: Iterable[HistoryLine], job: JobKind | None) -> None:
-        """Add a knock with its first history lines and its first job."""
-        self.new_knocks.append(NewKnockRows(new, tuple(history), job))
+    def add_knock(
+        self,
+        new: NewKnock,
+        history: Iterable[HistoryLine],
+        job: JobKind | None,
+        page: StatusLink | None = None,
+    ) -> None:
+        """Add a knock with its first history lines, its first job and its status link."""
+        self.new_knocks.append(NewKnockRows(new, tuple(history), job, page))
         if new.submission_key is not None:
             self.submissions[new.submission_key] = (new.knock_id, new.state, new.reason)
         if new.state in WAITING:

@@ -11,6 +11,7 @@ class JobKind(StrEnum):
     INVITE = "invite"  # invite a queued knock
     WELCOME = "welcome"  # welcome someone who joined
     ANNOUNCE = "announce"  # post a knock held for review to the moderation room
+    CHECK_ACCOUNT = "check_account"  # ask whether a knock page's account exists, for its status
 
     @classmethod
     def read(cls, stored: str) -> JobKind | None:
@@ -28,3 +29,8 @@ class JobKind(StrEnum):
         own, so the mark is set in the claim's transaction, before any invite can go out.
         """
         return self is JobKind.INVITE
+
+    @property
+    def settles_knock(self) -> bool:
+        """Tell whether giving up on the job fails its knock (an account check only gives up)."""
+        return self is not JobKind.CHECK_ACCOUNT

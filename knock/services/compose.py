@@ -7,6 +7,7 @@ depends on whom.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -31,6 +32,9 @@ from knock.services.invites.membership import MembershipFollower
 from knock.services.invites.reception import Reception, unsigned_knocks_stored
 from knock.services.invites.welcome import Welcomer
 from knock.services.invites.worker import Worker
+from knock.services.knock_page.accounts import AccountChecks
+from knock.services.knock_page.page import KnockPage
+from knock.services.knock_page.proof import Proofs
 from knock.services.moderation.actions import Moderation
 from knock.services.moderation.audit import AuditLog
 from knock.services.moderation.notices import Notices
@@ -53,6 +57,8 @@ class Services:
     blocking: Blocking
     intake: Intake
     reception: Reception
+    proofs: Proofs
+    knock_pages: Mapping[str, KnockPage]  # by door (only `default` until doors exist)
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -99,7 +105,14 @@ async def build_services(
         wakeup=wakeup,
     )
     unsigned_knocks = await unsigned_knocks_stored(settings, store)
-    reception = Reception(settings, clock, intake, unsigned_knocks=unsigned_knocks)
+    proofs = Proofs(
+        store,
+        clock,
+        bits=settings.knock_page_pow_bits,
+        key=await Proofs.load_key(store, clock.now()),
+    )
+    reception = Reception(settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks)
+    knock_pages = {"default": KnockPage(settings, store, clock, intake, proofs)}
     welcomer = Welcomer(settings, store, matrix, clock, account)
     follower = MembershipFollower(
         settings,
@@ -124,6 +137,7 @@ async def build_services(
         clock,
         inviter=Inviter(settings, store, matrix, clock, blocklist, intake.rules),
         welcomer=welcomer,
+        accounts=AccountChecks(store, matrix, clock),
         moderation_room=moderation_room,
         link=link,
         wakeup=wakeup,
@@ -166,6 +180,8 @@ async def build_services(
         blocking=blocking,
         intake=intake,
         reception=reception,
+        proofs=proofs,
+        knock_pages=knock_pages,
         welcomer=welcomer,
         follower=follower,
         moderation=moderation,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -22,10 +23,12 @@ from knock.store.admission import forget_hits_before, run_admission
 from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
+from knock.store.pages import PageQueries
 from knock.store.records import Job, knock_from_row
 from knock.store.schema import (
     jobs,
     knock_events,
+    knock_pages,
     knocks,
     leases,
     pacing,
@@ -64,6 +67,7 @@ class Store:
         # wait through busy_timeout.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.blocklist = BlocklistQueries(engine, self._write)
+        self.pages = PageQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -277,6 +281,16 @@ class Store:
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
+    async def answers_of(self, knock_id: str) -> dict[str, str] | None:
+        """Return a knock's form answers (None when none were kept: STORE_FORM_ANSWERS)."""
+        query = select(knocks.c.answers).where(knocks.c.knock_id == knock_id)
+        async with self.engine.connect() as conn:
+            stored = (await conn.execute(query)).scalar_one_or_none()
+        if stored is None:
+            return None
+        answers = json.loads(stored)
+        return {str(key): str(value) for key, value in answers.items()}
+
     async def history(self, knock_id: str) -> list[HistoryEntry]:
         """Return a knock's audit log, oldest first."""
         query = (
@@ -358,6 +372,7 @@ class Store:
             await conn.execute(delete(knock_events).where(knock_events.c.knock_id.in_(old)))
             await conn.execute(delete(jobs).where(jobs.c.knock_id.in_(old)))
             await conn.execute(delete(review_posts).where(review_posts.c.knock_id.in_(old)))
+            await conn.execute(delete(knock_pages).where(knock_pages.c.knock_id.in_(old)))
             result = await conn.execute(delete(knocks).where(knocks.c.knock_id.in_(old)))
             return int(result.rowcount)
 

@@ -14,7 +14,15 @@ from knock.core.admission_state import RELEASED, AdmissionState, AdmissionWork, 
 from knock.core.jobs import JobKind
 from knock.core.lifecycle import WAITING, State
 from knock.core.limits import Strikes
-from knock.store.schema import guard_hits, jobs, knock_events, knocks, state_values, strikes
+from knock.store.schema import (
+    guard_hits,
+    jobs,
+    knock_events,
+    knock_pages,
+    knocks,
+    state_values,
+    strikes,
+)
 from knock.store.writes import history_rows, job_row, knock_row
 
 T = TypeVar("T")
@@ -116,13 +124,29 @@ def _save(conn: Connection, state: AdmissionState) -> None:
         for row in history_rows(new.knock.knock_id, new.history, now)
     ]
     new_jobs = [job_row(new.job, new.knock.knock_id, now) for new in state.new_knocks if new.job]
+    new_jobs += [
+        job_row(JobKind.CHECK_ACCOUNT, new.knock.knock_id, now)
+        for new in state.new_knocks
+        if new.page is not None and new.page.check_account
+    ]
     new_jobs += _release(conn, state, history)
+    pages = [
+        {
+            "token_hash": new.page.token_hash,
+            "knock_id": new.knock.knock_id,
+            "door": new.page.door,
+            "created_at": now,
+        }
+        for new in state.new_knocks
+        if new.page is not None
+    ]
     hits = [{"scope": scope, "subject": subject, "at": now} for scope, subject in state.new_hits]
     for table, rows in (
         (knocks, new_knocks),
         (knock_events, history),
         (jobs, new_jobs),
         (guard_hits, hits),
+        (knock_pages, pages),
     ):
         if rows:
             conn.execute(insert(table), rows)

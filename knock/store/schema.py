@@ -138,6 +138,29 @@ MIGRATIONS: list[list[str]] = [
                     ('tally', 'typeform', 'formbricks', 'heyform', 'jotform', 'fillout', 'generic')
             )""",
     ],
+    [
+        # The knock page's status links: a keyed hash of each link's token (never the token)
+        # and the knock it shows, erased with its knock.
+        """CREATE TABLE knock_pages (
+            token_hash TEXT PRIMARY KEY,
+            knock_id TEXT NOT NULL REFERENCES knocks (knock_id) ON DELETE CASCADE,
+            door TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX knock_pages_knock ON knock_pages (knock_id)",
+        # What the homeserver said about an account asked for from the knock page: 1 it exists,
+        # 0 it does not, NULL it would not say.
+        """CREATE TABLE account_checks (
+            user_id TEXT PRIMARY KEY,
+            known INTEGER,
+            checked_at DOUBLE PRECISION NOT NULL
+        )""",
+        # Proof-of-work challenges already used: each is valid once, until it expires.
+        """CREATE TABLE spent_challenges (
+            challenge_id TEXT PRIMARY KEY,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -263,4 +286,29 @@ pacing = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("next_at", Float, nullable=False),
+)
+
+knock_pages = Table(
+    "knock_pages",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("knock_id", Text, ForeignKey("knocks.knock_id", ondelete="CASCADE"), nullable=False),
+    Column("door", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("knock_pages_knock", "knock_id"),
+)
+
+account_checks = Table(
+    "account_checks",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("known", Integer),
+    Column("checked_at", Float, nullable=False),
+)
+
+spent_challenges = Table(
+    "spent_challenges",
+    metadata,
+    Column("challenge_id", Text, primary_key=True),
+    Column("expires_at", Float, nullable=False),
 )

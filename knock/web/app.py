@@ -18,7 +18,8 @@ from knock.services.errors import caller_facing_errors, problem_of
 from knock.services.runtime import Runtime, StartupError
 from knock.web.body_limit import BodyLimit
 from knock.web.logs import configure_logging
-from knock.web.routes import admin, blocklist, join_wave, knocks, public
+from knock.web.pages import STATIC
+from knock.web.routes import admin, blocklist, join_wave, knocks, page, public
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,12 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
     api.include_router(join_wave.router, tags=["join wave"])
+    api.include_router(page.router)
     for error in caller_facing_errors():
         api.add_exception_handler(error, _problem)
     api.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     api.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
+    api.mount(page.ASSETS, StaticFiles(directory=STATIC), name="knock-assets")
     api.add_api_route("/docs", _docs, include_in_schema=False)
     return api
 

@@ -1,9 +1,10 @@
 """Logging for Knock and uvicorn alike, in one `dictConfig`, with secrets kept out.
 
 `logging_config` builds the one set-up: one formatter, one stderr handler that scrubs secret
-query parameters (`?token=...`), and the loggers of Knock, uvicorn and httpx sending their lines
-there, each line once. `knock serve` hands it to uvicorn (`log_config=`); the app factory applies
-it again, so `uvicorn mknock:app` (where uvicorn has already set up its own) ends up the same.
+query parameters (`?token=...`) and status-link tokens (`/knock/<token>`), and the loggers of
+Knock, uvicorn and httpx sending their lines there, each line once. `knock serve` hands it to
+uvicorn (`log_config=`); the app factory applies it again, so `uvicorn mknock:app` (where uvicorn
+has already set up its own) ends up the same.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ _QUERY_PAIR = re.compile(r"([?&])([^=&?#\s]*)=([^&\s]*)")
 _SCRUBBED_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
 
 
+# A knock page's status link: its token is a secret although it is in the path.
+_STATUS_LINK = re.compile(r"(/knock/)(?!assets/|challenge(?=[?#\s\"]|$))[^/?#\s\"]+")
+
+
 def redact(text: str) -> str:
-    """Replace the values of secret query parameters with `REDACTED`, names read decoded."""
-    return _QUERY_PAIR.sub(_redact_pair, text)
+    """Replace secrets in logged URLs with `REDACTED`: query parameters (names read decoded)
+    and the token of a knock page's status link."""
+    return _STATUS_LINK.sub(r"\1REDACTED", _QUERY_PAIR.sub(_redact_pair, text))
 
 
 def _redact_pair(pair: re.Match[str]) -> str:

@@ -19,7 +19,12 @@ from tests.services.fake_homeserver import FakeHomeserver
 API_KEY = "an-admin-key-long-enough"
 ADMIN = {"Authorization": f"Bearer {API_KEY}"}
 TROLL = "@troll:hs.test"
-PUBLIC = {("get", "/"), ("get", "/readyz"), ("post", "/invite_from_form")}
+PUBLIC = {
+    ("get", "/"),
+    ("get", "/readyz"),
+    ("post", "/invite_from_form"),
+    ("get", "/knock/{token}"),
+}
 
 
 @pytest.fixture

@@ -170,7 +170,9 @@ def test_only_the_room_is_needed_and_everything_else_has_the_documented_default(
     assert settings.invite_retry_for == 24 * 3600.0
     assert settings.retention == 90 * 86400.0
     assert settings.repair_action == "invite"
-    assert settings.store_form_answers is False
+    assert settings.store_form_answers is True
+    assert settings.knock_page_pow_bits == 0
+    assert settings.knock_page_title == "Ask to join"
     assert settings.log_level == "INFO"
     # Every secret but the database is unset, so admin routes are off and deliveries need no proof.
     for name in SECRET_SETTINGS:

@@ -11,6 +11,7 @@ from .callers import (
     prove,
     require_own_signature,
     same_secret,
+    same_site_post,
 )
 from .detect import parse_delivery
 from .find import find_matrix_id
@@ -21,6 +22,7 @@ from .signatures import (
     verify_tally,
     verify_typeform,
 )
+from .text import require_storable
 
 __all__ = [
     "PLATFORMS",
@@ -40,7 +42,9 @@ __all__ = [
     "parse_delivery",
     "prove",
     "require_own_signature",
+    "require_storable",
     "same_secret",
+    "same_site_post",
     "signature_platform",
     "verify_standard_webhook",
     "verify_tally",

@@ -168,3 +168,22 @@ def require_own_signature(submission: Submission, proof: Proof, policy: Policy) 
     platform = submission.platform
     if platform in policy.secrets.signing() and not (proof.platform == platform and proof.signed):
         raise PayloadError(401, f"The delivery is not signed with the {platform} secret.")
+
+
+def same_site_post(headers: Mapping[str, str], allowed_origins: frozenset[str]) -> bool:
+    """Tell whether a browser's post to one of Knock's own pages may be taken (CSRF).
+
+    It may when the browser says it came from the same origin (`Sec-Fetch-Site`), or, for a
+    browser that does not say, when its `Origin` names the host it posted to; and from any
+    origin in ALLOWED_ORIGINS. A post with neither header is not a browser's cross-site post.
+    """
+    origin = headers.get("origin", "").strip().lower()
+    if origin and origin in allowed_origins:
+        return True
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if site:
+        return site in ("same-origin", "none")
+    if not origin:
+        return True
+    host = headers.get("host", "").strip().lower()
+    return bool(host) and origin.partition("://")[2] == host

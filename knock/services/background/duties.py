@@ -111,6 +111,7 @@ class Duties:
             if erased:
                 log.info("Erased %d closed knocks older than RETENTION", erased)
             await self.store.forget_hits(now - self.intake.rules.longest_window())
+            await self.store.pages.forget(now, checked_before=now - settings.retention)
 
     async def _homeserver_duties(self, now: float) -> None:
         settings = self.settings

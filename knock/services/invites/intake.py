@@ -12,7 +12,7 @@ import hmac
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knock.clock import Clock
 from knock.config import Settings
@@ -29,6 +29,7 @@ from knock.core.admission_batch import (
     ResetWave,
     Rules,
 )
+from knock.core.admission_state import StatusLink
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind, Submission
 from knock.core.lifecycle import State
@@ -90,18 +91,20 @@ class Intake:
         requested: str,
         client_ip: str | None,
         kind: CallerKind = CallerKind.SERVER_TO_SERVER,
+        page: StatusLink | None = None,
     ) -> Outcome:
         """Run admission's checks and commit the knock, with its invite job when it may go ahead.
 
         `kind` says who delivered it: a per-address caller's address is limited and backed
-        off; a server-to-server caller's (a platform's, Matrix itself) never is.
+        off; a server-to-server caller's (a platform's, Matrix itself) never is. `page` is the
+        knock page's status link, stored with the knock.
 
         Knocks arriving together are decided and committed together, in arrival order (group
         commit): each caller still returns only after its knock is committed. Raise
         `Unavailable` when the database cannot take it now (nothing was committed).
         """
         waiting = _Waiting(
-            self._arrival(submission, requested, client_ip, kind),
+            self._arrival(submission, requested, client_ip, kind, page),
             asyncio.get_running_loop().create_future(),
         )
         self._arrived.append(waiting)
@@ -111,7 +114,12 @@ class Intake:
         return await asyncio.shield(waiting.outcome)
 
     def _arrival(
-        self, submission: Submission, requested: str, client_ip: str | None, kind: CallerKind
+        self,
+        submission: Submission,
+        requested: str,
+        client_ip: str | None,
+        kind: CallerKind,
+        page: StatusLink | None,
     ) -> Arrival:
         key = submission_key(submission, kind)
         identity = read_id(requested, self.account.default_server())
@@ -126,6 +134,8 @@ class Intake:
             ),
             block=self._block_check(identity, requested),
             answers=self._answers(submission),
+            # Only an id that is valid can be looked up on its homeserver.
+            page=page and replace(page, check_account=identity.problem is None),
         )
 
     def _block_check(self, identity: IdResult, requested: str) -> Decision:

@@ -61,6 +61,20 @@ class Lookup:
     display_name: str | None = None
 
 
+async def look_up(matrix: MatrixClient, user_id: str) -> Lookup:
+    """Ask the homeserver for one id's profile: does the account exist, and its display name."""
+    try:
+        profile = await matrix.profile(user_id)
+    except MatrixError as exc:
+        if exc.status == 404:
+            return Lookup(False)
+        if exc.status == 403:
+            return Lookup(None)  # the homeserver limits profile lookups
+        raise
+    name = profile.get("displayname")
+    return Lookup(True, name if isinstance(name, str) else None)
+
+
 class InviteStep:
     """One invite: check that the person exists, is not blocked and not already in; invite."""
 
@@ -125,17 +139,7 @@ class InviteStep:
         return other
 
     async def _profile(self, user_id: str) -> Lookup:
-        """Look up one id's profile."""
-        try:
-            profile = await self.matrix.profile(user_id)
-        except MatrixError as exc:
-            if exc.status == 404:
-                return Lookup(False)
-            if exc.status == 403:
-                return Lookup(None)  # the homeserver limits profile lookups
-            raise
-        name = profile.get("displayname")
-        return Lookup(True, name if isinstance(name, str) else None)
+        return await look_up(self.matrix, user_id)
 
     async def _stopped_by_blocklist(self, display_name: str | None) -> bool:
         """Check again (the list may have grown since the knock came in), now with the name."""

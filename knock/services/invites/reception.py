@@ -32,6 +32,7 @@ from knock.core.forms import (
 )
 from knock.services.errors import Unavailable
 from knock.services.invites.intake import Intake
+from knock.services.knock_page.proof import Proofs, without_proof
 from knock.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,11 +103,18 @@ class Reception:
     """Take form deliveries: decide who sent them, read them, and commit their knocks."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, intake: Intake, *, unsigned_knocks: bool
+        self,
+        settings: Settings,
+        clock: Clock,
+        intake: Intake,
+        proofs: Proofs,
+        *,
+        unsigned_knocks: bool,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.intake = intake
+        self.proofs = proofs
         self.policy = policy_from(settings, unsigned_knocks=unsigned_knocks)
         self._said: set[str] = set()  # the warnings logged once per process
 
@@ -143,6 +151,11 @@ class Reception:
             return _error(exc.status, exc.message)
         if not submission.final:
             return Reply(200, {"status": "ignored"})
+        if sender.kind is CallerKind.PER_ADDRESS and self.proofs.enabled:
+            problem = await self.proofs.verify(submission.field_values())
+            if problem is not None:
+                return _error(400, problem)
+            submission = without_proof(submission)
         requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid_historical)
         if requested is None or not requested.strip():
             return _error(422, NO_ID_FIELD)

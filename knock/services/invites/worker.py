@@ -19,6 +19,7 @@ from knock.matrix.client import HomeserverUnavailable, MatrixError, RateLimited
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.welcome import Welcomer
+from knock.services.knock_page.accounts import AccountChecks
 from knock.services.moderation.room import ModerationRoom
 from knock.services.wakeup import Wakeup
 from knock.store import Job, Store
@@ -42,6 +43,7 @@ class Worker:
         *,
         inviter: Inviter,
         welcomer: Welcomer,
+        accounts: AccountChecks,
         moderation_room: ModerationRoom | None,
         link: HomeserverLink,
         wakeup: Wakeup,
@@ -57,6 +59,7 @@ class Worker:
             JobKind.WELCOME: _then_finish(welcomer.welcome),
             # Without a moderation room (it was unset since), an announcement has nowhere to go.
             JobKind.ANNOUNCE: _then_finish(moderation_room.announce if moderation_room else None),
+            JobKind.CHECK_ACCOUNT: _then_finish(accounts.check),
         }
 
     async def run(self) -> None:
@@ -129,7 +132,7 @@ class Worker:
         """
         if not self.link.can_call():
             return frozenset()
-        kinds = {JobKind.WELCOME}
+        kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT}
         if self.link.room_ready(self.settings.new_room_id):
             kinds.add(JobKind.INVITE)
         room = self.settings.moderation_room_id
@@ -163,6 +166,12 @@ class Worker:
 
     async def _retry_or_fail(self, job: Job, exc: Exception) -> None:
         now = self.clock.now()
+        if now - job.first_attempt_at >= self.settings.invite_retry_for and (
+            job.kind is not None and not job.kind.settles_knock
+        ):
+            log.warning("Giving up on job %s for knock %s: %s", job.kind, job.knock_id, exc)
+            await self.store.finish_job(job.job_id, self.name)
+            return
         if job.knock_id and now - job.first_attempt_at >= self.settings.invite_retry_for:
             log.warning("Giving up on knock %s after %s: %s", job.knock_id, job.attempts, exc)
             await self.store.move(
