@@ -44,6 +44,11 @@ TOUCHED = (
             'POST /a?token=one HTTP/1.1" 202; GET /b?api_key=two',
             'POST /a?token=REDACTED HTTP/1.1" 202; GET /b?api_key=REDACTED',
         ),
+        # A knock page's status link: the token is in the path.
+        ("GET /knock/Zm9vYmFyYmF6cXV4cXV1eHh4eHh4 HTTP/1.1", "GET /knock/REDACTED HTTP/1.1"),
+        ("/knock/Zm9vYmFyYmF6cXV4?x=1", "/knock/REDACTED?x=1"),
+        ("/doors/club/knock/Zm9vYmFyYmF6", "/doors/club/knock/REDACTED"),
+        ("/knock/challengeZm9vYmFy", "/knock/REDACTED"),
     ],
 )
 def test_redact_scrubs_secret_query_values(line: str, scrubbed: str) -> None:
@@ -58,6 +63,10 @@ def test_redact_scrubs_secret_query_values(line: str, scrubbed: str) -> None:
         "/invite_from_form?%70age_token=abc",
         "/readyz",
         "the token was refused",
+        "GET /knock HTTP/1.1",
+        "/knock/assets/knock.css",
+        "/knock/challenge",
+        "GET /knock/challenge HTTP/1.1",
     ],
 )
 def test_redact_keeps_everything_else(line: str) -> None:
