@@ -3,7 +3,8 @@
 What lives where (imports point down this list, never up; `tests/unit/test_layers.py` checks it):
 
     web/            the FastAPI app: routes, auth, views, the request and answer models and the
-                    error answers of the OpenAPI description, Swagger UI's files for /docs.
+                    error answers of the OpenAPI description, Swagger UI's files for /docs, the
+                    scripts pages load (static/pow.js: the proof of work in the browser).
                     Knows the services and core values only.
     cli.py          the `knock` command. Calls the services.
     services/       the work, each class taking its collaborators in its constructor:
@@ -26,7 +27,8 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
     core/           pure decisions, no I/O: Matrix IDs, form payloads and who sent them
                     (per-address or server-to-server callers), callers' addresses, the
                     block-list engine, admission (the intake gate's checks and their state),
-                    limits, the knock lifecycle, job kinds, history lines and actors
+                    limits, the pages' proof of work (challenges and their check), the knock
+                    lifecycle, job kinds, history lines and actors
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
 

@@ -79,3 +79,9 @@ def test_the_wheel_ships_swagger_ui_for_the_docs_page(wheel: zipfile.ZipFile) ->
     names = set(wheel.namelist())
     shipped = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"}
     assert {f"knock/web/swagger_ui/{name}" for name in shipped} <= names
+
+
+def test_the_wheel_ships_the_pages_scripts(wheel: zipfile.ZipFile) -> None:
+    shipped = {path.name for path in (ROOT / "knock" / "web" / "static").iterdir()}
+    assert "pow.js" in shipped
+    assert {f"knock/web/static/{name}" for name in shipped} <= set(wheel.namelist())
