@@ -81,7 +81,11 @@ def test_the_wheel_ships_swagger_ui_for_the_docs_page(wheel: zipfile.ZipFile) ->
     assert {f"knock/web/swagger_ui/{name}" for name in shipped} <= names
 
 
-def test_the_wheel_ships_the_pages_scripts(wheel: zipfile.ZipFile) -> None:
-    shipped = {path.name for path in (ROOT / "knock" / "web" / "static").iterdir()}
-    assert "pow.js" in shipped
-    assert {f"knock/web/static/{name}" for name in shipped} <= set(wheel.namelist())
+def test_the_wheel_ships_the_pages_templates_and_scripts(wheel: zipfile.ZipFile) -> None:
+    for folder, needed in (
+        ("static", {"pow.js", "knock.js", "knock.css"}),
+        ("templates", {"knock.html", "status.html"}),
+    ):
+        shipped = {path.name for path in (ROOT / "knock" / "web" / folder).iterdir()}
+        assert needed <= shipped
+        assert {f"knock/web/{folder}/{name}" for name in shipped} <= set(wheel.namelist())
