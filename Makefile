@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench venv clean postgres proxies wrk lock
+.PHONY: demo test lint bench venv clean postgres proxies browser wrk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,27 @@ proxies:
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	test -z "$$missing" || scripts/apt-install $$missing
 
+# The browser tests (tests/integration/browser) drive Debian's Chromium, never a browser that
+# Playwright would download, and check pages with axe-core, pinned by the package-lock.json there.
+# Chromium only recommends fonts-liberation (Arial's and Times' metrics): asked for by name.
+BROWSER_TESTS := tests/integration/browser
+AXE := $(BROWSER_TESTS)/node_modules/axe-core/axe.min.js
+
+browser: $(AXE)
+	@missing=""; \
+	{ command -v chromium || test -x /usr/bin/chromium; } >/dev/null || missing="$$missing chromium"; \
+	test -d /usr/share/fonts/truetype/liberation || missing="$$missing fonts-liberation"; \
+	test -z "$$missing" || scripts/apt-install $$missing
+
+$(AXE): $(BROWSER_TESTS)/package.json $(BROWSER_TESTS)/package-lock.json
+	@command -v npm >/dev/null || scripts/apt-install npm
+	cd $(BROWSER_TESTS) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 wrk:
 	@command -v wrk >/dev/null || scripts/apt-install wrk
 
-test: $(STAMP) postgres proxies
+test: $(STAMP) postgres proxies browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -61,4 +78,4 @@ lock:
 	PYTHON=$(PYTHON) scripts/lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo $(BROWSER_TESTS)/node_modules

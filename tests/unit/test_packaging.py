@@ -17,10 +17,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_MODULES = {"sandbox", "pg_sandbox", "demo"}
 SIGNING = re.compile(r"^\s*def (sign_tally|sign_typeform|sign_standard_webhook)\b", re.MULTILINE)
-# Left out of the copy the wheel is built from: version control, environments, caches and
-# what earlier builds left behind.
+# Left out of the copy the wheel is built from: version control, environments, caches, npm
+# packages and what earlier builds left behind.
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", ".*_cache", ".hypothesis", ".demo", "build", "dist", "*.egg-*"
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    ".demo",
+    "build",
+    "dist",
+    "*.egg-*",
+    "node_modules",
 )
 
 
