@@ -61,6 +61,9 @@
     window.setTimeout(look, delay);
   }
 
+  var needsScript = document.getElementById("knock-needs-script");
+  if (needsScript) needsScript.parentNode.removeChild(needsScript);
+
   var form = document.getElementById("knock-form");
   if (form) checkAsTyped(form);
   var state = document.getElementById("knock-state");

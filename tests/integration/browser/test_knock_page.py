@@ -368,5 +368,5 @@ class TestProofOfWork:
             answer = await send_knock(page, form_url, person.user_id)
 
             assert answer.status == 400
-            await expect(page.get_by_text("turn JavaScript on")).to_be_visible()
+            await expect(page.get_by_role("alert")).to_contain_text("turn JavaScript on")
             assert not invited(synapse, bot, private_room, person.user_id)
