@@ -236,8 +236,9 @@ class Settings(BaseSettings):
     invite_reason: str = "You asked to join this room."
     kick_reason: str = "Removed by the room's moderators."
 
-    # Admin API.
+    # Admin API and the console.
     api_key: Secret = None
+    console_session_ttl: Duration = 12 * 3600.0
 
     # Intake.
     max_body_bytes: int = Field(default=262144, gt=0)

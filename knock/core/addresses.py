@@ -23,12 +23,12 @@ def client_address(
     """Return the caller's address, believing X-Forwarded-For only from TRUSTED_PROXIES."""
     if peer is None:
         return ClientAddress(None)
-    if not _trusted(peer, trusted):
+    if not is_trusted(peer, trusted):
         return ClientAddress(peer, forwarded_ignored=bool((forwarded_for or "").strip()))
     hops = [hop.strip() for hop in (forwarded_for or "").split(",")]
     # The rightmost address a trusted proxy did not add is the caller's.
     for hop in reversed([h for h in hops if h]):
-        if not _trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return ClientAddress(hop)
     return ClientAddress(peer)
 
@@ -46,7 +46,8 @@ def limited_as(address: str) -> str:
     return str(ip)
 
 
-def _trusted(address: str, trusted: list[str]) -> bool:
+def is_trusted(address: str, trusted: list[str]) -> bool:
+    """Tell whether an address is in one of the trusted networks (TRUSTED_PROXIES)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

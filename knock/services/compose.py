@@ -22,6 +22,8 @@ from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.console.overview import Overviews
+from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.link import HomeserverLink
@@ -59,6 +61,8 @@ class Services:
     reception: Reception
     proofs: Proofs
     knock_pages: Mapping[str, KnockPage]  # by door (only `default` until doors exist)
+    console: ConsoleSessions
+    overviews: Overviews
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -170,18 +174,23 @@ async def build_services(
         join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices),
         link=link,
     )
+    health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)
     return Services(
         settings=settings,
         clock=clock,
         account=account,
         link=link,
-        health=Health(settings, store, link, unsigned_knocks=unsigned_knocks),
+        health=health,
         blocklist=blocklist,
         blocking=blocking,
         intake=intake,
         reception=reception,
         proofs=proofs,
         knock_pages=knock_pages,
+        overviews=Overviews(store, clock, intake=intake, health=health),
+        console=ConsoleSessions(
+            settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
+        ),
         welcomer=welcomer,
         follower=follower,
         moderation=moderation,

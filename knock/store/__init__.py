@@ -21,6 +21,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, State, sources_of
 from knock.store.admission import forget_hits_before, run_admission
 from knock.store.blocklist import BlocklistQueries, StoredEntry
+from knock.store.console import ConsoleQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.pages import PageQueries
@@ -68,6 +69,7 @@ class Store:
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self.blocklist = BlocklistQueries(engine, self._write)
         self.pages = PageQueries(engine, self._write)
+        self.console = ConsoleQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

@@ -161,6 +161,20 @@ MIGRATIONS: list[list[str]] = [
             expires_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    [
+        # The console's sessions, shared by every process: a hash of the cookie's token (never
+        # the token), who signed in, the form token, and a keyed mark of the API key signed in
+        # with (a session ends when API_KEY changes).
+        """CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            actor TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            key_mark TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -311,4 +325,16 @@ spent_challenges = Table(
     metadata,
     Column("challenge_id", Text, primary_key=True),
     Column("expires_at", Float, nullable=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("key_mark", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("console_sessions_expiry", "expires_at"),
 )

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from knock.config import ConfigError, Settings, load_settings
 from knock.services.errors import caller_facing_errors, problem_of
 from knock.services.runtime import Runtime, StartupError
+from knock.web import console
 from knock.web.body_limit import BodyLimit
 from knock.web.logs import configure_logging
 from knock.web.pages import STATIC
@@ -45,6 +46,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(knocks.router, tags=["knocks"])
     api.include_router(join_wave.router, tags=["join wave"])
     api.include_router(page.router)
+    api.include_router(console.router)
     for error in caller_facing_errors():
         api.add_exception_handler(error, _problem)
     api.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)

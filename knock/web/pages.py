@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ _ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_ENVIRONMENT.filters["iso"] = _iso
+_ENVIRONMENT.filters["when"] = _when
 
 # No inline script or style anywhere: every script and style sheet is a file Knock serves.
 # `worker-src 'self'`: the proof-of-work runs in a worker loaded from Knock's own files.

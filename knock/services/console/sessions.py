@@ -1,0 +1,109 @@
+"""Console sessions: signed in with the API key, kept in the database, ended by time or a new key.
+
+The browser holds a random token in an HttpOnly cookie; the database holds only its SHA-256, so
+a copy of the database signs nobody in. Each session has its own form token (CSRF), and a keyed
+mark of the API key it was opened with: when API_KEY changes, every session opened with the old
+one ends at its next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from knock.clock import Clock
+from knock.config import Settings
+from knock.core.forms import same_secret
+from knock.core.history import Actor, ActorKind
+from knock.store import Store
+from knock.store.console import StoredSession
+
+KEY_MARK_SALT = "console.key_mark_salt"
+API_KEY_ACTOR = Actor(ActorKind.CONSOLE, "api-key")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in console session."""
+
+    actor: Actor
+    csrf: str  # the form token every post of this session must carry
+
+    def form_token_matches(self, given: str | None) -> bool:
+        """Tell whether a post carries this session's form token."""
+        return same_secret(given, self.csrf)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session just opened: the cookie's token goes to the browser, once."""
+
+    token: str
+    session: Session
+    max_age: int  # seconds, for the cookie
+
+
+class ConsoleSessions:
+    """Open, read and end console sessions."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, *, salt: bytes) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.salt = salt
+
+    @staticmethod
+    async def load_salt(store: Store, now: float) -> bytes:
+        """The salt of the API key's mark, made once per database."""
+        return bytes.fromhex(await store.add_value_once(KEY_MARK_SALT, secrets.token_hex(32), now))
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anyone can sign in (API_KEY is set)."""
+        return self.settings.api_key is not None
+
+    async def sign_in(self, key: str) -> Opened | None:
+        """Open a session for the holder of the API key; None for a wrong key (or none set)."""
+        current = self._key()
+        if current is None or not same_secret(key, current):
+            return None
+        token = secrets.token_urlsafe(32)
+        ttl = self.settings.console_session_ttl
+        stored = StoredSession(
+            actor=str(API_KEY_ACTOR),
+            csrf=secrets.token_urlsafe(24),
+            key_mark=self._mark(current),
+            expires_at=self.clock.now() + ttl,
+        )
+        await self.store.console.add_session(_hash(token), stored, self.clock.now())
+        return Opened(token, Session(API_KEY_ACTOR, stored.csrf), int(ttl))
+
+    async def session(self, token: str | None) -> Session | None:
+        """Return the session a cookie's token opens, or None (unknown, expired, old key)."""
+        current = self._key()
+        if not token or current is None or len(token) > 128:
+            return None
+        stored = await self.store.console.session(_hash(token))
+        if stored is None or stored.expires_at <= self.clock.now():
+            return None
+        if not hmac.compare_digest(stored.key_mark, self._mark(current)):
+            return None
+        return Session(Actor.parse(stored.actor), stored.csrf)
+
+    async def sign_out(self, token: str | None) -> None:
+        """End the session of a cookie's token."""
+        if token:
+            await self.store.console.end_session(_hash(token))
+
+    def _key(self) -> str | None:
+        key = self.settings.api_key
+        return None if key is None else key.get_secret_value()
+
+    def _mark(self, key: str) -> str:
+        return hmac.new(self.salt, key.encode(), hashlib.sha256).hexdigest()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

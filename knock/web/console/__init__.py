@@ -1,0 +1,18 @@
+"""The moderators' console, `/console/`: server-rendered pages over the same services as the API.
+
+Signed in with the API key (a session in the database, an HttpOnly cookie); every form carries
+the session's form token. Door-aware: pages take the door (only `default` until doors exist).
+"""
+
+from fastapi import APIRouter
+
+from knock.web.console import blocklist, home, knocks, review
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+router.include_router(home.router)
+router.add_api_route("", home.console_without_slash, methods=["GET"])
+router.include_router(review.router)
+router.include_router(knocks.router)
+router.include_router(blocklist.router)
+
+__all__ = ["router"]

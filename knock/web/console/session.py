@@ -1,0 +1,161 @@
+"""The console's session as routes see it: the cookie, the form token, and the way in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from knock.core.addresses import is_trusted
+from knock.services.console.sessions import Opened, Session
+from knock.web.pages import page_headers, render
+from knock.web.state import services_of
+
+COOKIE = "knock_console"
+PREFIX = "/console"
+CSRF_FIELD = "csrf"
+MAX_FIELDS = 256
+
+
+def root(request: Request) -> str:
+    """The console's base path (under a reverse proxy's prefix, if any)."""
+    return _root_path(request) + PREFIX
+
+
+async def current(request: Request) -> Session | None:
+    """The request's console session, or None when it is not signed in."""
+    return await services_of(request).console.session(request.cookies.get(COOKIE))
+
+
+async def signed_in(request: Request) -> Session | Response:
+    """The session of a page's request, or the answer for a browser without one (sign in)."""
+    session = await current(request)
+    return to_sign_in(request) if session is None else session
+
+
+async def signed_post(request: Request) -> tuple[Session, FormData] | Response:
+    """The session and form of a post, or the answer when either is missing (nothing is done)."""
+    session = await current(request)
+    if session is None:
+        return to_sign_in(request)
+    form = await checked_form(request, session)
+    if form is None:
+        return refused_form(request)
+    return session, form
+
+
+async def review_count(request: Request) -> int:
+    """The review queue's size, shown beside **Review** on every page."""
+    return await services_of(request).overviews.review_count()
+
+
+def sign_in_page(request: Request, status: int = 200, problem: str | None = None) -> Response:
+    """The page that asks for the API key."""
+    console = services_of(request).console
+    context = {
+        "console": root(request),
+        "assets": _assets(request),
+        "problem": problem,
+        "enabled": console.enabled,
+    }
+    return render("console/sign_in.html", context, status, headers=console_headers())
+
+
+def to_sign_in(request: Request) -> Response:
+    """Send a browser without a session to the sign-in page."""
+    return RedirectResponse(root(request) + "/", status_code=303, headers=console_headers())
+
+
+def show(
+    request: Request,
+    session: Session,
+    template: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+    *,
+    review_count: int,
+) -> Response:
+    """Render a console page for a signed-in moderator: the layout, the nav and the form token."""
+    full = {
+        "console": root(request),
+        "assets": _assets(request),
+        "csrf": session.csrf,
+        "actor": str(session.actor),
+        "review_count": review_count,
+        "path": request.url.path,
+        **context,
+    }
+    return render(template, full, status, headers=console_headers())
+
+
+async def checked_form(request: Request, session: Session) -> FormData | None:
+    """The posted form when it carries the session's form token; None otherwise (CSRF)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None
+    try:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    except Exception:  # a broken body is refused like a missing token: nothing is done
+        return None
+    given = form.get(CSRF_FIELD)
+    if not isinstance(given, str) or not session.form_token_matches(given):
+        return None
+    return form
+
+
+def refused_form(request: Request) -> Response:
+    """Answer a post without the session's form token: nothing was done."""
+    context = {
+        "console": root(request),
+        "assets": _assets(request),
+        "heading": "That form has expired",
+        "message": "Nothing was done. Go back, reload the page and try again.",
+    }
+    return render("console/problem.html", context, 403, headers=console_headers())
+
+
+def open_session(request: Request, opened: Opened, response: Response) -> Response:
+    """Give the browser its session cookie."""
+    response.set_cookie(
+        COOKIE,
+        opened.token,
+        max_age=opened.max_age,
+        path=root(request) + "/",
+        httponly=True,
+        samesite="lax",  # a console link opened from a Matrix client arrives signed in
+        secure=is_https(request),
+    )
+    return response
+
+
+def end_session(request: Request, response: Response) -> Response:
+    """Take the session cookie back."""
+    response.delete_cookie(COOKIE, path=root(request) + "/", httponly=True, samesite="lax")
+    return response
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached Knock over https (directly, or through a trusted proxy)."""
+    if request.url.scheme == "https":
+        return True
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    peer = request.client.host if request.client else None
+    trusted = services_of(request).settings.trusted_proxies
+    return proto == "https" and peer is not None and is_trusted(peer, trusted)
+
+
+def console_headers() -> dict[str, str]:
+    """The console's headers: the pages' own, never cached, never shown in a frame."""
+    return page_headers(referrer="same-origin")
+
+
+def _assets(request: Request) -> str:
+    return _root_path(request) + "/knock/assets"
+
+
+def _root_path(request: Request) -> str:
+    path = request.scope.get("root_path", "")
+    return path.rstrip("/") if isinstance(path, str) else ""
