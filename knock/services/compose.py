@@ -23,6 +23,7 @@ from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.console.overview import Overviews
+from knock.services.console.profiles import Profiles
 from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
@@ -63,6 +64,7 @@ class Services:
     knock_pages: Mapping[str, KnockPage]  # by door (only `default` until doors exist)
     console: ConsoleSessions
     overviews: Overviews
+    profiles: Profiles
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -188,6 +190,7 @@ async def build_services(
         proofs=proofs,
         knock_pages=knock_pages,
         overviews=Overviews(store, clock, intake=intake, health=health),
+        profiles=Profiles(store),
         console=ConsoleSessions(
             settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
         ),

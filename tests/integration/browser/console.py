@@ -1,0 +1,49 @@
+"""The console in the browser tests: a Knock served with its API key, and a moderator signed in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from knock.web.app import create_api
+from knock_testing.synapse import Sandbox, SandboxUser
+from tests.integration.browser.browsing import served
+from tests.integration.harness import ADMIN_KEY, KnockUnderTest, knock_settings, start_knock
+
+
+@dataclass
+class ServedKnock:
+    """A Knock served on a loopback port: its base URL, and the Knock for direct checks."""
+
+    url: str
+    knock: KnockUnderTest
+
+    @property
+    def console(self) -> str:
+        return f"{self.url}/console/"
+
+
+@asynccontextmanager
+async def serve_knock(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room_id: str, **overrides: Any
+) -> AsyncIterator[ServedKnock]:
+    """Start a Knock on the test Synapse (API key set) and serve it to the browser."""
+    knock = await start_knock(knock_settings(tmp_path, synapse, bot, room_id, **overrides))
+    try:
+        async with served(create_api(knock.runtime)) as url:
+            yield ServedKnock(url, knock)
+    finally:
+        await knock.stop()
+
+
+async def sign_in(page: Page, served: ServedKnock, key: str = ADMIN_KEY) -> None:
+    """Sign in to the console as a moderator holding the API key would."""
+    await page.goto(served.console)
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
