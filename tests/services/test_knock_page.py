@@ -223,6 +223,24 @@ async def test_a_post_from_another_site_is_refused(http: httpx.AsyncClient) -> N
     assert answer.headers["content-type"].startswith("text/html")
 
 
+class TestAllowedOrigins:
+    @pytest.fixture
+    def knock_options(self) -> dict[str, Any]:
+        return {"allowed_origins": "https://club.example"}
+
+    async def test_a_page_on_an_allowed_origin_may_post_and_others_may_not(
+        self, http: httpx.AsyncClient, homeserver: FakeHomeserver
+    ) -> None:
+        homeserver.add_user(ALICE)
+        allowed = {"sec-fetch-site": "cross-site", "origin": "https://club.example"}
+        other = {"sec-fetch-site": "cross-site", "origin": "https://other.example"}
+
+        assert (await knock(http, ALICE, headers=allowed)).status_code == 303
+        assert (await knock(http, ALICE, headers=other)).status_code == 403
+        # Knock's own page is always allowed, whatever ALLOWED_ORIGINS lists.
+        assert (await knock(http, ALICE)).status_code == 303
+
+
 async def test_an_unknown_link_is_404(http: httpx.AsyncClient) -> None:
     page = await http.get("/knock/" + "A" * 32)
     as_json = await http.get("/knock/" + "A" * 32, headers={"accept": "application/json"})

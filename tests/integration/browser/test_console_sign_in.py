@@ -31,6 +31,16 @@ async def test_no_session_a_wrong_key_sign_in_and_sign_out(
         await save_screenshot(page, "overview")
         assert await axe_violations(page) == []
 
+        # A form that lost its form token (as a forged one from another site has none) does
+        # nothing: the moderator stays signed in.
+        await page.locator("form.sign-out input[name=csrf]").evaluate("input => input.remove()")
+        async with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            await page.get_by_role("button", name="Sign out").click()
+        assert (await posted.value).status == 403
+        await expect(page.get_by_text("Nothing was done")).to_be_visible()
+        await page.goto(knock.console)
+        await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
         await page.get_by_role("button", name="Sign out").click()
         await expect(page.get_by_label("API key")).to_be_visible()
         await page.goto(knock.console)
