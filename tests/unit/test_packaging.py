@@ -91,10 +91,14 @@ def test_the_wheel_ships_swagger_ui_for_the_docs_page(wheel: zipfile.ZipFile) ->
 
 
 def test_the_wheel_ships_the_pages_templates_and_scripts(wheel: zipfile.ZipFile) -> None:
-    for folder, needed in (
-        ("static", {"pow.js", "knock.js", "knock.css"}),
-        ("templates", {"knock.html", "status.html"}),
-    ):
-        shipped = {path.name for path in (ROOT / "knock" / "web" / folder).iterdir()}
-        assert needed <= shipped
-        assert {f"knock/web/{folder}/{name}" for name in shipped} <= set(wheel.namelist())
+    needed = {"static/pow.js", "static/knock.js", "static/console.js", "templates/knock.html"}
+    needed.add("templates/console/base.html")
+    web = ROOT / "knock" / "web"
+    shipped = {
+        path.relative_to(web).as_posix()
+        for folder in ("static", "templates")
+        for path in (web / folder).rglob("*")
+        if path.is_file()
+    }
+    assert needed <= shipped
+    assert {f"knock/web/{name}" for name in shipped} <= set(wheel.namelist())
