@@ -115,7 +115,7 @@ async def test_the_page_shows_every_list_with_who_when_why_and_status(
     assert f"Unblock @troll:{SERVER}" in blocked and "Unblock evil.example" in blocked
     assert "Confirm evil.example" in blocked and f"Confirm @troll:{SERVER}" not in blocked
     policy_rows = text_of(section(markup, "policy-heading"))
-    assert f"@bad*:* ban evasion policy room {POLICY_ROOM}" in policy_rows
+    assert f"@bad*:* ban evasion {POLICY_ROOM}" in policy_rows
     assert "Read-only" in policy_rows and "Unblock" not in policy_rows
     allowed = text_of(section(markup, "allowed-heading"))
     assert f"@friend:{SERVER} vouched api" in allowed
@@ -334,3 +334,37 @@ async def test_a_post_without_the_form_token_does_nothing(
     assert "Nothing was done" in forged.text
     assert await services.blocklist.entries() == before
     assert homeserver.membership(ROOM, MEMBER) == "join"
+
+
+async def test_a_homeserver_that_refuses_gets_a_page_saying_so_not_an_error(
+    http: httpx.AsyncClient, services: Runtime, homeserver: FakeHomeserver
+) -> None:
+    homeserver.fail_next(1, 403, errcode="M_FORBIDDEN", endpoint="members")
+
+    answer = await post(http, "block", pattern=PATTERN)
+
+    assert answer.status_code == 502
+    assert "That did not go through" in answer.text and "M_FORBIDDEN" in answer.text
+    assert await services.blocklist.entries() == []
+
+
+async def test_the_message_after_an_action_is_chosen_by_code_never_taken_from_the_address(
+    http: httpx.AsyncClient,
+) -> None:
+    known = await page(http, "/console/blocklist?done=allowed")
+    unknown = await page(http, "/console/blocklist?done=%3Cb%3Ehello%3C/b%3E")
+
+    assert '<p class="flash" role="status">Added to the allow-list' in known
+    assert 'class="flash"' not in unknown and "hello" not in unknown
+
+
+async def test_a_reason_too_long_is_said_beside_its_field(
+    http: httpx.AsyncClient, services: Runtime
+) -> None:
+    answer = await post(http, "block", pattern=PATTERN, reason="x" * 2001)
+
+    assert answer.status_code == 422
+    assert re.search(r'<input id="block-reason"[^>]*aria-invalid="true"', answer.text)
+    assert "A reason is at most 2000 characters." in answer.text
+    assert f'value="{PATTERN}"' in answer.text
+    assert await services.blocklist.entries() == []
