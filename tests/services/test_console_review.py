@@ -392,3 +392,13 @@ async def test_a_repaired_id_says_what_was_typed_and_done(
     card = words(cards(await review_page(http))[alice])
 
     assert f'The Matrix ID was repaired (typed as "alice@{SERVER}"):' in card
+
+
+async def test_a_long_queue_shows_the_oldest_and_counts_them_all(
+    services: Runtime, homeserver: FakeHomeserver, clock: FakeClock
+) -> None:
+    await held(services, homeserver, clock, LOOK_ALIKES)
+
+    queue = await services.reviews.queue(limit=2)
+
+    assert [h.knock.user_id for h in queue.held] == LOOK_ALIKES[:2] and queue.total == 3
