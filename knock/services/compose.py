@@ -24,6 +24,7 @@ from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.console.overview import Overviews
 from knock.services.console.profiles import Profiles
+from knock.services.console.review import Reviews
 from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
@@ -65,6 +66,7 @@ class Services:
     console: ConsoleSessions
     overviews: Overviews
     profiles: Profiles
+    reviews: Reviews
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -191,6 +193,7 @@ async def build_services(
         knock_pages=knock_pages,
         overviews=Overviews(store, clock, intake=intake, health=health),
         profiles=Profiles(store),
+        reviews=Reviews(settings, store, clock, moderation=moderation),
         console=ConsoleSessions(
             settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
         ),
