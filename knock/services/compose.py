@@ -22,8 +22,10 @@ from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.console.invites import Invites
 from knock.services.console.overview import Overviews
 from knock.services.console.profiles import Profiles
+from knock.services.console.search import KnockSearch
 from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
@@ -65,6 +67,8 @@ class Services:
     console: ConsoleSessions
     overviews: Overviews
     profiles: Profiles
+    knock_search: KnockSearch
+    invites: Invites
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -177,6 +181,10 @@ async def build_services(
         link=link,
     )
     health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)
+    profiles = Profiles(store)
+    invites = Invites(
+        settings, store, clock, moderation=moderation, welcomer=welcomer, profiles=profiles
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -190,7 +198,9 @@ async def build_services(
         proofs=proofs,
         knock_pages=knock_pages,
         overviews=Overviews(store, clock, intake=intake, health=health),
-        profiles=Profiles(store),
+        profiles=profiles,
+        knock_search=KnockSearch(settings, store, profiles),
+        invites=invites,
         console=ConsoleSessions(
             settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
         ),
