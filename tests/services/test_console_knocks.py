@@ -14,6 +14,7 @@ import pytest
 from knock.core.forms import Field, Submission
 from knock.core.history import Actor
 from knock.core.lifecycle import State
+from knock.services.compose import Services
 from knock.services.console.profiles import Profile
 from knock.services.invites.intake import Outcome
 from knock.services.runtime import Runtime
@@ -55,7 +56,7 @@ async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 class Knocker:
     """Knock as forms do, with answers, on any platform."""
 
-    def __init__(self, services: Runtime) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.count = 0
 
@@ -68,7 +69,7 @@ class Knocker:
 
 
 @pytest.fixture
-def knock(services: Runtime) -> Knocker:
+def knock(services: Services) -> Knocker:
     return Knocker(services)
 
 
@@ -101,7 +102,7 @@ async def show(http: httpx.AsyncClient, **query: str) -> list[str]:
 
 
 async def invited(
-    services: Runtime, homeserver: FakeHomeserver, knock: Knocker, users: Iterable[str]
+    services: Services, homeserver: FakeHomeserver, knock: Knocker, users: Iterable[str]
 ) -> list[str]:
     ids = []
     for user in users:
@@ -117,7 +118,7 @@ async def test_the_list_shows_every_knock_newest_first_each_linked_to_its_page(
     http: httpx.AsyncClient,
     knock: Knocker,
     clock: FakeClock,
-    services: Runtime,
+    services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = await knock(ALICE)
@@ -147,7 +148,7 @@ async def test_each_filter_narrows_the_list(
     http: httpx.AsyncClient,
     knock: Knocker,
     clock: FakeClock,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
 ) -> None:
     day_one = datetime.fromtimestamp(clock.now(), UTC).date()
@@ -242,7 +243,7 @@ async def test_the_knocks_page_asks_for_a_session(runtime: Runtime) -> None:
 async def test_a_knock_page_shows_its_facts_answers_and_whole_history(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
 ) -> None:
     homeserver.add_user(ALICE)
@@ -263,7 +264,7 @@ async def test_a_knock_page_shows_its_facts_answers_and_whole_history(
 
 
 async def test_block_list_evidence_reads_as_words(
-    http: httpx.AsyncClient, knock: Knocker, services: Runtime
+    http: httpx.AsyncClient, knock: Knocker, services: Services
 ) -> None:
     troll = f"@troll:{SERVER}"
     await services.blocking.block(
@@ -304,7 +305,7 @@ async def test_an_unknown_knock_is_a_404_page(http: httpx.AsyncClient) -> None:
 async def test_pending_invites_show_age_and_reminder_state(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
     clock: FakeClock,
 ) -> None:
@@ -329,7 +330,7 @@ async def test_pending_invites_show_age_and_reminder_state(
 async def test_remind_now_sends_the_reminder_once_and_writes_it_down(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
     store: Store,
     knock_state: KnockState,
@@ -359,7 +360,7 @@ async def test_remind_now_sends_the_reminder_once_and_writes_it_down(
 async def test_rescind_revokes_the_invite(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
     store: Store,
     knock_state: KnockState,
@@ -383,7 +384,7 @@ async def test_rescind_revokes_the_invite(
 async def test_a_post_without_the_form_token_does_nothing(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
     store: Store,
 ) -> None:
@@ -410,7 +411,7 @@ async def test_a_flash_is_chosen_by_its_code_never_written_from_the_query(
 async def test_when_the_homeserver_is_down_the_invites_page_says_so(
     http: httpx.AsyncClient,
     knock: Knocker,
-    services: Runtime,
+    services: Services,
     homeserver: FakeHomeserver,
 ) -> None:
     [knock_id] = await invited(services, homeserver, knock, [ALICE])
