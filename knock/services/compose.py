@@ -22,9 +22,11 @@ from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.console.invites import Invites
 from knock.services.console.overview import Overviews
 from knock.services.console.profiles import Profiles
 from knock.services.console.review import Reviews
+from knock.services.console.search import KnockSearch
 from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
@@ -67,6 +69,8 @@ class Services:
     overviews: Overviews
     profiles: Profiles
     reviews: Reviews
+    knock_search: KnockSearch
+    invites: Invites
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -179,6 +183,10 @@ async def build_services(
         link=link,
     )
     health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)
+    profiles = Profiles(store)
+    invites = Invites(
+        settings, store, clock, moderation=moderation, welcomer=welcomer, profiles=profiles
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -192,8 +200,10 @@ async def build_services(
         proofs=proofs,
         knock_pages=knock_pages,
         overviews=Overviews(store, clock, intake=intake, health=health),
-        profiles=Profiles(store),
+        profiles=profiles,
         reviews=Reviews(settings, store, clock, moderation=moderation),
+        knock_search=KnockSearch(settings, store, profiles),
+        invites=invites,
         console=ConsoleSessions(
             settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
         ),

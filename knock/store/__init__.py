@@ -36,6 +36,7 @@ from knock.store.schema import (
     review_posts,
     state_values,
 )
+from knock.store.search import SearchQueries
 from knock.store.writes import add_history, add_job, upsert
 
 __all__ = [
@@ -70,6 +71,7 @@ class Store:
         self.blocklist = BlocklistQueries(engine, self._write)
         self.pages = PageQueries(engine, self._write)
         self.console = ConsoleQueries(engine, self._write)
+        self.search = SearchQueries(engine)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core.history import KNOCK, HistoryLine
+from knock.core.history import KNOCK, Actor, HistoryLine
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event
 from knock.matrix.client import MatrixClient, MatrixError
@@ -48,17 +48,21 @@ class Welcomer:
         )
         await self._record(knock, Event.WELCOMED)
 
-    async def remind(self, knock: KnockRecord) -> None:
-        """Send one reminder about a pending invite, by direct message."""
+    async def remind(self, knock: KnockRecord, actor: Actor = KNOCK) -> bool:
+        """Send one reminder about a pending invite, by direct message; False if sent before.
+
+        `actor` is who asked for it: Knock when REMINDER_AFTER passed, or a moderator.
+        """
         if await self._already(knock, Event.REMINDED):
-            return
+            return False
         name = await self._display_name(knock.user_id)
         body, formatted = mention(self.settings.reminder_message, knock.user_id, name)
         room = await self.direct_room(knock.user_id)
         await self.matrix.send_message(
             room, body, formatted, mentions=[knock.user_id], txn_id=f"remind-{knock.knock_id}"
         )
-        await self._record(knock, Event.REMINDED)
+        await self._record(knock, Event.REMINDED, actor)
+        return True
 
     async def direct_room(self, user_id: str) -> str:
         """Return the bot's direct chat with a person, creating it (once) when there is none."""
@@ -75,8 +79,8 @@ class Welcomer:
         history = await self.store.history(knock.knock_id)
         return any(entry.event == event for entry in history)
 
-    async def _record(self, knock: KnockRecord, event: Event) -> None:
-        await self.store.add_history(knock.knock_id, [HistoryLine(event, KNOCK)], self.clock.now())
+    async def _record(self, knock: KnockRecord, event: Event, actor: Actor = KNOCK) -> None:
+        await self.store.add_history(knock.knock_id, [HistoryLine(event, actor)], self.clock.now())
 
     async def _display_name(self, user_id: str) -> str:
         try:
