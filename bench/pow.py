@@ -11,7 +11,9 @@ The same fresh challenges (`knock.core.pow.issue`) are solved by:
 - headless Chromium (`--browser`, skipped when it is missing or ""): the same script in a page
   served from 127.0.0.1, solving as a visitor's browser does, in a Web Worker started from the
   script itself (one worker per solve, as on submit), and on the page's own thread both in one
-  go and in the slices it falls back to when no worker can start.
+  go and in the slices it falls back to when no worker can start. Playwright drives Debian's
+  Chromium with the browser tests' flags and serves the page as they do
+  (`tests/integration/browser/browsing.py`).
 
 A rate is the tries summed over every challenge (a solution's nonce + 1, since every solver
 counts from 0) over the time taken. The browser's nonces must equal Python's, so the run also
@@ -27,19 +29,25 @@ bench/README.md keeps the results.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
 import platform
-import queue
 import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from playwright.async_api import async_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
 from knock.core.pow import issue, solve
-from knock_testing.browser import Chromium, Site, find_chromium
+from tests.integration.browser.browsing import CHROMIUM_ARGS, chromium_path, served
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "knock" / "web" / "static" / "pow.js"
@@ -66,13 +74,11 @@ BENCH_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <title>pow bench</title>
 <script src="/pow.js"></script>
-<script src="/bench-run.js"></script>
 """
 
-# The page: worker start-up, then each way of solving, then everything POSTed to /result.
+# Run in the page by Playwright: worker start-up, then each way of solving; returns them all.
 BENCH_RUN = r"""
-(async function () {
-  const challenges = await (await fetch("/challenges.json")).json();
+async ({ challenges, steady }) => {
   const results = { userAgent: navigator.userAgent, cores: navigator.hardwareConcurrency };
   let began = performance.now();
   for (const c of challenges.slice(0, 10)) await KnockPow.solveSomewhere(c.text, 0);
@@ -89,20 +95,17 @@ BENCH_RUN = r"""
     results[name] = { hashes, seconds: (performance.now() - start) / 1000, nonces };
   }
   began = performance.now();
-  const steady = await new Promise((resolve) => {
+  const found = await new Promise((resolve) => {
     const worker = new Worker("/pow.js");
     worker.onmessage = (event) => { worker.terminate(); resolve(event.data); };
-    worker.postMessage({ text: challenges[0].text, bits: 256, start: 0, limit: STEADY });
+    worker.postMessage({ text: challenges[0].text, bits: 256, start: 0, limit: steady });
   });
-  results.worker_steady = { hashes: steady.hashes, seconds: (performance.now() - began) / 1000 };
+  results.worker_steady = { hashes: found.hashes, seconds: (performance.now() - began) / 1000 };
   await run("worker", KnockPow.solveSomewhere);
   await run("page", async (text, bits) => KnockPow.solve(text, bits));
   await run("page_sliced", KnockPow.solveHere);
   return results;
-})().then(
-  (results) => fetch("/result", { method: "POST", body: JSON.stringify(results) }),
-  (error) => fetch("/result", { method: "POST", body: JSON.stringify({ error: String(error) }) }),
-);
+}
 """
 
 
@@ -126,28 +129,30 @@ def node_rate(node: str, challenges: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def browser_rates(
+async def browser_rates(
     browser: str, challenges: list[dict[str, Any]], steady: int, timeout: float
 ) -> dict[str, Any]:
-    """Serve the page on 127.0.0.1, open it in headless Chromium, wait for what it POSTs."""
-    run = BENCH_RUN.replace("STEADY", str(steady))
-    files = {
-        "/pow.js": (SCRIPT.read_bytes(), "text/javascript"),
-        "/bench-run.js": (run.encode(), "text/javascript"),
-        "/challenges.json": (json.dumps(challenges).encode(), "application/json"),
-        "/": (BENCH_PAGE.encode(), "text/html; charset=utf-8"),
-    }
-    # As Knock's pages will be: scripts, workers and fetches from the same origin only.
-    with Site(files, {"Content-Security-Policy": "default-src 'self'"}) as site:
-        with Chromium(site.url + "/", browser) as chromium:
-            try:
-                posted = site.next_post(timeout)
-            except queue.Empty:
-                tail = chromium.log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the browser sent nothing in {timeout} s:\n{tail}") from None
-    result: dict[str, Any] = json.loads(posted.body)
-    if "error" in result:
-        raise RuntimeError(f"the page failed: {result['error']}")
+    """Serve the page on 127.0.0.1, open it in headless Chromium, run the solvers there."""
+    # As Knock's pages are: scripts, workers and fetches from the same origin only. And a
+    # fresh worker fetches its script again, as a visitor's browser would the first time.
+    headers = {"Content-Security-Policy": "default-src 'self'", "Cache-Control": "no-store"}
+
+    async def page(_: Request) -> Response:
+        return HTMLResponse(BENCH_PAGE, headers=headers)
+
+    async def script(_: Request) -> Response:
+        return Response(SCRIPT.read_bytes(), media_type="text/javascript", headers=headers)
+
+    app = Starlette(routes=[Route("/", page), Route("/pow.js", script)])
+    async with served(app) as url, async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=browser, args=CHROMIUM_ARGS)
+        try:
+            tab = await chromium.new_page()
+            await tab.goto(url + "/")
+            run = tab.evaluate(BENCH_RUN, {"challenges": challenges, "steady": steady})
+            result: dict[str, Any] = await asyncio.wait_for(run, timeout)
+        finally:
+            await chromium.close()
     return result
 
 
@@ -176,7 +181,10 @@ def main() -> None:
     parser.add_argument("--challenges", type=int, default=64)
     parser.add_argument("--steady", type=int, default=1 << 23, help="tries in one worker run")
     parser.add_argument("--node", default=shutil.which("node") or "", help='"" to skip')
-    parser.add_argument("--browser", default=find_chromium() or "", help='Chromium; "" to skip')
+    found = chromium_path()
+    parser.add_argument(
+        "--browser", default=found if os.access(found, os.X_OK) else "", help='Chromium; "" to skip'
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="for the browser's runs")
     args = parser.parse_args()
 
@@ -191,7 +199,7 @@ def main() -> None:
         runs["node"] = node_rate(args.node, challenges)
     page: dict[str, Any] = {}
     if args.browser:
-        page = browser_rates(args.browser, challenges, args.steady, args.timeout)
+        page = asyncio.run(browser_rates(args.browser, challenges, args.steady, args.timeout))
         for name in ("worker", "page", "page_sliced"):
             runs[f"chromium_{name}"] = page[name]
     wrong = [name for name, run in runs.items() if run["nonces"] != expected]

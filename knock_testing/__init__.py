@@ -4,7 +4,6 @@
 - ``knock_testing.postgres``: a throwaway PostgreSQL cluster on loopback.
 - ``knock_testing.signing``: signing webhook deliveries the way Tally, Typeform and Standard
   Webhooks senders do (Knock itself only verifies).
-- ``knock_testing.browser``: pages served from loopback and opened in headless Chromium.
 - ``knock_testing.demo``: ``make demo``, Knock against a throwaway homeserver.
 
 They serve the test suite, the benchmarks and ``make demo``, which all run from the repository

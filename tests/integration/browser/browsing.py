@@ -1,4 +1,7 @@
-"""Look at pages as a person does: Chromium, apps served to it, accessibility, screenshots."""
+"""Look at pages as a person does: Chromium, apps served to it, accessibility, screenshots.
+
+`python -m bench.pow` drives Chromium with the same flags and serves its page with `served`.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +60,10 @@ async def served(app: ASGIApp) -> AsyncIterator[str]:
     The caller starts and stops the app (harness.start_knock starts Knock's runtime), so uvicorn
     runs no lifespan. The socket listens before uvicorn starts: the browser may connect at once.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on each connection, as on sockets it
+    # makes itself. Without it, a body written after its headers waits for the browser's
+    # delayed ACK: 40 ms for every answer.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     port = sock.getsockname()[1]
