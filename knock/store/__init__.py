@@ -25,6 +25,7 @@ from knock.store.console import ConsoleQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.pages import PageQueries
+from knock.store.profiles import ProfileQueries
 from knock.store.records import Job, knock_from_row
 from knock.store.schema import (
     jobs,
@@ -70,6 +71,7 @@ class Store:
         self.blocklist = BlocklistQueries(engine, self._write)
         self.pages = PageQueries(engine, self._write)
         self.console = ConsoleQueries(engine, self._write)
+        self.profiles = ProfileQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
