@@ -307,7 +307,8 @@ class MatrixClient:
         return await self.request("GET", f"{API}/profile/{_seg(user_id)}")
 
     async def download(self, media: MediaId, max_bytes: int) -> bytes | None:
-        """Download a piece of media as the bot; None when it is larger than `max_bytes`.
+        """Download a piece of media as the bot; None when it is larger than `max_bytes` (or
+        sent compressed).
 
         Through the authenticated media endpoint; a homeserver that does not know it (404
         M_UNRECOGNIZED) is asked at the legacy one from then on. The content is read as sent
@@ -485,14 +486,20 @@ async def _read_json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _read_at_most(limit: int) -> Callable[[httpx.Response], Awaitable[bytes | None]]:
-    """A reader of raw content that stops past `limit` bytes (then None)."""
+    """A reader of content as stored that stops past `limit` bytes (then None).
+
+    Content sent encoded (compressed although it was not asked for) is None too: it is never
+    decompressed, so a small answer cannot grow into a large one.
+    """
 
     async def read(response: httpx.Response) -> bytes | None:
+        if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            return None
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             return None
         content = bytearray()
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             content += chunk
             if len(content) > limit:
                 return None
