@@ -292,7 +292,12 @@ class Store:
             stored = (await conn.execute(query)).scalar_one_or_none()
         if stored is None:
             return None
-        answers = json.loads(stored)
+        try:
+            answers = json.loads(stored)
+        except ValueError:
+            answers = None
+        if not isinstance(answers, dict):  # cut mid-object by an older version: shown as kept
+            return {"Answers (as stored)": stored}
         return {str(key): str(value) for key, value in answers.items()}
 
     async def history(self, knock_id: str) -> list[HistoryEntry]:

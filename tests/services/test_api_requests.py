@@ -143,3 +143,23 @@ async def test_a_knock_without_kept_answers_shows_an_empty_list(
 
     assert shown["answers"] == []
     assert [line["event"] for line in shown["history"]][0] == "received"
+
+
+async def test_answers_an_older_version_cut_mid_object_are_shown_as_they_were_kept(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    fields = (Field("Matrix ID", "m", None, "@alice:hs.test"),)
+    outcome = await runtime.services.intake.knock(
+        Submission("tally", "cut", fields), "@alice:hs.test", None
+    )
+    async with runtime.store.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "UPDATE knocks SET answers = ? WHERE knock_id = ?",
+            ('{"Why do you want to join?": "I like bo', outcome.knock_id),
+        )
+
+    shown = (await api.get(f"/knocks/{outcome.knock_id}", headers=ADMIN)).json()
+
+    assert shown["answers"] == [
+        {"question": "Answers (as stored)", "answer": '{"Why do you want to join?": "I like bo'}
+    ]
