@@ -20,7 +20,8 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         moderation/     approve, deny, rescind; the moderation room; notices to moderators and
                         join-wave summaries; the audit log's read model
         background/     the periodic duties (on the lease holder) and the /sync loop
-        homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks
+        homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks,
+                        people's profiles (one lookup per knock; names and avatars kept)
     store/          the database: engine, schema and migrations, named queries, admission's
                     transaction, jobs, leases
     matrix/         the homeserver client: one request path that paces, waits and retries
@@ -28,7 +29,8 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
                     (per-address or server-to-server callers), callers' addresses, the
                     block-list engine, admission (the intake gate's checks and their state),
                     limits, the pages' proof of work (challenges and their check), the knock
-                    lifecycle, job kinds, history lines and actors
+                    lifecycle, job kinds, history lines and actors, avatars (media URIs, image
+                    types by their bytes)
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
 

@@ -41,6 +41,7 @@ __all__ = ["HISTORICAL_PREFIX", "Sandbox", "SandboxError", "SandboxUser", "free_
 
 CLIENT_V3 = "/_matrix/client/v3"
 ADMIN_V1 = "/_synapse/admin/v1"
+MEDIA_V3 = "/_matrix/media/v3"
 
 # Effectively "no limit" for a rate limiter.
 _UNLIMITED: dict[str, float] = {"per_second": 1_000_000.0, "burst_count": 1_000_000}
@@ -304,6 +305,16 @@ class Sandbox:
         result = self._call("POST", f"{CLIENT_V3}/login", json=body)
         return SandboxUser(result["user_id"], result["access_token"], password)
 
+    def set_profile(
+        self, user: SandboxUser, *, displayname: str | None = None, avatar_url: str | None = None
+    ) -> None:
+        """Set a user's display name and/or avatar (an mxc URI) as the user."""
+        base = f"{CLIENT_V3}/profile/{quote(user.user_id, safe='')}"
+        if displayname is not None:
+            self._call("PUT", f"{base}/displayname", user=user, json={"displayname": displayname})
+        if avatar_url is not None:
+            self._call("PUT", f"{base}/avatar_url", user=user, json={"avatar_url": avatar_url})
+
     def lift_rate_limits(self, admin: SandboxUser, user_id: str) -> None:
         """Exempt ``user_id`` from every per-user rate limiter."""
         self._call(
@@ -397,6 +408,26 @@ class Sandbox:
             params["from"] = end
         found.reverse()
         return found
+
+    # -- media -------------------------------------------------------------------
+
+    def upload_media(
+        self, user: SandboxUser, content: bytes, content_type: str, filename: str = "upload"
+    ) -> str:
+        """Upload media as `user`; return its mxc URI."""
+        resp = self._client.post(
+            f"{MEDIA_V3}/upload",
+            params={"filename": filename},
+            content=content,
+            headers={
+                "Authorization": f"Bearer {user.access_token}",
+                "Content-Type": content_type,
+            },
+        )
+        if not resp.is_success:
+            raise SandboxError("POST", f"{MEDIA_V3}/upload", resp.status_code, resp.text)
+        uri: str = resp.json()["content_uri"]
+        return uri
 
     # -- raw access --------------------------------------------------------------
 

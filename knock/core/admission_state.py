@@ -15,7 +15,7 @@ from knock.core import limits
 from knock.core.history import ADMISSION, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
-from knock.core.lifecycle import WAITING, Event, State
+from knock.core.lifecycle import WAITING, Event, Reason, State
 from knock.core.limits import Strikes
 
 T_co = TypeVar("T_co", covariant=True)
@@ -43,6 +43,19 @@ class NewKnockRows:
     history: tuple[HistoryLine, ...]
     job: JobKind | None
     page: StatusLink | None = None  # the knock page's status link that shows it
+
+    def jobs(self) -> list[JobKind]:
+        """Every job the knock starts with: its first, and the lookup of its person.
+
+        A knock page's account check is that lookup; otherwise a knock held for review gets
+        one for the console (not a join wave's: a flood would spend the bot's budget on them).
+        """
+        kinds = [] if self.job is None else [self.job]
+        if self.page is not None and self.page.check_account:
+            kinds.append(JobKind.CHECK_ACCOUNT)
+        elif self.knock.state is State.REVIEW and self.knock.reason != Reason.JOIN_WAVE.value:
+            kinds.append(JobKind.PROFILE)
+        return kinds
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ class JobKind(StrEnum):
     WELCOME = "welcome"  # welcome someone who joined
     ANNOUNCE = "announce"  # post a knock held for review to the moderation room
     CHECK_ACCOUNT = "check_account"  # ask whether a knock page's account exists, for its status
+    PROFILE = "profile"  # look a knock held for review up: the console shows the name and avatar
 
     @classmethod
     def read(cls, stored: str) -> JobKind | None:
@@ -32,5 +33,5 @@ class JobKind(StrEnum):
 
     @property
     def settles_knock(self) -> bool:
-        """Tell whether giving up on the job fails its knock (an account check only gives up)."""
-        return self is not JobKind.CHECK_ACCOUNT
+        """Tell whether giving up on the job fails its knock (a lookup only gives up)."""
+        return self not in (JobKind.CHECK_ACCOUNT, JobKind.PROFILE)

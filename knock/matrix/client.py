@@ -7,17 +7,23 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
 
 from knock.clock import Clock
+from knock.core.media import MediaId
 from knock.core.retry import backoff_delay, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 API = "/_matrix/client/v3"
+MEDIA_API = "/_matrix/client/v1/media"  # authenticated media (Matrix 1.11)
+LEGACY = "/_matrix/media/v3"  # media before 1.11, for a homeserver without the above
+_AS_SENT = {"Accept-Encoding": "identity"}  # media is read as stored, never decompressed
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 # Called on M_UNKNOWN_TOKEN: returns a fresh access token, or None when Knock cannot log in again.
@@ -137,6 +143,7 @@ class MatrixClient:
         self.access_token: str | None = None
         self.relogin: Relogin | None = None
         self._health = HomeserverHealth(clock)
+        self._legacy_media = False  # the homeserver has no authenticated media endpoints
 
     @property
     def homeserver_up(self) -> bool:
@@ -171,31 +178,76 @@ class MatrixClient:
         the first problem: probes never take a slot of the bot account's `REQUEST_DELAY`.
         Without `may_relogin`, M_UNKNOWN_TOKEN is raised as it is (the caller replaces the token).
         """
+        return await self._call(
+            method,
+            path,
+            _read_json,
+            json=json,
+            params=params,
+            authed=authed,
+            patient=patient,
+            may_relogin=may_relogin,
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        read: Callable[[httpx.Response], Awaitable[T]],
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        authed: bool = True,
+        patient: bool = True,
+        may_relogin: bool = True,
+        relayed: bool = False,
+    ) -> T:
+        """The one request path: send, wait out rate limits and outages, `read` the answer.
+
+        `read` reads an answer below 400 from its stream (an error's body is read whole); a
+        connection lost while it reads is an outage like any other. A `relayed` call is one the
+        homeserver may answer from another server (remote media): its 502/503/504 says that
+        server failed, so it is raised as it is, not retried nor counted as an outage.
+        """
         failures = 0 if patient else self.connect_attempts - 1
         relogged = False
         while True:
             if patient:
                 await self.pacer.wait()
+            request = self.http.build_request(
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers={**(headers or {}), **self._auth(authed)},
+            )
+            answer: list[T] = []
             try:
-                response = await self.http.request(
-                    method,
-                    self.base_url + path,
-                    json=json,
-                    params=params,
-                    headers=self._auth(authed),
-                )
+                response = await self.http.send(request, stream=True)
+                try:
+                    if response.status_code < 400:
+                        answer.append(await read(response))
+                    else:
+                        await response.aread()
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 failures += 1
                 self._health.failed(f"{method} {_endpoint(path)}", _transport_error(exc))
                 await self._back_off(failures, f"{type(exc).__name__}")
                 continue
+            body = {} if answer else _json(response)
             if response.status_code in _RETRYABLE_STATUS:
+                if relayed:  # says nothing of the homeserver itself
+                    raise _error(response, body)
                 failures += 1
                 self._health.failed(f"{method} {_endpoint(path)}", f"HTTP {response.status_code}")
                 await self._back_off(failures, f"HTTP {response.status_code}")
                 continue
             self._health.answered()
-            body = _json(response)
+            if answer:
+                return answer[0]
             if response.status_code == 429:
                 await self._wait_out(response, body, patient, f"{method} {_endpoint(path)}")
                 continue
@@ -203,13 +255,7 @@ class MatrixClient:
                 if body.get("errcode") == "M_UNKNOWN_TOKEN" and await self._log_in_again():
                     relogged = True
                     continue
-            if response.status_code >= 400:
-                raise MatrixError(
-                    response.status_code,
-                    str(body.get("errcode", "M_UNKNOWN")),
-                    str(body.get("error", response.reason_phrase))[:300],
-                )
-            return body
+            raise _error(response, body)
 
     def _auth(self, authed: bool) -> dict[str, str]:
         if authed and self.access_token:
@@ -259,6 +305,30 @@ class MatrixClient:
     async def profile(self, user_id: str) -> dict[str, Any]:
         """Return a user's profile; raises MatrixError 404 for a user that does not exist."""
         return await self.request("GET", f"{API}/profile/{_seg(user_id)}")
+
+    async def download(self, media: MediaId, max_bytes: int) -> bytes | None:
+        """Download a piece of media as the bot; None when it is larger than `max_bytes` (or
+        sent compressed).
+
+        Through the authenticated media endpoint; a homeserver that does not know it (404
+        M_UNRECOGNIZED) is asked at the legacy one from then on. The content is read as sent
+        (no compression is asked for), and no further than `max_bytes`. Media from another
+        server that cannot be fetched (502) is a MatrixError, not an outage of the homeserver.
+        """
+        where = f"{_seg(media.server_name)}/{_seg(media.media_id)}"
+        read = _read_at_most(max_bytes)
+        if not self._legacy_media:
+            try:
+                return await self._call(
+                    "GET", f"{MEDIA_API}/download/{where}", read, headers=_AS_SENT, relayed=True
+                )
+            except MatrixError as exc:
+                if (exc.status, exc.errcode) != (404, "M_UNRECOGNIZED"):
+                    raise
+            log.info("The homeserver has no authenticated media: downloading from %s", LEGACY)
+            self._legacy_media = True
+        legacy = f"{LEGACY}/download/{where}"
+        return await self._call("GET", legacy, read, headers=_AS_SENT, relayed=True)
 
     async def members(self, room_id: str, membership: str | None = None) -> dict[str, str]:
         """Return user id -> membership for the room, optionally only one membership."""
@@ -381,6 +451,14 @@ class MatrixClient:
         return str(answer.get("event_id", ""))
 
 
+def _error(response: httpx.Response, body: dict[str, Any]) -> MatrixError:
+    return MatrixError(
+        response.status_code,
+        str(body.get("errcode", "M_UNKNOWN")),
+        str(body.get("error", response.reason_phrase))[:300],
+    )
+
+
 def _transport_error(exc: httpx.TransportError) -> str:
     """`ConnectError: All connection attempts failed`, on one line."""
     detail = (str(exc).strip().splitlines() or [""])[0][:200]
@@ -400,6 +478,34 @@ def _duration(seconds: float) -> str:
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
+
+
+async def _read_json(response: httpx.Response) -> dict[str, Any]:
+    await response.aread()
+    return _json(response)
+
+
+def _read_at_most(limit: int) -> Callable[[httpx.Response], Awaitable[bytes | None]]:
+    """A reader of content as stored that stops past `limit` bytes (then None).
+
+    Content sent encoded (compressed although it was not asked for) is None too: it is never
+    decompressed, so a small answer cannot grow into a large one.
+    """
+
+    async def read(response: httpx.Response) -> bytes | None:
+        if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            return None
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            if len(content) > limit:
+                return None
+        return bytes(content)
+
+    return read
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

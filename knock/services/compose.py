@@ -31,6 +31,7 @@ from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.link import HomeserverLink
+from knock.services.homeserver.profiles import ProfileCache
 from knock.services.homeserver.signin import SignIn
 from knock.services.invites.intake import Intake
 from knock.services.invites.invite_step import Inviter
@@ -143,13 +144,15 @@ async def build_services(
         moderation_room = ModerationRoom(
             settings, store, matrix, clock, moderation, blocking, account
         )
+    profile_cache = ProfileCache(store, matrix, clock)
     worker = Worker(
         settings,
         store,
         clock,
-        inviter=Inviter(settings, store, matrix, clock, blocklist, intake.rules),
+        inviter=Inviter(settings, store, matrix, clock, blocklist, intake.rules, profile_cache),
         welcomer=welcomer,
-        accounts=AccountChecks(store, matrix, clock),
+        accounts=AccountChecks(store, matrix, clock, profile_cache),
+        profiles=profile_cache,
         moderation_room=moderation_room,
         link=link,
         wakeup=wakeup,

@@ -25,6 +25,7 @@ from knock.store.console import ConsoleQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.pages import PageQueries
+from knock.store.profiles import ProfileQueries
 from knock.store.records import Job, knock_from_row
 from knock.store.schema import (
     jobs,
@@ -72,6 +73,7 @@ class Store:
         self.pages = PageQueries(engine, self._write)
         self.console = ConsoleQueries(engine, self._write)
         self.search = SearchQueries(engine)
+        self.profiles = ProfileQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -292,7 +294,12 @@ class Store:
             stored = (await conn.execute(query)).scalar_one_or_none()
         if stored is None:
             return None
-        answers = json.loads(stored)
+        try:
+            answers = json.loads(stored)
+        except ValueError:
+            answers = None
+        if not isinstance(answers, dict):  # cut mid-object by an older version: shown as kept
+            return {"Answers (as stored)": stored}
         return {str(key): str(value) for key, value in answers.items()}
 
     async def history(self, knock_id: str) -> list[HistoryEntry]:

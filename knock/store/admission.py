@@ -123,11 +123,8 @@ def _save(conn: Connection, state: AdmissionState) -> None:
         for new in state.new_knocks
         for row in history_rows(new.knock.knock_id, new.history, now)
     ]
-    new_jobs = [job_row(new.job, new.knock.knock_id, now) for new in state.new_knocks if new.job]
-    new_jobs += [
-        job_row(JobKind.CHECK_ACCOUNT, new.knock.knock_id, now)
-        for new in state.new_knocks
-        if new.page is not None and new.page.check_account
+    new_jobs = [
+        job_row(kind, new.knock.knock_id, now) for new in state.new_knocks for kind in new.jobs()
     ]
     new_jobs += _release(conn, state, history)
     pages = [

@@ -8,7 +8,7 @@ import time
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from knock.store.schema import MIGRATIONS, SERIAL
+from knock.store.schema import BINARY, MIGRATIONS, SERIAL
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ async def migrate(engine: AsyncEngine) -> int:
             if version in done:
                 continue
             for statement in statements:
-                await conn.execute(text(statement.format(serial=SERIAL[dialect])))
+                sql = statement.format(serial=SERIAL[dialect], binary=BINARY[dialect])
+                await conn.execute(text(sql))
             await conn.execute(
                 text("INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :t)"),
                 {"v": version, "t": time.time()},

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
 
-# Each migration is a list of statements; `{serial}` is the engine's auto-numbered key type.
+# Each migration is a list of statements; `{serial}` is the engine's auto-numbered key type,
+# `{binary}` its type for bytes.
 MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE knocks (
@@ -175,9 +186,26 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)",
     ],
+    [
+        # The profiles of people who knocked, as their homeserver showed them when Knock looked
+        # them up (the console reads them here, never from the homeserver): the display name,
+        # the avatar's mxc URI and, when that is a raster image of at most 1 MiB, its bytes and
+        # sniffed type. An avatar refused (not such an image) keeps its URI and no bytes, so it
+        # is not fetched again until it changes. Erased once unused for RETENTION.
+        """CREATE TABLE profiles (
+            user_id TEXT PRIMARY KEY,
+            display_name TEXT,
+            avatar_mxc TEXT,
+            avatar {binary},
+            avatar_type TEXT,
+            fetched_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX profiles_fetched ON profiles (fetched_at)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
+BINARY = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 
 # What the migrations above create, for building queries; tests/integration/test_schema.py
 # checks on both engines that the two say the same.
@@ -337,4 +365,16 @@ console_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("console_sessions_expiry", "expires_at"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("display_name", Text),
+    Column("avatar_mxc", Text),
+    Column("avatar", LargeBinary),
+    Column("avatar_type", Text),
+    Column("fetched_at", Float, nullable=False),
+    Index("profiles_fetched", "fetched_at"),
 )

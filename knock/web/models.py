@@ -310,8 +310,18 @@ class Knock(BaseModel):
     updated_at: str
 
 
+class Answer(BaseModel):
+    """One question of the form and the person's answer, as the knock keeps them."""
+
+    question: str
+    answer: str
+
+
 class KnockWithHistory(Knock):
     history: list[HistoryLine]
+    answers: list[Answer] = Field(
+        description="The form's answers (empty when none were kept: STORE_FORM_ANSWERS=false)."
+    )
 
 
 class Knocks(BaseModel):

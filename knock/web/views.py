@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,12 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def knock_view(knock: KnockRecord, history: list[HistoryEntry] | None = None) -> dict[str, Any]:
-    """Return the knock object of the admin API, with its history when given."""
+def knock_view(
+    knock: KnockRecord,
+    history: list[HistoryEntry] | None = None,
+    answers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return the knock object of the admin API, with its history and answers when given."""
     view: dict[str, Any] = {
         "knock_id": knock.knock_id,
         "user_id": knock.user_id,
@@ -30,6 +35,10 @@ def knock_view(knock: KnockRecord, history: list[HistoryEntry] | None = None) ->
         view["history"] = [
             {"at": iso(h.at), "event": h.event, "actor": h.actor, "detail": _detail(h.detail)}
             for h in history
+        ]
+    if answers is not None:
+        view["answers"] = [
+            {"question": question, "answer": answer} for question, answer in answers.items()
         ]
     return view
 

@@ -5,7 +5,9 @@ their current state, the bot's account data, the messages sent (a repeated trans
 gives the first send's event, as the spec requires) and one event stream that `/sync` reads
 from its `since` token. Tests act as people with `join`, `leave`, `knock`, `send`, `react` and
 `send_event` (any event, malformed too), fail calls on demand with `fail_next`, `down` and `up`,
-and read every request in `requests`.
+and read every request in `requests`. People may have avatars: `upload` keeps media, served by
+the authenticated media endpoint (`authenticated_media = False` makes it answer 404
+M_UNRECOGNIZED, as a homeserver from before Matrix 1.11 does, and the legacy one serve it).
 
 The errors are the spec's (and Synapse's) where Knock relies on them: inviting a banned user
 is 403 M_BAD_STATE, inviting a member 403 M_FORBIDDEN, an unknown profile 404 M_NOT_FOUND.
@@ -48,12 +50,15 @@ _ROUTES = [
     ("POST", "rooms/{room}/ban", "ban"),
     ("POST", "rooms/{room}/unban", "unban"),
     ("PUT", "rooms/{room}/send/{kind}/{txn}", "send"),
+    # Media: whole paths, outside the client API's v3 prefix.
+    ("GET", "/_matrix/client/v1/media/download/{server}/{media}", "media_download"),
+    ("GET", "/_matrix/media/v3/download/{server}/{media}", "legacy_media_download"),
 ]
 ROUTES = [
     (method, re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]*)", path)), handler)
     for method, path, handler in _ROUTES
 ]
-UNAUTHENTICATED = {"login"}
+UNAUTHENTICATED = {"login", "legacy_media_download"}
 
 
 class Refused(Exception):
@@ -124,6 +129,9 @@ class FakeHomeserver:
 
     def __init__(self) -> None:
         self.users: dict[str, str | None] = {}  # user id -> display name
+        self.avatars: dict[str, str] = {}  # user id -> avatar_url
+        self.media: dict[str, tuple[bytes, str]] = {}  # mxc URI -> (content, content type)
+        self.authenticated_media = True  # False: only the legacy media endpoint knows media
         self.passwords: dict[str, str] = {}
         self.tokens: dict[str, str] = {}  # access token -> user id
         self.rooms: dict[str, Room] = {}
@@ -152,6 +160,20 @@ class FakeHomeserver:
         if password:
             self.passwords[user_id] = password
         return user_id
+
+    def upload(self, content: bytes, content_type: str) -> str:
+        """Keep a piece of media; return its mxc URI."""
+        uri = f"mxc://{SERVER}/media{next(self._ids)}"
+        self.media[uri] = (content, content_type)
+        return uri
+
+    def set_avatar(self, user_id: str, avatar_url: str | None) -> None:
+        """Set (None: remove) a person's avatar, any text at all (a well-behaved client sends
+        an mxc URI)."""
+        if avatar_url is None:
+            self.avatars.pop(user_id, None)
+        else:
+            self.avatars[user_id] = avatar_url
 
     def create_room(
         self,
@@ -283,7 +305,8 @@ class FakeHomeserver:
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
         for route_method, pattern, endpoint in ROUTES:
-            found = pattern.fullmatch(path.removeprefix(PREFIX))
+            whole = pattern.pattern.startswith("/")
+            found = pattern.fullmatch(path if whole else path.removeprefix(PREFIX))
             if found and route_method == method:
                 return endpoint, {name: unquote(value) for name, value in found.groupdict().items()}
         return "unknown", {"path": path}
@@ -303,7 +326,10 @@ class FakeHomeserver:
                 raise Refused(404, "M_UNRECOGNIZED", "Unrecognized request")
             if call.endpoint not in UNAUTHENTICATED:
                 call.caller = self._caller(request)
-            return httpx.Response(200, json=getattr(self, f"_{call.endpoint}")(call))
+            answer = getattr(self, f"_{call.endpoint}")(call)
+            if isinstance(answer, httpx.Response):
+                return answer
+            return httpx.Response(200, json=answer)
         except Refused as refused:
             return refused.response()
 
@@ -357,10 +383,29 @@ class FakeHomeserver:
         return {"user_id": user_id, "access_token": token, "device_id": "FAKEDEVICE"}
 
     def _profile(self, call: Call) -> Json:
-        if call.args["user"] not in self.users:
+        user_id = call.args["user"]
+        if user_id not in self.users:
             raise Refused(404, "M_NOT_FOUND", "Profile was not found")
-        name = self.users[call.args["user"]]
-        return {"displayname": name} if name else {}
+        name, avatar = self.users[user_id], self.avatars.get(user_id)
+        return {
+            **({"displayname": name} if name else {}),
+            **({"avatar_url": avatar} if avatar else {}),
+        }
+
+    def _media_download(self, call: Call) -> httpx.Response:
+        if not self.authenticated_media:
+            raise Refused(404, "M_UNRECOGNIZED", "Unrecognized request")
+        return self._download(call)
+
+    def _legacy_media_download(self, call: Call) -> httpx.Response:
+        return self._download(call)
+
+    def _download(self, call: Call) -> httpx.Response:
+        found = self.media.get(f"mxc://{call.args['server']}/{call.args['media']}")
+        if found is None:
+            raise Refused(404, "M_NOT_FOUND", "Not found")
+        content, content_type = found
+        return httpx.Response(200, content=content, headers={"Content-Type": content_type})
 
     def _sync(self, call: Call) -> Json:
         """Events since the token (none on a first sync) in the bot's rooms, as filtered."""

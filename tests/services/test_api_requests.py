@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from knock.core.forms import Field, Submission
 from knock.services.runtime import Runtime
 from knock.web.app import create_api
 from tests.services.conftest import BOT, ROOM
@@ -109,3 +110,56 @@ async def test_every_admin_route_shows_the_api_key_and_its_challenge(
             assert challenge["required"] is True, path
             assert "403" in operation["responses"], path
             assert "413" in operation["responses"], path
+
+
+async def test_a_knock_shows_its_forms_answers_each_question_once(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    fields = (
+        Field("Matrix ID", "question_abc", "ref-1", "@alice:hs.test"),
+        Field("Why do you want to join?", "question_def", None, "Books"),
+        Field(None, "utm_source", None, "", hidden=True),
+    )
+    submission = Submission("tally", "with-answers", fields)
+    outcome = await runtime.services.intake.knock(submission, "@alice:hs.test", None)
+
+    shown = (await api.get(f"/knocks/{outcome.knock_id}", headers=ADMIN)).json()
+
+    assert shown["answers"] == [
+        {"question": "Matrix ID", "answer": "@alice:hs.test"},
+        {"question": "Why do you want to join?", "answer": "Books"},
+    ]
+
+
+@pytest.mark.parametrize("knock_options", [{"api_key": API_KEY, "store_form_answers": False}])
+async def test_a_knock_without_kept_answers_shows_an_empty_list(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    fields = (Field("Matrix ID", "m", None, "@alice:hs.test"),)
+    submission = Submission("tally", "no-answers", fields)
+    outcome = await runtime.services.intake.knock(submission, "@alice:hs.test", None)
+
+    shown = (await api.get(f"/knocks/{outcome.knock_id}", headers=ADMIN)).json()
+
+    assert shown["answers"] == []
+    assert [line["event"] for line in shown["history"]][0] == "received"
+
+
+async def test_answers_an_older_version_cut_mid_object_are_shown_as_they_were_kept(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    fields = (Field("Matrix ID", "m", None, "@alice:hs.test"),)
+    outcome = await runtime.services.intake.knock(
+        Submission("tally", "cut", fields), "@alice:hs.test", None
+    )
+    async with runtime.store.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "UPDATE knocks SET answers = ? WHERE knock_id = ?",
+            ('{"Why do you want to join?": "I like bo', outcome.knock_id),
+        )
+
+    shown = (await api.get(f"/knocks/{outcome.knock_id}", headers=ADMIN)).json()
+
+    assert shown["answers"] == [
+        {"question": "Answers (as stored)", "answer": '{"Why do you want to join?": "I like bo'}
+    ]

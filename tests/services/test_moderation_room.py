@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from knock.core.forms import Field, Submission
 from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.matrix.client import HomeserverUnavailable
@@ -76,6 +77,57 @@ async def test_a_knock_held_for_review_is_announced_once_with_how_to_answer(
     assert f"Knock from {ALICE} is held for review (repaired_id)" in body
     assert f"!approve {ALICE}" in body
     assert homeserver.calls("invite", status=None) == []
+
+
+async def test_a_review_post_shows_the_forms_answers_kept_short(
+    services: Runtime, homeserver: FakeHomeserver, knock_state: KnockState
+) -> None:
+    long_answer = "I <b>love</b> books\nand long walks " + "x" * 400
+    fields = (
+        Field("Matrix ID", "matrix_id", None, TYPED),
+        Field("Why do you want to join?", "question_why", None, long_answer),
+        *(Field(f"Question {n}", f"q{n}", None, f"answer {n}") for n in range(2, 8)),
+    )
+    submission = Submission("tally", "with-answers", fields)
+    outcome = await services.intake.knock(submission, TYPED, None)
+    assert await knock_state(outcome.knock_id) == (State.REVIEW, "repaired_id")
+
+    await drain(services)
+
+    [announcement] = homeserver.messages(MOD_ROOM)
+    content = announcement["content"]
+    lines = content["body"].split("\n")
+    assert lines[0] == f"Knock from {ALICE} is held for review (repaired_id)."
+    answers = lines[lines.index("Answers:") + 1 :]
+    assert answers[0] == f"- Matrix ID: {TYPED}"  # once, by its label
+    why = answers[1]
+    assert why.startswith("- Why do you want to join?: I <b>love</b> books and long walks xxx")
+    assert why.endswith("… (cut)") and len(why) <= len("- Why do you want to join?: ") + 200
+    assert answers[2:6] == [f"- Question {n}: answer {n}" for n in range(2, 6)]
+    assert answers[6] == f"(and 2 more answers: GET /knocks/{outcome.knock_id} shows all)"
+    assert answers[7].startswith("React ✅ to invite")
+    assert "Question 6" not in content["body"]
+    # The formatted body says the same, every answer escaped.
+    html = content["formatted_body"]
+    assert content["format"] == "org.matrix.custom.html"
+    assert "<li><b>Why do you want to join?</b>: I &lt;b&gt;love&lt;/b&gt; books" in html
+    assert "<b>love</b>" not in html and "… (cut)" in html
+    assert f"GET /knocks/{outcome.knock_id} shows all" in html
+    assert content["m.mentions"] == {}
+
+
+@pytest.mark.parametrize(
+    "knock_options",
+    [{"moderation_room_id": MOD_ROOM, "repair_action": "review", "store_form_answers": False}],
+)
+async def test_without_kept_answers_a_review_post_has_no_answers(
+    services: Runtime, homeserver: FakeHomeserver, submit: Submit, knock_state: KnockState
+) -> None:
+    await held_and_announced(services, homeserver, submit, knock_state)
+
+    [announcement] = homeserver.messages(MOD_ROOM)
+    assert "Answers" not in announcement["content"]["body"]
+    assert "Answers" not in announcement["content"]["formatted_body"]
 
 
 async def test_approve_from_a_moderator_queues_the_knock_replies_in_thread_and_invites(

@@ -51,6 +51,22 @@ class Submission:
                     values.setdefault(name, field.value)
         return values
 
+    def answers(self) -> dict[str, str]:
+        """Map each field to its value once, as moderators read it: by its label, else its key.
+
+        A name an earlier field took already falls back to the field's next one (its key, its
+        ref); a field whose names are all taken is left out. A hidden field left empty (an unused
+        honeypot or URL parameter) answers nothing.
+        """
+        answers: dict[str, str] = {}
+        for field in self.fields:
+            if field.hidden and not field.value:
+                continue
+            name = next((name for name in field.names() if name not in answers), None)
+            if name is not None:
+                answers[name] = field.value
+        return answers
+
 
 class PayloadError(Exception):
     """A delivery that cannot be used, with the HTTP status and a message to answer."""

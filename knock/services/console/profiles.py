@@ -1,6 +1,7 @@
 """Display names and avatars of the people who knock, as the console shows them.
 
-Read from Knock's own cache only: the console never calls the homeserver per page view.
+Read from Knock's own cache only, which the worker's lookups fill (services/homeserver/profiles.py):
+the console never calls the homeserver per page view.
 """
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ class Profiles:
 
     async def of(self, user_ids: Iterable[str]) -> dict[str, Profile]:
         """The cached profiles of these people (those not cached yet are left out)."""
-        return {}
+        cached = await self.store.profiles.of(user_ids)
+        return {
+            user_id: Profile(profile.display_name, profile.has_avatar)
+            for user_id, profile in cached.items()
+        }
 
     async def avatar(self, user_id: str) -> Avatar | None:
         """The cached avatar of a person, or None."""
-        return None
+        stored = await self.store.profiles.avatar(user_id)
+        return None if stored is None else Avatar(stored.content, stored.content_type)

@@ -42,6 +42,11 @@ from knock.store import Store
 IP_KEY = "intake.ip_hash_key"
 # Knocks decided in one transaction at most; more wait for the next.
 BATCH_LIMIT = 128
+# What a knock keeps of its form's answers (STORE_FORM_ANSWERS): characters of one question, of
+# one answer, and of the whole JSON object.
+MAX_QUESTION = 200
+MAX_STORED_ANSWER = 4000
+MAX_STORED_ANSWERS = 20_000
 
 __all__ = ["Intake", "Outcome", "rules_from"]
 
@@ -213,7 +218,27 @@ class Intake:
     def _answers(self, submission: Submission) -> str | None:
         if not self.settings.store_form_answers:
             return None
-        return json.dumps(submission.field_values(), ensure_ascii=False)[:20000]
+        return stored_answers(submission.answers())
+
+
+def stored_answers(answers: dict[str, str]) -> str:
+    """The answers as the knock keeps them: a JSON object of question -> answer.
+
+    Each question and answer is cut to its own limit, and the answers that would take the
+    object past `MAX_STORED_ANSWERS` characters are left out, so it always stays whole JSON.
+    """
+    kept: dict[str, str] = {}
+    size = len("{}")
+    for question, answer in answers.items():
+        name, value = question[:MAX_QUESTION], answer[:MAX_STORED_ANSWER]
+        if name in kept:
+            continue
+        entry = len(json.dumps({name: value}, ensure_ascii=False)) - len("{}") + len(", ")
+        if size + entry > MAX_STORED_ANSWERS:
+            break
+        kept[name] = value
+        size += entry
+    return json.dumps(kept, ensure_ascii=False)
 
 
 def submission_key(submission: Submission, kind: CallerKind) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from knock.clock import Clock
 from knock.config import Settings
@@ -16,6 +16,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist
+from knock.services.homeserver.profiles import Lookup, ProfileCache, look_up
 from knock.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Inviter:
         clock: Clock,
         blocklist: Blocklist,
         rules: Rules,
+        profiles: ProfileCache,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -39,6 +41,7 @@ class Inviter:
         self.clock = clock
         self.blocklist = blocklist
         self.rules = rules
+        self.profiles = profiles
 
     async def run(self, job: Job, knock: KnockRecord) -> bool:
         """Invite a queued knock (or settle it otherwise); return whether that completed the job."""
@@ -51,28 +54,6 @@ class Inviter:
     async def strike(self, user_id: str) -> None:
         """Count a refusal found at invite time toward the person's back-off, like any other."""
         await self.store.admit(Strike(f"user:{user_id}", self.rules), self.clock.now())
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """What the homeserver said about a person's profile."""
-
-    known: bool | None  # True: they exist; False: no such user; None: it would not say (403)
-    display_name: str | None = None
-
-
-async def look_up(matrix: MatrixClient, user_id: str) -> Lookup:
-    """Ask the homeserver for one id's profile: does the account exist, and its display name."""
-    try:
-        profile = await matrix.profile(user_id)
-    except MatrixError as exc:
-        if exc.status == 404:
-            return Lookup(False)
-        if exc.status == 403:
-            return Lookup(None)  # the homeserver limits profile lookups
-        raise
-    name = profile.get("displayname")
-    return Lookup(True, name if isinstance(name, str) else None)
 
 
 class InviteStep:
@@ -139,7 +120,11 @@ class InviteStep:
         return other
 
     async def _profile(self, user_id: str) -> Lookup:
-        return await look_up(self.matrix, user_id)
+        """Look an id up, and keep what was found for the console (a knock held here for
+        review needs no lookup of its own: this one is it)."""
+        lookup = await look_up(self.matrix, user_id)
+        await self.inviter.profiles.record(user_id, lookup)
+        return lookup
 
     async def _stopped_by_blocklist(self, display_name: str | None) -> bool:
         """Check again (the list may have grown since the knock came in), now with the name."""

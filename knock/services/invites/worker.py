@@ -17,6 +17,7 @@ from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixError, RateLimited
 from knock.services.homeserver.link import HomeserverLink
+from knock.services.homeserver.profiles import ProfileCache
 from knock.services.invites.invite_step import Inviter
 from knock.services.invites.welcome import Welcomer
 from knock.services.knock_page.accounts import AccountChecks
@@ -44,6 +45,7 @@ class Worker:
         inviter: Inviter,
         welcomer: Welcomer,
         accounts: AccountChecks,
+        profiles: ProfileCache,
         moderation_room: ModerationRoom | None,
         link: HomeserverLink,
         wakeup: Wakeup,
@@ -60,6 +62,7 @@ class Worker:
             # Without a moderation room (it was unset since), an announcement has nowhere to go.
             JobKind.ANNOUNCE: _then_finish(moderation_room.announce if moderation_room else None),
             JobKind.CHECK_ACCOUNT: _then_finish(accounts.check),
+            JobKind.PROFILE: _then_finish(profiles.look_up),
         }
 
     async def run(self) -> None:
@@ -132,7 +135,7 @@ class Worker:
         """
         if not self.link.can_call():
             return frozenset()
-        kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT}
+        kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE}
         if self.link.room_ready(self.settings.new_room_id):
             kinds.add(JobKind.INVITE)
         room = self.settings.moderation_room_id

@@ -10,19 +10,24 @@ from __future__ import annotations
 from knock.clock import Clock
 from knock.core.knocks import KnockRecord
 from knock.matrix.client import MatrixClient
-from knock.services.invites.invite_step import look_up
+from knock.services.homeserver.profiles import ProfileCache, look_up
 from knock.store import Store
 
 
 class AccountChecks:
     """Carry out account-check jobs."""
 
-    def __init__(self, store: Store, matrix: MatrixClient, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, matrix: MatrixClient, clock: Clock, profiles: ProfileCache
+    ) -> None:
         self.store = store
         self.matrix = matrix
         self.clock = clock
+        self.profiles = profiles
 
     async def check(self, knock: KnockRecord) -> None:
-        """Look the knock's account up and keep the answer for its status page."""
+        """Look the knock's account up; keep the answer for its status page, and the profile
+        for the console (so a knock page's knock held for review needs no other lookup)."""
         lookup = await look_up(self.matrix, knock.user_id)
         await self.store.pages.record_account(knock.user_id, lookup.known, self.clock.now())
+        await self.profiles.record(knock.user_id, lookup)

@@ -12,10 +12,11 @@ from knock.store import Store
 
 @dataclass(frozen=True)
 class KnockWithHistory:
-    """One knock and every line of its audit log, oldest first."""
+    """One knock, every line of its audit log (oldest first) and its form's answers."""
 
     knock: KnockRecord
     history: list[HistoryEntry]
+    answers: dict[str, str]  # question -> answer; empty when none were kept
 
 
 class AuditLog:
@@ -31,8 +32,9 @@ class AuditLog:
         return await self.store.list_knocks(state=state, user_id=user_id, limit=limit)
 
     async def knock(self, knock_id: str) -> KnockWithHistory | None:
-        """Return one knock with its history, or None when no knock has that id."""
+        """Return one knock with its history and answers, or None when no knock has that id."""
         knock = await self.store.get_knock(knock_id)
         if knock is None:
             return None
-        return KnockWithHistory(knock, await self.store.history(knock_id))
+        answers = await self.store.answers_of(knock_id) or {}
+        return KnockWithHistory(knock, await self.store.history(knock_id), answers)

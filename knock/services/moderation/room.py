@@ -5,7 +5,9 @@ join wave holds. Posts carry `m.mentions: {}`, so the ids they quote ping nobody
 
 from __future__ import annotations
 
+import html
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from knock.clock import Clock
@@ -26,6 +28,11 @@ from knock.store import Store
 log = logging.getLogger(__name__)
 
 APPROVE, DENY = "✅", "❌"
+# A review post shows this many of the form's answers, each cut to so many characters.
+SHOWN_ANSWERS = 6
+QUESTION_CHARS = 80
+ANSWER_CHARS = 200
+CUT = "… (cut)"
 WAVE = "wave"  # `!approve wave`, `!deny wave`: every knock the join-wave breaker holds
 
 
@@ -60,14 +67,19 @@ class ModerationRoom:
         evidence = next(
             (h.detail for h in reversed(history) if h.event == Event.HELD_FOR_REVIEW), None
         )
-        body = (
-            f"Knock from {knock.user_id} is held for review ({knock.reason}).\n"
-            f"{_readable(evidence)}\n"
+        head = [f"Knock from {knock.user_id} is held for review ({knock.reason})."]
+        head += [line for line in _readable(evidence).split("\n") if line]
+        answers = review_answers(knock.knock_id, await self.store.answers_of(knock.knock_id))
+        how = (
             f"React {APPROVE} to invite or {DENY} to turn it down, or send "
             f"!approve {knock.user_id} / !deny {knock.user_id}."
         )
+        body = "\n".join([*head, *answers.lines(), how])
+        formatted = (
+            "<br>".join(html.escape(line) for line in head) + answers.html() + html.escape(how)
+        )
         event_id = await self.matrix.send_message(
-            self.room_id, body, mentions=[], txn_id=f"announce-{knock.knock_id}"
+            self.room_id, body, formatted, mentions=[], txn_id=f"announce-{knock.knock_id}"
         )
         await self.store.add_review_post(event_id, knock.knock_id)
 
@@ -172,3 +184,50 @@ def _readable(evidence: str | None) -> str:
     if matches is None:
         return evidence or ""
     return "\n".join(f"- {match.readable()}" for match in matches)
+
+
+@dataclass(frozen=True)
+class ReviewAnswers:
+    """The form's answers as a review post shows them: a few, each short, on one line."""
+
+    shown: list[tuple[str, str]]  # (question, answer), cut to length
+    more: int  # answers left out
+    knock_id: str
+
+    def lines(self) -> list[str]:
+        """The plain-text lines (none when the knock kept no answers)."""
+        if not self.shown:
+            return []
+        lines = ["Answers:", *(f"- {question}: {answer}" for question, answer in self.shown)]
+        if self.more:
+            lines.append(f"(and {self.more} more answers: GET /knocks/{self.knock_id} shows all)")
+        return lines
+
+    def html(self) -> str:
+        """The formatted body's list, escaped (empty when the knock kept no answers)."""
+        if not self.shown:
+            return ""
+        items = "".join(
+            f"<li><b>{html.escape(question)}</b>: {html.escape(answer)}</li>"
+            for question, answer in self.shown
+        )
+        more = self.lines()[-1] if self.more else ""
+        return f"<p>Answers:</p><ul>{items}</ul>" + (f"<p>{html.escape(more)}</p>" if more else "")
+
+
+def review_answers(knock_id: str, answers: dict[str, str] | None) -> ReviewAnswers:
+    """Pick the answers a review post shows: the first few, on one line each, cut to length."""
+    items = list((answers or {}).items())
+    shown = [
+        (_shorten(question, QUESTION_CHARS), _shorten(answer, ANSWER_CHARS) or "(no answer)")
+        for question, answer in items[:SHOWN_ANSWERS]
+    ]
+    return ReviewAnswers(shown, len(items) - len(shown), knock_id)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """The text on one line, cut to `limit` characters with a mark saying so."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    return line[: limit - len(CUT)].rstrip() + CUT

@@ -6,7 +6,7 @@ the session's form token. Door-aware: pages take the door (only `default` until 
 
 from fastapi import APIRouter
 
-from knock.web.console import blocklist, home, knocks, review
+from knock.web.console import avatars, blocklist, home, knocks, review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(home.router)
@@ -14,5 +14,6 @@ router.add_api_route("", home.console_without_slash, methods=["GET"])
 router.include_router(review.router)
 router.include_router(knocks.router)
 router.include_router(blocklist.router)
+router.include_router(avatars.router)
 
 __all__ = ["router"]

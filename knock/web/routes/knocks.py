@@ -50,11 +50,11 @@ async def deny_batch(
 async def show_knock(
     knock_id: str, request: Request, _: Actor = Depends(require_admin)
 ) -> KnockWithHistory:
-    """Show one knock with its whole history."""
+    """Show one knock with its whole history and its form's answers."""
     found = await services_of(request).audit.knock(knock_id)
     if found is None:
         raise HTTPException(404, f"No knock has the id {knock_id[:40]!r}")
-    return KnockWithHistory.model_validate(knock_view(found.knock, found.history))
+    return KnockWithHistory.model_validate(knock_view(found.knock, found.history, found.answers))
 
 
 @router.post(

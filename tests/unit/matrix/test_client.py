@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from knock.core.media import MediaId
 from knock.matrix.client import (
     API,
     HomeserverUnavailable,
@@ -477,3 +478,110 @@ async def test_the_pacer_does_not_wait_when_calls_are_already_far_apart(
     await client.whoami()
 
     assert clock.waits() == []
+
+
+# --- Media ----------------------------------------------------------------------------------
+
+MEDIA = MediaId("example.org", "abc123")
+V1 = "/_matrix/client/v1/media/download/example.org/abc123"
+V3 = "/_matrix/media/v3/download/example.org/abc123"
+
+
+class Streamed(httpx.AsyncByteStream):
+    """A body sent in chunks, as over the network (optionally cut off after them)."""
+
+    def __init__(self, *chunks: bytes, cut_off: bool = False) -> None:
+        self.chunks = chunks
+        self.cut_off = cut_off
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            self.sent += 1
+            yield chunk
+        if self.cut_off:
+            raise httpx.ReadError("connection lost")
+
+
+def content(body: bytes, **headers: str) -> httpx.Response:
+    return httpx.Response(
+        200, stream=Streamed(body), headers={"Content-Type": "image/png", **headers}
+    )
+
+
+async def test_media_is_downloaded_as_the_bot_from_the_authenticated_endpoint(
+    homeserver: Homeserver,
+) -> None:
+    homeserver.answer(content(b"image bytes"))
+
+    assert await homeserver.client().download(MEDIA, 100) == b"image bytes"
+    (request,) = homeserver.requests
+    assert request.url.raw_path.decode() == V1
+    assert request.headers["Authorization"] == "Bearer old-token"
+    assert request.headers["Accept-Encoding"] == "identity"
+
+
+async def test_media_larger_than_the_cap_is_not_read_whole(homeserver: Homeserver) -> None:
+    # Without a length the content is read in chunks, and reading stops past the cap.
+    endless = Streamed(*[b"x" * 64] * 1000)
+    declared = content(b"x" * 101, **{"Content-Length": "101"})
+    homeserver.answer(httpx.Response(200, stream=endless), declared)
+    client = homeserver.client()
+
+    assert await client.download(MEDIA, 100) is None
+    assert endless.sent == 2
+    assert await client.download(MEDIA, 100) is None  # said by its Content-Length
+
+
+async def test_a_homeserver_without_authenticated_media_is_asked_at_the_legacy_endpoint(
+    homeserver: Homeserver,
+) -> None:
+    homeserver.answer(error(404, "M_UNRECOGNIZED"), content(b"first"), content(b"second"))
+    client = homeserver.client()
+
+    assert await client.download(MEDIA, 100) == b"first"
+    assert await client.download(MEDIA, 100) == b"second"  # straight to the legacy endpoint
+    paths = [request.url.raw_path.decode() for request in homeserver.requests]
+    assert paths == [V1, V3, V3]
+
+
+async def test_media_that_is_not_found_is_an_error_and_not_asked_for_elsewhere(
+    homeserver: Homeserver,
+) -> None:
+    homeserver.answer(error(404, "M_NOT_FOUND"))
+
+    with pytest.raises(MatrixError) as caught:
+        await homeserver.client().download(MEDIA, 100)
+
+    assert (caught.value.status, caught.value.errcode) == (404, "M_NOT_FOUND")
+    assert len(homeserver.requests) == 1
+
+
+async def test_remote_media_the_homeserver_cannot_fetch_is_not_an_outage(
+    homeserver: Homeserver, caplog: pytest.LogCaptureFixture
+) -> None:
+    homeserver.answer(httpx.Response(502, json={"errcode": "M_UNKNOWN", "error": "remote"}))
+    client = homeserver.client()
+
+    with caplog.at_level(logging.INFO), pytest.raises(MatrixError) as caught:
+        await client.download(MEDIA, 100)
+
+    assert caught.value.status == 502 and not isinstance(caught.value, HomeserverUnavailable)
+    assert len(homeserver.requests) == 1  # not retried
+    assert client.homeserver_up and "The homeserver is down" not in caplog.text
+
+
+async def test_a_connection_lost_while_media_is_read_is_retried_like_any_outage(
+    homeserver: Homeserver,
+) -> None:
+    broken = httpx.Response(200, stream=Streamed(b"part", cut_off=True))
+    homeserver.answer(broken, content(b"whole"))
+
+    assert await homeserver.client().download(MEDIA, 100) == b"whole"
+    assert len(homeserver.requests) == 2
+
+
+async def test_media_sent_compressed_is_never_decompressed(homeserver: Homeserver) -> None:
+    homeserver.answer(content(b"\x1f\x8b compressed", **{"Content-Encoding": "gzip"}))
+
+    assert await homeserver.client().download(MEDIA, 100) is None
