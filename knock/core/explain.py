@@ -9,14 +9,14 @@ with arrows for "read as".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from knock.core.blocklist.explain import show
 from knock.core.evidence import MatchEvidence, read_evidence
 from knock.core.history import HistoryEntry
 from knock.core.lifecycle import Event, Reason
 
-__all__ = ["PLATFORMS", "ago", "held_because", "platform_name", "shown_answers"]
+__all__ = ["PLATFORMS", "ago", "held_because", "platform_name"]
 
 # The sources a knock is recorded with, as a moderator knows them.
 PLATFORMS: dict[str, str] = {
@@ -75,32 +75,6 @@ def ago(seconds: float) -> str:
             count = minutes // size
             return f"{count} {unit}{'' if count == 1 else 's'} ago"
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def shown_answers(answers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The answers to show, question first: empty ones left out, a field's key and label once.
-
-    A form's field is stored under its key and again under its label, one after the other
-    (``question_Pz0a1b`` then ``Your name``, both "Alice"); the pair is shown once, by its
-    label. Only a key (no spaces) followed by a label (with a space) with the same answer is
-    taken for one field, so two questions with the same answer are both kept.
-    """
-    items = [(question, answer) for question, answer in answers.items() if answer.strip()]
-    shown: list[tuple[str, str]] = []
-    index = 0
-    while index < len(items):
-        question, answer = items[index]
-        if index + 1 < len(items):
-            label, same = items[index + 1]
-            if same == answer and _is_key(question) and not _is_key(label):
-                question, index = label, index + 1
-        shown.append((question, answer))
-        index += 1
-    return tuple(shown)
-
-
-def _is_key(name: str) -> bool:
-    return not any(char.isspace() for char in name)
 
 
 def _held_detail(history: Sequence[HistoryEntry]) -> str | None:

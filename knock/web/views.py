@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ def iso(epoch: float) -> str:
 def knock_view(
     knock: KnockRecord,
     history: list[HistoryEntry] | None = None,
-    answers: Mapping[str, str] | None = None,
+    answers: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Return the knock object of the admin API, with its history and answers when given."""
     view: dict[str, Any] = {
@@ -37,9 +37,7 @@ def knock_view(
             for h in history
         ]
     if answers is not None:
-        view["answers"] = [
-            {"question": question, "answer": answer} for question, answer in answers.items()
-        ]
+        view["answers"] = [{"question": question, "answer": answer} for question, answer in answers]
     return view
 
 

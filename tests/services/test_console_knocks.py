@@ -256,7 +256,7 @@ async def test_a_knock_page_shows_its_facts_answers_and_whole_history(
     text = words(page.text)
     assert f"Knock from {ALICE}" in text
     assert "State invited" in text and "Platform tally" in text
-    assert "Matrix ID (also matrix_id) " + ALICE in text
+    assert "Matrix ID " + ALICE in text
     assert "Why join Gardening <tips>" in text and "&lt;tips&gt;" in page.text
     events = re.findall(r'data-label="Event">(\w+)<', page.text)
     assert events[:3] == ["received", "queued", "invited"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from knock.clock import Clock
 from knock.config import Settings
-from knock.core.explain import ago, held_because, platform_name, shown_answers
+from knock.core.answers import questions
+from knock.core.explain import ago, held_because, platform_name
 from knock.core.history import Actor
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import State
@@ -85,7 +86,7 @@ class Reviews:
             held.append(
                 Held(
                     knock=knock,
-                    answers=None if answers is None else shown_answers(answers),
+                    answers=None if answers is None else questions(answers),
                     why=why,
                     platform=platform_name(knock.source),
                     arrived_ago=ago(now - knock.received_at),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from knock.config import Settings
+from knock.core.answers import questions
 from knock.core.evidence import MatchEvidence, read_evidence
 from knock.core.knock_filter import Cursor, KnockFilter
 from knock.core.knocks import KnockRecord
@@ -25,15 +26,6 @@ class Listing:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A question and its answer; `also` holds the other names the form gave the same field."""
-
-    question: str
-    answer: str
-    also: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class HistoryRow:
     """One line of a knock's history, with block-list evidence read back from its JSON."""
 
@@ -50,7 +42,7 @@ class KnockDetail:
 
     knock: KnockRecord
     profile: Profile | None
-    answers: list[Answer] | None
+    answers: tuple[tuple[str, str], ...] | None  # question, answer; None: none kept
     answers_kept: bool  # STORE_FORM_ANSWERS: False means answers are never kept
     history: list[HistoryRow]
 
@@ -110,7 +102,7 @@ class KnockSearch:
         return KnockDetail(
             knock=knock,
             profile=profiles.get(knock.user_id),
-            answers=None if stored is None else answers_of(stored),
+            answers=None if stored is None else questions(stored),
             answers_kept=self.settings.store_form_answers,
             history=history,
         )
@@ -120,22 +112,6 @@ class KnockSearch:
     ) -> Listing:
         profiles = await self.profiles.of(sorted({knock.user_id for knock in shown}))
         return Listing(shown, profiles, newer, older)
-
-
-def answers_of(stored: dict[str, str]) -> list[Answer]:
-    """The answers as questions: names that follow each other with one value are one question.
-
-    Forms store each answer under its field's key and under its label (`question_x7` and
-    "Your name"), one after the other; the label, written last, is shown as the question.
-    """
-    answers: list[Answer] = []
-    for name, value in stored.items():
-        if answers and answers[-1].answer == value:
-            last = answers[-1]
-            answers[-1] = Answer(name, value, (*last.also, last.question))
-        else:
-            answers.append(Answer(name, value))
-    return answers
 
 
 def _cursor(knock: KnockRecord) -> Cursor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knock.core.answers import questions
 from knock.core.history import HistoryEntry
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import State
@@ -16,7 +17,7 @@ class KnockWithHistory:
 
     knock: KnockRecord
     history: list[HistoryEntry]
-    answers: dict[str, str]  # question -> answer; empty when none were kept
+    answers: tuple[tuple[str, str], ...]  # (question, answer); empty when none were kept
 
 
 class AuditLog:
@@ -36,5 +37,5 @@ class AuditLog:
         knock = await self.store.get_knock(knock_id)
         if knock is None:
             return None
-        answers = await self.store.answers_of(knock_id) or {}
+        answers = questions(await self.store.answers_of(knock_id) or {})
         return KnockWithHistory(knock, await self.store.history(knock_id), answers)

@@ -12,6 +12,7 @@ from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.answers import questions
 from knock.core.evidence import read_evidence
 from knock.core.history import Actor
 from knock.core.knocks import KnockRecord
@@ -217,7 +218,7 @@ class ReviewAnswers:
 
 def review_answers(knock_id: str, answers: dict[str, str] | None) -> ReviewAnswers:
     """Pick the answers a review post shows: the first few, on one line each, cut to length."""
-    items = list((answers or {}).items())
+    items = list(questions(answers or {}))
     shown = [
         (_shorten(question, QUESTION_CHARS), _shorten(answer, ANSWER_CHARS) or "(no answer)")
         for question, answer in items[:SHOWN_ANSWERS]

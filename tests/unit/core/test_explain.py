@@ -8,7 +8,7 @@ import pytest
 
 from knock.core.blocklist import BlockIndex, Entry
 from knock.core.evidence import evidence_text
-from knock.core.explain import ago, held_because, platform_name, shown_answers
+from knock.core.explain import ago, held_because, platform_name
 from knock.core.history import HistoryEntry
 from knock.core.lifecycle import Event, Reason
 
@@ -192,25 +192,3 @@ def test_platforms_by_name_and_an_unknown_one_shown_safely() -> None:
 )
 def test_ago(seconds: float, words: str) -> None:
     assert ago(seconds) == words
-
-
-def test_a_fields_key_and_label_are_shown_once_by_the_label() -> None:
-    stored = {
-        "question_Pz0a1b": "Alice",
-        "Your name": "Alice",
-        "matrix_id": "@alice:example.org",
-        "Matrix ID": "@alice:example.org",
-        "honeypot": "",
-        "agree": "yes",
-        "adult": "yes",
-        "q3": "yes",
-        "Why do you want to join?": "yes",
-    }
-
-    assert shown_answers(stored) == (
-        ("Your name", "Alice"),
-        ("Matrix ID", "@alice:example.org"),
-        ("agree", "yes"),
-        ("adult", "yes"),
-        ("Why do you want to join?", "yes"),
-    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from knock.core.lifecycle import State
-from knock.services.console.search import Answer, answers_of
 from knock.web.console.knocks import FILTERS, how_long, read_filter
 
 
@@ -59,13 +58,3 @@ def test_durations_in_words() -> None:
     assert how_long(61) == "1 minute"
     assert how_long(2 * 86400 + 3600 + 120) == "2 days 1 hour"
     assert how_long(3 * 3600 + 5 * 60) == "3 hours 5 minutes"
-
-
-def test_a_fields_key_and_label_read_as_one_question() -> None:
-    stored = {"q_1": "Alice", "Your name": "Alice", "q_2": "Chess", "Why": "Chess", "solo": "x"}
-
-    assert answers_of(stored) == [
-        Answer("Your name", "Alice", ("q_1",)),
-        Answer("Why", "Chess", ("q_2",)),
-        Answer("solo", "x"),
-    ]
