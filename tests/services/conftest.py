@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from knock.config import Settings, load_settings
@@ -20,6 +21,7 @@ from knock.services.compose import Services
 from knock.services.invites.intake import Outcome
 from knock.services.runtime import Runtime
 from knock.store import Store
+from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.services.fake_homeserver import BASE_URL, SERVER, FakeHomeserver
 
@@ -122,3 +124,11 @@ def knock_state(store: Store) -> KnockState:
         return knock.state, knock.reason
 
     return state
+
+
+@pytest.fixture
+async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """Knock's HTTP app in-process, called from one browser-like address."""
+    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
+        yield client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,32 +10,13 @@ import pytest
 
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
 from tests.clock import FakeClock
-
-KEY = "console-test-key-0123456789"
+from tests.services.console import KEY, form_token, sign_in
 
 
 @pytest.fixture
 def knock_options() -> dict[str, Any]:
     return {"api_key": KEY, "console_session_ttl": "1h"}
-
-
-@pytest.fixture
-async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
-        yield client
-
-
-async def sign_in(http: httpx.AsyncClient, key: str = KEY) -> httpx.Response:
-    return await http.post("/console/sign-in", data={"api_key": key})
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None, "the page has no form token"
-    return found[1]
 
 
 async def test_without_a_session_the_console_asks_for_the_api_key(

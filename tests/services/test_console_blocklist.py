@@ -16,8 +16,8 @@ from knock.services.runtime import Runtime
 from knock.store import Store, StoredEntry
 from knock.web.app import create_api
 from tests.services.conftest import ROOM, KnockState, Submit, drain
+from tests.services.console import KEY, form_token, sign_in
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
-from tests.services.test_console import KEY, form_token, sign_in
 
 MEMBER = f"@spam-member:{SERVER}"  # joined
 INVITEE = f"@spam-invitee:{SERVER}"  # invited by Knock, not yet joined

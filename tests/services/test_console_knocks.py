@@ -22,9 +22,9 @@ from knock.store import Store
 from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.services.conftest import ROOM, KnockState, drain
+from tests.services.console import KEY, form_token
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
-KEY = "console-test-key-0123456789"
 CONSOLE_ACTOR = "console:api-key"
 ALICE = f"@alice:{SERVER}"
 BOB = f"@bob:{SERVER}"
@@ -71,12 +71,6 @@ class Knocker:
 @pytest.fixture
 def knock(services: Services) -> Knocker:
     return Knocker(services)
-
-
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None, "the page has no form token"
-    return found[1]
 
 
 def listed(page: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -16,12 +16,11 @@ from knock.core.lifecycle import State
 from knock.services.console.profiles import Profile
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.services.conftest import ROOM, KnockState, drain
+from tests.services.console import KEY, form_token, sign_in
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
-KEY = "console-test-key-0123456789"
 MOD = Actor.api("admin")
 TROLL = f"@troll:{SERVER}"
 LOOK_ALIKES = [f"@tr0ll:{SERVER}", f"@tr0ll_99:{SERVER}", f"@trolll:{SERVER}"]
@@ -31,23 +30,6 @@ CONSOLE_ACTOR = "console:api-key"
 @pytest.fixture
 def knock_options() -> dict[str, Any]:
     return {"api_key": KEY, "console_session_ttl": "1h"}
-
-
-@pytest.fixture
-async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
-        yield client
-
-
-async def sign_in(http: httpx.AsyncClient, key: str = KEY) -> httpx.Response:
-    return await http.post("/console/sign-in", data={"api_key": key})
-
-
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None, "the page has no form token"
-    return found[1]
 
 
 def cards(page: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ and is really parsed, admitted and stored.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
 from knock_testing.signing import sign_standard_webhook, sign_tally, sign_typeform
 from tests.clock import FakeClock
 
@@ -45,13 +43,6 @@ def knock_options() -> dict[str, Any]:
         "webhook_token": TOKEN,
         "store_form_answers": True,
     }
-
-
-@pytest.fixture
-async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
-        yield client
 
 
 def _json_sample(name: str) -> Any:

@@ -8,7 +8,6 @@ the token is never the knock id, and nothing a person can post gets a 5xx.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.services.conftest import ROOM, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -42,13 +40,6 @@ def knock_options(tmp_path: Path) -> dict[str, Any]:
         "knock_page_room_name": "The Book Club",
         "limit_per_ip": "5/1h",
     }
-
-
-@pytest.fixture
-async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
-        yield client
 
 
 async def knock(

@@ -6,7 +6,6 @@ view would make: none.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,13 +19,12 @@ from knock.services.console.profiles import Avatar, Profile
 from knock.services.runtime import Runtime
 from knock.store import Store
 from knock.store.schema import jobs
-from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.images import PNG, SVG, png
 from tests.services.conftest import KnockState, Submit, drain
+from tests.services.console import KEY
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
-KEY = "console-test-key-0123456789"
 ALICE = f"@alice:{SERVER}"
 BOB = f"@bob:{SERVER}"
 TROLL = f"@troll:{SERVER}"
@@ -37,13 +35,6 @@ SAME_ORIGIN = {"sec-fetch-site": "same-origin", "origin": "http://knock"}
 @pytest.fixture
 def knock_options() -> dict[str, Any]:
     return {"api_key": KEY, "repair_action": "review"}
-
-
-@pytest.fixture
-async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
-        yield client
 
 
 async def signed_in(http: httpx.AsyncClient) -> httpx.AsyncClient:
