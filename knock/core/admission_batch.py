@@ -15,7 +15,7 @@ from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
-from knock.core.knocks import NewKnock
+from knock.core.knocks import DEFAULT_DOOR, NewKnock
 from knock.core.lifecycle import Event, Reason, State
 
 WAVE_TRIPPED = "join_wave.tripped_at"
@@ -97,6 +97,7 @@ class Arrival:
     block: Decision  # the block-list's verdict on the id and what was typed
     answers: str | None  # the form's answers as stored, if they are kept
     page: StatusLink | None = None  # the knock page's status link for this knock
+    door: str = DEFAULT_DOOR  # the way in it came through
 
 
 @dataclass(frozen=True)
@@ -410,4 +411,5 @@ def _new_knock(verdict: Verdict, arrival: Arrival) -> NewKnock:
         submission_key=arrival.key,
         ip_hash=arrival.caller.ip_hash,
         answers=arrival.answers,
+        door=arrival.door,
     )

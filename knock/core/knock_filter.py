@@ -20,6 +20,7 @@ class KnockFilter:
     since: float | None = None  # received at or after (epoch seconds)
     until: float | None = None  # received before (epoch seconds)
     text: str | None = None  # in the Matrix ID, the id as typed, or the answers (any case)
+    door: str | None = None  # the way in the knock came through
 
 
 @dataclass(frozen=True, order=True)

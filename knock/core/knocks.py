@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from knock.core.lifecycle import State
 
+# The door of a one-room set-up (NEW_ROOM_ID), and of every knock from before doors.
+DEFAULT_DOOR = "default"
+
 
 @dataclass(frozen=True)
 class KnockRecord:
@@ -22,6 +25,7 @@ class KnockRecord:
     updated_at: float
     invite_attempted_at: float | None
     invited_at: float | None
+    door: str = DEFAULT_DOOR  # the way in it came through
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,4 @@ class NewKnock:
     ip_hash: str | None
     answers: str | None
     invited_at: float | None = None  # only for a knock that arrives already invited (an import)
+    door: str = DEFAULT_DOOR

@@ -14,6 +14,7 @@ import httpx
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.knocks import DEFAULT_DOOR
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
@@ -125,7 +126,7 @@ async def build_services(
         key=await Proofs.load_key(store, clock.now()),
     )
     reception = Reception(settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks)
-    knock_pages = {"default": KnockPage(settings, store, clock, intake, proofs)}
+    knock_pages = {DEFAULT_DOOR: KnockPage(settings, store, clock, intake, proofs)}
     welcomer = Welcomer(settings, store, matrix, clock, account)
     follower = MembershipFollower(
         settings,

@@ -251,14 +251,18 @@ class Store:
             and_(knocks.c.user_id == user_id, knocks.c.state.in_([s.value for s in states]))
         )
 
-    async def knocks_in(self, states: Iterable[State], limit: int = 1000) -> list[KnockRecord]:
-        """Return knocks in the given states, oldest first."""
+    async def knocks_in(
+        self, states: Iterable[State], limit: int = 1000, *, door: str | None = None
+    ) -> list[KnockRecord]:
+        """Return knocks in the given states (through one door, if given), oldest first."""
         query = (
             select(knocks)
             .where(knocks.c.state.in_([s.value for s in states]))
             .order_by(knocks.c.received_at)
             .limit(limit)
         )
+        if door is not None:
+            query = query.where(knocks.c.door == door)
         async with self.engine.connect() as conn:
             return [knock_from_row(row) for row in await conn.execute(query)]
 

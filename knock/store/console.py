@@ -77,19 +77,19 @@ class ConsoleQueries:
             )
             return int(result.rowcount)
 
-    async def counts_by_state(self, since: float) -> dict[str, int]:
-        """Count the knocks received since `since`, by their state now."""
+    async def counts_by_state(self, since: float, door: str) -> dict[str, int]:
+        """Count a door's knocks received since `since`, by their state now."""
         query = (
             select(knocks.c.state, func.count())
-            .where(knocks.c.received_at >= since)
+            .where(knocks.c.received_at >= since, knocks.c.door == door)
             .group_by(knocks.c.state)
         )
         async with self.engine.connect() as conn:
             return {state: int(count) for state, count in await conn.execute(query)}
 
-    async def count_in(self, state: str) -> int:
-        """Count the knocks in one state now (the review queue's size, say)."""
-        query = select(func.count()).where(knocks.c.state == state)
+    async def count_in(self, state: str, door: str) -> int:
+        """Count a door's knocks in one state now (the review queue's size, say)."""
+        query = select(func.count()).where(knocks.c.state == state, knocks.c.door == door)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 

@@ -25,6 +25,7 @@ def knock_from_row(row: Any) -> KnockRecord:
         updated_at=m["updated_at"],
         invite_attempted_at=m["invite_attempted_at"],
         invited_at=m["invited_at"],
+        door=m["door"],
     )
 
 

@@ -202,6 +202,12 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX profiles_fetched ON profiles (fetched_at)",
     ],
+    [
+        # The door each knock came through (a door is a way into a room). Knocks from before
+        # came through the only door there was, `default`.
+        "ALTER TABLE knocks ADD COLUMN door TEXT NOT NULL DEFAULT 'default'",
+        "CREATE INDEX knocks_door ON knocks (door, received_at)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -227,8 +233,10 @@ knocks = Table(
     Column("updated_at", Float, nullable=False),
     Column("invite_attempted_at", Float),
     Column("invited_at", Float),
+    Column("door", Text, nullable=False, server_default="default"),
     Index("knocks_user", "user_id", "received_at"),
     Index("knocks_state", "state", "updated_at"),
+    Index("knocks_door", "door", "received_at"),
 )
 
 knock_events = Table(

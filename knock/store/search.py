@@ -90,6 +90,8 @@ class SearchQueries:
 def _conditions(wanted: KnockFilter) -> list[ColumnElement[bool]]:
     k = knocks.c
     conditions: list[ColumnElement[bool]] = []
+    if wanted.door is not None:
+        conditions.append(k.door == wanted.door)
     if wanted.state is not None:
         conditions.append(k.state == wanted.state.value)
     if wanted.reason is not None:

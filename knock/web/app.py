@@ -47,6 +47,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(join_wave.router, tags=["join wave"])
     api.include_router(page.router)
     api.include_router(console.router)
+    api.add_exception_handler(console.UnknownDoor, console.unknown_door_page)
     for error in caller_facing_errors():
         api.add_exception_handler(error, _problem)
     api.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)

@@ -99,6 +99,20 @@ async def test_a_session_ends_when_the_api_key_changes(
     assert "<h1>Overview</h1>" not in (await http.get("/console/")).text
 
 
+async def test_every_page_takes_the_door_and_a_door_knock_does_not_have_is_404(
+    http: httpx.AsyncClient,
+) -> None:
+    await sign_in(http)
+
+    pages = ["/console/", "/console/review", "/console/knocks", "/console/invites"]
+    known = [(await http.get(page, params={"door": "default"})).status_code for page in pages]
+    unknown = [await http.get(page, params={"door": "book-club"}) for page in pages]
+
+    assert known == [200] * len(pages)
+    assert [page.status_code for page in unknown] == [404] * len(pages)
+    assert all("No such door" in page.text for page in unknown)
+
+
 async def test_the_overview_counts_knocks_and_the_review_queue(
     http: httpx.AsyncClient, submit: Any
 ) -> None:

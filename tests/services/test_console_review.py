@@ -381,6 +381,6 @@ async def test_a_long_queue_shows_the_oldest_and_counts_them_all(
 ) -> None:
     await held(services, homeserver, clock, LOOK_ALIKES)
 
-    queue = await services.reviews.queue(limit=2)
+    queue = await services.reviews.queue("default", limit=2)
 
     assert [h.knock.user_id for h in queue.held] == LOOK_ALIKES[:2] and queue.total == 3

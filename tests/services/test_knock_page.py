@@ -88,6 +88,7 @@ async def test_a_knock_redirects_to_a_random_status_link_that_reaches_invited(
     (stored,) = await store.list_knocks(user_id=ALICE)
     assert stored.knock_id not in location
     assert stored.source == "page"
+    assert stored.door == "default"
     assert (await store.history(stored.knock_id))[0].actor == "form:page"
     assert await state_of(http, location) == "received"
 

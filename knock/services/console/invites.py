@@ -58,14 +58,18 @@ class Invites:
         self.welcomer = welcomer
         self.profiles = profiles
 
-    async def pending(self) -> list[PendingRow]:
-        """Knock's invites pending now, oldest first.
+    async def pending(self, door: str) -> list[PendingRow]:
+        """Knock's invites through one door pending now, oldest first.
 
         One homeserver call per view: `Moderation.pending_invites` reads the room's invite list,
         so that an invite answered or revoked outside Knock is not shown as pending. The rest
         (reminders, profiles) comes from the database.
         """
-        pending = await self.moderation.pending_invites()
+        through = {
+            knock.knock_id
+            for knock in await self.store.knocks_in([State.INVITED], limit=10000, door=door)
+        }
+        pending = [p for p in await self.moderation.pending_invites() if p.knock_id in through]
         reminded = await self.store.search.reminded_at(p.knock_id for p in pending)
         profiles = await self.profiles.of(sorted({p.user_id for p in pending}))
         return [

@@ -36,19 +36,19 @@ class Overviews:
         self.intake = intake
         self.health = health
 
-    async def overview(self) -> Overview:
-        """Read everything the overview shows."""
+    async def overview(self, door: str) -> Overview:
+        """Read everything a door's overview shows."""
         now = self.clock.now()
         midnight = now - now % DAY
         return Overview(
-            today=await self.store.console.counts_by_state(midnight),
-            week=await self.store.console.counts_by_state(now - 7 * DAY),
-            review=await self.review_count(),
+            today=await self.store.console.counts_by_state(midnight, door),
+            week=await self.store.console.counts_by_state(now - 7 * DAY, door),
+            review=await self.review_count(door),
             join_wave=await self.intake.join_wave_state(),
             readiness=await self.health.readiness(),
             errors=await self.store.console.recent_errors(),
         )
 
-    async def review_count(self) -> int:
-        """How many knocks wait for a moderator."""
-        return await self.store.console.count_in(State.REVIEW.value)
+    async def review_count(self, door: str) -> int:
+        """How many of a door's knocks wait for a moderator."""
+        return await self.store.console.count_in(State.REVIEW.value, door)

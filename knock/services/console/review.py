@@ -71,10 +71,10 @@ class Reviews:
         self.clock = clock
         self.moderation = moderation
 
-    async def queue(self, limit: int = SHOWN) -> Queue:
-        """The oldest knocks held for review, each with its answers and why it is held."""
-        knocks = await self.store.knocks_in([State.REVIEW], limit=limit)
-        total = await self.store.console.count_in(State.REVIEW.value)
+    async def queue(self, door: str, limit: int = SHOWN) -> Queue:
+        """A door's oldest knocks held for review, each with its answers and why it is held."""
+        knocks = await self.store.knocks_in([State.REVIEW], limit=limit, door=door)
+        total = await self.store.console.count_in(State.REVIEW.value, door)
         now = self.clock.now()
         held = []
         for knock in knocks:

@@ -32,6 +32,7 @@ from knock.core.admission_batch import (
 from knock.core.admission_state import StatusLink
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind, Submission
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import State
 from knock.services.blocklist.index import Blocklist
 from knock.services.errors import Unavailable, unavailable_errors
@@ -141,6 +142,7 @@ class Intake:
             answers=self._answers(submission),
             # Only an id that is valid can be looked up on its homeserver.
             page=page and replace(page, check_account=identity.problem is None),
+            door=page.door if page else DEFAULT_DOOR,
         )
 
     def _block_check(self, identity: IdResult, requested: str) -> Decision:

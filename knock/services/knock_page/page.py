@@ -27,6 +27,7 @@ from knock.core.forms import (
     require_storable,
     same_site_post,
 )
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.page_status import PageState, page_state
 from knock.services.errors import Unavailable
 from knock.services.invites.intake import Intake
@@ -89,7 +90,7 @@ class KnockPage:
         intake: Intake,
         proofs: Proofs,
         *,
-        door: str = "default",
+        door: str = DEFAULT_DOOR,
     ) -> None:
         self.settings = settings
         self.store = store

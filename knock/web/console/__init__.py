@@ -4,11 +4,12 @@ Signed in with the API key (a session in the database, an HttpOnly cookie); ever
 the session's form token. Door-aware: pages take the door (only `default` until doors exist).
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from knock.web.console import avatars, blocklist, home, knocks, review
+from knock.web.console.session import UnknownDoor, check_door, unknown_door_page
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(check_door)])
 router.include_router(home.router)
 router.add_api_route("", home.console_without_slash, methods=["GET"])
 router.include_router(review.router)
@@ -16,4 +17,4 @@ router.include_router(knocks.router)
 router.include_router(blocklist.router)
 router.include_router(avatars.router)
 
-__all__ = ["router"]
+__all__ = ["UnknownDoor", "router", "unknown_door_page"]

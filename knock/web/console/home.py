@@ -10,6 +10,7 @@ from knock.web.console.session import (
     COOKIE,
     console_headers,
     current,
+    door_of,
     end_session,
     open_session,
     root,
@@ -33,7 +34,7 @@ async def overview(request: Request) -> Response:
     if session is None:
         return sign_in_page(request)
     overviews = services_of(request).overviews
-    shown = await overviews.overview()
+    shown = await overviews.overview(door_of(request))
     context = {"current": "overview", "overview": shown, "states": STATES}
     return show(request, session, "console/overview.html", context, review_count=shown.review)
 
@@ -82,7 +83,7 @@ async def counts(request: Request) -> Response:
     session = await current(request)
     if session is None:
         return JSONResponse({"detail": "Sign in to the console"}, 401)
-    review = await services_of(request).overviews.review_count()
+    review = await services_of(request).overviews.review_count(door_of(request))
     return JSONResponse({"review": review}, headers={"Cache-Control": "no-store"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors
 from knock.web.console.session import (
     console_headers,
+    door_of,
     review_count,
     root,
     show,
@@ -53,6 +55,7 @@ async def knocks(request: Request) -> Response:
     query = request.query_params
     given = {name: (query.get(name) or "").strip() for name in FILTERS}
     wanted, problems = read_filter(given)
+    wanted = replace(wanted, door=door_of(request))
     search = services_of(request).knock_search
     context: dict[str, Any] = {
         "current": "knocks",
@@ -118,7 +121,7 @@ async def invites(request: Request) -> Response:
     }
     try:
         # Asks the homeserver for the room's invites, once per view (see Invites.pending).
-        context["pending"] = await services_of(request).invites.pending()
+        context["pending"] = await services_of(request).invites.pending(door_of(request))
     except caller_facing_errors():
         context["pending"] = None
         return await _show(request, session, "console/invites.html", context, 503)

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from knock.services.console.review import MOST_AT_ONCE, Decided
 from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors, problem_of
-from knock.web.console.session import console_headers, root, show, signed_in, signed_post
+from knock.web.console.session import console_headers, door_of, root, show, signed_in, signed_post
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -30,7 +30,7 @@ async def review(request: Request) -> Response:
     if not isinstance(session, Session):
         return session
     services = services_of(request)
-    queue = await services.reviews.queue()
+    queue = await services.reviews.queue(door_of(request))
     profiles = await services.profiles.of(dict.fromkeys(h.knock.user_id for h in queue.held))
     context = {
         "current": "review",
@@ -146,7 +146,7 @@ async def _went_wrong(request: Request, session: Session, exc: Exception) -> Res
     }
     status = problem.status if problem else 500
     try:
-        count = await services_of(request).overviews.review_count()
+        count = await services_of(request).overviews.review_count(door_of(request))
     except caller_facing_errors():
         count = 0  # the database is what failed
     return show(request, session, "console/problem.html", context, status, review_count=count)

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from knock.core.addresses import is_trusted
+from knock.core.knocks import DEFAULT_DOOR
 from knock.services.console.sessions import Opened, Session
 from knock.web.pages import page_headers, render
 from knock.web.state import services_of
@@ -47,9 +48,40 @@ async def signed_post(request: Request) -> tuple[Session, FormData] | Response:
     return session, form
 
 
+class UnknownDoor(Exception):
+    """A console page was asked about a door Knock does not have."""
+
+
+def door_of(request: Request) -> str:
+    """The door a console page is about: `?door=NAME`, or the one door, `default`.
+
+    Raise UnknownDoor for a door Knock does not have (answered with a 404 page).
+    """
+    door = request.query_params.get("door") or DEFAULT_DOOR
+    if door not in services_of(request).knock_pages:
+        raise UnknownDoor(door)
+    return door
+
+
+async def check_door(request: Request) -> None:
+    """Refuse a page about a door Knock does not have, before anything else is done."""
+    door_of(request)
+
+
+def unknown_door_page(request: Request, _: Exception) -> Response:
+    """Say that there is no such door."""
+    context = {
+        "console": root(request),
+        "assets": _assets(request),
+        "heading": "No such door",
+        "message": "Knock has no door of that name.",
+    }
+    return render("console/problem.html", context, 404, headers=console_headers())
+
+
 async def review_count(request: Request) -> int:
-    """The review queue's size, shown beside **Review** on every page."""
-    return await services_of(request).overviews.review_count()
+    """The review queue's size of the page's door, shown beside **Review** on every page."""
+    return await services_of(request).overviews.review_count(door_of(request))
 
 
 def sign_in_page(request: Request, status: int = 200, problem: str | None = None) -> Response:
@@ -85,6 +117,7 @@ def show(
         "csrf": session.csrf,
         "actor": str(session.actor),
         "review_count": review_count,
+        "door": door_of(request),
         "path": request.url.path,
         **context,
     }

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.page_status import PageState
 from knock.services.knock_page.page import Answer, KnockPage, PagePost
 from knock.web.pages import page_headers, render
@@ -20,7 +21,6 @@ from knock.web.state import services_of
 
 router = APIRouter()
 
-DEFAULT_DOOR = "default"
 ASSETS = "/knock/assets"
 MAX_FIELDS = 64
 

@@ -5,9 +5,12 @@
   var shown = document.querySelectorAll("[data-count=review]");
   var nav = document.querySelector(".bar nav");
   if (!shown.length || !nav || !window.fetch) return;
-  var base = nav.querySelector("a").getAttribute("href").replace(/\/$/, "");
+  // The overview's link: the console's address, and the door the page is about (?door=...).
+  var overview = nav.querySelector("a").getAttribute("href").split("?");
+  var base = overview[0].replace(/\/$/, "");
+  var door = overview.length > 1 ? "?" + overview[1] : "";
   var look = function () {
-    fetch(base + "/counts", { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+    fetch(base + "/counts" + door, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
       .then(function (answer) { return answer.ok ? answer.json() : null; })
       .then(function (body) {
         if (body && typeof body.review === "number") {
