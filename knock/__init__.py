@@ -2,9 +2,12 @@
 
 What lives where (imports point down this list, never up; `tests/unit/test_layers.py` checks it):
 
-    web/            the FastAPI app: routes, auth, views, the request and answer models and the
-                    error answers of the OpenAPI description, Swagger UI's files for /docs, the
-                    scripts pages load (static/pow.js: the proof of work in the browser).
+    web/            the FastAPI app: routes (routes/page.py is the knock page), auth, views,
+                    the request and answer models and the error answers of the OpenAPI
+                    description, Swagger UI's files for /docs; pages.py renders the templates
+                    (templates/, autoescaped) with the pages' security headers; console/ is the
+                    moderators' console (session.py: its cookie, form token and door; one module
+                    per page); static/ the pages' style and scripts (pow.js: the proof of work).
                     Knows the services and core values only.
     cli.py          the `knock` command. Calls the services.
     services/       the work, each class taking its collaborators in its constructor:
@@ -19,18 +22,25 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
                         as `knock check` reads them
         moderation/     approve, deny, rescind; the moderation room; notices to moderators and
                         join-wave summaries; the audit log's read model
+        knock_page/     the knock page: its posts and status links, the account check made for
+                        every page knock, the proof-of-work challenges
+        console/        the console's sessions, overview, review queue, knock search, pending
+                        invites and the cached profiles it shows
         background/     the periodic duties (on the lease holder) and the /sync loop
         homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks,
                         people's profiles (one lookup per knock; names and avatars kept)
     store/          the database: engine, schema and migrations, named queries, admission's
-                    transaction, jobs, leases
+                    transaction, jobs, leases; the knock page's, console's, search's and
+                    profiles' queries in modules of their own
     matrix/         the homeserver client: one request path that paces, waits and retries
     core/           pure decisions, no I/O: Matrix IDs, form payloads and who sent them
                     (per-address or server-to-server callers), callers' addresses, the
                     block-list engine, admission (the intake gate's checks and their state),
                     limits, the pages' proof of work (challenges and their check), the knock
                     lifecycle, job kinds, history lines and actors, avatars (media URIs, image
-                    types by their bytes)
+                    types by their bytes), what a status page may say (page_status), stored
+                    answers as questions (answers), why a knock waits in words (explain), the
+                    console's knock filter
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
 
