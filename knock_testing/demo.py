@@ -62,6 +62,7 @@ def _run(homeserver: Sandbox) -> int:
         blocklist_file=DEMO_DIR / "blocked_users.txt",
         allowlist_file=DEMO_DIR / "allowed_users.txt",
         request_delay=0,
+        knock_page_room_name="The demo room",
     )
     url = f"http://127.0.0.1:{port}"
     print(
@@ -79,6 +80,14 @@ Knock for the demo user {alice.user_id}, as a script or a platform would (with t
 or as an HTML form would (no token: limited per address instead):
 
   curl -i -X POST {url}/invite_from_form -d 'matrix_id={alice.user_id}'
+
+or in a browser, on Knock's own knock page (then follow the status page it leads to):
+
+  {url}/knock
+
+Moderators' console (sign in with the admin API key above):
+
+  {url}/console/
 
 See the invite:
 
