@@ -18,9 +18,11 @@ import httpx
 from sqlalchemy import text
 
 from knock.config import Settings, load_settings
+from knock.core.knocks import NewKnock
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store.engine import make_engine
+from knock.store.writes import knock_row
 from knock.web.app import create_api
 from knock_testing.signing import sign_tally, sign_typeform
 from knock_testing.synapse import Sandbox, SandboxUser, free_port
@@ -249,3 +251,10 @@ def start_processes(tmp_path: Path, env: dict[str, str], count: int) -> list[Kno
             assert time.monotonic() < deadline, "a Knock process did not start"
             time.sleep(0.05)
     return started
+
+
+def knock_row_before_doors(new: NewKnock, now: float) -> dict[str, object]:
+    """A knocks row as a database from before doors (migration 11) holds it: no `door`."""
+    row = knock_row(new, now)
+    del row["door"]
+    return row

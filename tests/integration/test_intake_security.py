@@ -21,7 +21,6 @@ from knock.core.lifecycle import State
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.schema import MIGRATIONS, knocks, state_values
-from knock.store.writes import knock_row
 from knock_testing.signing import sign_tally
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.conftest import MakeUser
@@ -35,6 +34,7 @@ from tests.integration.harness import (
     KnockUnderTest,
     eventually,
     invited,
+    knock_row_before_doors,
     knock_settings,
     process_env,
     start_knock,
@@ -387,7 +387,7 @@ async def _database_from_before_the_upgrade(monkeypatch: pytest.MonkeyPatch) -> 
             answers=None,
         )
         async with engine.begin() as conn:
-            await conn.execute(insert(knocks).values(knock_row(old, 1_000_000.0)))
+            await conn.execute(insert(knocks).values(knock_row_before_doors(old, 1_000_000.0)))
         await migrate(engine)
         async with engine.connect() as conn:
             marked = (

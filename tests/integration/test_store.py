@@ -22,8 +22,7 @@ from knock.store import Store
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
 from knock.store.schema import MIGRATIONS, knocks, review_posts, state_values
-from knock.store.writes import knock_row
-from tests.integration.harness import DATABASE
+from tests.integration.harness import DATABASE, knock_row_before_doors
 
 
 @pytest.fixture
@@ -195,7 +194,7 @@ async def test_the_review_posts_migration_moves_the_posts_of_knocks_still_stored
             before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
             await migrate(engine)
         async with engine.begin() as conn:
-            await conn.execute(insert(knocks).values(knock_row(stored, now)))
+            await conn.execute(insert(knocks).values(knock_row_before_doors(stored, now)))
             values = [
                 ("moderation_room.event.$stored", stored.knock_id),
                 ("moderation_room.event.$erased", "an erased knock"),
