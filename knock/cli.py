@@ -123,7 +123,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
     listing.set_defaults(needs_room=False)
     knocks = command("knocks", _knocks, "list knocks, newest first (JSON lines, the API's shape)")
-    knocks.add_argument("--state", choices=[s.value for s in State], help="only in this state")
+    states = [s.value for s in State]
+    knocks.add_argument(
+        "--state", choices=states, metavar="STATE", help=f"only in this state: {', '.join(states)}"
+    )
     knocks.add_argument("--reason", help="only with this reason (fuzzy_match, join_wave, ...)")
     knocks.add_argument("--user-id", metavar="USER_ID", help="only this Matrix ID's knocks")
     knocks.add_argument("--limit", type=_positive, default=100, help="at most this many")
