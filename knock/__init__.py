@@ -47,3 +47,5 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
 `knock_testing/` beside this package (a throwaway Synapse and PostgreSQL, signing helpers, the
 demo) is for tests, benchmarks and `make demo`; it is never installed with Knock.
 """
+
+__version__ = "0.1.0"  # pyproject.toml's; what `knock --version` says when not installed

@@ -6,24 +6,35 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from knock import __version__
 from knock.config import ConfigError, Settings, load_settings
+from knock.core.history import Actor
+from knock.core.lifecycle import State
 
 Command = Callable[[Settings | None, argparse.Namespace], int]
 
+if TYPE_CHECKING:
+    import httpx
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the `knock` command."""
+
+def main(
+    argv: list[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> int:
+    """Run the `knock` command (`transport`: the homeserver's, for tests)."""
     args = _parser().parse_args(argv)
+    args.transport = transport
     settings: Settings | None = None
     if args.needs_settings(args):
         try:
-            # Commands that only read the database need neither NEW_ROOM_ID nor a sign-in.
-            settings = load_settings(room_required=not args.read_only)
+            # Commands that work on the database alone need neither NEW_ROOM_ID nor a sign-in.
+            settings = load_settings(room_required=args.needs_room)
         except ConfigError as exc:
             print(f"knock: {exc}", file=sys.stderr)
             return 2
@@ -31,22 +42,62 @@ def main(argv: list[str] | None = None) -> int:
     return result
 
 
+def version() -> str:
+    """The installed package's version, or the source tree's when it is not installed."""
+    try:
+        return metadata.version("knock")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+def cli_actor() -> Actor:
+    """Who runs this command, as the audit log records it: `cli:<account>` (the uid if unnamed)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no LOGNAME/USER and no passwd entry
+        user = ""
+    if not user:
+        getuid = getattr(os, "getuid", None)
+        user = str(getuid()) if getuid is not None else "unknown"
+    return Actor.cli(user)
+
+
 def _always(_: argparse.Namespace) -> bool:
     return True
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Show an option's default when it has one worth showing (not None, not a switch's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 100000")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="knock", description=__doc__)
+    parser = argparse.ArgumentParser(prog="knock", description=__doc__, formatter_class=_Help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(required=True, metavar="command")
 
     def command(name: str, run: Command, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(run=run, needs_settings=_always, read_only=False)
+        sub = commands.add_parser(name, help=help, description=help, formatter_class=_Help)
+        sub.set_defaults(run=run, needs_settings=_always, needs_room=True)
         return sub
 
     serve = command("serve", _serve, "run the webhook and admin API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="the port to listen on")
     serve.add_argument("--workers", type=int, default=1, help="processes (shared database)")
     login = command("login", _login, "sign the bot in with Beeper's email code")
     login.add_argument("--email", help="the Beeper account's email (default BEEPER_LOGIN_EMAIL)")
@@ -54,16 +105,46 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", _check, "match Matrix IDs against the block-list (JSON lines)")
     check.add_argument("user_ids", nargs="*", metavar="USER_ID", help="ids (default: stdin)")
     check.add_argument("--blocklist", type=Path, help="a block-list file instead of the store")
-    check.set_defaults(needs_settings=lambda a: a.blocklist is None, read_only=True)
+    check.set_defaults(needs_settings=lambda a: a.blocklist is None, needs_room=False)
     block = command("block", _block, "block an id, a pattern (@spam*:*) or a server")
-    block.add_argument("user_id")
-    block.add_argument("--reason")
+    block.add_argument("user_id", metavar="PATTERN", help="a Matrix ID, a pattern or @*:server")
+    block.add_argument("--reason", help="why (kept in the audit log, not shown in the room)")
     block.add_argument("--dry-run", action="store_true", help="show what would happen")
     block.add_argument("--confirm", action="store_true", help="remove more than the threshold")
     unblock = command("unblock", _unblock, "remove a block-list entry (and Knock's ban)")
-    unblock.add_argument("user_id")
+    unblock.add_argument("user_id", metavar="PATTERN", help="the entry, as it was blocked")
+    allow = command("allow", _allow, "add an allow-list entry: it overrides block-list matches")
+    allow.add_argument("pattern", metavar="PATTERN", help="a Matrix ID, a pattern or @*:server")
+    allow.add_argument("--reason", help="why (kept with the entry)")
+    allow.set_defaults(needs_room=False)
+    unallow = command("unallow", _unallow, "remove an allow-list entry")
+    unallow.add_argument("pattern", metavar="PATTERN", help="the entry, as it was allowed")
+    unallow.set_defaults(needs_room=False)
     listing = command("blocklist", _blocklist, "print the block-list and allow-list (JSON lines)")
-    listing.set_defaults(read_only=True)
+    listing.set_defaults(needs_room=False)
+    knocks = command("knocks", _knocks, "list knocks, newest first (JSON lines, the API's shape)")
+    states = [s.value for s in State]
+    knocks.add_argument(
+        "--state", choices=states, metavar="STATE", help=f"only in this state: {', '.join(states)}"
+    )
+    knocks.add_argument("--reason", help="only with this reason (fuzzy_match, join_wave, ...)")
+    knocks.add_argument("--user-id", metavar="USER_ID", help="only this Matrix ID's knocks")
+    knocks.add_argument("--limit", type=_positive, default=100, help="at most this many")
+    knocks.set_defaults(needs_room=False)
+    for name, run, help in (
+        ("approve", _approve, "let a knock held for review go ahead to its invite"),
+        ("deny", _deny, "turn a knock held for review down (the person is not told)"),
+    ):
+        decide = command(name, run, help)
+        decide.add_argument(
+            "knock",
+            metavar="KNOCK_ID",
+            help="a knock id, or a Matrix ID with exactly one knock waiting for review",
+        )
+        decide.add_argument("--note", help="why (kept in the audit log)")
+    rescind = command("rescind", _rescind, "revoke a pending invite, or remove a member")
+    rescind.add_argument("user_id", metavar="USER_ID", help="the person's Matrix ID")
+    rescind.add_argument("--reason", help="why (kept in the audit log; the room sees KICK_REASON)")
     imports = command("import", _import, "import the original service's block-list and invites")
     imports.add_argument("--blocklist", type=Path, metavar="FILE", help="blocked_users.txt")
     imports.add_argument("--pending", type=Path, metavar="FILE", help="pending_invites.json")
@@ -117,7 +198,7 @@ def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
         print(f"OK: signed in as {runtime.bot_id}; it can invite, kick and ban in {room}")
         return 0
 
-    return _with_runtime(settings, run)
+    return _with_runtime(settings, args, run)
 
 
 def _check(settings: Settings | None, args: argparse.Namespace) -> int:
@@ -153,15 +234,16 @@ def _check(settings: Settings | None, args: argparse.Namespace) -> int:
 
 
 def _block(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.core.history import CLI
     from knock.services.blocklist.actions import NeedsConfirmation
     from knock.services.blocklist.index import BadPattern
 
+    actor = cli_actor()
+
     async def run(runtime: Any) -> int:
         try:
-            entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source="cli")
+            entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source=str(actor))
             result = await runtime.blocking.block(
-                entry, CLI, dry_run=args.dry_run, confirm=args.confirm
+                entry, actor, dry_run=args.dry_run, confirm=args.confirm
             )
         except BadPattern as exc:
             print(f"knock: {exc}", file=sys.stderr)
@@ -177,24 +259,173 @@ def _block(settings: Settings | None, args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict()))
         return 0
 
-    return _with_runtime(settings, run)
+    return _with_runtime(settings, args, run)
 
 
 def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.core.history import CLI
     from knock.services.blocklist.actions import NotBlocked
     from knock.services.blocklist.index import BadPattern
 
     async def run(runtime: Any) -> int:
         try:
-            result = await runtime.blocking.unblock(args.user_id, CLI)
+            result = await runtime.blocking.unblock(args.user_id, cli_actor())
             print(json.dumps(result.as_dict()))
         except (BadPattern, NotBlocked) as exc:
             print(f"knock: {args.user_id} is not on the block-list ({exc})", file=sys.stderr)
             return 1
         return 0
 
-    return _with_runtime(settings, run)
+    return _with_runtime(settings, args, run)
+
+
+def _allow(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.clock import SystemClock
+    from knock.services.blocklist.checks import stored_blocklist
+    from knock.services.blocklist.index import BadPattern
+
+    assert settings is not None
+    actor = cli_actor()
+
+    async def run() -> int:
+        async with stored_blocklist(settings, SystemClock()) as blocklist:
+            try:
+                entry = blocklist.entry_for(
+                    args.pattern, allow=True, reason=args.reason, source=str(actor)
+                )
+            except BadPattern as exc:
+                print(f"knock: {exc}", file=sys.stderr)
+                return 2
+            await blocklist.add(entry)
+        answer = {"status": "allowed", "entry": {"user_id": entry.pattern, "reason": entry.reason}}
+        print(json.dumps(answer, ensure_ascii=False))
+        return 0
+
+    return _on_database(run)
+
+
+def _unallow(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.clock import SystemClock
+    from knock.services.blocklist.checks import stored_blocklist
+    from knock.services.blocklist.index import BadPattern
+
+    assert settings is not None
+
+    async def run() -> int:
+        async with stored_blocklist(settings, SystemClock()) as blocklist:
+            try:
+                removed = await blocklist.remove(args.pattern, allow=True)
+            except BadPattern as exc:
+                print(f"knock: {exc}", file=sys.stderr)
+                return 2
+        if not removed:
+            print(f"knock: {args.pattern.strip()} is not on the allow-list", file=sys.stderr)
+            return 1
+        print(json.dumps({"status": "removed", "entry": args.pattern.strip()}, ensure_ascii=False))
+        return 0
+
+    return _on_database(run)
+
+
+def _knocks(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.services.moderation.audit import stored_audit
+    from knock.web.views import knock_view
+
+    assert settings is not None
+    state = State(args.state) if args.state else None
+
+    async def run() -> int:
+        async with stored_audit(settings) as audit:
+            knocks = await audit.knocks(
+                state=state, user_id=args.user_id, reason=args.reason, limit=args.limit
+            )
+        for knock in knocks:
+            print(json.dumps(knock_view(knock), ensure_ascii=False))
+        return 0
+
+    return _on_database(run)
+
+
+def _approve(settings: Settings | None, args: argparse.Namespace) -> int:
+    return _decide(settings, args, approve=True)
+
+
+def _deny(settings: Settings | None, args: argparse.Namespace) -> int:
+    return _decide(settings, args, approve=False)
+
+
+def _decide(settings: Settings | None, args: argparse.Namespace, *, approve: bool) -> int:
+    from knock.services.moderation.actions import NoSuchKnock, NotInReview
+    from knock.web.views import knock_view
+
+    actor = cli_actor()
+
+    async def run(runtime: Any) -> int:
+        knock_id = await _held_knock(runtime, args.knock.strip())
+        if knock_id is None:
+            return 1
+        decide = runtime.moderation.approve if approve else runtime.moderation.deny
+        try:
+            knock = await decide(knock_id, actor, args.note)
+        except NoSuchKnock:
+            print(f"knock: no knock has the id {knock_id[:40]!r}", file=sys.stderr)
+            return 1
+        except NotInReview as exc:
+            print(
+                f"knock: knock {knock_id} is not waiting for review (it is {exc})", file=sys.stderr
+            )
+            return 1
+        print(json.dumps(knock_view(knock), ensure_ascii=False))
+        return 0
+
+    return _with_runtime(settings, args, run)
+
+
+async def _held_knock(runtime: Any, given: str) -> str | None:
+    """The knock id given, or the one knock waiting for review of the Matrix ID given.
+
+    None (said on stderr) when a Matrix ID has no knock waiting for review, or several.
+    """
+    if not given.startswith("@"):
+        return given
+    held = await runtime.audit.knocks(state=State.REVIEW, user_id=given, limit=1000)
+    if not held:
+        print(f"knock: {given} has no knock waiting for review", file=sys.stderr)
+        return None
+    if len(held) > 1:
+        ids = ", ".join(knock.knock_id for knock in held)
+        print(
+            f"knock: {given} has {len(held)} knocks waiting for review ({ids}); give one knock id",
+            file=sys.stderr,
+        )
+        return None
+    knock_id: str = held[0].knock_id
+    return knock_id
+
+
+def _rescind(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.core import mxid
+    from knock.services.moderation.actions import NothingToRescind, OwnAccount
+
+    actor = cli_actor()
+
+    async def run(runtime: Any) -> int:
+        try:
+            user_id, _ = mxid.parse(args.user_id, mxid.server_name(runtime.bot_id))
+        except mxid.InvalidMatrixId as exc:
+            print(f"knock: {args.user_id[:80]!r} is not a Matrix ID: {exc.reason}", file=sys.stderr)
+            return 2
+        try:
+            rescinded = await runtime.moderation.rescind(user_id, args.reason, actor)
+        except NothingToRescind:
+            print(f"knock: {user_id} has no pending invite and is not a member", file=sys.stderr)
+            return 1
+        except OwnAccount:
+            print(f"knock: {user_id} is Knock's own account: it stays in the room", file=sys.stderr)
+            return 2
+        print(json.dumps(rescinded, ensure_ascii=False))
+        return 0
+
+    return _with_runtime(settings, args, run)
 
 
 def _blocklist(settings: Settings | None, args: argparse.Namespace) -> int:
@@ -259,14 +490,17 @@ def _entry_line(entry: Any) -> dict[str, Any]:
     }
 
 
-def _with_runtime(settings: Settings | None, body: Callable[[Any], Awaitable[int]]) -> int:
+def _with_runtime(
+    settings: Settings | None, args: argparse.Namespace, body: Callable[[Any], Awaitable[int]]
+) -> int:
     """Start Knock without its background work, run `body`, and stop."""
+    from knock.services.errors import caller_facing_errors, problem_of
     from knock.services.runtime import Runtime, StartupError
 
     assert settings is not None
 
     async def run() -> int:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, transport=args.transport)
         try:
             await runtime.start(background=False)
         except StartupError as exc:
@@ -274,10 +508,29 @@ def _with_runtime(settings: Settings | None, body: Callable[[Any], Awaitable[int
             return 1
         try:
             return await body(runtime.services)
+        except caller_facing_errors() as exc:
+            problem = problem_of(exc)
+            print(f"knock: {problem.message if problem else exc}", file=sys.stderr)
+            return 1
         finally:
             await runtime.stop()
 
     return asyncio.run(run())
+
+
+def _on_database(body: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run `body`, which opens the database itself, and say in one line when it cannot."""
+    from knock.services.blocklist.checks import CannotCheck
+    from knock.services.errors import Unavailable, unavailable_errors
+
+    try:
+        return asyncio.run(body())
+    except (CannotCheck, Unavailable) as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        return 1
+    except unavailable_errors() as exc:
+        print(f"knock: the database is unavailable: {exc}", file=sys.stderr)
+        return 1
 
 
 def _lines(stream: Iterator[str]) -> list[str]:

@@ -16,7 +16,7 @@ class ActorKind(StrEnum):
     API = "api"  # the admin API (name: the key's name)
     MATRIX = "matrix"  # a moderator in the moderation room (name: their Matrix ID)
     CONSOLE = "console"  # the console (name: the moderator)
-    CLI = "cli"  # the `knock` command
+    CLI = "cli"  # the `knock` command (name: the account that ran it; older lines have none)
     IMPORT = "import"  # `knock import`, from the original service's files
     WATCHDOG = "watchdog"  # removal of a block-listed member
     WORKER = "worker"  # a job's outcome
@@ -48,6 +48,11 @@ class Actor:
     def api(cls, key_name: str) -> Actor:
         """A caller of the admin API, by the name of its key."""
         return cls(ActorKind.API, key_name)
+
+    @classmethod
+    def cli(cls, user: str) -> Actor:
+        """Someone running the `knock` command, by their account on the machine."""
+        return cls(ActorKind.CLI, user)
 
     @classmethod
     def parse(cls, text: str) -> Actor:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from knock.config import Settings
 from knock.core.answers import questions
 from knock.core.history import HistoryEntry
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import State
+from knock.services.errors import Unavailable
 from knock.store import Store
 
 
@@ -27,10 +33,17 @@ class AuditLog:
         self.store = store
 
     async def knocks(
-        self, *, state: State | None = None, user_id: str | None = None, limit: int = 100
+        self,
+        *,
+        state: State | None = None,
+        user_id: str | None = None,
+        reason: str | None = None,
+        limit: int = 100,
     ) -> list[KnockRecord]:
-        """Return knocks newest first, optionally of one state or one person."""
-        return await self.store.list_knocks(state=state, user_id=user_id, limit=limit)
+        """Return knocks newest first, optionally of one state, one person or one reason."""
+        return await self.store.list_knocks(
+            state=state, user_id=user_id, reason=reason, limit=limit
+        )
 
     async def knock(self, knock_id: str) -> KnockWithHistory | None:
         """Return one knock with its history and answers, or None when no knock has that id."""
@@ -39,3 +52,24 @@ class AuditLog:
             return None
         answers = questions(await self.store.answers_of(knock_id) or {})
         return KnockWithHistory(knock, await self.store.history(knock_id), answers)
+
+
+@contextlib.asynccontextmanager
+async def stored_audit(settings: Settings) -> AsyncIterator[AuditLog]:
+    """The audit log as stored, without a room or a sign-in (for `knock knocks`).
+
+    Raise Unavailable("database") in one line when DATABASE_URL cannot be opened.
+    """
+    try:
+        store = await Store.open(
+            settings.database_url,
+            synchronous=settings.sqlite_synchronous,
+            timeout=settings.database_timeout,
+        )
+    except (SQLAlchemyError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise Unavailable("database", f"DATABASE_URL cannot be opened: {first}") from None
+    try:
+        yield AuditLog(store)
+    finally:
+        await store.close()
