@@ -32,6 +32,7 @@ from knock.store.search import ESCAPE, contains
 MODERATOR_KINDS = ("api", "console", "cli", "matrix")
 MODERATOR_ORIGIN = "moderator"  # block-list entries a moderator added (not a policy room's)
 BLOCK, ALLOW = "block", "allow"  # the actions a block-list entry stands for
+ID_WIDTH = 10**12  # added to an event's id in its key: 13 digits for every id below 9e12
 MAX_KEY = 1200  # a cursor's key is an event id or a block-list pattern (at most 512 characters)
 
 
@@ -77,7 +78,7 @@ class AuditRow:
     """One moderator action."""
 
     at: float
-    key: str  # "e<id>" for a history line, "b<allow>:<pattern>" for a block-list entry
+    key: str  # "e<10**12 + id>" for a history line, "b<allow>:<pattern>" for a block-list entry
     action: str
     actor: str
     target: str  # the knock's Matrix ID, or the block-list entry's pattern
@@ -156,7 +157,8 @@ def _both(door: str | None) -> CompoundSelect[Any]:
     lines = (
         select(
             e.at.label("at"),
-            (literal("e") + cast(e.id, Text)).label("key"),
+            # Fixed-width digits, so that the text orders as the ids do.
+            (literal("e") + cast(e.id + ID_WIDTH, Text)).label("key"),
             e.event.label("action"),
             e.actor.label("actor"),
             k.user_id.label("target"),
