@@ -15,6 +15,8 @@ from knock.core.lifecycle import Event
 from knock.store import Store
 from knock.store.audit import ALLOW, BLOCK, AuditCursor, AuditFilter, AuditRow
 
+__all__ = ["ACTIONS", "Audit", "AuditCursor", "AuditFilter", "AuditPage", "AuditRow"]
+
 PAGE_SIZE = 50
 # The actions the filter offers: the knocks' events, then the block-list's additions.
 ACTIONS = (*(event.value for event in Event), BLOCK, ALLOW)

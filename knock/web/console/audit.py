@@ -7,9 +7,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
-from knock.services.console.audit import ACTIONS
+from knock.services.console.audit import ACTIONS, AuditCursor, AuditFilter
 from knock.services.console.sessions import Session
-from knock.store.audit import AuditCursor, AuditFilter
 from knock.web.console.session import door_of, review_count, show, signed_in
 from knock.web.state import services_of
 
