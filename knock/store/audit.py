@@ -166,7 +166,9 @@ def _both(door: str | None) -> CompoundSelect[Any]:
             e.detail.label("detail"),
         )
         .select_from(knock_events.join(knocks, e.knock_id == k.knock_id))
-        .where(is_moderator(e.actor))
+        # A person's own membership changes (joined, declined, left) are written as
+        # "matrix:<their id>" too: those are not a moderator's.
+        .where(is_moderator(e.actor), e.actor != literal("matrix:") + k.user_id)
     )
     if door is not None:
         lines = lines.where(k.door == door)

@@ -14,10 +14,11 @@ from knock.core.forms import Field, Submission
 from knock.core.history import CLI, Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
+from knock.store import Store
 from knock.store.audit import AuditFilter
 from knock.web.app import create_api
 from tests.clock import FakeClock
-from tests.services.conftest import ROOM
+from tests.services.conftest import ROOM, drain
 from tests.services.console import KEY, form_token, sign_in
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
@@ -156,3 +157,21 @@ async def test_block_list_entries_from_a_file_and_other_actors_are_not_listed(
 
     assert rows(page) == []
     assert "No moderator has acted yet." in page
+
+
+async def test_a_persons_own_join_is_not_a_moderators_action(
+    services: Runtime, homeserver: FakeHomeserver, store: Store, http: httpx.AsyncClient
+) -> None:
+    person = f"@joiner:{SERVER}"
+    homeserver.add_user(person, "Joiner")
+    fields = (Field("Matrix ID", "matrix_id", None, person),)
+    outcome = await services.intake.knock(Submission("tally", "j", fields), person, None)
+    await drain(services)
+    homeserver.join(person, ROOM)
+    await services.follower.membership_changed(person, "join", person)
+    history = await store.history(outcome.knock_id)
+
+    page = (await http.get("/console/audit")).text
+
+    assert f"matrix:{person}" in [line.actor for line in history]
+    assert rows(page) == []
