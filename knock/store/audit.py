@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Text,
@@ -158,7 +159,7 @@ def _both(door: str | None) -> CompoundSelect[Any]:
         select(
             e.at.label("at"),
             # Fixed-width digits, so that the text orders as the ids do.
-            (literal("e") + cast(e.id + ID_WIDTH, Text)).label("key"),
+            (literal("e") + cast(cast(e.id, BigInteger) + ID_WIDTH, Text)).label("key"),
             e.event.label("action"),
             e.actor.label("actor"),
             k.user_id.label("target"),
