@@ -25,13 +25,14 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         knock_page/     the knock page: its posts and status links, the account check made for
                         every page knock, the proof-of-work challenges
         console/        the console's sessions, overview, review queue, knock search, pending
-                        invites and the cached profiles it shows
+                        invites, the room's members, the moderators' audit and the cached
+                        profiles it shows
         background/     the periodic duties (on the lease holder) and the /sync loop
         homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks,
                         people's profiles (one lookup per knock; names and avatars kept)
     store/          the database: engine, schema and migrations, named queries, admission's
-                    transaction, jobs, leases; the knock page's, console's, search's and
-                    profiles' queries in modules of their own
+                    transaction, jobs, leases; the knock page's, console's, search's,
+                    audit's and profiles' queries in modules of their own
     matrix/         the homeserver client: one request path that paces, waits and retries
     core/           pure decisions, no I/O: Matrix IDs, form payloads and who sent them
                     (per-address or server-to-server callers), callers' addresses, the

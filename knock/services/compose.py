@@ -23,7 +23,9 @@ from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.console.audit import Audit
 from knock.services.console.invites import Invites
+from knock.services.console.members import Members
 from knock.services.console.overview import Overviews
 from knock.services.console.profiles import Profiles
 from knock.services.console.review import Reviews
@@ -73,6 +75,8 @@ class Services:
     reviews: Reviews
     knock_search: KnockSearch
     invites: Invites
+    members: Members
+    console_audit: Audit
     welcomer: Welcomer
     follower: MembershipFollower
     moderation: Moderation
@@ -208,6 +212,8 @@ async def build_services(
         reviews=Reviews(settings, store, clock, moderation=moderation),
         knock_search=KnockSearch(settings, store, profiles),
         invites=invites,
+        members=Members(settings, store, matrix, account=account, profiles=profiles),
+        console_audit=Audit(store),
         console=ConsoleSessions(
             settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
         ),

@@ -20,6 +20,7 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, State, sources_of
 from knock.store.admission import forget_hits_before, run_admission
+from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.console import ConsoleQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
@@ -74,6 +75,7 @@ class Store:
         self.console = ConsoleQueries(engine, self._write)
         self.search = SearchQueries(engine)
         self.profiles = ProfileQueries(engine, self._write)
+        self.audit = AuditQueries(engine)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

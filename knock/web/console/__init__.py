@@ -6,7 +6,7 @@ the session's form token. Door-aware: pages take the door (only `default` until 
 
 from fastapi import APIRouter, Depends
 
-from knock.web.console import avatars, blocklist, home, knocks, review
+from knock.web.console import audit, avatars, blocklist, home, knocks, members, review
 from knock.web.console.session import UnknownDoor, check_door, unknown_door_page
 
 router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[Depends(check_door)])
@@ -15,6 +15,8 @@ router.add_api_route("", home.console_without_slash, methods=["GET"])
 router.include_router(review.router)
 router.include_router(knocks.router)
 router.include_router(blocklist.router)
+router.include_router(members.router)
+router.include_router(audit.router)
 router.include_router(avatars.router)
 
 __all__ = ["UnknownDoor", "router", "unknown_door_page"]
