@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -70,3 +73,17 @@ def render(
     """Render a template into a response with the pages' security headers."""
     html = _ENVIRONMENT.get_template(template).render(context)
     return HTMLResponse(html, status_code=status, headers=headers or page_headers())
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(request: Request, max_fields: int) -> FormData | None:
+    """A page's posted form (no files), or None when it is not a form or cannot be read."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        return None
+    try:
+        return await request.form(max_files=0, max_fields=max_fields)
+    except (HTTPException, ValueError, UnicodeDecodeError):
+        return None

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from knock.core.addresses import is_trusted
 from knock.core.knocks import DEFAULT_DOOR
 from knock.services.console.sessions import Opened, Session
-from knock.web.pages import page_headers, render
+from knock.web.pages import page_headers, read_form, render
 from knock.web.state import services_of
 
 COOKIE = "knock_console"
@@ -126,12 +126,8 @@ def show(
 
 async def checked_form(request: Request, session: Session) -> FormData | None:
     """The posted form when it carries the session's form token; None otherwise (CSRF)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return None
-    try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
-    except Exception:  # a broken body is refused like a missing token: nothing is done
+    form = await read_form(request, MAX_FIELDS)  # a broken body: refused like a missing token
+    if form is None:
         return None
     given = form.get(CSRF_FIELD)
     if not isinstance(given, str) or not session.form_token_matches(given):

@@ -10,13 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.page_status import PageState
 from knock.services.knock_page.page import Answer, KnockPage, PagePost
-from knock.web.pages import page_headers, render
+from knock.web.pages import page_headers, read_form, render
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -190,12 +188,8 @@ def _form(
 
 async def _fields(request: Request) -> dict[str, str] | None:
     """The form's text fields (the first value of each), or None when it cannot be read."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return None
-    try:
-        form: FormData = await request.form(max_files=0, max_fields=MAX_FIELDS)
-    except (HTTPException, ValueError, UnicodeDecodeError):
+    form = await read_form(request, MAX_FIELDS)
+    if form is None:
         return None
     fields: dict[str, Any] = {}
     for name, value in form.multi_items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,10 +11,18 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
+from knock.core.lifecycle import State
 from knock.web.app import create_api
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.integration.browser.browsing import served
-from tests.integration.harness import ADMIN_KEY, KnockUnderTest, knock_settings, start_knock
+from tests.integration.harness import (
+    ADMIN_KEY,
+    KnockUnderTest,
+    eventually,
+    knock_settings,
+    start_knock,
+    tally_delivery,
+)
 
 
 @dataclass
@@ -47,3 +56,22 @@ async def sign_in(page: Page, served: ServedKnock, key: str = ADMIN_KEY) -> None
     await page.get_by_label("API key").fill(key)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+# Periodic scans off: the tests decide when membership is looked at.
+SCANS_OFF = {"invite_check_interval": 0, "blocklist_scan_interval": 0}
+
+
+async def deliver(served: ServedKnock, user_id: str) -> str:
+    """Knock by the Tally webhook, as the form platform would; return the knock's id."""
+    body, headers = tally_delivery(user_id, uuid.uuid4().hex[:8])
+    answer = await served.knock.http.post("/invite_from_form", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["knock_id"])
+
+
+async def settled(served: ServedKnock, knock_id: str, state: State) -> None:
+    async def there() -> bool:
+        return (await served.knock.knock_state(knock_id))[0] is state
+
+    await eventually(there, what=f"knock {knock_id} to be {state.value}")

@@ -7,7 +7,6 @@ the admin API is held and approved in the console: Audit shows both actions with
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -16,25 +15,14 @@ from knock.core.lifecycle import State
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.conftest import MakeUser
 from tests.integration.browser.browsing import axe_violations, save_screenshot
-from tests.integration.browser.console import ServedKnock, serve_knock, sign_in
-from tests.integration.harness import eventually, tally_delivery
-
-SCANS_OFF = {"invite_check_interval": 0, "blocklist_scan_interval": 0}
-
-
-async def deliver(served: ServedKnock, user_id: str) -> str:
-    """Knock by the Tally webhook, as the form platform would; return the knock's id."""
-    body, headers = tally_delivery(user_id, uuid.uuid4().hex[:8])
-    answer = await served.knock.http.post("/invite_from_form", content=body, headers=headers)
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["knock_id"])
-
-
-async def settled(served: ServedKnock, knock_id: str, state: State) -> None:
-    async def there() -> bool:
-        return (await served.knock.knock_state(knock_id))[0] is state
-
-    await eventually(there, what=f"knock {knock_id} to be {state.value}")
+from tests.integration.browser.console import (
+    SCANS_OFF,
+    ServedKnock,
+    deliver,
+    serve_knock,
+    settled,
+    sign_in,
+)
 
 
 async def joined_member(
