@@ -123,6 +123,22 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$")
+
+
+def _public_url(value: str | None) -> str | None:
+    """Knock's public address: https, or http on this machine only (a demo, a test)."""
+    if value is None:
+        return None
+    match = re.match(r"^(https?)://([^\s/?#]+)(/[^\s?#]*)?$", value.strip())
+    if not match:
+        raise ValueError("must be Knock's public address like https://knock.example.org")
+    scheme, host, _ = match.groups()
+    if scheme == "http" and not _LOOPBACK.match(host.lower()):
+        raise ValueError("must be an https address (http only for localhost)")
+    return value.strip().rstrip("/")
+
+
 _ORIGIN = re.compile(r"^https?://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
 
 
@@ -239,6 +255,9 @@ class Settings(BaseSettings):
     # Admin API and the console.
     api_key: Secret = None
     console_session_ttl: Duration = 12 * 3600.0
+    public_url: Annotated[str | None, AfterValidator(_public_url)] = None
+    sign_in_link_limit_per_user: OptionalRate = Rate(3, 3600.0)
+    sign_in_link_limit_per_ip: OptionalRate = Rate(10, 3600.0)
 
     # Intake.
     max_body_bytes: int = Field(default=262144, gt=0)

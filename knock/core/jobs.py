@@ -13,6 +13,7 @@ class JobKind(StrEnum):
     ANNOUNCE = "announce"  # post a knock held for review to the moderation room
     CHECK_ACCOUNT = "check_account"  # ask whether a knock page's account exists, for its status
     PROFILE = "profile"  # look a knock held for review up: the console shows the name and avatar
+    SIGN_IN_LINK = "sign_in_link"  # send a console sign-in link to a moderator (no knock)
 
     @classmethod
     def read(cls, stored: str) -> JobKind | None:
@@ -34,4 +35,9 @@ class JobKind(StrEnum):
     @property
     def settles_knock(self) -> bool:
         """Tell whether giving up on the job fails its knock (a lookup only gives up)."""
-        return self not in (JobKind.CHECK_ACCOUNT, JobKind.PROFILE)
+        return self not in (JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK)
+
+    @property
+    def about_knock(self) -> bool:
+        """Tell whether the job is a step of a knock (and is dropped when its knock is gone)."""
+        return self is not JobKind.SIGN_IN_LINK

@@ -25,6 +25,7 @@ from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.console.audit import Audit
 from knock.services.console.invites import Invites
+from knock.services.console.links import SignInLinks
 from knock.services.console.members import Members
 from knock.services.console.overview import Overviews
 from knock.services.console.profiles import Profiles
@@ -33,6 +34,7 @@ from knock.services.console.search import KnockSearch
 from knock.services.console.sessions import ConsoleSessions
 from knock.services.health import Health
 from knock.services.homeserver.account import BotAccount
+from knock.services.homeserver.direct import DirectChats
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.homeserver.profiles import ProfileCache
 from knock.services.homeserver.signin import SignIn
@@ -47,6 +49,7 @@ from knock.services.knock_page.page import KnockPage
 from knock.services.knock_page.proof import Proofs
 from knock.services.moderation.actions import Moderation
 from knock.services.moderation.audit import AuditLog
+from knock.services.moderation.moderators import Moderators
 from knock.services.moderation.notices import Notices
 from knock.services.moderation.room import ModerationRoom
 from knock.services.moderation.waves import JoinWaves
@@ -70,6 +73,8 @@ class Services:
     proofs: Proofs
     knock_pages: Mapping[str, KnockPage]  # by door (only `default` until doors exist)
     console: ConsoleSessions
+    sign_in_links: SignInLinks
+    moderators: Moderators
     overviews: Overviews
     profiles: Profiles
     reviews: Reviews
@@ -78,6 +83,7 @@ class Services:
     members: Members
     console_audit: Audit
     welcomer: Welcomer
+    direct_chats: DirectChats
     follower: MembershipFollower
     moderation: Moderation
     moderation_room: ModerationRoom | None
@@ -131,7 +137,8 @@ async def build_services(
     )
     reception = Reception(settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks)
     knock_pages = {DEFAULT_DOOR: KnockPage(settings, store, clock, intake, proofs)}
-    welcomer = Welcomer(settings, store, matrix, clock, account)
+    direct_chats = DirectChats(matrix, account)
+    welcomer = Welcomer(settings, store, matrix, clock, direct_chats)
     follower = MembershipFollower(
         settings,
         store,
@@ -144,11 +151,15 @@ async def build_services(
         wakeup=wakeup,
     )
     moderation = Moderation(settings, store, matrix, clock, account=account, wakeup=wakeup)
+    moderators = Moderators(settings, store, matrix, clock)
     moderation_room = None
     if settings.moderation_room_id:
         moderation_room = ModerationRoom(
-            settings, store, matrix, clock, moderation, blocking, account
+            settings, store, matrix, clock, moderation, blocking, account, moderators
         )
+    sign_in_links = SignInLinks(
+        settings, store, matrix, clock, moderators=moderators, chats=direct_chats, wakeup=wakeup
+    )
     profile_cache = ProfileCache(store, matrix, clock)
     worker = Worker(
         settings,
@@ -159,6 +170,7 @@ async def build_services(
         accounts=AccountChecks(store, matrix, clock, profile_cache),
         profiles=profile_cache,
         moderation_room=moderation_room,
+        sign_in_links=sign_in_links,
         link=link,
         wakeup=wakeup,
     )
@@ -169,6 +181,7 @@ async def build_services(
         room_id=settings.new_room_id,
         follower=follower,
         moderation_room=moderation_room,
+        moderators=moderators,
         link=link,
     )
     list_files = tuple(
@@ -215,9 +228,16 @@ async def build_services(
         members=Members(settings, store, matrix, account=account, profiles=profiles),
         console_audit=Audit(store),
         console=ConsoleSessions(
-            settings, store, clock, salt=await ConsoleSessions.load_salt(store, clock.now())
+            settings,
+            store,
+            clock,
+            salt=await ConsoleSessions.load_salt(store, clock.now()),
+            moderators=moderators,
         ),
+        sign_in_links=sign_in_links,
+        moderators=moderators,
         welcomer=welcomer,
+        direct_chats=direct_chats,
         follower=follower,
         moderation=moderation,
         moderation_room=moderation_room,

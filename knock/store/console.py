@@ -1,14 +1,17 @@
-"""The console's records: its sessions, and the counts its overview shows."""
+"""The console's records: its sessions, its sign-in links, and the counts its overview shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from knock.core.jobs import JobKind
+from knock.core.limits import Rate, window_retry_after
 from knock.store.blocklist import Writer
-from knock.store.schema import console_sessions, jobs, knocks
+from knock.store.schema import console_sessions, jobs, knocks, sign_in_links
+from knock.store.writes import job_row
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,23 @@ class StoredSession:
     csrf: str
     key_mark: str
     expires_at: float
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """A sign-in link asked for, as its job finds it."""
+
+    link_id: int
+    user_id: str
+    requested_at: float
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What became of a request for a sign-in link."""
+
+    queued: bool  # a job will look at the account (False: its own limit was reached)
+    retry_after: float | None = None  # the address's limit was reached: nothing was kept
 
 
 class ConsoleQueries:
@@ -120,3 +140,112 @@ class ConsoleQueries:
                 for row in await conn.execute(failed)
             ]
         return sorted(errors, key=lambda error: error.at, reverse=True)[:limit]
+
+    # Sign-in links.
+
+    async def ask_for_link(
+        self,
+        user_id: str,
+        address: str,
+        now: float,
+        *,
+        per_address: Rate | None,
+        per_user: Rate | None,
+    ) -> Asked:
+        """Keep a request for a sign-in link and queue its job, within the limits.
+
+        Past the address's limit nothing is kept (the caller answers 429). Past the account's,
+        the request is kept (it still counts against the address) but no job is queued: a
+        flood aimed at one moderator sends them nothing more.
+        """
+        c = sign_in_links.c
+        async with self._write() as conn:
+            if per_address is not None:
+                count, oldest = await _in_window(conn, c.address == address, per_address, now)
+                if count >= per_address.count:
+                    return Asked(False, window_retry_after(oldest, per_address, now))
+            queued = True
+            if per_user is not None:
+                count, _ = await _in_window(conn, c.user_id == user_id, per_user, now)
+                queued = count < per_user.count
+            job_id = None
+            if queued:
+                added = insert(jobs).values(job_row(JobKind.SIGN_IN_LINK, None, now))
+                job_id = (await conn.execute(added.returning(jobs.c.id))).scalar_one()
+            await conn.execute(
+                insert(sign_in_links).values(
+                    user_id=user_id, address=address, job_id=job_id, requested_at=now
+                )
+            )
+        return Asked(queued)
+
+    async def link_request(self, job_id: int) -> LinkRequest | None:
+        """The request a sign-in link job is for (None: forgotten since)."""
+        c = sign_in_links.c
+        query = select(c.id, c.user_id, c.requested_at).where(c.job_id == job_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else LinkRequest(row.id, row.user_id, row.requested_at)
+
+    async def link_made(self, link_id: int, token_hash: str, expires_at: float) -> None:
+        """Keep the hash of the link made for a request (a retried job's new link replaces it)."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(sign_in_links)
+                .where(sign_in_links.c.id == link_id)
+                .values(token_hash=token_hash, expires_at=expires_at)
+            )
+
+    async def usable_link(self, token_hash: str, now: float) -> str | None:
+        """The account a link would sign in, if it is unused and unexpired; it is not used up."""
+        c = sign_in_links.c
+        query = select(c.user_id).where(
+            c.token_hash == token_hash, c.used_at.is_(None), c.expires_at > now
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def use_link(self, token_hash: str, now: float) -> str | None:
+        """Use a link up and return the account it signs in; None if used, expired or unknown.
+
+        One statement: of two posts of the same link, one wins.
+        """
+        c = sign_in_links.c
+        use = (
+            update(sign_in_links)
+            .where(c.token_hash == token_hash, c.used_at.is_(None), c.expires_at > now)
+            .values(used_at=now)
+            .returning(c.user_id)
+        )
+        async with self._write() as conn:
+            user_id: str | None = (await conn.execute(use)).scalar_one_or_none()
+        return user_id
+
+    async def forget_links(self, before: float) -> int:
+        """Forget requests for links made before `before`; return how many."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(sign_in_links).where(sign_in_links.c.requested_at < before)
+            )
+            return int(result.rowcount)
+
+    async def end_sessions_of(self, actor: str) -> int:
+        """End every session of one moderator; return how many."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(console_sessions).where(console_sessions.c.actor == actor)
+            )
+            return int(result.rowcount)
+
+
+async def _in_window(
+    conn: AsyncConnection, subject: object, rate: Rate, now: float
+) -> tuple[int, float | None]:
+    """How many link requests of a subject fall in the rate's window, and the oldest's time."""
+    c = sign_in_links.c
+    query = select(func.count(), func.min(c.requested_at)).where(
+        subject,  # type: ignore[arg-type]
+        c.requested_at > now - rate.seconds,
+    )
+    count, oldest = (await conn.execute(query)).one()
+    return int(count), oldest

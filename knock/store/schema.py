@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -208,6 +209,28 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE knocks ADD COLUMN door TEXT NOT NULL DEFAULT 'default'",
         "CREATE INDEX knocks_door ON knocks (door, received_at)",
     ],
+    [
+        # 12: sign-in links, asked for on the console's sign-in page and sent to a moderator by
+        # direct message. One row per request, whoever it names: the job sending it (a link is
+        # made only when the job finds a moderator), the SHA-256 of the link's token (never the
+        # token), when it expires and when it was used; the keyed hash of the asking address and
+        # the named account count requests against their limits. Kept a day.
+        """CREATE TABLE sign_in_links (
+            id {serial} PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            address TEXT NOT NULL,
+            job_id BIGINT,
+            token_hash TEXT UNIQUE,
+            requested_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION,
+            used_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX sign_in_links_user ON sign_in_links (user_id, requested_at)",
+        "CREATE INDEX sign_in_links_address ON sign_in_links (address, requested_at)",
+        "CREATE INDEX sign_in_links_job ON sign_in_links (job_id)",
+        # A moderator's sessions end together when they leave the room that makes them one.
+        "CREATE INDEX console_sessions_actor ON console_sessions (actor)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -373,6 +396,23 @@ console_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("console_sessions_expiry", "expires_at"),
+    Index("console_sessions_actor", "actor"),
+)
+
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("job_id", BigInteger),
+    Column("token_hash", Text, unique=True),
+    Column("requested_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("used_at", Float),
+    Index("sign_in_links_user", "user_id", "requested_at"),
+    Index("sign_in_links_address", "address", "requested_at"),
+    Index("sign_in_links_job", "job_id"),
 )
 
 profiles = Table(

@@ -1,8 +1,9 @@
 """Logging for Knock and uvicorn alike, in one `dictConfig`, with secrets kept out.
 
 `logging_config` builds the one set-up: one formatter, one stderr handler that scrubs secret
-query parameters (`?token=...`) and status-link tokens (`/knock/<token>`), and the loggers of
-Knock, uvicorn and httpx sending their lines there, each line once. `knock serve` hands it to
+query parameters (`?token=...`), status-link tokens (`/knock/<token>`) and sign-in links
+(`/console/link/<token>`), and the loggers of Knock, uvicorn and httpx sending their lines there,
+each line once. `knock serve` hands it to
 uvicorn (`log_config=`); the app factory applies it again, so `uvicorn mknock:app` (where uvicorn
 has already set up its own) ends up the same.
 """
@@ -37,10 +38,15 @@ _SCRUBBED_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
 _STATUS_LINK = re.compile(r"(/knock/)(?!assets/|challenge(?=[?#\s\"]|$))[^/?#\s\"]+")
 
 
+# A console sign-in link: its token signs a moderator in.
+_SIGN_IN_LINK = re.compile(r"(/console/link/)[^/?#\s\"]+")
+
+
 def redact(text: str) -> str:
-    """Replace secrets in logged URLs with `REDACTED`: query parameters (names read decoded)
-    and the token of a knock page's status link."""
-    return _STATUS_LINK.sub(r"\1REDACTED", _QUERY_PAIR.sub(_redact_pair, text))
+    """Replace secrets in logged URLs with `REDACTED`: query parameters (names read decoded),
+    the token of a knock page's status link and that of a console sign-in link."""
+    text = _STATUS_LINK.sub(r"\1REDACTED", _QUERY_PAIR.sub(_redact_pair, text))
+    return _SIGN_IN_LINK.sub(r"\1REDACTED", text)
 
 
 def _redact_pair(pair: re.Match[str]) -> str:

@@ -121,7 +121,7 @@ async def test_one_reminder_after_reminder_after_and_expiry_after_invite_ttl(
         clock.advance(120)
         await follower.check_invites()
         await follower.check_invites()
-        dm = await knock.runtime.services.welcomer.direct_room(person.user_id)
+        dm = await knock.runtime.services.direct_chats.room_with(person.user_id)
         clock.advance(settings.invite_ttl)
         await follower.check_invites()
         state = await knock.knock_state(knock_id)

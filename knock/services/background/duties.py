@@ -19,6 +19,7 @@ from knock.services.blocklist.holds import Holds
 from knock.services.blocklist.index import Blocklist
 from knock.services.blocklist.mirror import ListFile
 from knock.services.blocklist.policy_rooms import PolicyRooms
+from knock.services.console.links import KEPT_FOR as LINKS_KEPT_FOR
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.intake import Intake
 from knock.services.invites.membership import MembershipFollower
@@ -114,6 +115,7 @@ class Duties:
             await self.store.pages.forget(now, checked_before=now - settings.retention)
             await self.store.profiles.forget(fetched_before=now - settings.retention)
             await self.store.console.forget_sessions(now)
+            await self.store.console.forget_links(now - LINKS_KEPT_FOR)
 
     async def _homeserver_duties(self, now: float) -> None:
         settings = self.settings

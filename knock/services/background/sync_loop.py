@@ -13,6 +13,7 @@ from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.services.errors import Unavailable
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.invites.membership import MembershipFollower
+from knock.services.moderation.moderators import Moderators
 from knock.services.moderation.room import ModerationRoom
 from knock.store import UNAVAILABLE, Store
 
@@ -59,6 +60,7 @@ class LiveView:
         room_id: str,
         follower: MembershipFollower,
         moderation_room: ModerationRoom | None,
+        moderators: Moderators,
         link: HomeserverLink,
     ) -> None:
         self.clock = clock
@@ -67,6 +69,7 @@ class LiveView:
         self.follower = follower
         self.room_id = room_id
         self.moderation_room = moderation_room
+        self.moderators = moderators
         self.link = link
 
     async def run(self, leading: Callable[[], bool]) -> None:
@@ -99,6 +102,12 @@ class LiveView:
         joined = body.get("rooms", {}).get("join", {})
         if since:
             self._note_readiness_changes(joined)
+        # The moderators' room (even on the first sync, whose state gives its power levels).
+        rule_room = joined.get(self.moderators.room_id, {})
+        events = rule_room.get("state", {}).get("events", [])
+        events += rule_room.get("timeline", {}).get("events", [])
+        if events:
+            await self.moderators.followed(self.moderators.room_id, events, first=not since)
         if since and self.moderation_room is not None and moderation_room:
             for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
                 await self._handle(moderation_room, event, self.moderation_room.handle)

@@ -1,9 +1,12 @@
-"""Console sessions: signed in with the API key, kept in the database, ended by time or a new key.
+"""Console sessions: signed in with the API key or a moderator's sign-in link, kept in the
+database, ended by time, by a new key, or by the moderator losing their power.
 
 The browser holds a random token in an HttpOnly cookie; the database holds only its SHA-256, so
-a copy of the database signs nobody in. Each session has its own form token (CSRF), and a keyed
-mark of the API key it was opened with: when API_KEY changes, every session opened with the old
-one ends at its next request.
+a copy of the database signs nobody in. Each session has its own form token (CSRF). A session
+opened with the API key keeps a keyed mark of it: when API_KEY changes, every session opened with
+the old one ends at its next request. A session opened with a sign-in link acts as its moderator
+(`console:@moderator:server`) and is re-checked on every request against the power levels the
+live view keeps: demoted, it ends.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core.forms import same_secret
 from knock.core.history import Actor, ActorKind
+from knock.services.moderation.moderators import Moderators
 from knock.store import Store
 from knock.store.console import StoredSession
 
 KEY_MARK_SALT = "console.key_mark_salt"
 API_KEY_ACTOR = Actor(ActorKind.CONSOLE, "api-key")
+NO_KEY_MARK = ""  # a moderator's session is not tied to the API key
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,20 @@ class Opened:
 class ConsoleSessions:
     """Open, read and end console sessions."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, *, salt: bytes) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        *,
+        salt: bytes,
+        moderators: Moderators,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.salt = salt
+        self.moderators = moderators
 
     @staticmethod
     async def load_salt(store: Store, now: float) -> bytes:
@@ -60,37 +74,62 @@ class ConsoleSessions:
         return bytes.fromhex(await store.add_value_once(KEY_MARK_SALT, secrets.token_hex(32), now))
 
     @property
-    def enabled(self) -> bool:
-        """Whether anyone can sign in (API_KEY is set)."""
+    def by_key(self) -> bool:
+        """Whether the API key signs in (API_KEY is set)."""
         return self.settings.api_key is not None
+
+    @property
+    def by_link(self) -> bool:
+        """Whether moderators can ask for sign-in links (PUBLIC_URL is set)."""
+        return self.settings.public_url is not None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anyone can sign in at all."""
+        return self.by_key or self.by_link
 
     async def sign_in(self, key: str) -> Opened | None:
         """Open a session for the holder of the API key; None for a wrong key (or none set)."""
         current = self._key()
         if current is None or not same_secret(key, current):
             return None
-        token = secrets.token_urlsafe(32)
-        ttl = self.settings.console_session_ttl
-        stored = StoredSession(
-            actor=str(API_KEY_ACTOR),
-            csrf=secrets.token_urlsafe(24),
-            key_mark=self._mark(current),
-            expires_at=self.clock.now() + ttl,
-        )
-        await self.store.console.add_session(_hash(token), stored, self.clock.now())
-        return Opened(token, Session(API_KEY_ACTOR, stored.csrf), int(ttl))
+        return await self._open(API_KEY_ACTOR, self._mark(current))
+
+    async def sign_in_moderator(self, user_id: str) -> Opened:
+        """Open a session acting as a moderator (whose sign-in link was just used)."""
+        return await self._open(Actor(ActorKind.CONSOLE, user_id), NO_KEY_MARK)
 
     async def session(self, token: str | None) -> Session | None:
-        """Return the session a cookie's token opens, or None (unknown, expired, old key)."""
-        current = self._key()
-        if not token or current is None or len(token) > 128:
+        """Return the session a cookie's token opens, or None (unknown, expired, opened with an
+        old key, or its moderator no longer moderates: then it ends)."""
+        if not token or len(token) > 128:
             return None
         stored = await self.store.console.session(_hash(token))
         if stored is None or stored.expires_at <= self.clock.now():
             return None
-        if not hmac.compare_digest(stored.key_mark, self._mark(current)):
+        actor = Actor.parse(stored.actor)
+        if stored.key_mark == NO_KEY_MARK:
+            moderator = actor.name or ""
+            if not moderator.startswith("@") or not await self.moderators.may_moderate(moderator):
+                await self.store.console.end_session(_hash(token))
+                return None
+            return Session(actor, stored.csrf)
+        current = self._key()
+        if current is None or not hmac.compare_digest(stored.key_mark, self._mark(current)):
             return None
-        return Session(Actor.parse(stored.actor), stored.csrf)
+        return Session(actor, stored.csrf)
+
+    async def _open(self, actor: Actor, key_mark: str) -> Opened:
+        token = secrets.token_urlsafe(32)
+        ttl = self.settings.console_session_ttl
+        stored = StoredSession(
+            actor=str(actor),
+            csrf=secrets.token_urlsafe(24),
+            key_mark=key_mark,
+            expires_at=self.clock.now() + ttl,
+        )
+        await self.store.console.add_session(_hash(token), stored, self.clock.now())
+        return Opened(token, Session(actor, stored.csrf), int(ttl))
 
     async def sign_out(self, token: str | None) -> None:
         """End the session of a cookie's token."""

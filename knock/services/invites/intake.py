@@ -133,7 +133,7 @@ class Intake:
             knock_id=uuid.uuid4().hex[:20],
             requested=requested,
             key=key,
-            caller=Caller(submission.platform, kind, self._hash_ip(client_ip)),
+            caller=Caller(submission.platform, kind, self.hash_address(client_ip)),
             identity=identity,
             honeypot=limits.honeypot_filled(
                 submission.field_values(), self.settings.honeypot_fields
@@ -210,7 +210,7 @@ class Intake:
             self.wakeup.job_added()
         return released
 
-    def _hash_ip(self, client_ip: str | None) -> str | None:
+    def hash_address(self, client_ip: str | None) -> str | None:
         """A keyed hash of what the address counts as (an IPv6 address: its /64)."""
         if not client_ip:
             return None

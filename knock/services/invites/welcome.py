@@ -11,10 +11,8 @@ from knock.core.history import KNOCK, Actor, HistoryLine
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event
 from knock.matrix.client import MatrixClient, MatrixError
-from knock.services.homeserver.account import BotAccount
+from knock.services.homeserver.direct import DirectChats
 from knock.store import Store
-
-DM_ROOMS = "m.direct"
 
 
 class Welcomer:
@@ -26,13 +24,13 @@ class Welcomer:
         store: Store,
         matrix: MatrixClient,
         clock: Clock,
-        account: BotAccount,
+        chats: DirectChats,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
-        self.account = account
+        self.chats = chats
 
     async def welcome(self, knock: KnockRecord) -> None:
         """Welcome someone who joined, once: a retried send reuses its transaction id."""
@@ -42,7 +40,7 @@ class Welcomer:
         body, formatted = mention(self.settings.welcome_message, knock.user_id, name)
         room = self.settings.new_room_id
         if self.settings.welcome_mode == "dm":
-            room = await self.direct_room(knock.user_id)
+            room = await self.chats.room_with(knock.user_id)
         await self.matrix.send_message(
             room, body, formatted, mentions=[knock.user_id], txn_id=f"welcome-{knock.knock_id}"
         )
@@ -57,23 +55,12 @@ class Welcomer:
             return False
         name = await self._display_name(knock.user_id)
         body, formatted = mention(self.settings.reminder_message, knock.user_id, name)
-        room = await self.direct_room(knock.user_id)
+        room = await self.chats.room_with(knock.user_id)
         await self.matrix.send_message(
             room, body, formatted, mentions=[knock.user_id], txn_id=f"remind-{knock.knock_id}"
         )
         await self._record(knock, Event.REMINDED, actor)
         return True
-
-    async def direct_room(self, user_id: str) -> str:
-        """Return the bot's direct chat with a person, creating it (once) when there is none."""
-        direct = await self.matrix.account_data(self.account.user_id, DM_ROOMS)
-        rooms = direct.get(user_id)
-        if isinstance(rooms, list) and rooms:
-            return str(rooms[0])
-        room_id = await self.matrix.create_direct_room(user_id)
-        direct[user_id] = [room_id]
-        await self.matrix.set_account_data(self.account.user_id, DM_ROOMS, direct)
-        return room_id
 
     async def _already(self, knock: KnockRecord, event: Event) -> bool:
         history = await self.store.history(knock.knock_id)

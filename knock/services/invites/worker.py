@@ -16,6 +16,7 @@ from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixError, RateLimited
+from knock.services.console.links import SignInLinks
 from knock.services.homeserver.link import HomeserverLink
 from knock.services.homeserver.profiles import ProfileCache
 from knock.services.invites.invite_step import Inviter
@@ -47,6 +48,7 @@ class Worker:
         accounts: AccountChecks,
         profiles: ProfileCache,
         moderation_room: ModerationRoom | None,
+        sign_in_links: SignInLinks,
         link: HomeserverLink,
         wakeup: Wakeup,
     ) -> None:
@@ -63,6 +65,10 @@ class Worker:
             JobKind.ANNOUNCE: _then_finish(moderation_room.announce if moderation_room else None),
             JobKind.CHECK_ACCOUNT: _then_finish(accounts.check),
             JobKind.PROFILE: _then_finish(profiles.look_up),
+        }
+        # Jobs that are no knock's step.
+        self.other_handlers: dict[JobKind, Callable[[Job], Awaitable[None]]] = {
+            JobKind.SIGN_IN_LINK: sign_in_links.send,
         }
 
     async def run(self) -> None:
@@ -135,7 +141,7 @@ class Worker:
         """
         if not self.link.can_call():
             return frozenset()
-        kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE}
+        kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK}
         if self.link.room_ready(self.settings.new_room_id):
             kinds.add(JobKind.INVITE)
         room = self.settings.moderation_room_id
@@ -161,6 +167,9 @@ class Worker:
         """Do the job; return True when its last step also completed it."""
         if job.kind is None:
             log.error("Dropping job %s: a kind this version does not know", job.job_id)
+            return False
+        if not job.kind.about_knock:
+            await self.other_handlers[job.kind](job)
             return False
         if job.knock is None:
             log.warning("Dropping job %s (%s): its knock is gone", job.job_id, job.kind)

@@ -21,8 +21,8 @@ from knock.matrix.client import MatrixClient
 from knock.services.blocklist.actions import Blocking, NeedsConfirmation
 from knock.services.blocklist.index import BadPattern
 from knock.services.homeserver.account import BotAccount
-from knock.services.homeserver.room_check import power_of, state_by_key
 from knock.services.moderation.actions import Moderation, NoSuchKnock, NotInReview
+from knock.services.moderation.moderators import Moderators
 from knock.services.moderation.notices import would_remove
 from knock.store import Store
 
@@ -49,6 +49,7 @@ class ModerationRoom:
         moderation: Moderation,
         blocking: Blocking,
         account: BotAccount,
+        moderators: Moderators,
     ) -> None:
         assert settings.moderation_room_id is not None
         self.room_id: str = settings.moderation_room_id
@@ -59,6 +60,7 @@ class ModerationRoom:
         self.moderation = moderation
         self.blocking = blocking
         self.account = account
+        self.moderators = moderators
 
     async def announce(self, knock: KnockRecord) -> None:
         """Post a knock held for review, with its explanation and how to answer."""
@@ -96,7 +98,8 @@ class ModerationRoom:
         content = event.get("content", {})
         if event["type"] == "m.room.message" and content.get("msgtype") != "m.text":
             return
-        if not await self._is_moderator(sender):
+        # Asked of the room itself (one call per command): a command acts at once, on its own.
+        if not await self.moderators.is_moderator_now(sender):
             return
         if event["type"] == "m.reaction":
             await self._reaction(sender, content.get("m.relates_to", {}))
@@ -170,13 +173,6 @@ class ModerationRoom:
                 "to remove them."
             )
         return f"Blocked {entry.pattern}; {result.plan.people} removed or turned down."
-
-    async def _is_moderator(self, user_id: str) -> bool:
-        state = state_by_key(await self.matrix.state(self.room_id))
-        membership = state.get(("m.room.member", user_id), {}).get("content", {})
-        return membership.get("membership") == "join" and power_of(user_id, state) >= (
-            self.settings.moderator_power_level
-        )
 
 
 def _readable(evidence: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from knock.core.forms.callers import same_site_post
 from knock.core.lifecycle import State
 from knock.web.console.session import (
     COOKIE,
@@ -42,6 +43,8 @@ async def overview(request: Request) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     """Open a session for the holder of the API key."""
+    if not same_site_post(request.headers, frozenset()):
+        return sign_in_page(request, 403, "That form came from another site; nothing was done.")
     try:
         form = await request.form(max_files=0, max_fields=8)
     except Exception:

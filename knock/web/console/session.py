@@ -84,16 +84,31 @@ async def review_count(request: Request) -> int:
     return await services_of(request).overviews.review_count(door_of(request))
 
 
-def sign_in_page(request: Request, status: int = 200, problem: str | None = None) -> Response:
-    """The page that asks for the API key."""
-    console = services_of(request).console
+def sign_in_page(
+    request: Request,
+    status: int = 200,
+    problem: str | None = None,
+    *,
+    link_problem: str | None = None,
+    typed: str = "",
+) -> Response:
+    """The sign-in page: a Matrix ID to send a sign-in link to, and the API key's field."""
+    services = services_of(request)
     context = {
-        "console": root(request),
-        "assets": _assets(request),
+        **page_context(request),
         "problem": problem,
-        "enabled": console.enabled,
+        "link_problem": link_problem,
+        "typed": typed,
+        "by_key": services.console.by_key,
+        "by_link": services.console.by_link,
+        "bot": services.bot_id,
     }
     return render("console/sign_in.html", context, status, headers=console_headers())
+
+
+def page_context(request: Request) -> dict[str, str]:
+    """What every console page's layout needs, signed in or not."""
+    return {"console": root(request), "assets": _assets(request)}
 
 
 def to_sign_in(request: Request) -> Response:

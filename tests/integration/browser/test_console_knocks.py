@@ -148,7 +148,7 @@ async def test_pending_invites_remind_now_and_rescind(
         assert not invited(synapse, bot, private_room, doubter.user_id)
 
         # The person reads the reminder in the direct chat Knock opened with them.
-        dm = await knock.knock.runtime.services.welcomer.direct_room(dawdler.user_id)
+        dm = await knock.knock.runtime.services.direct_chats.room_with(dawdler.user_id)
     synapse.join(dawdler, dm)
     [reminder] = bot_messages(synapse, dawdler, dm, bot.user_id)
     assert "your invite is still waiting" in reminder
