@@ -180,9 +180,18 @@ class ConsoleQueries:
         return Asked(queued)
 
     async def link_request(self, job_id: int) -> LinkRequest | None:
-        """The request a sign-in link job is for (None: forgotten since)."""
+        """The request a sign-in link job is for (None: forgotten since).
+
+        SQLite may give a finished job's id to a new job: the newest request with the id is
+        the running job's, as it was kept after every older job of that id was done.
+        """
         c = sign_in_links.c
-        query = select(c.id, c.user_id, c.requested_at).where(c.job_id == job_id)
+        query = (
+            select(c.id, c.user_id, c.requested_at)
+            .where(c.job_id == job_id)
+            .order_by(c.id.desc())
+            .limit(1)
+        )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else LinkRequest(row.id, row.user_id, row.requested_at)

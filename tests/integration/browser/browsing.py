@@ -53,19 +53,26 @@ def chromium_path() -> str:
     return shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@asynccontextmanager
-async def served(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve `app` on a loopback port from the running event loop; yield its base URL.
-
-    The caller starts and stops the app (harness.start_knock starts Knock's runtime), so uvicorn
-    runs no lifespan. The socket listens before uvicorn starts: the browser may connect at once.
-    """
+def listening() -> socket.socket:
+    """A loopback socket listening on a free port."""
     # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on each connection, as on sockets it
     # makes itself. Without it, a body written after its headers waits for the browser's
     # delayed ACK: 40 ms for every answer.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen()
+    return sock
+
+
+@asynccontextmanager
+async def served(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve `app` on a loopback port from the running event loop; yield its base URL.
+
+    The caller starts and stops the app (harness.start_knock starts Knock's runtime), so uvicorn
+    runs no lifespan. The socket listens before uvicorn starts: the browser may connect at once.
+    Pass a socket from `listening()` to know the address before the app is made.
+    """
+    sock = sock or listening()
     port = sock.getsockname()[1]
     # log_config=None: uvicorn leaves the logging set-up to pytest.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)

@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 from knock.core.lifecycle import State
 from knock.web.app import create_api
 from knock_testing.synapse import Sandbox, SandboxUser
-from tests.integration.browser.browsing import served
+from tests.integration.browser.browsing import listening, served
 from tests.integration.harness import (
     ADMIN_KEY,
     KnockUnderTest,
@@ -41,10 +41,14 @@ class ServedKnock:
 async def serve_knock(
     tmp_path: Path, synapse: Sandbox, bot: SandboxUser, room_id: str, **overrides: Any
 ) -> AsyncIterator[ServedKnock]:
-    """Start a Knock on the test Synapse (API key set) and serve it to the browser."""
-    knock = await start_knock(knock_settings(tmp_path, synapse, bot, room_id, **overrides))
+    """Start a Knock on the test Synapse and serve it to the browser: the API key is set, and
+    PUBLIC_URL is the address it is served at (moderators may ask for sign-in links)."""
+    sock = listening()
+    public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = knock_settings(tmp_path, synapse, bot, room_id, public_url=public_url, **overrides)
+    knock = await start_knock(settings)
     try:
-        async with served(create_api(knock.runtime)) as url:
+        async with served(create_api(knock.runtime), sock) as url:
             yield ServedKnock(url, knock)
     finally:
         await knock.stop()
