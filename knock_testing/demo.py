@@ -45,11 +45,15 @@ def _run(homeserver: Sandbox) -> int:
     admin = homeserver.register("admin", admin=True)
     bot = homeserver.register("knockbot")
     homeserver.lift_rate_limits(admin, bot.user_id)
-    room = homeserver.create_room(bot, name="Knock demo room")
+    moderator = homeserver.register("mod")
+    room = homeserver.create_room(bot, name="Knock demo room", power_users={moderator.user_id: 50})
+    homeserver.invite(bot, room, moderator.user_id)
+    homeserver.join(moderator, room)
     alice = homeserver.register("alice")
     api_key = secrets.token_urlsafe(24)
     webhook_token = secrets.token_urlsafe(24)
     port = _port(8000)
+    url = f"http://127.0.0.1:{port}"
     settings = load_settings(
         env_file=None,
         new_room_id=room,
@@ -63,8 +67,8 @@ def _run(homeserver: Sandbox) -> int:
         allowlist_file=DEMO_DIR / "allowed_users.txt",
         request_delay=0,
         knock_page_room_name="The demo room",
+        public_url=url,
     )
-    url = f"http://127.0.0.1:{port}"
     print(
         f"""
 Knock is starting on {url}, as {bot.user_id}, for the private room {room}.
@@ -85,7 +89,9 @@ or in a browser, on Knock's own knock page (then follow the status page it leads
 
   {url}/knock
 
-Moderators' console (sign in with the admin API key above):
+Moderators' console: ask for a sign-in link as the demo moderator {moderator.user_id}
+and read it in a Matrix client signed in to {homeserver.base_url} as {moderator.user_id}
+(password {moderator.password}); or sign in with the admin API key above:
 
   {url}/console/
 

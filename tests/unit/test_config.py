@@ -475,3 +475,25 @@ def test_allowed_origins_are_read_as_lower_case_origins() -> None:
 def test_an_allowed_origin_that_is_no_origin_stops_start_up(bad: str) -> None:
     message = config_error(NEW_ROOM_ID=ROOM, ALLOWED_ORIGINS=bad)
     assert message.startswith("ALLOWED_ORIGINS=") and "is not an origin like" in message
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://knock.example.org/", "https://knock.example.org"),
+        ("https://example.org/knock", "https://example.org/knock"),
+        ("http://localhost:8000", "http://localhost:8000"),
+        ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    ],
+)
+def test_public_url_is_an_https_address_or_this_machine(given: str, kept: str) -> None:
+    assert load(NEW_ROOM_ID=ROOM, PUBLIC_URL=given).public_url == kept
+
+
+@pytest.mark.parametrize(
+    "bad", ["knock.example.org", "http://knock.example.org", "https://example.org/?next=x"]
+)
+def test_a_public_url_that_is_not_https_stops_start_up(bad: str) -> None:
+    message = config_error(NEW_ROOM_ID=ROOM, PUBLIC_URL=bad)
+    assert message.startswith("PUBLIC_URL=")
+    assert "\n" not in message

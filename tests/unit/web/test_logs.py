@@ -49,6 +49,11 @@ TOUCHED = (
         ("/knock/Zm9vYmFyYmF6cXV4?x=1", "/knock/REDACTED?x=1"),
         ("/doors/club/knock/Zm9vYmFyYmF6", "/doors/club/knock/REDACTED"),
         ("/knock/challengeZm9vYmFy", "/knock/REDACTED"),
+        (
+            "POST /console/link/aB3-_xYz0123456789abcdef HTTP/1.1",
+            "POST /console/link/REDACTED HTTP/1.1",
+        ),
+        ("/prefix/console/link/aB3-_xYz01234?x=1", "/prefix/console/link/REDACTED?x=1"),
     ],
 )
 def test_redact_scrubs_secret_query_values(line: str, scrubbed: str) -> None:
