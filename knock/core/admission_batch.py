@@ -6,6 +6,7 @@ without I/O, so the store runs it in one transaction and tests run it on a plain
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from knock.core import limits, mxid
@@ -48,6 +49,17 @@ class Rules:
     max_deferred: int
     repair_action: str
     announce_reviews: bool  # a moderation room is set: knocks held for review are posted there
+    door: str = DEFAULT_DOOR  # the door these rules are for: its windows and join wave
+
+    def scoped(self, subject: str) -> str:
+        """A window's subject at this door. The default door's keep their plain names, so a
+        one-room set-up counts exactly as before doors."""
+        return subject if self.door == DEFAULT_DOOR else f"{self.door}|{subject}"
+
+    @property
+    def wave_keys(self) -> tuple[str, str]:
+        """The stored values of this door's join wave: when it was reset, when it tripped."""
+        return _wave_keys(self.door)
 
     def longest_window(self) -> float:
         """The longest time any admission window looks back (older counts can be erased)."""
@@ -114,21 +126,31 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Batch:
-    """Knocks arriving together, decided at one instant in arrival order."""
+    """Knocks arriving together, decided at one instant in arrival order, each by its door's
+    rules."""
 
     arrivals: tuple[Arrival, ...]
-    rules: Rules
-    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+    rules: Mapping[str, Rules]  # by door
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The join-wave values of every door the batch's knocks came through."""
+        doors = {arrival.door for arrival in self.arrivals}
+        return tuple(key for door in sorted(doors) for key in self._rules(door).wave_keys)
+
+    def _rules(self, door: str) -> Rules:
+        return self.rules.get(door) or self.rules[DEFAULT_DOOR]
 
     def wanted(self, state: AdmissionState) -> Wanted:
         """The windows, strikes, people and submissions the batch asks about."""
-        wave_since = _wave_since(state, self.rules)
         wanted = Wanted()
         for arrival in self.arrivals:
-            wanted.windows.update(_windows(arrival, self.rules, state.now, wave_since))
+            rules = self._rules(arrival.door)
+            wave_since = _wave_since(state, rules)
+            wanted.windows.update(_windows(arrival, rules, state.now, wave_since))
             wanted.strike_subjects.update(_strike_subjects(arrival))
             if arrival.identity.problem is None:
-                wanted.users.add(arrival.identity.user_id)
+                wanted.users.add((arrival.identity.user_id, arrival.door))
             if arrival.key is not None:
                 wanted.submission_keys.add(arrival.key)
         return wanted
@@ -142,49 +164,54 @@ class Batch:
             # The platform retried a delivery we already hold.
             knock_id, known_state, reason = state.submissions[arrival.key]
             return Outcome(knock_id, known_state, reason, created=False)
-        facts = _facts(state, arrival, self.rules)
+        rules = self._rules(arrival.door)
+        facts = _facts(state, arrival, rules)
         verdict = decide(facts)
         actor = Actor.form(arrival.caller.platform)
         history = [HistoryLine(Event.RECEIVED, actor)]
         history += [HistoryLine(event, actor, detail) for event, detail in verdict.history]
         # A caller told to fix the id or to slow down gets no status link to follow.
         page = None if verdict.problem or verdict.answered else arrival.page
-        state.add_knock(_new_knock(verdict, arrival), history, self._job_for(verdict), page)
-        _count(state, arrival, facts, verdict, self.rules)
+        job = _job_for(verdict, rules)
+        state.add_knock(_new_knock(verdict, arrival), history, job, page)
+        _count(state, arrival, facts, verdict, rules)
         reason = verdict.reason.value if verdict.reason else None
         return Outcome(
             arrival.knock_id, verdict.state, reason, True, verdict.problem, verdict.retry_after
         )
 
-    def _job_for(self, verdict: Verdict) -> JobKind | None:
-        if verdict.state is State.QUEUED:
-            return JobKind.INVITE
-        return self.rules.review_job(verdict.reason) if verdict.state is State.REVIEW else None
+
+def _job_for(verdict: Verdict, rules: Rules) -> JobKind | None:
+    if verdict.state is State.QUEUED:
+        return JobKind.INVITE
+    return rules.review_job(verdict.reason) if verdict.state is State.REVIEW else None
 
 
 @dataclass(frozen=True)
 class Release:
-    """Queue deferred knocks, oldest first, as the global window makes room."""
+    """Queue a door's deferred knocks, oldest first, as its global window makes room."""
 
     rules: Rules
     values: tuple[str, ...] = ()
 
     def wanted(self, state: AdmissionState) -> Wanted:
-        """The global window, and as many of the oldest deferred knocks as it could take."""
+        """The door's global window, and as many of its oldest deferred knocks as it could take."""
         since = state.now - self.rules.spam_window_seconds
         return Wanted(
-            windows={("admitted", EVERYONE, since)},
+            windows={("admitted", self.rules.scoped(EVERYONE), since)},
             oldest_deferred=self.rules.max_requests_per_window,
+            deferred_door=self.rules.door,
         )
 
     def decide(self, state: AdmissionState) -> int:
         """Release what fits; return how many."""
-        admitted, _ = state.count("admitted", EVERYONE)
+        everyone = self.rules.scoped(EVERYONE)
+        admitted, _ = state.count("admitted", everyone)
         room = max(0, self.rules.max_requests_per_window - admitted)
         released = state.oldest_deferred[:room]
         for knock_id in released:
             state.release(knock_id)
-        state.add_hits([("admitted", EVERYONE)] * len(released))
+        state.add_hits([("admitted", everyone)] * len(released))
         return len(released)
 
 
@@ -239,19 +266,24 @@ class WaveReport:
 
 @dataclass(frozen=True)
 class ReadWave:
-    """Read the join-wave breaker."""
+    """Read a door's join-wave breaker."""
 
     rules: Rules
-    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The door's wave values."""
+        return self.rules.wave_keys
 
     def wanted(self, state: AdmissionState) -> Wanted:
         """The wave's window."""
-        return Wanted(windows={("wave", EVERYONE, _wave_since(state, self.rules))})
+        since = _wave_since(state, self.rules)
+        return Wanted(windows={("wave", self.rules.scoped(EVERYONE), since)})
 
     def decide(self, state: AdmissionState) -> WaveReport:
         """Describe the breaker."""
-        count, _ = state.count("wave", EVERYONE)
-        stored = state.values[WAVE_TRIPPED]
+        count, _ = state.count("wave", self.rules.scoped(EVERYONE))
+        stored = state.values[self.rules.wave_keys[1]]
         tripped_at = float(stored) if stored else None
         tripped = tripped_at is not None and state.now - tripped_at < self.rules.join_wave_cooldown
         return WaveReport(tripped, tripped_at if tripped else None, count)
@@ -259,9 +291,14 @@ class ReadWave:
 
 @dataclass(frozen=True)
 class ResetWave:
-    """Close the breaker; knocks before now no longer count toward a wave."""
+    """Close a door's breaker; knocks before now no longer count toward a wave there."""
 
-    values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
+    door: str = DEFAULT_DOOR
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The door's wave values."""
+        return _wave_keys(self.door)
 
     def wanted(self, state: AdmissionState) -> Wanted:
         """Nothing beyond the wave's values."""
@@ -269,12 +306,19 @@ class ResetWave:
 
     def decide(self, state: AdmissionState) -> None:
         """Reset."""
-        state.set_value(WAVE_TRIPPED, None)
-        state.set_value(WAVE_RESET, str(state.now))
+        reset, tripped = _wave_keys(self.door)
+        state.set_value(tripped, None)
+        state.set_value(reset, str(state.now))
+
+
+def _wave_keys(door: str) -> tuple[str, str]:
+    if door == DEFAULT_DOOR:
+        return (WAVE_RESET, WAVE_TRIPPED)
+    return (f"{WAVE_RESET}.{door}", f"{WAVE_TRIPPED}.{door}")
 
 
 def _wave_since(state: AdmissionState, rules: Rules) -> float:
-    reset = state.values.get(WAVE_RESET)
+    reset = state.values.get(rules.wave_keys[0])
     return max(state.now - rules.join_wave_window, float(reset) if reset else 0.0)
 
 
@@ -284,9 +328,9 @@ def _person_subjects(arrival: Arrival, rules: Rules) -> list[tuple[str, str, lim
     if identity.problem is not None:
         return []
     return [
-        ("user", identity.user_id, rules.limit_per_user),
-        ("server", mxid.server_name(identity.user_id), rules.limit_per_server),
-        ("form", arrival.caller.platform, rules.limit_per_form),
+        ("user", rules.scoped(identity.user_id), rules.limit_per_user),
+        ("server", rules.scoped(mxid.server_name(identity.user_id)), rules.limit_per_server),
+        ("form", rules.scoped(arrival.caller.platform), rules.limit_per_form),
     ]
 
 
@@ -305,10 +349,10 @@ def _windows(arrival: Arrival, rules: Rules, now: float, wave_since: float) -> l
     ]
     address = _address(arrival)
     if address is not None and rules.limit_per_ip is not None:
-        limited.append(("ip", address, now - rules.limit_per_ip.seconds))
+        limited.append(("ip", rules.scoped(address), now - rules.limit_per_ip.seconds))
     return limited + [
-        ("wave", EVERYONE, wave_since),
-        ("admitted", EVERYONE, now - rules.spam_window_seconds),
+        ("wave", rules.scoped(EVERYONE), wave_since),
+        ("admitted", rules.scoped(EVERYONE), now - rules.spam_window_seconds),
     ]
 
 
@@ -334,7 +378,7 @@ def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
     if address is not None:
         address_locked = limits.locked_for(state.strikes[f"ip:{address}"], now)
         if rules.limit_per_ip is not None:
-            count, oldest = state.count("ip", address)
+            count, oldest = state.count("ip", rules.scoped(address))
             address_over = limits.over_limit(count, rules.limit_per_ip)
             address_retry = limits.window_retry_after(oldest, rules.limit_per_ip, now)
     person = _person(arrival)
@@ -342,7 +386,8 @@ def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
         identity=identity,
         block=arrival.block,
         honeypot=arrival.honeypot,
-        waiting_already=identity.problem is None and identity.user_id in state.waiting,
+        waiting_already=identity.problem is None
+        and (identity.user_id, arrival.door) in state.waiting,
         address_locked_for=address_locked,
         address_over=address_over,
         address_retry_after=address_retry,
@@ -357,24 +402,26 @@ def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
         ),
         wave_tripped=_wave(state, rules),
         repair_action=rules.repair_action,
-        window_full=state.count("admitted", EVERYONE)[0] >= rules.max_requests_per_window,
+        window_full=state.count("admitted", rules.scoped(EVERYONE))[0]
+        >= rules.max_requests_per_window,
         backlog=state.deferred,
         max_deferred=rules.max_deferred,
     )
 
 
 def _wave(state: AdmissionState, rules: Rules) -> bool:
-    stored = state.values[WAVE_TRIPPED]
+    tripped_key = rules.wave_keys[1]
+    stored = state.values[tripped_key]
     tripped_at = float(stored) if stored else None
     tripped = limits.wave_tripped(
         tripped_at,
-        state.count("wave", EVERYONE)[0] + 1,  # this knock arrives too
+        state.count("wave", rules.scoped(EVERYONE))[0] + 1,  # this knock arrives too
         rules.join_wave_threshold,
         rules.join_wave_cooldown,
         state.now,
     )
     if tripped != tripped_at:
-        state.set_value(WAVE_TRIPPED, None if tripped is None else str(tripped))
+        state.set_value(tripped_key, None if tripped is None else str(tripped))
     return tripped is not None
 
 
@@ -386,12 +433,12 @@ def _count(
     hits: list[tuple[str, str]] = []
     address = _address(arrival)
     if address is not None:  # every post a per-address caller makes counts for its address
-        hits.append(("ip", address))
+        hits.append(("ip", rules.scoped(address)))
     if facts.honeypot is None and not facts.waiting_already:
         hits += [(scope, subject) for scope, subject, _ in _person_subjects(arrival, rules)]
-        hits.append(("wave", EVERYONE))
+        hits.append(("wave", rules.scoped(EVERYONE)))
         if verdict.state is State.QUEUED:
-            hits.append(("admitted", EVERYONE))
+            hits.append(("admitted", rules.scoped(EVERYONE)))
     state.add_hits(hits)
     person = _person(arrival)
     if verdict.strike_person and person is not None:

@@ -30,9 +30,10 @@ class Wanted:
 
     windows: set[Window] = field(default_factory=set)
     strike_subjects: set[str] = field(default_factory=set)  # `user:<id>` or `ip:<hash>`
-    users: set[str] = field(default_factory=set)  # whose waiting knocks matter
+    users: set[tuple[str, str]] = field(default_factory=set)  # (user, door): waiting knocks
     submission_keys: set[str] = field(default_factory=set)
     oldest_deferred: int = 0  # how many of the oldest deferred knocks to read
+    deferred_door: str | None = None  # ... of this door (None: of any)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class AdmissionState:
     # (scope, subject) -> hits in its window and the oldest; a batch has one start per scope.
     hits: dict[tuple[str, str], tuple[int, float | None]] = field(default_factory=dict)
     strikes: dict[str, Strikes | None] = field(default_factory=dict)
-    waiting: set[str] = field(default_factory=set)  # people with a knock nobody has acted on
+    # (person, door): people with a knock nobody has acted on, at a door
+    waiting: set[tuple[str, str]] = field(default_factory=set)
     deferred: int = 0
     oldest_deferred: list[str] = field(default_factory=list)  # knock ids, in arrival order
     values: dict[str, str | None] = field(default_factory=dict)
@@ -125,7 +127,7 @@ class AdmissionState:
         if new.submission_key is not None:
             self.submissions[new.submission_key] = (new.knock_id, new.state, new.reason)
         if new.state in WAITING:
-            self.waiting.add(new.user_id)
+            self.waiting.add((new.user_id, new.door))
         if new.state is State.DEFERRED:
             self.deferred += 1
 

@@ -59,10 +59,11 @@ def _load(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
     _load_strikes(conn, state, wanted.strike_subjects)
     k = knocks.c
     if wanted.users:
+        people = sorted({user_id for user_id, _ in wanted.users})
         query = (
-            select(k.user_id).where(k.user_id.in_(sorted(wanted.users)), k.state.in_(_WAITING))
+            select(k.user_id, k.door).where(k.user_id.in_(people), k.state.in_(_WAITING))
         ).distinct()
-        state.waiting.update(row.user_id for row in conn.execute(query))
+        state.waiting.update((row.user_id, row.door) for row in conn.execute(query))
     if wanted.submission_keys:
         query = select(k.submission_key, k.knock_id, k.state, k.reason).where(
             k.submission_key.in_(sorted(wanted.submission_keys))
@@ -72,9 +73,10 @@ def _load(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
     deferred = k.state == State.DEFERRED.value
     state.deferred = int(conn.execute(select(func.count()).where(deferred)).scalar_one())
     if wanted.oldest_deferred:
+        door = [] if wanted.deferred_door is None else [k.door == wanted.deferred_door]
         query = (
             select(k.knock_id)
-            .where(deferred)
+            .where(deferred, *door)
             .order_by(k.received_at, k.knock_id)
             .limit(wanted.oldest_deferred)
         )

@@ -111,7 +111,7 @@ class Duties:
             erased = await self.store.purge_closed(now - settings.retention)
             if erased:
                 log.info("Erased %d closed knocks older than RETENTION", erased)
-            await self.store.forget_hits(now - self.intake.rules.longest_window())
+            await self.store.forget_hits(now - self.intake.longest_window())
             await self.store.pages.forget(now, checked_before=now - settings.retention)
             await self.store.profiles.forget(fetched_before=now - settings.retention)
             await self.store.console.forget_sessions(now)

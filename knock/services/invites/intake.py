@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from knock.clock import Clock
@@ -34,6 +35,7 @@ from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind, Submission
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import State
+from knock.doors import Door, default_door
 from knock.services.blocklist.index import Blocklist
 from knock.services.errors import Unavailable, unavailable_errors
 from knock.services.homeserver.account import BotAccount
@@ -73,6 +75,7 @@ class Intake:
         account: BotAccount,
         ip_key: bytes,
         wakeup: Wakeup,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -81,7 +84,12 @@ class Intake:
         self.account = account
         self.ip_key = ip_key
         self.wakeup = wakeup
-        self.rules = rules_from(settings)
+        self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
+        # Each door's windows, join wave and global window, by its own settings.
+        self.rules_by_door = {
+            name: rules_from(door.settings, door=name) for name, door in self.doors.items()
+        }
+        self.rules = self.rules_by_door[DEFAULT_DOOR]
         self._arrived: list[_Waiting] = []  # deliveries waiting for admission, in arrival order
         self._committer: asyncio.Task[None] | None = None
 
@@ -98,19 +106,23 @@ class Intake:
         client_ip: str | None,
         kind: CallerKind = CallerKind.SERVER_TO_SERVER,
         page: StatusLink | None = None,
+        door: str = DEFAULT_DOOR,
     ) -> Outcome:
         """Run admission's checks and commit the knock, with its invite job when it may go ahead.
 
         `kind` says who delivered it: a per-address caller's address is limited and backed
         off; a server-to-server caller's (a platform's, Matrix itself) never is. `page` is the
-        knock page's status link, stored with the knock.
+        knock page's status link, stored with the knock; `door` the way in it came through (a
+        knock page's is its page's).
 
         Knocks arriving together are decided and committed together, in arrival order (group
         commit): each caller still returns only after its knock is committed. Raise
         `Unavailable` when the database cannot take it now (nothing was committed).
         """
         waiting = _Waiting(
-            self._arrival(submission, requested, client_ip, kind, page),
+            self._arrival(
+                submission, requested, client_ip, kind, page, page.door if page else door
+            ),
             asyncio.get_running_loop().create_future(),
         )
         self._arrived.append(waiting)
@@ -126,8 +138,10 @@ class Intake:
         client_ip: str | None,
         kind: CallerKind,
         page: StatusLink | None,
+        door: str,
     ) -> Arrival:
         key = submission_key(submission, kind)
+        settings = self._door_settings(door)
         identity = read_id(requested, self.account.default_server())
         return Arrival(
             knock_id=uuid.uuid4().hex[:20],
@@ -135,15 +149,21 @@ class Intake:
             key=key,
             caller=Caller(submission.platform, kind, self.hash_address(client_ip)),
             identity=identity,
-            honeypot=limits.honeypot_filled(
-                submission.field_values(), self.settings.honeypot_fields
-            ),
+            honeypot=limits.honeypot_filled(submission.field_values(), settings.honeypot_fields),
             block=self._block_check(identity, requested),
             answers=self._answers(submission),
             # Only an id that is valid can be looked up on its homeserver.
             page=page and replace(page, check_account=identity.problem is None),
-            door=page.door if page else DEFAULT_DOOR,
+            door=door,
         )
+
+    def _door_settings(self, door: str) -> Settings:
+        found = self.doors.get(door)
+        return self.settings if found is None else found.settings
+
+    def longest_window(self) -> float:
+        """The longest time any door's admission window looks back (older counts can go)."""
+        return max(rules.longest_window() for rules in self.rules_by_door.values())
 
     def _block_check(self, identity: IdResult, requested: str) -> Decision:
         """Match the id (as a repair makes it) and the text as typed against the block-list.
@@ -164,7 +184,7 @@ class Intake:
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         try:
-            work = Batch(tuple(waiting.arrival for waiting in batch), self.rules)
+            work = Batch(tuple(waiting.arrival for waiting in batch), self.rules_by_door)
             outcomes = await self.store.admit(work, self.clock.now())
         except unavailable_errors() as exc:
             # Nothing was committed; every caller hears "retry later".
@@ -204,8 +224,11 @@ class Intake:
         await self.store.admit(ResetWave(), self.clock.now())
 
     async def release_deferred(self) -> int:
-        """Queue deferred knocks, oldest first, as the global window makes room; return how many."""
-        released = await self.store.admit(Release(self.rules), self.clock.now())
+        """Queue deferred knocks, oldest first, as each door's global window makes room; return
+        how many."""
+        released = 0
+        for rules in self.rules_by_door.values():
+            released += await self.store.admit(Release(rules), self.clock.now())
         if released:
             self.wakeup.job_added()
         return released
@@ -256,8 +279,8 @@ def submission_key(submission: Submission, kind: CallerKind) -> str | None:
     return f"per-address:{key}" if kind is CallerKind.PER_ADDRESS else key
 
 
-def rules_from(settings: Settings) -> Rules:
-    """Admission's rules, as the settings give them."""
+def rules_from(settings: Settings, door: str = DEFAULT_DOOR) -> Rules:
+    """Admission's rules at a door, as its settings give them."""
     return Rules(
         limit_per_user=settings.limit_per_user,
         limit_per_ip=settings.limit_per_ip,
@@ -277,6 +300,7 @@ def rules_from(settings: Settings) -> Rules:
         max_deferred=settings.max_deferred,
         repair_action=settings.repair_action,
         announce_reviews=settings.moderation_room_id is not None,
+        door=door,
     )
 
 
