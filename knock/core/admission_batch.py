@@ -13,7 +13,7 @@ from knock.core.admission import Facts, IdResult, Verdict, decide
 from knock.core.admission_state import AdmissionState, StatusLink, Wanted, Window
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind
-from knock.core.history import Actor, HistoryLine
+from knock.core.history import Actor, Change, HistoryLine, ModeratorAction
 from knock.core.jobs import JobKind
 from knock.core.knocks import DEFAULT_DOOR, NewKnock
 from knock.core.lifecycle import Event, Reason, State
@@ -259,8 +259,12 @@ class ReadWave:
 
 @dataclass(frozen=True)
 class ResetWave:
-    """Close the breaker; knocks before now no longer count toward a wave."""
+    """Close the breaker; knocks before now no longer count toward a wave.
 
+    The moderator who reset it is logged with the reset, in its transaction.
+    """
+
+    actor: Actor
     values: tuple[str, ...] = (WAVE_RESET, WAVE_TRIPPED)
 
     def wanted(self, state: AdmissionState) -> Wanted:
@@ -271,6 +275,7 @@ class ResetWave:
         """Reset."""
         state.set_value(WAVE_TRIPPED, None)
         state.set_value(WAVE_RESET, str(state.now))
+        state.log(ModeratorAction(Change.RESET_JOIN_WAVE, self.actor))
 
 
 def _wave_since(state: AdmissionState, rules: Rules) -> float:

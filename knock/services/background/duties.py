@@ -113,6 +113,7 @@ class Duties:
             await self.store.forget_hits(now - self.intake.rules.longest_window())
             await self.store.pages.forget(now, checked_before=now - settings.retention)
             await self.store.profiles.forget(fetched_before=now - settings.retention)
+            await self.store.audit.forget(before=now - settings.retention)
             await self.store.console.forget_sessions(now)
 
     async def _homeserver_duties(self, now: float) -> None:
