@@ -309,11 +309,12 @@ def _unallow(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.blocklist.index import BadPattern
 
     assert settings is not None
+    actor = cli_actor()
 
     async def run() -> int:
         async with stored_blocklist(settings, SystemClock()) as blocklist:
             try:
-                removed = await blocklist.remove(args.pattern, allow=True)
+                removed = await blocklist.remove(args.pattern, allow=True, by=actor)
             except BadPattern as exc:
                 print(f"knock: {exc}", file=sys.stderr)
                 return 2

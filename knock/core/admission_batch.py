@@ -14,7 +14,7 @@ from knock.core.admission import Facts, IdResult, Verdict, decide
 from knock.core.admission_state import AdmissionState, StatusLink, Wanted, Window
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind
-from knock.core.history import Actor, HistoryLine
+from knock.core.history import Actor, Change, HistoryLine, ModeratorAction
 from knock.core.jobs import JobKind
 from knock.core.knocks import DEFAULT_DOOR, NewKnock
 from knock.core.lifecycle import Event, Reason, State
@@ -291,8 +291,12 @@ class ReadWave:
 
 @dataclass(frozen=True)
 class ResetWave:
-    """Close a door's breaker; knocks before now no longer count toward a wave there."""
+    """Close a door's breaker; knocks before now no longer count toward a wave there.
 
+    The moderator who reset it is logged with the reset, in its transaction.
+    """
+
+    actor: Actor
     door: str = DEFAULT_DOOR
 
     @property
@@ -309,6 +313,7 @@ class ResetWave:
         reset, tripped = _wave_keys(self.door)
         state.set_value(tripped, None)
         state.set_value(reset, str(state.now))
+        state.log(ModeratorAction(Change.RESET_JOIN_WAVE, self.actor, door=self.door))
 
 
 def _wave_keys(door: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from knock.core import limits
-from knock.core.history import ADMISSION, HistoryLine
+from knock.core.history import ADMISSION, HistoryLine, ModeratorAction
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
 from knock.core.lifecycle import WAITING, Event, Reason, State
@@ -89,6 +89,7 @@ class AdmissionState:
     released: list[str] = field(default_factory=list)  # deferred knocks to queue now
     changed_strikes: set[str] = field(default_factory=set)
     changed_values: set[str] = field(default_factory=set)
+    actions: list[ModeratorAction] = field(default_factory=list)  # moderators' changes to log
 
     def count(self, scope: str, subject: str) -> tuple[int, float | None]:
         """Hits in a window (loaded beforehand) and the oldest of them."""
@@ -130,6 +131,10 @@ class AdmissionState:
             self.waiting.add((new.user_id, new.door))
         if new.state is State.DEFERRED:
             self.deferred += 1
+
+    def log(self, action: ModeratorAction) -> None:
+        """Log a moderator's change with the rest of the transaction."""
+        self.actions.append(action)
 
     def release(self, knock_id: str) -> None:
         """Queue a deferred knock for its invite."""

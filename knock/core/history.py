@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from knock.core.knocks import EVERY_DOOR
 from knock.core.lifecycle import Event
 
 
@@ -87,3 +88,29 @@ class HistoryEntry:
     event: str
     actor: str
     detail: str | None
+
+
+class Change(StrEnum):
+    """A moderator's change that is not about one knock (a knock's are its history lines)."""
+
+    UNBLOCK = "unblock"  # a block-list entry removed
+    UNALLOW = "unallow"  # an allow-list entry removed
+    CONFIRM_BLOCK = "confirm_block"  # a held block-list entry put in force
+    RESET_JOIN_WAVE = "reset_join_wave"  # the join-wave breaker closed
+
+
+@dataclass(frozen=True, slots=True)
+class ModeratorAction:
+    """One line of the moderators' own log: who changed what, and a note."""
+
+    change: Change
+    actor: Actor
+    target: str | None = None  # a block-list entry's pattern; None for the join wave
+    note: str | None = None
+    door: str = EVERY_DOOR  # the block-list, the allow-list and the join wave are every door's
+
+
+def entry_note(source: str, reason: str | None, *, allow: bool) -> str:
+    """Who added a block-list or allow-list entry, and why: kept when it is removed or confirmed."""
+    added = f"{'allowed' if allow else 'blocked'} by {source}"
+    return f"{added}: {reason}" if reason else added

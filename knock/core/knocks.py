@@ -8,6 +8,8 @@ from knock.core.lifecycle import State
 
 # The door of a one-room set-up (NEW_ROOM_ID), and of every knock from before doors.
 DEFAULT_DOOR = "default"
+# What a moderator's change concerns when it is every door's (the block-list, the join wave).
+EVERY_DOOR = "*"
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class Store:
         self.console = ConsoleQueries(engine, self._write)
         self.search = SearchQueries(engine)
         self.profiles = ProfileQueries(engine, self._write)
-        self.audit = AuditQueries(engine)
+        self.audit = AuditQueries(engine, self._write)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

@@ -20,10 +20,11 @@ from knock.store.schema import (
     knock_events,
     knock_pages,
     knocks,
+    moderator_actions,
     state_values,
     strikes,
 )
-from knock.store.writes import history_rows, job_row, knock_row
+from knock.store.writes import action_row, history_rows, job_row, knock_row
 
 T = TypeVar("T")
 
@@ -146,6 +147,7 @@ def _save(conn: Connection, state: AdmissionState) -> None:
         (jobs, new_jobs),
         (guard_hits, hits),
         (knock_pages, pages),
+        (moderator_actions, [action_row(action, now) for action in state.actions]),
     ):
         if rows:
             conn.execute(insert(table), rows)

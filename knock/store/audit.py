@@ -1,12 +1,16 @@
 """The console's audit: every moderator action, newest first, filtered and paged.
 
-Two tables hold what moderators did: the knocks' history (a line per event, with its actor) and
-the block-list (an entry keeps who added it, `source`, and when). Both are read as one list.
+Three tables hold what moderators did: the knocks' history (a line per event, with its actor),
+the block-list (an entry keeps who added it, `source`, and when) and the moderators' own log of
+changes that are not about one knock (unblocking, removing an allow-list entry, confirming a
+held block, resetting the join wave). They are read as one list.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,23 +22,27 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     literal,
     null,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from knock.store.schema import blocklist_entries, knock_events, knocks
+from knock.core.knocks import EVERY_DOOR
+from knock.store.schema import blocklist_entries, knock_events, knocks, moderator_actions
 from knock.store.search import ESCAPE, contains
 
 # The actor kinds that are moderators (knock.core.history.ActorKind), as stored: "kind[:name]".
 MODERATOR_KINDS = ("api", "console", "cli", "matrix")
 MODERATOR_ORIGIN = "moderator"  # block-list entries a moderator added (not a policy room's)
 BLOCK, ALLOW = "block", "allow"  # the actions a block-list entry stands for
-ID_WIDTH = 10**12  # added to an event's id in its key: 13 digits for every id below 9e12
-MAX_KEY = 1200  # a cursor's key is an event id or a block-list pattern (at most 512 characters)
+ID_WIDTH = 10**12  # added to a row's id in its key: 13 digits for every id below 9e12
+MAX_KEY = 1200  # a cursor's key is a row's id or a block-list pattern (at most 512 characters)
+
+Writer = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,9 @@ class AuditFilter:
     """Which actions to list; every field left None lets every action through."""
 
     actor: str | None = None  # in the actor, any case ("console", "api:admin", "@mod:hs")
-    action: str | None = None  # the event exactly ("approved"), or "block" / "allow"
-    door: str | None = None  # knocks through this door (block-list entries are every door's)
+    action: str | None = None  # the event exactly ("approved"), "block" / "allow", or a Change
+    # Knocks through this door, and changes about it (the block-list's are every door's).
+    door: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,13 @@ class AuditRow:
     """One moderator action."""
 
     at: float
-    key: str  # "e<10**12 + id>" for a history line, "b<allow>:<pattern>" for a block-list entry
+    # "e<10**12 + id>" for a history line, "b<allow>:<pattern>" for a block-list entry,
+    # "a<10**12 + id>" for a line of the moderators' log
+    key: str
     action: str
     actor: str
-    target: str  # the knock's Matrix ID, or the block-list entry's pattern
-    knock_id: str | None  # None for a block-list entry
+    target: str | None  # the knock's Matrix ID, an entry's pattern; None for the join wave
+    knock_id: str | None  # None but for a history line
     detail: str | None
 
 
@@ -96,8 +107,9 @@ def is_moderator(actor: ColumnElement[str]) -> ColumnElement[bool]:
 class AuditQueries:
     """Named queries for the console's audit page."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write: Writer) -> None:
         self.engine = engine
+        self._write = write
 
     async def actions(
         self,
@@ -111,9 +123,9 @@ class AuditQueries:
 
         `newer_than` reads back towards newer actions (still returned newest first).
         """
-        both = _both(wanted.door).subquery("audit")
-        c = both.c
-        query = select(both)
+        every = _every(wanted.door).subquery("audit")
+        c = every.c
+        query = select(every)
         if wanted.actor:
             query = query.where(c.actor.ilike(contains(wanted.actor), escape=ESCAPE))
         if wanted.action:
@@ -136,7 +148,7 @@ class AuditQueries:
                 key=str(row["key"]),
                 action=str(row["action"]),
                 actor=str(row["actor"]),
-                target=str(row["target"]),
+                target=row["target"],
                 knock_id=row["knock_id"],
                 detail=row["detail"],
             )
@@ -145,21 +157,31 @@ class AuditQueries:
         return found[::-1] if newer_than is not None else found
 
     async def actors(self, door: str | None = None) -> list[str]:
-        """Every moderator who acted (through that door's knocks, and on the block-list)."""
-        both = _both(door).subquery("audit")
-        query = select(both.c.actor).distinct().order_by(both.c.actor)
+        """Every moderator who acted (through that door's knocks, on the block-list, ...)."""
+        every = _every(door).subquery("audit")
+        query = select(every.c.actor).distinct().order_by(every.c.actor)
         async with self.engine.connect() as conn:
             return [str(actor) for actor in (await conn.execute(query)).scalars()]
 
+    async def forget(self, before: float) -> int:
+        """Erase the moderators' log older than `before` (RETENTION); return how many lines.
 
-def _both(door: str | None) -> CompoundSelect[Any]:
-    """Moderators' history lines and block-list entries, as one select of the same columns."""
-    e, k, b = knock_events.c, knocks.c, blocklist_entries.c
+        A knock's history goes with the knock, and a block-list entry's addition with the entry.
+        """
+        async with self._write() as conn:
+            gone = await conn.execute(
+                delete(moderator_actions).where(moderator_actions.c.at < before)
+            )
+            return int(gone.rowcount)
+
+
+def _every(door: str | None) -> CompoundSelect[Any]:
+    """Moderators' history lines, block-list entries and log, as one select of the same columns."""
+    e, k, b, m = knock_events.c, knocks.c, blocklist_entries.c, moderator_actions.c
     lines = (
         select(
             e.at.label("at"),
-            # Fixed-width digits, so that the text orders as the ids do.
-            (literal("e") + cast(cast(e.id, BigInteger) + ID_WIDTH, Text)).label("key"),
+            _key("e", e.id),
             e.event.label("action"),
             e.actor.label("actor"),
             k.user_id.label("target"),
@@ -182,4 +204,20 @@ def _both(door: str | None) -> CompoundSelect[Any]:
         cast(null(), Text).label("knock_id"),
         b.reason.label("detail"),
     ).where(b.origin == MODERATOR_ORIGIN, is_moderator(b.source))
-    return union_all(lines, entries)
+    changes = select(
+        m.at.label("at"),
+        _key("a", m.id),
+        m.action.label("action"),
+        m.actor.label("actor"),
+        m.target.label("target"),
+        cast(null(), Text).label("knock_id"),
+        m.note.label("detail"),
+    ).where(is_moderator(m.actor))
+    if door is not None:
+        changes = changes.where(m.door.in_([door, EVERY_DOOR]))
+    return union_all(lines, entries, changes)
+
+
+def _key(prefix: str, row_id: ColumnElement[int]) -> ColumnElement[str]:
+    """A row's key: the prefix, then fixed-width digits, so that the text orders as ids do."""
+    return (literal(prefix) + cast(cast(row_id, BigInteger) + ID_WIDTH, Text)).label("key")

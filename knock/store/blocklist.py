@@ -20,8 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from knock.core.history import Actor, Change, ModeratorAction, entry_note
 from knock.store.schema import blocklist_entries, knock_bans, state_values
-from knock.store.writes import upsert
+from knock.store.writes import add_action, upsert
 
 VERSION_KEY = "blocklist.version"
 MODERATOR = "moderator"
@@ -80,18 +81,21 @@ class BlocklistQueries:
             value = (await conn.execute(query)).scalar_one_or_none()
         return int(value) if value is not None else 0
 
-    async def add(self, entry: StoredEntry) -> int:
+    async def add(self, entry: StoredEntry, *, by: Actor | None = None) -> int:
         """Add an entry, or update its reason; return the block-list version it made.
 
         A status never goes back: an entry added again as new keeps its status. An entry added
         in force (a moderator's block, confirmed or within the threshold) puts the pattern in
-        force whatever its origin.
+        force whatever its origin; when that puts a held entry in force, the moderator `by` is
+        logged as confirming it, in the same transaction.
         """
         c = blocklist_entries.c
         changes: dict[str, object] = {"reason": entry.reason, "source": entry.source}
         if entry.status == ACTIVE:
             changes["status"] = ACTIVE
         async with self._write() as conn:
+            if by is not None and entry.status == ACTIVE and not entry.allow:
+                await _log_confirmation(conn, entry, by)
             await upsert(
                 conn, blocklist_entries, _row(entry), ["pattern", "allow", "origin"], changes
             )
@@ -140,11 +144,25 @@ class BlocklistQueries:
             )
             return await _bump(conn, now) if held.rowcount else None
 
-    async def remove(self, pattern: str, allow: bool, origin: str, now: float) -> int | None:
-        """Remove an entry; return the version it made, or None when there was none."""
+    async def remove(
+        self, pattern: str, allow: bool, origin: str, now: float, *, by: Actor | None = None
+    ) -> int | None:
+        """Remove an entry; return the version it made, or None when there was none.
+
+        The moderator `by` is logged as removing it (with who added it, and why) in the same
+        transaction.
+        """
+        key = _key(pattern, allow, origin)
         async with self._write() as conn:
-            gone = await conn.execute(delete(blocklist_entries).where(_key(pattern, allow, origin)))
-            return await _bump(conn, now) if gone.rowcount else None
+            removed = (await conn.execute(select(blocklist_entries).where(key))).first()
+            gone = await conn.execute(delete(blocklist_entries).where(key))
+            if not gone.rowcount:
+                return None
+            if by is not None and removed is not None:
+                change = Change.UNALLOW if allow else Change.UNBLOCK
+                note = entry_note(removed.source, removed.reason, allow=allow)
+                await add_action(conn, ModeratorAction(change, by, pattern, note), now)
+            return await _bump(conn, now)
 
     async def with_pattern(self, pattern: str, allow: bool) -> list[StoredEntry]:
         """Return the entries of every origin with this pattern."""
@@ -194,6 +212,23 @@ class BlocklistQueries:
         """Forget a ban Knock lifted."""
         async with self._write() as conn:
             await conn.execute(delete(knock_bans).where(knock_bans.c.user_id == user_id))
+
+
+async def _log_confirmation(conn: AsyncConnection, entry: StoredEntry, by: Actor) -> None:
+    """Log `by` confirming the held entry (of any origin) with the pattern of `entry`, if any."""
+    c = blocklist_entries.c
+    query = (
+        select(c.source, c.reason)
+        .where(c.pattern == entry.pattern, c.allow == 0, c.status == HELD)
+        # A moderator's own entry first: it is the one the page shows.
+        .order_by((c.origin != MODERATOR).asc(), c.origin)
+        .limit(1)
+    )
+    held = (await conn.execute(query)).first()
+    if held is not None:
+        note = entry_note(held.source, held.reason, allow=False)
+        action = ModeratorAction(Change.CONFIRM_BLOCK, by, entry.pattern, note)
+        await add_action(conn, action, entry.added_at)
 
 
 def _key(pattern: str, allow: bool, origin: str) -> ColumnElement[bool]:

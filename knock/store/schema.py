@@ -231,6 +231,23 @@ MIGRATIONS: list[list[str]] = [
         # A moderator's sessions end together when they leave the room that makes them one.
         "CREATE INDEX console_sessions_actor ON console_sessions (actor)",
     ],
+    [
+        # 13: what moderators changed that is not about one knock (a knock's changes are its
+        # history): unblocking, removing an allow-list entry, confirming a held block, resetting
+        # the join wave. `actor` as in knock_events; `target` the entry's pattern (none for the
+        # join wave); `door` the door it concerns (a join wave is a door's), `*` for every door's
+        # (the block-list and the allow-list are). Erased after RETENTION.
+        """CREATE TABLE moderator_actions (
+            id {serial} PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            note TEXT,
+            door TEXT NOT NULL DEFAULT 'default'
+        )""",
+        "CREATE INDEX moderator_actions_at ON moderator_actions (at)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -425,4 +442,17 @@ profiles = Table(
     Column("avatar_type", Text),
     Column("fetched_at", Float, nullable=False),
     Index("profiles_fetched", "fetched_at"),
+)
+
+moderator_actions = Table(
+    "moderator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text),
+    Column("note", Text),
+    Column("door", Text, nullable=False, server_default="default"),
+    Index("moderator_actions_at", "at"),
 )

@@ -1,4 +1,5 @@
-"""Rows written by more than one transaction: a knock with its history, and jobs."""
+"""Rows written by more than one transaction: a knock with its history, jobs, and moderators'
+changes that are not about one knock."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from knock.core.history import HistoryLine
+from knock.core.history import HistoryLine, ModeratorAction
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
-from knock.store.schema import jobs, knock_events, knocks
+from knock.store.schema import jobs, knock_events, knocks, moderator_actions
 
 
 async def insert_knock(
@@ -44,6 +45,11 @@ async def add_job(conn: AsyncConnection, kind: JobKind, knock_id: str | None, no
     await conn.execute(insert(jobs).values(job_row(kind, knock_id, now)))
 
 
+async def add_action(conn: AsyncConnection, action: ModeratorAction, now: float) -> None:
+    """Log a moderator's change, in the transaction that makes it."""
+    await conn.execute(insert(moderator_actions).values(action_row(action, now)))
+
+
 def knock_row(new: NewKnock, now: float) -> dict[str, object]:
     """The knocks row of a new knock."""
     return {**new.__dict__, "state": new.state.value, "received_at": now, "updated_at": now}
@@ -63,6 +69,18 @@ def history_rows(
         }
         for line in history
     ]
+
+
+def action_row(action: ModeratorAction, now: float) -> dict[str, object]:
+    """The moderator_actions row of a moderator's change made now."""
+    return {
+        "at": now,
+        "actor": str(action.actor),
+        "action": action.change.value,
+        "target": action.target,
+        "note": action.note,
+        "door": action.door,
+    }
 
 
 def job_row(kind: JobKind, knock_id: str | None, now: float) -> dict[str, object]:

@@ -11,7 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from knock.core.admission_batch import AddKnock
 from knock.core.forms import Field, Submission
+from knock.core.history import Actor, HistoryLine
+from knock.core.knocks import NewKnock
+from knock.core.lifecycle import Event, State
 from knock.services.runtime import Runtime
 from knock.web.app import create_api
 from tests.services.conftest import BOT, ROOM
@@ -64,7 +68,12 @@ async def test_a_deny_limit_is_a_json_number(api: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["/knocks?limit=1&limit=1000", "/blocklist/check?user_id=@a:b.c&user_id=@d:e.f"]
+    "query",
+    [
+        "/knocks?limit=1&limit=1000",
+        "/knocks?reason=join_wave&reason=fuzzy_match",
+        "/blocklist/check?user_id=@a:b.c&user_id=@d:e.f",
+    ],
 )
 async def test_a_query_parameter_given_twice_is_refused(api: httpx.AsyncClient, query: str) -> None:
     answer = await api.get(query, headers=ADMIN)
@@ -163,3 +172,30 @@ async def test_answers_an_older_version_cut_mid_object_are_shown_as_they_were_ke
     assert shown["answers"] == [
         {"question": "Answers (as stored)", "answer": '{"Why do you want to join?": "I like bo'}
     ]
+
+
+async def test_knocks_are_listed_by_reason_as_the_knock_command_lists_them(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    for n, (state, reason) in enumerate(
+        [(State.REVIEW, "fuzzy_match"), (State.REVIEW, "join_wave"), (State.QUEUED, None)]
+    ):
+        user = f"@person{n}:hs.test"
+        new = NewKnock(f"k{n}", user, user, state, reason, "tally", f"s{n}", None, None)
+        received = (HistoryLine(Event.RECEIVED, Actor.form("tally")),)
+        await runtime.store.admit(AddKnock(new, received), 1000.0 + n)
+
+    fuzzy = await api.get("/knocks", headers=ADMIN, params={"reason": "fuzzy_match"})
+    both = await api.get(
+        "/knocks", headers=ADMIN, params={"reason": "join_wave", "state": "review"}
+    )
+    unknown = await api.get("/knocks", headers=ADMIN, params={"reason": "boredom"})
+    described = (await api.get("/openapi.json")).json()["paths"]["/knocks"]["get"]
+
+    assert [k["knock_id"] for k in fuzzy.json()["knocks"]] == ["k0"]
+    assert [k["knock_id"] for k in both.json()["knocks"]] == ["k1"]
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["query", "reason"]
+    [parameter] = [p for p in described["parameters"] if p["name"] == "reason"]
+    assert "Only knocks with this reason" in parameter["description"]
+    assert "fuzzy_match" in str(parameter["schema"])

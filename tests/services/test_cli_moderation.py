@@ -16,6 +16,7 @@ from knock.core.admission_batch import AddKnock
 from knock.core.history import Actor, ActorKind, HistoryLine
 from knock.core.knocks import KnockRecord, NewKnock
 from knock.core.lifecycle import Event, State
+from knock.services.console.audit import Audit, AuditFilter
 from knock.store import Store, StoredEntry
 from tests.services.fake_homeserver import BASE_URL, SERVER, FakeHomeserver
 
@@ -311,6 +312,33 @@ def test_block_records_the_shell_user_as_the_entry_source_and_the_knocks_actor(
     assert shown["entry"] == {"user_id": ALICE, "reason": "spam", "source": f"cli:{MOD}"}
     assert (Event.BLOCKED.value, f"cli:{MOD}", "spam") in actors(database, "k1")
     assert run(homeserver, capsys, "unblock", ALICE)[0] == 0
+
+
+def audit(url: str) -> list[tuple[str, str, str | None, str | None]]:
+    """The console audit's rows, newest first: (actor, action, target, note)."""
+
+    async def read(store: Store) -> list[tuple[str, str, str | None, str | None]]:
+        page = await Audit(store).actions(AuditFilter())
+        return [(row.actor, row.action, row.target, row.detail) for row in page.rows]
+
+    rows: list[tuple[str, str, str | None, str | None]] = on_store(url, read)
+    return rows
+
+
+def test_unblock_and_unallow_are_in_the_console_audit_as_the_shell_user(
+    database: str, homeserver: FakeHomeserver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(homeserver, capsys, "block", ALICE, "--reason", "spam")[0] == 0
+    assert main(["allow", BOB]) == 0
+    capsys.readouterr()
+
+    assert run(homeserver, capsys, "unblock", ALICE)[0] == 0
+    assert main(["unallow", BOB]) == 0
+
+    assert audit(database) == [
+        (f"cli:{MOD}", "unallow", BOB, f"allowed by cli:{MOD}"),
+        (f"cli:{MOD}", "unblock", ALICE, f"blocked by cli:{MOD}: spam"),
+    ]
 
 
 def test_the_actor_falls_back_to_the_uid_and_old_cli_lines_still_parse(

@@ -16,6 +16,7 @@ from knock.core.lifecycle import State
 from knock.matrix.client import HomeserverUnavailable
 from knock.services.runtime import Runtime
 from knock.store import Store
+from knock.store.audit import AuditFilter
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -173,6 +174,34 @@ async def test_block_from_a_moderator_blocks_the_person_and_closes_their_knock(
     assert replies_to(homeserver, command) == [f"Blocked {ALICE}; 1 removed or turned down."]
     assert services.blocklist.check(ALICE).verdict == "block"
     assert homeserver.calls("invite", status=None) == []
+
+
+@pytest.mark.parametrize(
+    "knock_options",
+    [{"moderation_room_id": MOD_ROOM, "block_confirm_threshold": 1}],
+    ids=["threshold_1"],
+)
+async def test_confirming_a_held_block_is_in_the_console_audit_as_the_moderator(
+    services: Runtime, homeserver: FakeHomeserver
+) -> None:
+    pattern = f"@spam-*:{SERVER}"
+    crowd = [f"@spam-{n}:{SERVER}" for n in range(2)]
+    for user in crowd:
+        homeserver.join(homeserver.add_user(user), ROOM)
+    await services.live.run_once(timeout_ms=0)
+
+    held = homeserver.send(MODERATOR, MOD_ROOM, f"!block {pattern} spam wave")
+    await services.live.run_once(timeout_ms=0)
+    confirmed = homeserver.send(MODERATOR, MOD_ROOM, f"!block {pattern} confirm")
+    await services.live.run_once(timeout_ms=0)
+    audit = await services.console_audit.actions(AuditFilter(action="confirm_block"))
+
+    assert "send !block" in replies_to(homeserver, held)[0]
+    assert replies_to(homeserver, confirmed) == [f"Blocked {pattern}; 2 removed or turned down."]
+    assert [homeserver.membership(ROOM, user) for user in crowd] == ["leave", "leave"]
+    assert [(row.actor, row.target, row.detail) for row in audit.rows] == [
+        (f"matrix:{MODERATOR}", pattern, f"blocked by matrix:{MODERATOR}: spam wave")
+    ]
 
 
 async def test_approving_someone_with_nothing_in_review_says_so(

@@ -114,6 +114,7 @@ class Duties:
             await self.store.forget_hits(now - self.intake.longest_window())
             await self.store.pages.forget(now, checked_before=now - settings.retention)
             await self.store.profiles.forget(fetched_before=now - settings.retention)
+            await self.store.audit.forget(before=now - settings.retention)
             await self.store.console.forget_sessions(now)
             await self.store.console.forget_links(now - LINKS_KEPT_FOR)
 

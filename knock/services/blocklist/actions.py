@@ -147,7 +147,7 @@ class Blocking:
             if await self.blocklist.hold(entry):
                 await self.notices.held(entry.pattern, entry.source, plan.removed, post=announce)
             raise NeedsConfirmation(plan)
-        await self.blocklist.add(entry)
+        await self.blocklist.add(entry, by=actor)
         failed = await self._act(plan, actor)
         return BlockResult(plan, failed=tuple(failed))
 
@@ -213,9 +213,12 @@ class Blocking:
             await self.matrix.kick(self.room_id, user_id, reason)
 
     async def unblock(self, pattern: str, actor: Actor) -> UnblockResult:
-        """Remove a moderator's entry and lift the bans Knock placed because of it."""
+        """Remove a moderator's entry and lift the bans Knock placed because of it.
+
+        The removal is logged with `actor` for the console's audit, in the same transaction.
+        """
         pattern = normalise_pattern(pattern)
-        if not await self.blocklist.remove(pattern):
+        if not await self.blocklist.remove(pattern, by=actor):
             raise NotBlocked(pattern)
         unbanned = []
         for user_id in await self.store.blocklist.bans_for(pattern):

@@ -10,6 +10,7 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
 from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy, covers_anyone
+from knock.core.history import Actor
 from knock.store import Store, StoredEntry
 from knock.store.blocklist import ACTIVE, MODERATOR, NEW
 
@@ -89,13 +90,16 @@ class Blocklist:
         """Build an entry from what a moderator typed, or raise BadPattern saying what is wrong."""
         return Entry(normalise_pattern(pattern), source=source, reason=reason, allow=allow)
 
-    async def add(self, entry: Entry, *, status: str = ACTIVE) -> StoredEntry:
+    async def add(
+        self, entry: Entry, *, status: str = ACTIVE, by: Actor | None = None
+    ) -> StoredEntry:
         """Store an entry made by a moderator and apply it to this process at once.
 
         `status` is ACTIVE for an entry whose removals were counted (a block, confirmed or
         within BLOCK_CONFIRM_THRESHOLD), NEW for one still to be counted (a file, an import):
         it refuses knocks at once and removes nobody until the lease holder has counted it.
-        An allow entry removes nobody and is always in force.
+        An allow entry removes nobody and is always in force. A block in force that puts a held
+        entry in force is logged as the moderator `by` confirming it.
         """
         stored = StoredEntry(
             pattern=entry.pattern,
@@ -106,7 +110,7 @@ class Blocklist:
             added_at=self.clock.now(),
             status=ACTIVE if entry.allow else status,
         )
-        self._applied(await self.store.blocklist.add(stored))
+        self._applied(await self.store.blocklist.add(stored, by=by))
         await self._reindex(entry.pattern, entry.allow)
         return stored
 
@@ -140,10 +144,15 @@ class Blocklist:
         self._applied(version)  # they were held in the index already, as new entries
         return True
 
-    async def remove(self, pattern: str, *, allow: bool = False) -> bool:
-        """Remove a moderator's entry; return False when there was none."""
+    async def remove(self, pattern: str, *, allow: bool = False, by: Actor | None) -> bool:
+        """Remove a moderator's entry; return False when there was none.
+
+        `by` is the moderator who removes it, logged for the console's audit; None when the
+        list file does.
+        """
         pattern = normalise_pattern(pattern)
-        version = await self.store.blocklist.remove(pattern, allow, MODERATOR, self.clock.now())
+        now = self.clock.now()
+        version = await self.store.blocklist.remove(pattern, allow, MODERATOR, now, by=by)
         if version is None:
             return False
         # A policy room may list the same pattern: its entry stays.

@@ -175,7 +175,8 @@ class ListFile:
         for pattern in in_file.keys() - last_written:
             await self._add(in_file[pattern])
         for pattern in last_written - in_file.keys():
-            await self.blocklist.remove(pattern, allow=self.allow)
+            # An edit of the file names no moderator (its entries' source is `file`): not logged.
+            await self.blocklist.remove(pattern, allow=self.allow, by=None)
             log.info("%s removed from %s by an edit of the file", pattern, self.path)
         return parsed
 

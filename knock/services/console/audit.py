@@ -3,23 +3,53 @@
 Moderators act through the admin API, the console, the `knock` command and the moderation room;
 each writes its actor into the knock's history (knock.core.history.ActorKind: api, console, cli,
 matrix). Adding to the block-list or the allow-list keeps who did it and when on the entry, and
-shows here as a "block" or "allow" action. Unblocking and removing an allow-list entry are not
-recorded with their actor anywhere (only Knock's log says them), so they are not listed.
+shows here as a "block" or "allow" action. Changes that are not about one knock (unblocking,
+removing an allow-list entry, confirming a held block, resetting the join wave) are logged with
+their actor as they are made (knock.core.history.Change), and erased after RETENTION.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knock.core.history import Change
 from knock.core.lifecycle import Event
 from knock.store import Store
 from knock.store.audit import ALLOW, BLOCK, AuditCursor, AuditFilter, AuditRow
 
-__all__ = ["ACTIONS", "Audit", "AuditCursor", "AuditFilter", "AuditPage", "AuditRow"]
+__all__ = ["ACTIONS", "LABELS", "Audit", "AuditCursor", "AuditFilter", "AuditPage", "AuditRow"]
 
 PAGE_SIZE = 50
-# The actions the filter offers: the knocks' events, then the block-list's additions.
-ACTIONS = (*(event.value for event in Event), BLOCK, ALLOW)
+# Every action in plain words, in the order the filter offers them: the knocks' events, then the
+# block-list's and allow-list's changes, then the join wave's.
+LABELS: dict[str, str] = {
+    Event.RECEIVED: "Received",
+    Event.REPAIRED: "Repaired the Matrix ID",
+    Event.DEFERRED: "Deferred",
+    Event.HELD_FOR_REVIEW: "Held for review",
+    Event.APPROVED: "Approved",
+    Event.DENIED: "Denied",
+    Event.QUEUED: "Queued for an invite",
+    Event.INVITED: "Invited",
+    Event.REMINDED: "Reminded",
+    Event.JOINED: "Joined",
+    Event.WELCOMED: "Welcomed",
+    Event.DECLINED: "Declined",
+    Event.EXPIRED: "Expired",
+    Event.RESCINDED: "Rescinded the invite",
+    Event.BLOCKED: "Blocked the knock",
+    Event.LEFT: "Left",
+    Event.FAILED: "Failed",
+    Event.DROPPED: "Dropped",
+    Event.REJECTED: "Rejected",
+    BLOCK: "Blocked",
+    Change.UNBLOCK: "Unblocked",
+    Change.CONFIRM_BLOCK: "Confirmed a held block",
+    ALLOW: "Added to the allow-list",
+    Change.UNALLOW: "Removed from the allow-list",
+    Change.RESET_JOIN_WAVE: "Reset the join wave",
+}
+ACTIONS = tuple(str(action) for action in LABELS)  # the values the filter takes
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from knock.core.admission_batch import (
 from knock.core.admission_state import StatusLink
 from knock.core.blocklist import Decision
 from knock.core.forms import CallerKind, Submission
+from knock.core.history import Actor
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import State
 from knock.doors import Door, default_door
@@ -219,9 +220,12 @@ class Intake:
             "cooldown_seconds": settings.join_wave_cooldown,
         }
 
-    async def reset_join_wave(self) -> None:
-        """Close the breaker; knocks before now no longer count toward a wave."""
-        await self.store.admit(ResetWave(), self.clock.now())
+    async def reset_join_wave(self, actor: Actor) -> None:
+        """Close the breaker; knocks before now no longer count toward a wave.
+
+        The reset is logged with `actor` for the console's audit, in the same transaction.
+        """
+        await self.store.admit(ResetWave(actor), self.clock.now())
 
     async def release_deferred(self) -> int:
         """Queue deferred knocks, oldest first, as each door's global window makes room; return

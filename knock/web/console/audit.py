@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
-from knock.services.console.audit import ACTIONS, AuditCursor, AuditFilter
+from knock.services.console.audit import ACTIONS, LABELS, AuditCursor, AuditFilter
 from knock.services.console.sessions import Session
 from knock.web.console.session import door_of, review_count, show, signed_in
 from knock.web.state import services_of
@@ -39,6 +39,7 @@ async def audit(request: Request) -> Response:
         "given": given,
         "problems": problems,
         "actions": ACTIONS,
+        "labels": LABELS,
         "actors": await trail.actors(door),
         "max_actor": MAX_ACTOR,
         "listing": None,

@@ -185,10 +185,11 @@ async def unallow(request: Request) -> Response:
     posted = await signed_post(request)
     if isinstance(posted, Response):
         return posted
-    _, form = posted
+    session, form = posted
     blocklist = services_of(request).blocklist
     try:
-        removed = await blocklist.remove(_field(form, "pattern")[:MAX_ID], allow=True)
+        pattern = _field(form, "pattern")[:MAX_ID]
+        removed = await blocklist.remove(pattern, allow=True, by=session.actor)
     except BadPattern:
         return _back(request, "unreadable")
     return _back(request, "unallowed" if removed else "not-allowed")

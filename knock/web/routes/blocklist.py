@@ -114,11 +114,11 @@ async def allow_user(
     responses={**ADMIN, 404: answer("The allow-list has no such entry."), **JSON_BODY},
 )
 async def unallow_user(
-    body: EntryRequest, request: Request, _: Actor = Depends(require_admin)
+    body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> Unallowed:
     """Remove an allow-list entry."""
     try:
-        removed = await services_of(request).blocklist.remove(body.user_id, allow=True)
+        removed = await services_of(request).blocklist.remove(body.user_id, allow=True, by=actor)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     if not removed:

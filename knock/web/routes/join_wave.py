@@ -22,5 +22,5 @@ async def join_wave(request: Request, _: Actor = Depends(require_admin)) -> Join
 @router.post("/join_wave/reset", responses=ADMIN)
 async def reset_join_wave(request: Request, actor: Actor = Depends(require_admin)) -> JoinWave:
     """Let knocks through again; only knocks after the reset count toward the next wave."""
-    await services_of(request).intake.reset_join_wave()
+    await services_of(request).intake.reset_join_wave(actor)
     return JoinWave.model_validate(await services_of(request).intake.join_wave_state())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from knock.core.history import Actor
-from knock.core.lifecycle import State
+from knock.core.lifecycle import Reason, State
 from knock.services.moderation.actions import NoSuchKnock, NotInReview
 from knock.web.answers import ADMIN, HOMESERVER, INVALID, JSON_BODY, Answers, answer
 from knock.web.auth import require_admin
@@ -16,7 +16,7 @@ from knock.web.views import knock_view
 
 router = APIRouter()
 
-_LIST_PARAMS = given_once("state", "user_id", "limit")
+_LIST_PARAMS = given_once("state", "reason", "user_id", "limit")
 _NO_SUCH_KNOCK: Answers = {404: answer("No knock has that id.")}
 _NOT_IN_REVIEW: Answers = {409: answer("The knock is not waiting for review (its state is given).")}
 
@@ -25,13 +25,20 @@ _NOT_IN_REVIEW: Answers = {409: answer("The knock is not waiting for review (its
 async def list_knocks(
     request: Request,
     state: State | None = None,
+    reason: Reason | None = Query(
+        default=None,
+        description="Only knocks with this reason: why one was dropped, rejected, held for "
+        "review or failed (fuzzy_match, join_wave, ...).",
+    ),
     user_id: str | None = Query(default=None, max_length=512),
     limit: int = Query(default=100, ge=1, le=1000),
     _: Actor = Depends(require_admin),
     __: None = Depends(_LIST_PARAMS),
 ) -> Knocks:
-    """List knocks, newest first: the audit log."""
-    knocks = await services_of(request).audit.knocks(state=state, user_id=user_id, limit=limit)
+    """List knocks, newest first: the audit log, narrowed by state, reason and person."""
+    wanted = None if reason is None else reason.value
+    audit = services_of(request).audit
+    knocks = await audit.knocks(state=state, user_id=user_id, reason=wanted, limit=limit)
     return Knocks(knocks=[Knock.model_validate(knock_view(k)) for k in knocks], count=len(knocks))
 
 
