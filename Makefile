@@ -34,10 +34,13 @@ proxies:
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	test -z "$$missing" || scripts/apt-install $$missing
 
-# tests/unit/test_deploy_systemd.py checks deploy/systemd with systemd-analyze (Debian: systemd).
+# tests/unit/test_deploy_systemd.py checks deploy/systemd with systemd-analyze (Debian: systemd);
+# tests/unit/test_deploy_kubernetes.py renders deploy/kubernetes with kubectl's built-in
+# kustomize (Debian: kubernetes-client).
 deploy-tools:
 	@missing=""; \
 	{ command -v systemd-analyze || test -x /usr/bin/systemd-analyze; } >/dev/null || missing="$$missing systemd"; \
+	{ command -v kubectl || test -x /usr/bin/kubectl; } >/dev/null || missing="$$missing kubernetes-client"; \
 	test -z "$$missing" || scripts/apt-install $$missing
 
 # The browser tests (tests/integration/browser) drive Debian's Chromium, never a browser that
