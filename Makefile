@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench venv clean postgres proxies browser wrk lock
+.PHONY: demo test lint bench venv clean postgres proxies deploy-tools browser wrk lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ proxies:
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	test -z "$$missing" || scripts/apt-install $$missing
 
+# tests/unit/test_deploy_systemd.py checks deploy/systemd with systemd-analyze (Debian: systemd);
+# tests/unit/test_deploy_kubernetes.py renders deploy/kubernetes with kubectl's built-in
+# kustomize (Debian: kubernetes-client).
+deploy-tools:
+	@missing=""; \
+	{ command -v systemd-analyze || test -x /usr/bin/systemd-analyze; } >/dev/null || missing="$$missing systemd"; \
+	{ command -v kubectl || test -x /usr/bin/kubectl; } >/dev/null || missing="$$missing kubernetes-client"; \
+	test -z "$$missing" || scripts/apt-install $$missing
+
 # The browser tests (tests/integration/browser) drive Debian's Chromium, never a browser that
 # Playwright would download, and check pages with axe-core, pinned by the package-lock.json there.
 # Chromium only recommends fonts-liberation (Arial's and Times' metrics): asked for by name.
@@ -54,7 +63,7 @@ $(AXE): $(BROWSER_TESTS)/package.json $(BROWSER_TESTS)/package-lock.json
 wrk:
 	@command -v wrk >/dev/null || scripts/apt-install wrk
 
-test: $(STAMP) postgres proxies browser
+test: $(STAMP) postgres proxies deploy-tools browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

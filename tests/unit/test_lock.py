@@ -2,24 +2,21 @@
 
 The lock agrees with pyproject.toml, holds no development tool, and installs with
 `--require-hashes` into a fresh virtual environment where Knock then starts. The last test uses
-the package index the environment is set up with (pip's own configuration is kept).
+the package index the environment is set up with (pip's own configuration is kept), through the
+session's `image_environment` (tests/conftest.py): the Dockerfile's own install.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-from tests.unit.test_packaging import NOT_COPIED
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements.lock"
@@ -75,12 +72,10 @@ def test_every_pin_carries_hashes_and_no_development_tool_is_locked() -> None:
 
 @pytest.mark.slow
 def test_the_lock_installs_with_require_hashes_into_a_fresh_environment_and_knock_starts(
-    tmp_path: Path,
+    image_environment: Path, tmp_path: Path
 ) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    # pip's own settings (index, mirrors, find-links) are kept; the caller's Python path is not.
+    # The environment is the Docker image's install, shared with tests/integration/test_image.py.
+    python = image_environment / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env |= {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
 
@@ -91,17 +86,12 @@ def test_the_lock_installs_with_require_hashes_into_a_fresh_environment_and_knoc
         assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
         return done
 
-    pip = (str(python), "-m", "pip")
-    run(*pip, "install", "--no-cache-dir", "--require-hashes", "-r", str(LOCK))
-    tree = tmp_path / "knock"
-    shutil.copytree(ROOT, tree, ignore=NOT_COPIED)  # no build output lands in the repository
-    run(*pip, "install", "--no-cache-dir", "--no-deps", str(tree))
-    run(*pip, "check")  # the lock holds everything Knock and its dependencies need
+    run(str(python), "-m", "pip", "check")  # the lock holds everything Knock and its deps need
 
     env["NEW_ROOM_ID"] = "!room:example.org"
     built = run(str(python), "-c", "import mknock; print(type(mknock.app).__name__)")
     missing = subprocess.run(
-        [str(venv / "bin" / "knock"), "serve"],
+        [str(image_environment / "bin" / "knock"), "serve"],
         cwd=tmp_path,
         env={k: v for k, v in env.items() if k != "NEW_ROOM_ID"},
         capture_output=True,
