@@ -85,6 +85,16 @@ def default_door(settings: Settings) -> Door:
     return Door(DEFAULT, settings)
 
 
+def door_of(doors: Mapping[str, Door], name: str) -> Door:
+    """A door by name; a door since removed from DOORS_FILE reads as the default door."""
+    return doors.get(name) or doors[DEFAULT]
+
+
+def rooms_of(doors: Mapping[str, Door]) -> dict[str, str]:
+    """Each door's room (or space), with the door it belongs to."""
+    return {door.room: name for name, door in doors.items()}
+
+
 def load_doors(settings: Settings) -> Mapping[str, Door]:
     """Every door, `default` first, then those of `DOORS_FILE` in the file's order.
 

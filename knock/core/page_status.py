@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import Reason, State
 
 
@@ -33,6 +34,7 @@ class StatusFacts:
     reason: str | None
     invited: bool  # an invite was sent at some point
     known: bool | None  # the homeserver's answer about the account; None: not asked, or no answer
+    door: str = DEFAULT_DOOR  # the door whose page made the link
 
 
 def page_state(facts: StatusFacts) -> PageState:

@@ -15,6 +15,7 @@ import httpx
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.knocks import DEFAULT_DOOR
+from knock.doors import Door, load_doors
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
@@ -69,9 +70,10 @@ class Services:
     blocklist: Blocklist
     blocking: Blocking
     intake: Intake
-    reception: Reception
+    doors: Mapping[str, Door]  # by name, `default` first
+    receptions: Mapping[str, Reception]  # each door's webhook, by door
     proofs: Proofs
-    knock_pages: Mapping[str, KnockPage]  # by door (only `default` until doors exist)
+    knock_pages: Mapping[str, KnockPage]  # each door's knock page, by door
     console: ConsoleSessions
     sign_in_links: SignInLinks
     moderators: Moderators
@@ -95,6 +97,11 @@ class Services:
     duties: Duties
 
     @property
+    def reception(self) -> Reception:
+        """The default door's webhook (`POST /invite_from_form`)."""
+        return self.receptions[DEFAULT_DOOR]
+
+    @property
     def bot_id(self) -> str:
         """The bot's Matrix ID ("" before Knock has ever signed in)."""
         return self.account.user_id
@@ -109,16 +116,27 @@ async def build_services(
 ) -> Services:
     """Build every service over an open store and a homeserver client (signed in or not yet)."""
     wakeup = Wakeup()
+    doors = load_doors(settings)
     account = BotAccount(
         await SignIn(settings, store, matrix, http, clock).known_user_id(),
         base_url=settings.matrix_base_url,
         default_server=settings.default_server_name,
     )
-    link = HomeserverLink(settings, store, matrix, http, clock, account=account, wakeup=wakeup)
+    link = HomeserverLink(
+        settings,
+        store,
+        matrix,
+        http,
+        clock,
+        account=account,
+        wakeup=wakeup,
+        door_rooms={name: door.room for name, door in doors.items()},
+    )
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()
     notices = Notices(settings, matrix, link)
-    blocking = Blocking(settings, store, matrix, clock, blocklist, account, notices)
+    rooms = [door.room for door in doors.values()]
+    blocking = Blocking(settings, store, matrix, clock, blocklist, account, notices, rooms)
     intake = Intake(
         settings,
         store,
@@ -127,6 +145,7 @@ async def build_services(
         account=account,
         ip_key=await Intake.load_ip_key(store, clock.now()),
         wakeup=wakeup,
+        doors=doors,
     )
     unsigned_knocks = await unsigned_knocks_stored(settings, store)
     proofs = Proofs(
@@ -135,10 +154,18 @@ async def build_services(
         bits=settings.knock_page_pow_bits,
         key=await Proofs.load_key(store, clock.now()),
     )
-    reception = Reception(settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks)
-    knock_pages = {DEFAULT_DOOR: KnockPage(settings, store, clock, intake, proofs)}
+    receptions = {
+        name: Reception(
+            door.settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks, door=name
+        )
+        for name, door in doors.items()
+    }
+    knock_pages = {
+        name: KnockPage(door.settings, store, clock, intake, proofs, door=name)
+        for name, door in doors.items()
+    }
     direct_chats = DirectChats(matrix, account)
-    welcomer = Welcomer(settings, store, matrix, clock, direct_chats)
+    welcomer = Welcomer(settings, store, matrix, clock, direct_chats, doors)
     follower = MembershipFollower(
         settings,
         store,
@@ -149,8 +176,11 @@ async def build_services(
         blocking=blocking,
         welcomer=welcomer,
         wakeup=wakeup,
+        doors=doors,
     )
-    moderation = Moderation(settings, store, matrix, clock, account=account, wakeup=wakeup)
+    moderation = Moderation(
+        settings, store, matrix, clock, account=account, wakeup=wakeup, doors=doors
+    )
     moderators = Moderators(settings, store, matrix, clock)
     moderation_room = None
     if settings.moderation_room_id:
@@ -165,7 +195,9 @@ async def build_services(
         settings,
         store,
         clock,
-        inviter=Inviter(settings, store, matrix, clock, blocklist, intake.rules, profile_cache),
+        inviter=Inviter(
+            settings, store, matrix, clock, blocklist, intake.rules, profile_cache, doors
+        ),
         welcomer=welcomer,
         accounts=AccountChecks(store, matrix, clock, profile_cache),
         profiles=profile_cache,
@@ -178,7 +210,7 @@ async def build_services(
         store,
         matrix,
         clock,
-        room_id=settings.new_room_id,
+        room_ids=rooms,
         follower=follower,
         moderation_room=moderation_room,
         moderators=moderators,
@@ -189,7 +221,9 @@ async def build_services(
         for path, allow in ((settings.blocklist_file, False), (settings.allowlist_file, True))
     )
     policy_rooms = PolicyRooms(settings.policy_room_ids, store, matrix, clock)
-    holds = Holds(settings, matrix, blocklist=blocklist, account=account, notices=notices)
+    holds = Holds(
+        settings, matrix, blocklist=blocklist, account=account, notices=notices, rooms=rooms
+    )
     duties = Duties(
         settings,
         store,
@@ -217,7 +251,8 @@ async def build_services(
         blocklist=blocklist,
         blocking=blocking,
         intake=intake,
-        reception=reception,
+        doors=doors,
+        receptions=receptions,
         proofs=proofs,
         knock_pages=knock_pages,
         overviews=Overviews(store, clock, intake=intake, health=health),
@@ -225,7 +260,14 @@ async def build_services(
         reviews=Reviews(settings, store, clock, moderation=moderation),
         knock_search=KnockSearch(settings, store, profiles),
         invites=invites,
-        members=Members(settings, store, matrix, account=account, profiles=profiles),
+        members=Members(
+            settings,
+            store,
+            matrix,
+            account=account,
+            profiles=profiles,
+            door_rooms=link.door_rooms,
+        ),
         console_audit=Audit(store),
         console=ConsoleSessions(
             settings,

@@ -247,11 +247,14 @@ class Store:
         """Return one knock, or None."""
         return await self._one_knock(knocks.c.knock_id == knock_id)
 
-    async def latest_knock(self, user_id: str, states: Iterable[State]) -> KnockRecord | None:
-        """Return the newest knock for a person in one of `states`."""
-        return await self._one_knock(
-            and_(knocks.c.user_id == user_id, knocks.c.state.in_([s.value for s in states]))
-        )
+    async def latest_knock(
+        self, user_id: str, states: Iterable[State], *, door: str | None = None
+    ) -> KnockRecord | None:
+        """Return the newest knock for a person in one of `states` (at one door, if given)."""
+        condition = and_(knocks.c.user_id == user_id, knocks.c.state.in_([s.value for s in states]))
+        if door is not None:
+            condition = and_(condition, knocks.c.door == door)
+        return await self._one_knock(condition)
 
     async def knocks_in(
         self, states: Iterable[State], limit: int = 1000, *, door: str | None = None
@@ -274,10 +277,13 @@ class Store:
         state: State | None = None,
         user_id: str | None = None,
         reason: str | None = None,
+        door: str | None = None,
         limit: int = 100,
     ) -> list[KnockRecord]:
-        """Return knocks newest first, optionally of one state, one person, one reason."""
+        """Return knocks newest first, optionally of one state, person, reason or door."""
         query = select(knocks).order_by(knocks.c.received_at.desc()).limit(limit)
+        if door is not None:
+            query = query.where(knocks.c.door == door)
         if state is not None:
             query = query.where(knocks.c.state == state.value)
         if user_id is not None:
@@ -416,9 +422,17 @@ class Store:
     # Jobs.
 
     async def claim_job(
-        self, worker: str, now: float, lease: float, *, kinds: Iterable[JobKind] | None = None
+        self,
+        worker: str,
+        now: float,
+        lease: float,
+        *,
+        kinds: Iterable[JobKind] | None = None,
+        held_doors: Iterable[str] = (),
     ) -> Job | None:
         """Lease the oldest due job (of `kinds`, if given) to `worker`, or None when none is due.
+
+        Invites of knocks through `held_doors` (doors whose room is not ready) wait, unclaimed.
 
         The job comes with its knock as it was before the claim. A kind that attempts an invite
         also marks the knock, in the claim's transaction (see `JobKind.attempts_invite`).
@@ -427,6 +441,10 @@ class Store:
         due = [jobs.c.run_at <= now, free]
         if kinds is not None:
             due.append(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
+        held = sorted(held_doors)
+        if held:
+            at_held = select(knocks.c.knock_id).where(knocks.c.door.in_(held))
+            due.append(or_(jobs.c.kind != JobKind.INVITE.value, jobs.c.knock_id.not_in(at_held)))
         oldest_due = (
             select(jobs.c.id)
             .where(*due)
@@ -494,11 +512,20 @@ class Store:
                 .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:500])
             )
 
-    async def next_job_at(self, kinds: Iterable[JobKind] | None = None) -> float | None:
-        """Return when the next job (of `kinds`) falls due or its lease runs out, if any."""
+    async def next_job_at(
+        self, kinds: Iterable[JobKind] | None = None, held_doors: Iterable[str] = ()
+    ) -> float | None:
+        """Return when the next job (of `kinds`, not an invite at `held_doors`) falls due or
+        its lease runs out, if any."""
         query = select(func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at)))
         if kinds is not None:
             query = query.where(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
+        held = sorted(held_doors)
+        if held:
+            at_held = select(knocks.c.knock_id).where(knocks.c.door.in_(held))
+            query = query.where(
+                or_(jobs.c.kind != JobKind.INVITE.value, jobs.c.knock_id.not_in(at_held))
+            )
         async with self.engine.connect() as conn:
             value = (await conn.execute(query)).scalar_one_or_none()
         return float(value) if value is not None else None

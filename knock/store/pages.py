@@ -27,7 +27,7 @@ class PageQueries:
         """
         k = knocks.c
         query = (
-            select(k.user_id, k.state, k.reason, k.invited_at, k.received_at)
+            select(k.user_id, k.state, k.reason, k.invited_at, k.received_at, k.door)
             .join(knock_pages, knock_pages.c.knock_id == k.knock_id)
             .where(knock_pages.c.token_hash == token_hash)
         )
@@ -37,11 +37,12 @@ class PageQueries:
                 return None
             if row.state == State.DROPPED.value:
                 # The knock it duplicated (or, backed off, the person's latest): the newest of
-                # theirs that was not dropped, made before this one.
+                # theirs at the same door that was not dropped, made before this one.
                 earlier = (
-                    select(k.user_id, k.state, k.reason, k.invited_at, k.received_at)
+                    select(k.user_id, k.state, k.reason, k.invited_at, k.received_at, k.door)
                     .where(
                         k.user_id == row.user_id,
+                        k.door == row.door,
                         k.state != State.DROPPED.value,
                         k.received_at <= row.received_at,
                     )
@@ -57,6 +58,7 @@ class PageQueries:
             reason=row.reason,
             invited=row.invited_at is not None,
             known=None if known is None else bool(known),
+            door=row.door,
         )
 
     async def record_account(self, user_id: str, known: bool | None, now: float) -> None:

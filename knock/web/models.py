@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from knock.core.blocklist.model import Rule, Verdict
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import State
 
 # Requests.
@@ -165,6 +166,7 @@ class PendingInvite(BaseModel):
     age_seconds: int
     reminder_at: int
     expires_at: int
+    door: str = Field(DEFAULT_DOOR, description="The door the knock came through.")
 
 
 class PendingInvites(BaseModel):
@@ -306,6 +308,7 @@ class Knock(BaseModel):
     state: State
     reason: str | None
     source: str
+    door: str = Field(description="The door the knock came through (`default`: NEW_ROOM_ID).")
     received_at: str
     updated_at: str
 

@@ -28,6 +28,7 @@ def knock_view(
         "state": knock.state.value,
         "reason": knock.reason,
         "source": knock.source,
+        "door": knock.door,
         "received_at": iso(knock.received_at),
         "updated_at": iso(knock.updated_at),
     }

@@ -28,6 +28,7 @@ PUBLIC = {
     ("get", "/"),
     ("get", "/readyz"),
     ("post", "/invite_from_form"),
+    ("post", "/doors/{door}/invite_from_form"),
     ("get", "/knock/{token}"),
 }
 

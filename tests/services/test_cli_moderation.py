@@ -25,7 +25,16 @@ ROOM = f"!members:{SERVER}"
 ALICE = f"@alice:{SERVER}"
 BOB = f"@bob:{SERVER}"
 MOD = "mod"  # the shell user the tests run as
-VIEW_KEYS = ["knock_id", "user_id", "state", "reason", "source", "received_at", "updated_at"]
+VIEW_KEYS = [
+    "knock_id",
+    "user_id",
+    "state",
+    "reason",
+    "source",
+    "door",
+    "received_at",
+    "updated_at",
+]
 
 
 @pytest.fixture
@@ -112,6 +121,7 @@ def test_knocks_lists_json_lines_newest_first_filtered_without_a_room_or_sign_in
         "state": "review",
         "reason": "fuzzy_match",
         "source": "tally",
+        "door": "default",
         "received_at": "1970-01-01T00:16:40Z",
         "updated_at": None,
     }

@@ -122,16 +122,18 @@ class Duties:
         settings = self.settings
         if settings.policy_room_ids and self._is_due("policy", POLICY_EVERY, now):
             await self.policy_rooms.refresh()
-        if not self.link.room_ready(settings.new_room_id):
-            return  # the room's scans wait until the bot can work there (said once by the link)
+        link = self.link
+        ready = [door for door, room in link.door_rooms.items() if link.room_ready(room)]
+        if not ready:
+            return  # the rooms' scans wait until the bot can work there (said once by the link)
         every = settings.invite_check_interval
         if every > 0 and self._is_due("invites", every, now):
-            await self.follower.check_invites()
+            await self.follower.check_invites(ready)
         # New block-list entries are counted first: each is put in force or held.
         put_in_force = await self.holds.review()
         every = settings.blocklist_scan_interval
         if every > 0 and (self._is_due("members", every, now) or put_in_force):
-            await self.follower.scan_members()
+            await self.follower.scan_members(ready)
 
     def _is_due(self, duty: str, every: float, now: float) -> bool:
         if now < self._due.get(duty, 0.0):

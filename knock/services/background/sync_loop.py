@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from knock.clock import Clock
@@ -28,10 +29,11 @@ STAND_BY = 2.0  # seconds between looks at the lease while another process leads
 READINESS_TYPES = ("m.room.power_levels", "m.room.encryption")
 
 
-def sync_filter(room_id: str, moderation_room: str | None = None) -> dict[str, Any]:
-    """Ask only for membership and power changes (and the moderation room's messages)."""
+def sync_filter(room_ids: list[str], moderation_room: str | None = None) -> dict[str, Any]:
+    """Ask only for membership and power changes in the doors' rooms (and the moderation
+    room's messages)."""
     nothing = {"not_types": ["*"]}
-    rooms = [room_id, moderation_room] if moderation_room else [room_id]
+    rooms = [*room_ids, moderation_room] if moderation_room else list(room_ids)
     types = ["m.room.member", *READINESS_TYPES]
     if moderation_room:
         types += ["m.room.message", "m.reaction"]
@@ -49,7 +51,7 @@ def sync_filter(room_id: str, moderation_room: str | None = None) -> dict[str, A
 
 
 class LiveView:
-    """Feed the room's membership changes to the follower as they happen."""
+    """Feed the doors' rooms' membership changes to the follower as they happen."""
 
     def __init__(
         self,
@@ -57,7 +59,7 @@ class LiveView:
         matrix: MatrixClient,
         clock: Clock,
         *,
-        room_id: str,
+        room_ids: list[str],
         follower: MembershipFollower,
         moderation_room: ModerationRoom | None,
         moderators: Moderators,
@@ -67,7 +69,7 @@ class LiveView:
         self.store = store
         self.matrix = matrix
         self.follower = follower
-        self.room_id = room_id
+        self.room_ids = room_ids  # every door's room, the default door's first
         self.moderation_room = moderation_room
         self.moderators = moderators
         self.link = link
@@ -96,7 +98,7 @@ class LiveView:
         # The first sync only takes a starting point: the periodic scans reconcile the past.
         moderation_room = self.moderation_room.room_id if self.moderation_room else None
         body = await self.matrix.sync(
-            since, timeout_ms if since else 0, sync_filter(self.room_id, moderation_room)
+            since, timeout_ms if since else 0, sync_filter(self.room_ids, moderation_room)
         )
         seen = 0
         joined = body.get("rooms", {}).get("join", {})
@@ -112,16 +114,19 @@ class LiveView:
             for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
                 await self._handle(moderation_room, event, self.moderation_room.handle)
         if since:
-            room = joined.get(self.room_id, {})
-            timeline = room.get("timeline", {})
-            if timeline.get("limited"):
-                log.info("The sync timeline was cut short; re-reading the room's members")
+            rooms = {room_id: joined[room_id] for room_id in self.room_ids if room_id in joined}
+            if any(room.get("timeline", {}).get("limited") for room in rooms.values()):
+                log.info("The sync timeline was cut short; re-reading the rooms' members")
                 await self.follower.check_invites()
-            events = room.get("state", {}).get("events", []) + timeline.get("events", [])
-            for event in events:
-                if event.get("type") == "m.room.member" and "state_key" in event:
-                    await self._handle(self.room_id, event, self._membership_changed)
-                    seen += 1
+            for room_id, room in rooms.items():
+                events = room.get("state", {}).get("events", [])
+                events += room.get("timeline", {}).get("events", [])
+                for event in events:
+                    if event.get("type") == "m.room.member" and "state_key" in event:
+                        await self._handle(
+                            room_id, event, partial(self._membership_changed, room_id)
+                        )
+                        seen += 1
         await self.store.set_value(SINCE_KEY, str(body["next_batch"]), self.clock.now())
         return seen
 
@@ -154,10 +159,14 @@ class LiveView:
                 room_id,
             )
 
-    async def _membership_changed(self, event: dict[str, Any]) -> None:
+    async def _membership_changed(self, room_id: str, event: dict[str, Any]) -> None:
         membership = str(event.get("content", {}).get("membership", ""))
         await self.follower.membership_changed(
-            event["state_key"], membership, str(event.get("sender", "")), event.get("event_id")
+            event["state_key"],
+            membership,
+            str(event.get("sender", "")),
+            event.get("event_id"),
+            room_id=room_id,
         )
 
 

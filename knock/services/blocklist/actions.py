@@ -52,6 +52,8 @@ class Plan:
     declined: list[str] = field(default_factory=list)  # knocks (native or Knock's) turned down
     native: list[str] = field(default_factory=list)  # the declined who knocked on Matrix itself
     knocks: list[KnockRecord] = field(default_factory=list)
+    # Where each person is acted on: (room, membership) in every door's room they are in.
+    places: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def people(self) -> int:
@@ -114,6 +116,7 @@ class Blocking:
         blocklist: Blocklist,
         account: BotAccount,
         notices: Notices,
+        rooms: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -122,7 +125,8 @@ class Blocking:
         self.blocklist = blocklist
         self.account = account
         self.notices = notices
-        self.room_id = settings.new_room_id
+        # Every door's room, the default door's first: a global entry removes from them all.
+        self.rooms = rooms or [settings.new_room_id]
 
     async def block(
         self,
@@ -155,14 +159,19 @@ class Blocking:
         """Work out, without changing anything, what blocking `entry` would do."""
         plan = Plan(entry)
         covers = self.blocklist.index.covers
-        for user_id, membership in (await self.matrix.members(self.room_id)).items():
-            if self.account.is_bot(user_id) or not covers(entry, user_id):
-                continue
-            if membership == "join":
+        for room_id in self.rooms:
+            for user_id, membership in (await self.matrix.members(room_id)).items():
+                if membership not in ("join", "invite", "knock") or self.account.is_bot(user_id):
+                    continue
+                if covers(entry, user_id):
+                    plan.places.setdefault(user_id, []).append((room_id, membership))
+        for user_id, places in plan.places.items():
+            memberships = {membership for _, membership in places}
+            if "join" in memberships:
                 plan.removed.append(user_id)
-            elif membership == "invite":
+            elif "invite" in memberships:
                 plan.rescinded.append(user_id)
-            elif membership == "knock":
+            else:
                 plan.declined.append(user_id)
                 plan.native.append(user_id)
         acted = set(plan.removed) | set(plan.rescinded) | set(plan.declined)
@@ -193,10 +202,22 @@ class Blocking:
 
     async def _remove(self, plan: Plan, user_id: str) -> None:
         # Only members are banned; an invite is revoked and a knock declined by a kick.
-        await self.remove(user_id, plan.entry.pattern, ban=user_id in plan.removed)
+        for room_id, membership in plan.places[user_id]:
+            await self._remove_from(room_id, user_id, plan.entry.pattern, ban=membership == "join")
 
     async def remove(self, user_id: str, pattern: str, *, ban: bool = True) -> None:
-        """Remove someone from the room because of a block-list entry, with `KICK_REASON`.
+        """Remove someone from every door's room they are in because of a block-list entry,
+        with `KICK_REASON` (with one door: from its room, without asking first)."""
+        if len(self.rooms) == 1:
+            await self._remove_from(self.rooms[0], user_id, pattern, ban=ban)
+            return
+        for room_id in self.rooms:
+            membership = await self.matrix.membership(room_id, user_id)
+            if membership in ("join", "invite", "knock"):
+                await self._remove_from(room_id, user_id, pattern, ban=ban and membership == "join")
+
+    async def _remove_from(self, room_id: str, user_id: str, pattern: str, *, ban: bool) -> None:
+        """Remove someone from one room, with `KICK_REASON`.
 
         With BAN_ON_BLOCK (and `ban`) they are banned, and the ban is remembered so that
         unblocking `pattern` lifts it; otherwise they are kicked, which also revokes an invite
@@ -208,9 +229,9 @@ class Blocking:
             # find it. A remembered ban that never happened is harmless: unblocking lifts only
             # bans it finds in the room.
             await self.store.blocklist.record_ban(user_id, pattern, self.clock.now())
-            await self.matrix.ban(self.room_id, user_id, reason)
+            await self.matrix.ban(room_id, user_id, reason)
         else:
-            await self.matrix.kick(self.room_id, user_id, reason)
+            await self.matrix.kick(room_id, user_id, reason)
 
     async def unblock(self, pattern: str, actor: Actor) -> UnblockResult:
         """Remove a moderator's entry and lift the bans Knock placed because of it.
@@ -222,9 +243,11 @@ class Blocking:
             raise NotBlocked(pattern)
         unbanned = []
         for user_id in await self.store.blocklist.bans_for(pattern):
-            if await self.matrix.membership(self.room_id, user_id) == "ban":
-                await self.matrix.unban(self.room_id, user_id)
-                unbanned.append(user_id)
+            for room_id in self.rooms:
+                if await self.matrix.membership(room_id, user_id) == "ban":
+                    await self.matrix.unban(room_id, user_id)
+                    if user_id not in unbanned:
+                        unbanned.append(user_id)
             await self.store.blocklist.forget_ban(user_id)
         log.info("%s unblocked %s", actor, pattern)
         return UnblockResult(pattern, tuple(unbanned))

@@ -36,20 +36,24 @@ class Holds:
         blocklist: Blocklist,
         account: BotAccount,
         notices: Notices,
+        rooms: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.matrix = matrix
         self.blocklist = blocklist
         self.account = account
         self.notices = notices
+        self.rooms = rooms or [settings.new_room_id]  # every door's room
 
     async def review(self) -> int:
         """Count the new entries; return how many were put in force."""
         new = await self.blocklist.store.blocklist.unreviewed(REVIEW_BATCH)
         if not new:
             return 0
-        joined = await self.matrix.members(self.settings.new_room_id, "join")
-        members = [user_id for user_id in joined if not self.account.is_bot(user_id)]
+        joined: set[str] = set()
+        for room_id in self.rooms:
+            joined.update(await self.matrix.members(room_id, "join"))
+        members = [user_id for user_id in sorted(joined) if not self.account.is_bot(user_id)]
         by_pattern = {stored.pattern: stored for stored in new}
         entries = [entry_of(stored) for stored in by_pattern.values()]
         if len(entries) >= _IN_A_THREAD:

@@ -69,7 +69,7 @@ class Invites:
             knock.knock_id
             for knock in await self.store.knocks_in([State.INVITED], limit=10000, door=door)
         }
-        pending = [p for p in await self.moderation.pending_invites() if p.knock_id in through]
+        pending = [p for p in await self.moderation.pending_invites(door) if p.knock_id in through]
         reminded = await self.store.search.reminded_at(p.knock_id for p in pending)
         profiles = await self.profiles.of(sorted({p.user_id for p in pending}))
         return [

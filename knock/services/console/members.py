@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from knock.config import Settings
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import State
 from knock.matrix.client import MatrixClient
 from knock.services.console.profiles import Profile, Profiles
@@ -39,23 +40,24 @@ class Members:
         *,
         account: BotAccount,
         profiles: Profiles,
+        door_rooms: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.matrix = matrix
         self.account = account
         self.profiles = profiles
-        self.room_id = settings.new_room_id
+        self.door_rooms = door_rooms or {DEFAULT_DOOR: settings.new_room_id}
 
-    async def joined(self) -> list[MemberRow]:
+    async def joined(self, door: str = DEFAULT_DOOR) -> list[MemberRow]:
         """Every joined member, those who came through a knock first (the newest first).
 
         One homeserver call per view (`joined_members`, which also gives display names): the live
         view follows membership changes but keeps no list of members, and the periodic scans
         keep none either. The knocks and profiles come from the database.
         """
-        joined = await self.matrix.joined_members(self.room_id)
+        joined = await self.matrix.joined_members(self.door_rooms[door])
         knocks: dict[str, KnockRecord] = {}
-        for knock in await self.store.knocks_in([State.JOINED], limit=MAX_KNOCKS):
+        for knock in await self.store.knocks_in([State.JOINED], limit=MAX_KNOCKS, door=door):
             knocks[knock.user_id] = knock  # oldest first: the latest joined knock wins
         profiles = await self.profiles.of(sorted(joined))
         rows = []

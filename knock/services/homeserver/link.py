@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 import httpx
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.retry import backoff_delay
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.services.homeserver.account import BotAccount
@@ -48,8 +51,11 @@ class HomeserverLink:
         *,
         account: BotAccount,
         wakeup: Wakeup,
+        door_rooms: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        # Each door's room by door, the default door's first (NEW_ROOM_ID).
+        self.door_rooms = door_rooms or {DEFAULT_DOOR: settings.new_room_id}
         self.matrix = matrix
         self.clock = clock
         self.account = account
@@ -100,7 +106,7 @@ class HomeserverLink:
 
     def watched_rooms(self) -> list[str]:
         """The rooms whose readiness Knock checks."""
-        rooms = [self.settings.new_room_id]
+        rooms = list(self.door_rooms.values())
         if self.settings.moderation_room_id:
             rooms.append(self.settings.moderation_room_id)
         return rooms
@@ -141,7 +147,10 @@ class HomeserverLink:
     async def check_rooms(self) -> None:
         """Check that the bot can do its job in every room; log what changed, in one line each."""
         bot = self.account.user_id
-        checks = {self.settings.new_room_id: check_room}
+        checks: dict[str, Callable[[MatrixClient, str, str], Awaitable[None]]] = {
+            room_id: partial(check_room, named=_named(door))
+            for door, room_id in self.door_rooms.items()
+        }
         if self.settings.moderation_room_id:
             checks[self.settings.moderation_room_id] = check_moderation_room
         for room_id, check in checks.items():
@@ -193,3 +202,8 @@ class HomeserverLink:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._recheck.wait()
+
+
+def _named(door: str) -> str:
+    """How a door's room is named in a line about it."""
+    return "NEW_ROOM_ID" if door == DEFAULT_DOOR else f"door {door}'s room"

@@ -17,8 +17,13 @@ class RoomCheckError(Exception):
     """The bot is not in the room or lacks a power it needs; the message is one line."""
 
 
-async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
-    """Raise RoomCheckError unless the bot has joined the room with invite, kick and ban power."""
+async def check_room(
+    matrix: MatrixClient, room_id: str, bot: str, named: str = "NEW_ROOM_ID"
+) -> None:
+    """Raise RoomCheckError unless the bot has joined the room with invite, kick and ban power.
+
+    `named` is how the one-line message names the room (a door's: "door book-club's room").
+    """
     try:
         membership = await matrix.membership(room_id, bot)
     except MatrixError as exc:
@@ -27,7 +32,7 @@ async def check_room(matrix: MatrixClient, room_id: str, bot: str) -> None:
         membership = None  # the homeserver hides the room from non-members
     if membership != "join":
         raise RoomCheckError(
-            f"the bot {bot} has not joined NEW_ROOM_ID {room_id}: invite it there and let it join"
+            f"the bot {bot} has not joined {named} {room_id}: invite it there and let it join"
         )
     state = state_by_key(await matrix.state(room_id))
     has = power_of(bot, state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 
 from knock.clock import Clock
@@ -12,8 +13,9 @@ from knock.core.admission_batch import Rules, Strike
 from knock.core.evidence import evidence_text
 from knock.core.history import WORKER, HistoryLine
 from knock.core.jobs import JobKind
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event, Reason, State
+from knock.doors import Door, default_door, door_of
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist
 from knock.services.homeserver.profiles import Lookup, ProfileCache, look_up
@@ -34,6 +36,7 @@ class Inviter:
         blocklist: Blocklist,
         rules: Rules,
         profiles: ProfileCache,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -42,6 +45,7 @@ class Inviter:
         self.blocklist = blocklist
         self.rules = rules
         self.profiles = profiles
+        self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
 
     async def run(self, job: Job, knock: KnockRecord) -> bool:
         """Invite a queued knock (or settle it otherwise); return whether that completed the job."""
@@ -62,7 +66,8 @@ class InviteStep:
     def __init__(self, inviter: Inviter, knock: KnockRecord, job: Job) -> None:
         self.inviter = inviter
         self.matrix = inviter.matrix
-        self.room_id = inviter.settings.new_room_id
+        self.door = door_of(inviter.doors, knock.door)
+        self.room_id = self.door.room
         self.knock = knock
         self.job = job
         self.finished = False  # the recorded outcome completed the job in its transaction
@@ -81,7 +86,7 @@ class InviteStep:
             return
         try:
             await self.matrix.invite(
-                self.room_id, self.knock.user_id, self.inviter.settings.invite_reason
+                self.room_id, self.knock.user_id, self.door.settings.invite_reason
             )
         except MatrixError as exc:
             # A 403 may mean the membership changed since we looked (joined, banned): look again.

@@ -7,14 +7,16 @@ the live view missed (for instance while Knock was down).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.forms import Field, Submission
 from knock.core.history import KNOCK, NATIVE, WATCHDOG, Actor, HistoryLine
 from knock.core.jobs import JobKind
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event, State
+from knock.doors import Door, default_door, door_of, rooms_of
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.actions import Blocking
 from knock.services.homeserver.account import BotAccount
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class MembershipFollower:
-    """React to the room's membership and to the passing of time."""
+    """React to the membership of every door's room, and to the passing of time."""
 
     def __init__(
         self,
@@ -41,6 +43,7 @@ class MembershipFollower:
         blocking: Blocking,
         welcomer: Welcomer,
         wakeup: Wakeup,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -51,40 +54,54 @@ class MembershipFollower:
         self.blocking = blocking
         self.welcomer = welcomer
         self.wakeup = wakeup
-        self.room_id = settings.new_room_id
+        self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
+        self.room_doors = rooms_of(self.doors)
+
+    def _doors(self, names: Iterable[str] | None) -> list[Door]:
+        return list(self.doors.values()) if names is None else [self.doors[n] for n in names]
+
+    def _door(self, room_id: str | None) -> Door:
+        """The door whose room a membership change happened in (None: the default door's)."""
+        return self.doors[self.room_doors.get(room_id or "", DEFAULT_DOOR)]
 
     # Live membership changes.
 
     async def membership_changed(
-        self, user_id: str, membership: str, sender: str, event_id: str | None = None
+        self,
+        user_id: str,
+        membership: str,
+        sender: str,
+        event_id: str | None = None,
+        room_id: str | None = None,
     ) -> None:
-        """Handle one membership change seen in the room."""
+        """Handle one membership change seen in a door's room (None: the default door's)."""
         if self.account.is_bot(user_id):
             return
+        door = self._door(room_id)
         if membership == "knock":
-            await self._native_knock(user_id, event_id)
+            await self._native_knock(user_id, event_id, door)
             return
         if membership in ("join", "invite") and await self._removed_if_blocked(user_id):
             return
         if membership == "join":
-            await self._joined(user_id)
+            await self._joined(user_id, door.name)
         elif membership == "leave" and sender == user_id:
-            await self._left(user_id)
+            await self._left(user_id, door.name)
 
-    async def _native_knock(self, user_id: str, event_id: str | None) -> None:
+    async def _native_knock(self, user_id: str, event_id: str | None, door: Door) -> None:
         """Treat a Matrix knock like a form's: the same checks, the same audit trail."""
         submission = Submission(
             platform=NATIVE.kind.value,
             submission_id=event_id,
             fields=(Field("Matrix ID", "user_id", None, user_id),),
         )
-        outcome = await self.intake.knock(submission, user_id, None)
+        outcome = await self.intake.knock(submission, user_id, None, door=door.name)
         if outcome.created and outcome.state in (State.REJECTED, State.DROPPED):
             # Declining a knock is a kick, with the same neutral reason as every removal.
-            await self.matrix.kick(self.room_id, user_id, self.settings.kick_reason)
+            await self.matrix.kick(door.room, user_id, self.settings.kick_reason)
 
-    async def _joined(self, user_id: str) -> None:
-        knock = await self.store.latest_knock(user_id, [State.INVITED])
+    async def _joined(self, user_id: str, door: str) -> None:
+        knock = await self.store.latest_knock(user_id, [State.INVITED], door=door)
         if knock is None:
             return
         moved = await self.store.move(
@@ -99,8 +116,8 @@ class MembershipFollower:
             self.wakeup.job_added()
             log.info("%s joined (knock %s)", user_id, knock.knock_id)
 
-    async def _left(self, user_id: str) -> None:
-        invited = await self.store.latest_knock(user_id, [State.INVITED])
+    async def _left(self, user_id: str, door: str) -> None:
+        invited = await self.store.latest_knock(user_id, [State.INVITED], door=door)
         if invited is not None:
             await self.store.move(
                 invited.knock_id,
@@ -110,7 +127,7 @@ class MembershipFollower:
                 now=self.clock.now(),
             )
             return
-        joined = await self.store.latest_knock(user_id, [State.JOINED])
+        joined = await self.store.latest_knock(user_id, [State.JOINED], door=door)
         if joined is not None:
             line = HistoryLine(Event.LEFT, Actor.matrix(user_id))
             await self.store.add_history(joined.knock_id, [line], self.clock.now())
@@ -143,23 +160,31 @@ class MembershipFollower:
 
     # Periodic scans.
 
-    async def check_invites(self) -> None:
-        """Reconcile pending invites: joins and declines missed, reminders due, invites expired."""
-        members = await self.matrix.members(self.room_id)
+    async def check_invites(self, doors: Iterable[str] | None = None) -> None:
+        """Reconcile pending invites at every door (or at `doors`, those whose room is ready):
+        joins and declines missed, reminders due, invites expired."""
+        invited = await self.store.knocks_in([State.INVITED], limit=100_000)
+        for door in self._doors(doors):
+            at_door = [knock for knock in invited if door_of(self.doors, knock.door) is door]
+            if at_door:
+                await self._check_invites(door, at_door)
+
+    async def _check_invites(self, door: Door, invited: list[KnockRecord]) -> None:
+        members = await self.matrix.members(door.room)
         now = self.clock.now()
-        for knock in await self.store.knocks_in([State.INVITED], limit=100_000):
+        for knock in invited:
             membership = members.get(knock.user_id)
             if membership == "join":
-                await self._joined(knock.user_id)
+                await self._joined(knock.user_id, knock.door)
             elif membership != "invite":
-                await self._left(knock.user_id)
+                await self._left(knock.user_id, knock.door)
             else:
-                await self._pending(knock, now)
+                await self._pending(knock, door, now)
 
-    async def _pending(self, knock: KnockRecord, now: float) -> None:
+    async def _pending(self, knock: KnockRecord, door: Door, now: float) -> None:
         sent = knock.invited_at or knock.updated_at
-        if now - sent >= self.settings.invite_ttl:
-            await self.matrix.kick(self.room_id, knock.user_id, self.settings.kick_reason)
+        if now - sent >= door.settings.invite_ttl:
+            await self.matrix.kick(door.room, knock.user_id, self.settings.kick_reason)
             await self.store.move(
                 knock.knock_id,
                 State.EXPIRED,
@@ -170,8 +195,10 @@ class MembershipFollower:
         elif now - sent >= self.settings.reminder_after:
             await self.welcomer.remind(knock)
 
-    async def scan_members(self) -> None:
-        """Remove block-listed people among members, invitees and knockers."""
-        for user_id, membership in (await self.matrix.members(self.room_id)).items():
-            if membership in ("join", "invite", "knock") and not self.account.is_bot(user_id):
-                await self._removed_if_blocked(user_id)
+    async def scan_members(self, doors: Iterable[str] | None = None) -> None:
+        """Remove block-listed people among every door's (or `doors`') members, invitees and
+        knockers."""
+        for door in self._doors(doors):
+            for user_id, membership in (await self.matrix.members(door.room)).items():
+                if membership in ("join", "invite", "knock") and not self.account.is_bot(user_id):
+                    await self._removed_if_blocked(user_id)

@@ -30,6 +30,7 @@ from knock.core.forms import (
     prove,
     require_own_signature,
 )
+from knock.core.knocks import DEFAULT_DOOR
 from knock.services.errors import Unavailable
 from knock.services.invites.intake import Intake
 from knock.services.knock_page.proof import Proofs, without_proof
@@ -110,8 +111,10 @@ class Reception:
         proofs: Proofs,
         *,
         unsigned_knocks: bool,
+        door: str = DEFAULT_DOOR,
     ) -> None:
-        self.settings = settings
+        self.settings = settings  # the door's
+        self.door = door
         self.clock = clock
         self.intake = intake
         self.proofs = proofs
@@ -160,7 +163,9 @@ class Reception:
         if requested is None or not requested.strip():
             return _error(422, NO_ID_FIELD)
         try:
-            outcome = await self.intake.knock(submission, requested, client.address, sender.kind)
+            outcome = await self.intake.knock(
+                submission, requested, client.address, sender.kind, door=self.door
+            )
         except Unavailable as exc:
             log.error(
                 "Could not commit a knock, asking the sender to retry: %s", type(exc).__name__

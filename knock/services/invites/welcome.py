@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.history import KNOCK, Actor, HistoryLine
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event
+from knock.doors import Door, default_door, door_of
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.homeserver.direct import DirectChats
 from knock.store import Store
@@ -25,20 +27,23 @@ class Welcomer:
         matrix: MatrixClient,
         clock: Clock,
         chats: DirectChats,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.matrix = matrix
         self.clock = clock
         self.chats = chats
+        self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
 
     async def welcome(self, knock: KnockRecord) -> None:
         """Welcome someone who joined, once: a retried send reuses its transaction id."""
         if await self._already(knock, Event.WELCOMED):
             return
+        door = door_of(self.doors, knock.door)
         name = await self._display_name(knock.user_id)
-        body, formatted = mention(self.settings.welcome_message, knock.user_id, name)
-        room = self.settings.new_room_id
+        body, formatted = mention(door.settings.welcome_message, knock.user_id, name)
+        room = door.welcome_room or door.room
         if self.settings.welcome_mode == "dm":
             room = await self.chats.room_with(knock.user_id)
         await self.matrix.send_message(
@@ -53,8 +58,9 @@ class Welcomer:
         """
         if await self._already(knock, Event.REMINDED):
             return False
+        door = door_of(self.doors, knock.door)
         name = await self._display_name(knock.user_id)
-        body, formatted = mention(self.settings.reminder_message, knock.user_id, name)
+        body, formatted = mention(door.settings.reminder_message, knock.user_id, name)
         room = await self.chats.room_with(knock.user_id)
         await self.matrix.send_message(
             room, body, formatted, mentions=[knock.user_id], txn_id=f"remind-{knock.knock_id}"

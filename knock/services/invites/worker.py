@@ -92,7 +92,7 @@ class Worker:
         if not kinds:
             return _IDLE_POLL
         try:
-            due = await self.store.next_job_at(kinds)
+            due = await self.store.next_job_at(kinds, self._held_doors())
         except Exception:
             return _IDLE_POLL
         if due is None:
@@ -105,7 +105,11 @@ class Worker:
         if not kinds:
             return False
         job = await self.store.claim_job(
-            self.name, self.clock.now(), self.settings.lease_ttl, kinds=kinds
+            self.name,
+            self.clock.now(),
+            self.settings.lease_ttl,
+            kinds=kinds,
+            held_doors=self._held_doors(),
         )
         if job is None:
             return False
@@ -142,12 +146,18 @@ class Worker:
         if not self.link.can_call():
             return frozenset()
         kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK}
-        if self.link.room_ready(self.settings.new_room_id):
-            kinds.add(JobKind.INVITE)
+        if len(self._held_doors()) < len(self.link.door_rooms):
+            kinds.add(JobKind.INVITE)  # some door's room is ready (the others' invites wait)
         room = self.settings.moderation_room_id
         if room is None or self.link.room_ready(room):
             kinds.add(JobKind.ANNOUNCE)
         return frozenset(kinds)
+
+    def _held_doors(self) -> list[str]:
+        """The doors whose room is not ready: their invites wait, unclaimed and uncounted."""
+        return [
+            door for door, room in self.link.door_rooms.items() if not self.link.room_ready(room)
+        ]
 
     async def _keep_leased(self, job: Job) -> None:
         """Renew the job's lease while it runs, so a slow step is not taken over by another worker.

@@ -77,6 +77,7 @@ class Status:
 
     state: PageState
     user_id: str  # the id as Knock read it (shown with `not_found`, so a typo can be seen)
+    door: str  # the door whose page made the link (its texts are shown)
 
 
 class KnockPage:
@@ -162,7 +163,7 @@ class KnockPage:
         facts = await self.store.pages.status(token_hash(token))
         if facts is None:
             return None
-        return Status(page_state(facts), facts.user_id)
+        return Status(page_state(facts), facts.user_id, facts.door)
 
     def _submission(self, fields: Mapping[str, str]) -> Submission:
         answers = [Field("Matrix ID", ID_FIELD, None, fields.get(ID_FIELD, "")[:MAX_ANSWER])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +10,9 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core.history import NATIVE, Actor, HistoryLine
 from knock.core.jobs import JobKind
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event, Reason, State
+from knock.doors import Door, default_door, door_of
 from knock.matrix.client import MatrixClient
 from knock.services.homeserver.account import BotAccount
 from knock.services.wakeup import Wakeup
@@ -55,6 +57,7 @@ class Moderation:
         *,
         account: BotAccount,
         wakeup: Wakeup,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -62,41 +65,49 @@ class Moderation:
         self.clock = clock
         self.account = account
         self.wakeup = wakeup
-        self.room_id = settings.new_room_id
+        self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
 
-    async def pending_invites(self) -> list[PendingInvite]:
-        """List Knock's invites that are still pending in the room right now."""
-        invited_now = await self.matrix.members(self.room_id, "invite")
+    def _room(self, door: str) -> str:
+        return door_of(self.doors, door).room
+
+    async def pending_invites(self, door: str = DEFAULT_DOOR) -> list[PendingInvite]:
+        """List Knock's invites at a door that are still pending in its room right now."""
+        invited_now = await self.matrix.members(self._room(door), "invite")
         now = self.clock.now()
         pending = []
-        for knock in await self.store.knocks_in([State.INVITED], limit=10000):
+        for knock in await self.store.knocks_in([State.INVITED], limit=10000, door=door):
             if knock.user_id in invited_now:
                 sent = knock.invited_at or knock.updated_at
                 pending.append(PendingInvite(knock.user_id, knock.knock_id, sent, now - sent))
         return pending
 
-    async def joined_members(self) -> list[str]:
-        """List the room's joined members."""
-        return sorted(await self.matrix.joined_members(self.room_id))
+    async def joined_members(self, door: str = DEFAULT_DOOR) -> list[str]:
+        """List a door's room's joined members."""
+        return sorted(await self.matrix.joined_members(self._room(door)))
 
-    async def room_state(self) -> list[dict[str, Any]]:
-        """Return the room's raw current state."""
-        return await self.matrix.state(self.room_id)
+    async def room_state(self, door: str = DEFAULT_DOOR) -> list[dict[str, Any]]:
+        """Return a door's room's raw current state."""
+        return await self.matrix.state(self._room(door))
 
-    async def rescind(self, user_id: str, reason: str | None, actor: Actor) -> dict[str, Any]:
+    async def rescind(
+        self, user_id: str, reason: str | None, actor: Actor, door: str | None = None
+    ) -> dict[str, Any]:
         """Revoke a pending invite, or remove the person if they already joined.
 
-        The moderator's reason stays in the audit log; the room sees the neutral `KICK_REASON`.
-        The bot's own id is refused (OwnAccount): Knock would lose the room.
+        At `door`, or (None) at the door of the person's latest open knock, else the default
+        door. The moderator's reason stays in the audit log; the room sees the neutral
+        `KICK_REASON`. The bot's own id is refused (OwnAccount): Knock would lose the room.
         """
         if self.account.is_bot(user_id):
             raise OwnAccount(user_id)
-        membership = await self.matrix.membership(self.room_id, user_id)
-        knock = await self.store.latest_knock(user_id, [State.QUEUED, State.INVITED, State.JOINED])
+        open_states = [State.QUEUED, State.INVITED, State.JOINED]
+        knock = await self.store.latest_knock(user_id, open_states, door=door)
+        room = self._room(door or (knock.door if knock else DEFAULT_DOOR))
+        membership = await self.matrix.membership(room, user_id)
         if membership not in ("invite", "join") and knock is None:
             raise NothingToRescind(user_id)
         if membership in ("invite", "join"):
-            await self.matrix.kick(self.room_id, user_id, self.settings.kick_reason)
+            await self.matrix.kick(room, user_id, self.settings.kick_reason)
         if knock is not None:
             await self.store.move(
                 knock.knock_id,
@@ -143,7 +154,7 @@ class Moderation:
             self.wakeup.job_added()
         if not approve and knock.source == NATIVE.kind.value:
             # A Matrix knock is declined in the room too (with the neutral reason).
-            await self.matrix.kick(self.room_id, knock.user_id, self.settings.kick_reason)
+            await self.matrix.kick(self._room(knock.door), knock.user_id, self.settings.kick_reason)
         updated = await self.store.get_knock(knock_id)
         assert updated is not None
         return updated

@@ -38,11 +38,12 @@ class AuditLog:
         state: State | None = None,
         user_id: str | None = None,
         reason: str | None = None,
+        door: str | None = None,
         limit: int = 100,
     ) -> list[KnockRecord]:
-        """Return knocks newest first, optionally of one state, one person or one reason."""
+        """Return knocks newest first, optionally of one state, person, reason or door."""
         return await self.store.list_knocks(
-            state=state, user_id=user_id, reason=reason, limit=limit
+            state=state, user_id=user_id, reason=reason, door=door, limit=limit
         )
 
     async def knock(self, knock_id: str) -> KnockWithHistory | None:

@@ -23,7 +23,7 @@ async def members(request: Request) -> Response:
     context: dict[str, Any] = {"current": "members", "page_door": door_of(request)}
     try:
         # Asks the homeserver for the room's members, once per view (see Members.joined).
-        context["members"] = await services_of(request).members.joined()
+        context["members"] = await services_of(request).members.joined(door_of(request))
     except caller_facing_errors():
         context["members"] = None
         return await _show(request, session, context, 503)

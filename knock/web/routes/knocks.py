@@ -16,7 +16,7 @@ from knock.web.views import knock_view
 
 router = APIRouter()
 
-_LIST_PARAMS = given_once("state", "reason", "user_id", "limit")
+_LIST_PARAMS = given_once("state", "reason", "user_id", "door", "limit")
 _NO_SUCH_KNOCK: Answers = {404: answer("No knock has that id.")}
 _NOT_IN_REVIEW: Answers = {409: answer("The knock is not waiting for review (its state is given).")}
 
@@ -31,14 +31,19 @@ async def list_knocks(
         "review or failed (fuzzy_match, join_wave, ...).",
     ),
     user_id: str | None = Query(default=None, max_length=512),
+    door: str | None = Query(
+        default=None,
+        max_length=64,
+        description="Only knocks through this door (every door's when not given).",
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
     _: Actor = Depends(require_admin),
     __: None = Depends(_LIST_PARAMS),
 ) -> Knocks:
-    """List knocks, newest first: the audit log, narrowed by state, reason and person."""
+    """List knocks, newest first: the audit log, narrowed by state, reason, person and door."""
     wanted = None if reason is None else reason.value
     audit = services_of(request).audit
-    knocks = await audit.knocks(state=state, user_id=user_id, reason=wanted, limit=limit)
+    knocks = await audit.knocks(state=state, user_id=user_id, reason=wanted, door=door, limit=limit)
     return Knocks(knocks=[Knock.model_validate(knock_view(k)) for k in knocks], count=len(knocks))
 
 

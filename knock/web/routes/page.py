@@ -1,4 +1,5 @@
-"""Knock's own knock page: `GET /knock` (the form), `POST /knock`, `/knock/<token>` (the status).
+"""Knock's own knock page: `GET /knock` (the form), `POST /knock`, `/knock/<token>` (the status);
+each other door's at `/doors/<name>/knock` (its status links are `/knock/<token>` too).
 
 Every answer is a page a person can read (or `{"state"}` for a status asked for as JSON): never
 raw JSON for a form's post, never a stack trace.
@@ -6,6 +7,7 @@ raw JSON for a form's post, never a stack trace.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -40,26 +42,54 @@ _HEADINGS = {
 _FINAL = frozenset({PageState.NOT_FOUND, PageState.JOINED, PageState.EXPIRED})
 
 
-def _page(request: Request) -> KnockPage:
-    return services_of(request).knock_pages[DEFAULT_DOOR]
+def _page(request: Request, door: str = DEFAULT_DOOR) -> KnockPage:
+    return services_of(request).knock_pages[door]
 
 
-def _urls(request: Request) -> dict[str, str]:
+def _urls(request: Request, door: str = DEFAULT_DOOR) -> dict[str, str]:
     root = request.scope.get("root_path", "").rstrip("/")
-    return {"assets": root + ASSETS, "action": root + "/knock", "form_url": root + "/knock"}
+    form = root + ("/knock" if door == DEFAULT_DOOR else f"/doors/{door}/knock")
+    return {"assets": root + ASSETS, "action": form, "form_url": form, "status": root + "/knock"}
 
 
 @router.get("/knock", include_in_schema=False)
 async def knock_form(request: Request) -> Response:
     """Show the knock page's form."""
-    page = _page(request)
-    return _form(request, page, 200)
+    return _form(request, _page(request), 200)
 
 
 @router.post("/knock", include_in_schema=False)
 async def knock_post(request: Request) -> Response:
     """Take the form: 303 to the knock's status link, or the form again saying what to fix."""
+    return await _take(request, _page(request))
+
+
+@router.get("/doors/{door}/knock", include_in_schema=False)
+async def door_knock_form(request: Request, door: str) -> Response:
+    """Show a door's knock page."""
+    page = services_of(request).knock_pages.get(door)
+    return _no_door(request) if page is None else _form(request, page, 200)
+
+
+@router.post("/doors/{door}/knock", include_in_schema=False)
+async def door_knock_post(request: Request, door: str) -> Response:
+    """Take a door's knock page's form."""
+    page = services_of(request).knock_pages.get(door)
+    return _no_door(request) if page is None else await _take(request, page)
+
+
+def _no_door(request: Request) -> Response:
     page = _page(request)
+    context = {
+        "page": page,
+        "heading": "No such page",
+        "message": "Knock has no door of that name: check the address.",
+        **_urls(request),
+    }
+    return render("problem.html", context, 404, headers=page_headers())
+
+
+async def _take(request: Request, page: KnockPage) -> Response:
     fields = await _fields(request)
     if fields is None:
         return _form(request, page, 400, notice="The form could not be read; send it again.")
@@ -71,7 +101,7 @@ async def knock_post(request: Request) -> Response:
     answer = await page.knock(post)
     if answer.answer is Answer.STATUS:
         assert answer.token is not None
-        location = _urls(request)["action"] + "/" + answer.token
+        location = _urls(request)["status"] + "/" + answer.token
         headers = page_headers(referrer="no-referrer")
         return RedirectResponse(location, status_code=303, headers=headers)
     status = _STATUS[answer.answer]
@@ -89,7 +119,12 @@ async def knock_post(request: Request) -> Response:
         Answer.NOT_HERE: "This form is not accepted from here",
         Answer.UNAVAILABLE: "Knock cannot take requests right now",
     }[answer.answer]
-    context = {"page": page, "heading": heading, "message": answer.problem, **_urls(request)}
+    context = {
+        "page": page,
+        "heading": heading,
+        "message": answer.problem,
+        **_urls(request, page.door),
+    }
     return render("problem.html", context, status, headers=headers)
 
 
@@ -132,8 +167,10 @@ async def knock_status(request: Request, token: str) -> Response:
     `received` covers everything before an invite and every refusal; `not_found` means the
     homeserver says the account does not exist; then `invited`, `joined` or `expired`.
     """
-    page = _page(request)
-    status = await page.status(token)
+    status = await _page(request).status(token)
+    page = _page(
+        request, status.door if status and status.door in _pages(request) else DEFAULT_DOOR
+    )
     wants_json = _wants_json(request)
     headers = page_headers(referrer="no-referrer")
     headers["X-Robots-Tag"] = "noindex"
@@ -149,7 +186,7 @@ async def knock_status(request: Request, token: str) -> Response:
         return render("problem.html", context, 404, headers=headers)
     if wants_json:
         return JSONResponse({"state": status.state.value}, headers=headers)
-    urls = _urls(request)
+    urls = _urls(request, page.door)
     context = {
         "page": page,
         "state": status.state.value,
@@ -158,7 +195,7 @@ async def knock_status(request: Request, token: str) -> Response:
         "user_id": status.user_id,
         "room": page.room_name or "the room",
         "invite_days": max(1, round(page.settings.invite_ttl / 86400)),
-        "self_url": urls["action"] + "/" + token,
+        "self_url": urls["status"] + "/" + token,
         **urls,
     }
     return render("status.html", context, headers=headers)
@@ -181,7 +218,7 @@ def _form(
         "notice": notice,
         "typed": fields.get("matrix_id", "")[:255],
         "answers": fields,
-        **_urls(request),
+        **_urls(request, page.door),
     }
     return render("knock.html", context, status)
 
@@ -196,6 +233,10 @@ async def _fields(request: Request) -> dict[str, str] | None:
         if isinstance(value, str):
             fields.setdefault(name, value)
     return fields
+
+
+def _pages(request: Request) -> Mapping[str, KnockPage]:
+    return services_of(request).knock_pages
 
 
 def _wants_json(request: Request) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from knock.core.knocks import DEFAULT_DOOR
 from knock.services.invites.reception import Delivery
 from knock.web.answers import RETRY_AFTER, TOO_LARGE, answer
 from knock.web.auth import holds_api_key
@@ -87,44 +88,45 @@ _FORM_BODY: dict[str, Any] = {
 }
 
 
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An event that is not a final submission.", "model": Ignored},
+    303: {
+        "description": "An HTML form's post, when FORM_REDIRECT_URL is set.",
+        "headers": {
+            "Location": {
+                "description": "FORM_REDIRECT_URL.",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    400: answer(
+        "The body is malformed (JSON that does not parse, a broken multipart body, text "
+        "that is not UTF-8) or holds text Knock cannot store (a NUL, an unpaired "
+        "surrogate)."
+    ),
+    401: answer("A missing or wrong signature or token."),
+    403: answer("A browser's post from a page whose origin is not in ALLOWED_ORIGINS."),
+    **TOO_LARGE,
+    415: answer("Not JSON, a urlencoded form or a multipart form."),
+    422: answer(
+        "No field holds a Matrix ID; or, for a browser or HTML form, the Matrix ID is not "
+        "valid (with what is wrong).",
+        FormProblem,
+    ),
+    429: answer("A browser or HTML form's address sent too much: slow down.", headers=RETRY_AFTER),
+    503: answer(
+        "The database cannot take the knock now; nothing is lost, retry later.",
+        headers=RETRY_AFTER,
+    ),
+}
+
+
 @router.post(
     "/invite_from_form",
     status_code=202,
     response_model=Accepted,
-    responses={
-        200: {"description": "An event that is not a final submission.", "model": Ignored},
-        303: {
-            "description": "An HTML form's post, when FORM_REDIRECT_URL is set.",
-            "headers": {
-                "Location": {
-                    "description": "FORM_REDIRECT_URL.",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            },
-        },
-        400: answer(
-            "The body is malformed (JSON that does not parse, a broken multipart body, text "
-            "that is not UTF-8) or holds text Knock cannot store (a NUL, an unpaired "
-            "surrogate)."
-        ),
-        401: answer("A missing or wrong signature or token."),
-        403: answer("A browser's post from a page whose origin is not in ALLOWED_ORIGINS."),
-        **TOO_LARGE,
-        415: answer("Not JSON, a urlencoded form or a multipart form."),
-        422: answer(
-            "No field holds a Matrix ID; or, for a browser or HTML form, the Matrix ID is not "
-            "valid (with what is wrong).",
-            FormProblem,
-        ),
-        429: answer(
-            "A browser or HTML form's address sent too much: slow down.", headers=RETRY_AFTER
-        ),
-        503: answer(
-            "The database cannot take the knock now; nothing is lost, retry later.",
-            headers=RETRY_AFTER,
-        ),
-    },
+    responses=WEBHOOK_RESPONSES,
     openapi_extra=_FORM_BODY,
 )
 @router.post("/invite_from_form/", status_code=202, include_in_schema=False)
@@ -134,13 +136,38 @@ async def invite_from_form(request: Request) -> Response:
     A server-to-server caller (a platform's signature, or WEBHOOK_TOKEN) always hears 202,
     or 200 for an event that is not final; a browser or an HTML form may also hear 422 and 429.
     """
+    return await _receive(request, DEFAULT_DOOR)
+
+
+@router.post(
+    "/doors/{door}/invite_from_form",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        **WEBHOOK_RESPONSES,
+        404: answer("Knock has no door of that name."),
+    },
+    openapi_extra=_FORM_BODY,
+)
+@router.post("/doors/{door}/invite_from_form/", status_code=202, include_in_schema=False)
+async def invite_from_form_at_door(request: Request, door: str) -> Response:
+    """Take a webhook for one door (a way into another room, from DOORS_FILE), as
+    `/invite_from_form` does for the default door; with that door's secrets and token, its
+    windows and its settings."""
+    return await _receive(request, door)
+
+
+async def _receive(request: Request, door: str) -> Response:
+    reception = services_of(request).receptions.get(door)
+    if reception is None:
+        return JSONResponse({"detail": "Knock has no door of that name."}, status_code=404)
     delivery = Delivery(
         body=await request.body(),  # at most MAX_BODY_BYTES: the app caps every body first
         headers={name.lower(): value for name, value in request.headers.items()},
         query_token=request.query_params.get("token"),
         peer=request.client.host if request.client else None,
     )
-    reply = await services_of(request).reception.receive(delivery)
+    reply = await reception.receive(delivery)
     if reply.location is not None:
         return RedirectResponse(reply.location, status_code=reply.status)
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
