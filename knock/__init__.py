@@ -42,6 +42,7 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
                     types by their bytes), what a status page may say (page_status), stored
                     answers as questions (answers), why a knock waits in words (explain), the
                     console's knock filter
+    doors.py        the doors (ways into rooms): the default one, and DOORS_FILE's
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
 

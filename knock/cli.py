@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knock import __version__
-from knock.config import ConfigError, Settings, load_settings
+from knock.config import NO_ROOM, ConfigError, Settings, load_settings
 from knock.core.history import Actor
 from knock.core.lifecycle import State
 
@@ -22,6 +22,8 @@ Command = Callable[[Settings | None, argparse.Namespace], int]
 
 if TYPE_CHECKING:
     import httpx
+
+    from knock.doors import Door
 
 
 def main(
@@ -148,6 +150,20 @@ def _parser() -> argparse.ArgumentParser:
     imports = command("import", _import, "import the original service's block-list and invites")
     imports.add_argument("--blocklist", type=Path, metavar="FILE", help="blocked_users.txt")
     imports.add_argument("--pending", type=Path, metavar="FILE", help="pending_invites.json")
+    doors = command("doors", _doors_check, "look at the doors: the ways into rooms")
+    doors_commands = doors.add_subparsers(
+        required=True, metavar="command", help="what to do with the doors"
+    )
+    check_doors = doors_commands.add_parser(
+        "check",
+        help="check a doors file without starting Knock; print each door",
+        description="check a doors file without starting Knock; print each door",
+        formatter_class=_Help,
+    )
+    check_doors.add_argument(
+        "file", nargs="?", type=Path, metavar="FILE", help="the doors file (default: DOORS_FILE)"
+    )
+    check_doors.set_defaults(run=_doors_check, needs_settings=_always, needs_room=False)
     return parser
 
 
@@ -476,6 +492,44 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
     for line in imported.summary(files):
         print(line)
     return 0
+
+
+def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
+    from knock.doors import DEFAULT, default_door, read_doors_file
+
+    assert settings is not None
+    path = args.file or settings.doors_file
+    if path is None:
+        print("knock: no doors file to check: give FILE, or set DOORS_FILE", file=sys.stderr)
+        return 2
+    try:
+        doors = {DEFAULT: default_door(settings), **read_doors_file(path, settings)}
+    except ConfigError as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        return 2
+    for door in doors.values():
+        print(_door_line(door))
+    return 0
+
+
+def _door_line(door: Door) -> str:
+    """A door in one line: its name, room or space, rooms, welcome room, and the settings it sets.
+
+    The settings are named, never shown: some are secrets.
+    """
+    if door.is_default:
+        room = "no room (NEW_ROOM_ID unset)" if door.room == NO_ROOM else f"room {door.room}"
+        return f"{door.name}: {room}; the settings themselves"
+    if door.rooms == "suggested":
+        parts = [f"space {door.room} with its suggested rooms"]
+    elif door.rooms:
+        parts = [f"space {door.room} with rooms {', '.join(door.rooms)}"]
+    else:
+        parts = [f"room {door.room}"]
+    if door.welcome_room is not None:
+        parts.append(f"welcome in {door.welcome_room}")
+    parts.append(f"sets {', '.join(sorted(door.own)) or 'nothing (inherits every setting)'}")
+    return f"{door.name}: {'; '.join(parts)}"
 
 
 def _entry_line(entry: Any) -> dict[str, Any]:

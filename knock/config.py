@@ -232,6 +232,8 @@ class Settings(BaseSettings):
 
     # The room and the homeserver.
     new_room_id: Annotated[str, AfterValidator(_room_id)]
+    # More doors (knock/doors.py reads the file, at start; a missing file is named there).
+    doors_file: Path | None = None
     matrix_base_url: Annotated[str, AfterValidator(_url)] = "https://matrix.beeper.com"
     default_server_name: str | None = None
 
@@ -442,11 +444,14 @@ def _room_missing(exc: ValidationError) -> bool:
     )
 
 
-def describe_error(exc: ValidationError) -> str:
-    """Turn pydantic's report into one line that names the first bad setting."""
+def describe_error(exc: ValidationError, *, name: str | None = None) -> str:
+    """Turn pydantic's report into one line that names the first bad setting.
+
+    `name` is what to call the setting instead of its variable (a key of the doors file).
+    """
     error = exc.errors(include_url=False)[0]
     field = str(error["loc"][0]) if error["loc"] else "settings"
-    name = field.upper()
+    name = name or field.upper()
     if error["type"] == "missing":
         hint = _HINTS.get(field)
         return f"{name} is required" + (f" ({hint})" if hint else "")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from knock.config import Settings, load_settings, settings_names
+from knock.doors import PER_DOOR
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "env_vars.md"
@@ -103,6 +104,15 @@ def test_the_documented_defaults_are_the_real_defaults(monkeypatch: pytest.Monke
         if typed != getattr(defaults, name.lower()):
             wrong.append(f"{name}: documented {shown}, really {getattr(defaults, name.lower())!r}")
     assert wrong == []
+
+
+def test_the_docs_mark_exactly_the_per_door_settings() -> None:
+    marked = {
+        row[0].strip("`").lower()
+        for row in table_rows(DOCS.read_text(encoding="utf-8"))
+        if row[2].startswith("Per door. ")
+    }
+    assert sorted(marked) == sorted(PER_DOOR)
 
 
 def test_the_room_is_documented_as_required() -> None:
