@@ -148,7 +148,7 @@ class Batch:
             rules = self._rules(arrival.door)
             wave_since = _wave_since(state, rules)
             wanted.windows.update(_windows(arrival, rules, state.now, wave_since))
-            wanted.strike_subjects.update(_strike_subjects(arrival))
+            wanted.strike_subjects.update(_strike_subjects(arrival, rules))
             if arrival.identity.problem is None:
                 wanted.users.add((arrival.identity.user_id, arrival.door))
             if arrival.key is not None:
@@ -361,14 +361,15 @@ def _windows(arrival: Arrival, rules: Rules, now: float, wave_since: float) -> l
     ]
 
 
-def _person(arrival: Arrival) -> str | None:
+def _person(arrival: Arrival, rules: Rules) -> str | None:
+    """The person's back-off subject at the door (an address's back-off is every door's)."""
     identity = arrival.identity
-    return None if identity.problem is not None else f"user:{identity.user_id}"
+    return None if identity.problem is not None else rules.scoped(f"user:{identity.user_id}")
 
 
-def _strike_subjects(arrival: Arrival) -> list[str]:
+def _strike_subjects(arrival: Arrival, rules: Rules) -> list[str]:
     address = _address(arrival)
-    subjects = [_person(arrival), None if address is None else f"ip:{address}"]
+    subjects = [_person(arrival, rules), None if address is None else f"ip:{address}"]
     return [subject for subject in subjects if subject is not None]
 
 
@@ -386,7 +387,7 @@ def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
             count, oldest = state.count("ip", rules.scoped(address))
             address_over = limits.over_limit(count, rules.limit_per_ip)
             address_retry = limits.window_retry_after(oldest, rules.limit_per_ip, now)
-    person = _person(arrival)
+    person = _person(arrival, rules)
     return Facts(
         identity=identity,
         block=arrival.block,
@@ -445,7 +446,7 @@ def _count(
         if verdict.state is State.QUEUED:
             hits.append(("admitted", rules.scoped(EVERYONE)))
     state.add_hits(hits)
-    person = _person(arrival)
+    person = _person(arrival, rules)
     if verdict.strike_person and person is not None:
         rules.strike(state, person)
     if verdict.strike_address and address is not None:

@@ -55,9 +55,11 @@ class Inviter:
         await step.run()
         return step.finished
 
-    async def strike(self, user_id: str) -> None:
-        """Count a refusal found at invite time toward the person's back-off, like any other."""
-        await self.store.admit(Strike(f"user:{user_id}", self.rules), self.clock.now())
+    async def strike(self, user_id: str, door: str = DEFAULT_DOOR) -> None:
+        """Count a refusal found at invite time toward the person's back-off at the door, like
+        any other."""
+        rules = replace(self.rules, door=door)
+        await self.store.admit(Strike(rules.scoped(f"user:{user_id}"), rules), self.clock.now())
 
 
 class InviteStep:
@@ -199,5 +201,5 @@ class InviteStep:
             finish=self.job,
         )
         if state is State.REJECTED:  # a refusal found late counts for back-off like any other
-            await self.inviter.strike(self.knock.user_id)
+            await self.inviter.strike(self.knock.user_id, self.knock.door)
         log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)
