@@ -69,6 +69,7 @@ class Facts:
     window_full: bool = False  # the global window has no room now
     backlog: int = 0  # knocks deferred and not yet released
     max_deferred: int = 500
+    door_removed: bool = False  # it came through a door since removed from DOORS_FILE
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ def _after_id(facts: Facts, history: list[tuple[Event, str | None]]) -> Verdict:
         return _review(user_id, Reason.REPAIRED_ID, history, None)
     if facts.wave_tripped:
         return _review(user_id, Reason.JOIN_WAVE, history, None)
+    if facts.door_removed:
+        return _review(user_id, Reason.DOOR_REMOVED, history, None)
     return _paced(facts, history)
 
 

@@ -50,6 +50,7 @@ class Rules:
     repair_action: str
     announce_reviews: bool  # a moderation room is set: knocks held for review are posted there
     door: str = DEFAULT_DOOR  # the door these rules are for: its windows and join wave
+    removed: bool = False  # the door was removed from DOORS_FILE: its knocks wait in review
 
     def scoped(self, subject: str) -> str:
         """A window's subject at this door. The default door's keep their plain names, so a
@@ -412,6 +413,7 @@ def _facts(state: AdmissionState, arrival: Arrival, rules: Rules) -> Facts:
         >= rules.max_requests_per_window,
         backlog=state.deferred,
         max_deferred=rules.max_deferred,
+        door_removed=rules.removed,
     )
 
 

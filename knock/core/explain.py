@@ -38,6 +38,7 @@ _FIXED: dict[str, str] = {
     Reason.JOIN_WAVE.value: "arrived during a join wave (many knocks at once)",
     Reason.REVIEW_MODE.value: "every knock waits for a moderator (review mode)",
     Reason.DEFERRED_OVERFLOW.value: "arrived when too many knocks were already waiting their turn",
+    Reason.DOOR_REMOVED.value: "came through a door since removed from DOORS_FILE",
 }
 _UNREADABLE_MATCH = "its Matrix ID or display name looks like one on the block-list"
 

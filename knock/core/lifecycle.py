@@ -41,6 +41,7 @@ class Reason(StrEnum):
     REVIEW_MODE = "review_mode"
     REPAIRED_ID = "repaired_id"
     DEFERRED_OVERFLOW = "deferred_overflow"
+    DOOR_REMOVED = "door_removed"
     HOMESERVER_ERROR = "homeserver_error"
 
 

@@ -7,6 +7,7 @@ depends on whom.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,7 +15,9 @@ import httpx
 
 from knock.clock import Clock
 from knock.config import Settings
+from knock.core.history import KNOCK, HistoryLine
 from knock.core.knocks import DEFAULT_DOOR
+from knock.core.lifecycle import Event, Reason
 from knock.doors import Door, load_doors
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
@@ -56,6 +59,8 @@ from knock.services.moderation.room import ModerationRoom
 from knock.services.moderation.waves import JoinWaves
 from knock.services.wakeup import Wakeup
 from knock.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ async def build_services(
     """Build every service over an open store and a homeserver client (signed in or not yet)."""
     wakeup = Wakeup()
     doors = load_doors(settings)
+    # Doors removed from DOORS_FILE that still have knocks: followed in their rooms, not served.
+    followed = {**doors, **await removed_doors(settings, store, doors, clock)}
     account = BotAccount(
         await SignIn(settings, store, matrix, http, clock).known_user_id(),
         base_url=settings.matrix_base_url,
@@ -145,7 +152,7 @@ async def build_services(
         account=account,
         ip_key=await Intake.load_ip_key(store, clock.now()),
         wakeup=wakeup,
-        doors=doors,
+        doors=followed,
     )
     unsigned_knocks = await unsigned_knocks_stored(settings, store)
     proofs = Proofs(
@@ -158,14 +165,14 @@ async def build_services(
         name: Reception(
             door.settings, clock, intake, proofs, unsigned_knocks=unsigned_knocks, door=name
         )
-        for name, door in doors.items()
+        for name, door in followed.items()  # a removed door's deliveries wait in review
     }
     knock_pages = {
         name: KnockPage(door.settings, store, clock, intake, proofs, door=name)
         for name, door in doors.items()
     }
     direct_chats = DirectChats(matrix, account)
-    welcomer = Welcomer(settings, store, matrix, clock, direct_chats, doors)
+    welcomer = Welcomer(settings, store, matrix, clock, direct_chats, followed)
     follower = MembershipFollower(
         settings,
         store,
@@ -176,10 +183,10 @@ async def build_services(
         blocking=blocking,
         welcomer=welcomer,
         wakeup=wakeup,
-        doors=doors,
+        doors=followed,
     )
     moderation = Moderation(
-        settings, store, matrix, clock, account=account, wakeup=wakeup, doors=doors
+        settings, store, matrix, clock, account=account, wakeup=wakeup, doors=followed
     )
     moderators = Moderators(settings, store, matrix, clock)
     moderation_room = None
@@ -196,7 +203,7 @@ async def build_services(
         store,
         clock,
         inviter=Inviter(
-            settings, store, matrix, clock, blocklist, intake.rules, profile_cache, doors
+            settings, store, matrix, clock, blocklist, intake.rules, profile_cache, followed
         ),
         welcomer=welcomer,
         accounts=AccountChecks(store, matrix, clock, profile_cache),
@@ -210,7 +217,7 @@ async def build_services(
         store,
         matrix,
         clock,
-        room_ids=rooms,
+        room_ids=[door.room for door in followed.values()],
         follower=follower,
         moderation_room=moderation_room,
         moderators=moderators,
@@ -290,3 +297,23 @@ async def build_services(
         policy_rooms=policy_rooms,
         duties=duties,
     )
+
+
+async def removed_doors(
+    settings: Settings, store: Store, doors: Mapping[str, Door], clock: Clock
+) -> dict[str, Door]:
+    """The doors removed from DOORS_FILE that still have knocks, each in its room as last kept.
+
+    Their knocks not yet invited are moved to review (`review/door_removed`) for a moderator;
+    those invited are followed to the end in the door's room.
+    """
+    rooms = {name: door.room for name, door in doors.items()}
+    removed = await store.doors.seen(rooms, clock.now())
+    line = HistoryLine(Event.HELD_FOR_REVIEW, KNOCK, Reason.DOOR_REMOVED.value)
+    held = await store.doors.hold_removed(sorted(removed), line, clock.now())
+    if held:
+        log.warning("%d knocks of doors removed from DOORS_FILE now wait in review", held)
+    return {
+        name: Door(name, settings.model_copy(update={"new_room_id": room}), removed=True)
+        for name, room in removed.items()
+    }

@@ -23,6 +23,7 @@ from knock.store.admission import forget_hits_before, run_admission
 from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.console import ConsoleQueries
+from knock.store.doors import DoorQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
 from knock.store.migrate import migrate
 from knock.store.pages import PageQueries
@@ -75,6 +76,7 @@ class Store:
         self.console = ConsoleQueries(engine, self._write)
         self.search = SearchQueries(engine)
         self.profiles = ProfileQueries(engine, self._write)
+        self.doors = DoorQueries(engine, self._write)
         self.audit = AuditQueries(engine, self._write)
 
     @asynccontextmanager

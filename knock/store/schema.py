@@ -248,6 +248,16 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX moderator_actions_at ON moderator_actions (at)",
     ],
+    [
+        # 14: the doors Knock was started with, and each one's room (or space), so that a door
+        # removed from DOORS_FILE keeps its room: its knocks already invited are followed there
+        # to the end, and those not yet invited wait in review.
+        """CREATE TABLE doors (
+            name TEXT PRIMARY KEY,
+            room TEXT NOT NULL,
+            seen_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -414,6 +424,14 @@ console_sessions = Table(
     Column("expires_at", Float, nullable=False),
     Index("console_sessions_expiry", "expires_at"),
     Index("console_sessions_actor", "actor"),
+)
+
+doors = Table(
+    "doors",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("room", Text, nullable=False),
+    Column("seen_at", Float, nullable=False),
 )
 
 sign_in_links = Table(

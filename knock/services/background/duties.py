@@ -128,7 +128,8 @@ class Duties:
             return  # the rooms' scans wait until the bot can work there (said once by the link)
         every = settings.invite_check_interval
         if every > 0 and self._is_due("invites", every, now):
-            await self.follower.check_invites(ready)
+            removed = [name for name, door in self.follower.doors.items() if door.removed]
+            await self.follower.check_invites(ready + removed)
         # New block-list entries are counted first: each is put in force or held.
         put_in_force = await self.holds.review()
         every = settings.blocklist_scan_interval

@@ -44,7 +44,7 @@ class Overviews:
             today=await self.store.console.counts_by_state(midnight, door),
             week=await self.store.console.counts_by_state(now - 7 * DAY, door),
             review=await self.review_count(door),
-            join_wave=await self.intake.join_wave_state(),
+            join_wave=await self.intake.join_wave_state(door),
             readiness=await self.health.readiness(),
             errors=await self.store.console.recent_errors(),
         )

@@ -88,7 +88,8 @@ class Intake:
         self.doors = doors or {DEFAULT_DOOR: default_door(settings)}
         # Each door's windows, join wave and global window, by its own settings.
         self.rules_by_door = {
-            name: rules_from(door.settings, door=name) for name, door in self.doors.items()
+            name: replace(rules_from(door.settings, door=name), removed=door.removed)
+            for name, door in self.doors.items()
         }
         self.rules = self.rules_by_door[DEFAULT_DOOR]
         self._arrived: list[_Waiting] = []  # deliveries waiting for admission, in arrival order
@@ -207,10 +208,11 @@ class Intake:
         if any(outcome.created and outcome.state is State.QUEUED for outcome in outcomes):
             self.wakeup.job_added()
 
-    async def join_wave_state(self) -> dict[str, object]:
-        """Describe the join-wave breaker for moderators."""
-        report = await self.store.admit(ReadWave(self.rules), self.clock.now())
-        settings = self.settings
+    async def join_wave_state(self, door: str = DEFAULT_DOOR) -> dict[str, object]:
+        """Describe a door's join-wave breaker for moderators."""
+        rules = self.rules_by_door.get(door, self.rules)
+        report = await self.store.admit(ReadWave(rules), self.clock.now())
+        settings = self._door_settings(door)
         return {
             "tripped": report.tripped,
             "tripped_at": report.tripped_at,
@@ -220,12 +222,12 @@ class Intake:
             "cooldown_seconds": settings.join_wave_cooldown,
         }
 
-    async def reset_join_wave(self, actor: Actor) -> None:
+    async def reset_join_wave(self, actor: Actor, door: str = DEFAULT_DOOR) -> None:
         """Close the breaker; knocks before now no longer count toward a wave.
 
         The reset is logged with `actor` for the console's audit, in the same transaction.
         """
-        await self.store.admit(ResetWave(actor), self.clock.now())
+        await self.store.admit(ResetWave(actor, door), self.clock.now())
 
     async def release_deferred(self) -> int:
         """Queue deferred knocks, oldest first, as each door's global window makes room; return

@@ -166,8 +166,15 @@ class MembershipFollower:
         invited = await self.store.knocks_in([State.INVITED], limit=100_000)
         for door in self._doors(doors):
             at_door = [knock for knock in invited if door_of(self.doors, knock.door) is door]
-            if at_door:
+            if not at_door:
+                continue
+            try:
                 await self._check_invites(door, at_door)
+            except MatrixError as exc:
+                if not door.removed:
+                    raise
+                # A removed door's room the bot may have left: the live view still follows it.
+                log.warning("Could not look at removed door %s's room: %s", door.name, exc)
 
     async def _check_invites(self, door: Door, invited: list[KnockRecord]) -> None:
         members = await self.matrix.members(door.room)

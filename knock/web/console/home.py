@@ -76,7 +76,7 @@ async def reset_join_wave(request: Request) -> Response:
     posted = await signed_post(request)
     if isinstance(posted, Response):
         return posted
-    await services_of(request).intake.reset_join_wave(posted[0].actor)
+    await services_of(request).intake.reset_join_wave(posted[0].actor, door_of(request))
     return RedirectResponse(root(request) + "/", status_code=303, headers=console_headers())
 
 
