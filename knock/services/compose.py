@@ -93,7 +93,8 @@ class Services:
     direct_chats: DirectChats
     follower: MembershipFollower
     moderation: Moderation
-    moderation_room: ModerationRoom | None
+    moderation_room: ModerationRoom | None  # the default door's (MODERATION_ROOM_ID)
+    moderation_rooms: Mapping[str, ModerationRoom]  # every door's, by room id
     audit: AuditLog
     worker: Worker
     live: LiveView
@@ -138,6 +139,7 @@ async def build_services(
         account=account,
         wakeup=wakeup,
         door_rooms={name: door.room for name, door in doors.items()},
+        moderation_rooms=list(_by_moderation_room(followed)),
     )
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()
@@ -189,11 +191,24 @@ async def build_services(
         settings, store, matrix, clock, account=account, wakeup=wakeup, doors=followed
     )
     moderators = Moderators(settings, store, matrix, clock)
-    moderation_room = None
-    if settings.moderation_room_id:
-        moderation_room = ModerationRoom(
-            settings, store, matrix, clock, moderation, blocking, account, moderators
+    moderation_rooms = {
+        room_id: ModerationRoom(
+            first.settings,
+            store,
+            matrix,
+            clock,
+            moderation,
+            blocking,
+            account,
+            moderators
+            if room_id == settings.moderation_room_id
+            else Moderators(first.settings, store, matrix, clock),
+            doors=tuple(door.name for door in served),
         )
+        for room_id, served in _by_moderation_room(followed).items()
+        for first in served[:1]
+    }
+    moderation_room = moderation_rooms.get(settings.moderation_room_id or "")
     sign_in_links = SignInLinks(
         settings, store, matrix, clock, moderators=moderators, chats=direct_chats, wakeup=wakeup
     )
@@ -208,7 +223,7 @@ async def build_services(
         welcomer=welcomer,
         accounts=AccountChecks(store, matrix, clock, profile_cache),
         profiles=profile_cache,
-        moderation_room=moderation_room,
+        moderation_rooms=moderation_rooms,
         sign_in_links=sign_in_links,
         link=link,
         wakeup=wakeup,
@@ -219,7 +234,7 @@ async def build_services(
         clock,
         room_ids=[door.room for door in followed.values()],
         follower=follower,
-        moderation_room=moderation_room,
+        moderation_rooms=moderation_rooms,
         moderators=moderators,
         link=link,
     )
@@ -290,6 +305,7 @@ async def build_services(
         follower=follower,
         moderation=moderation,
         moderation_room=moderation_room,
+        moderation_rooms=moderation_rooms,
         audit=AuditLog(store),
         worker=worker,
         live=live,
@@ -317,3 +333,13 @@ async def removed_doors(
         name: Door(name, settings.model_copy(update={"new_room_id": room}), removed=True)
         for name, room in removed.items()
     }
+
+
+def _by_moderation_room(doors: Mapping[str, Door]) -> dict[str, list[Door]]:
+    """The doors each moderation room reviews (a door without one of its own shares the
+    global MODERATION_ROOM_ID, if any)."""
+    rooms: dict[str, list[Door]] = {}
+    for door in doors.values():
+        if door.settings.moderation_room_id:
+            rooms.setdefault(door.settings.moderation_room_id, []).append(door)
+    return rooms

@@ -104,3 +104,53 @@ async def test_a_removed_doors_knocks_wait_in_review_and_are_invited_into_its_ro
 
 
 ROOM_OF_DEFAULT = f"!members:{SERVER}"
+
+
+MOD_ROOM = f"!moderators:{SERVER}"
+CLUB_MODS = f"!club-moderators:{SERVER}"
+MODERATOR, CLUB_MODERATOR = f"@moderator:{SERVER}", f"@clubmod:{SERVER}"
+
+
+async def test_each_door_is_reviewed_in_its_own_moderation_room(
+    tmp_path: Path, settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    homeserver.create_room(BOT, room_id=CLUB)
+    homeserver.create_room(BOT, room_id=MOD_ROOM, power={MODERATOR: 50})
+    homeserver.create_room(BOT, room_id=CLUB_MODS, power={CLUB_MODERATOR: 50})
+    for user, room in ((MODERATOR, MOD_ROOM), (CLUB_MODERATOR, CLUB_MODS)):
+        homeserver.add_user(user)
+        homeserver.join(user, room)
+    here, there = (homeserver.add_user(f"@{name}:{SERVER}") for name in ("here", "there"))
+    path = club_file(tmp_path)
+    path.write_text(path.read_text() + f'moderation_room_id = "{CLUB_MODS}"\n')
+    changes = {
+        "doors_file": path,
+        "moderation_room_id": MOD_ROOM,
+        "repair_action": "review",  # a repaired id waits for a moderator
+        "webhook_token": SecretStr(GLOBAL_TOKEN),
+    }
+    async with running(settings, clock, homeserver, **changes) as (runtime, http):
+        typed_here, typed_there = here.removeprefix("@"), there.removeprefix("@")
+        await deliver(http, "/invite_from_form", typed_here, GLOBAL_TOKEN)
+        await deliver(http, "/doors/club/invite_from_form", typed_there, TOKEN)
+        await drain(runtime.services)
+        await runtime.services.live.run_once(timeout_ms=0)
+
+        def posts(room: str) -> list[str]:
+            return [m["content"]["body"] for m in homeserver.messages(room) if m["sender"] == BOT]
+
+        assert [f"Knock from {here}" in body for body in posts(MOD_ROOM)] == [True]
+        assert [f"Knock from {there}" in body for body in posts(CLUB_MODS)] == [True]
+
+        # Each room decides its own doors' knocks only, and only the main room blocks.
+        homeserver.send(CLUB_MODERATOR, CLUB_MODS, f"!approve {here}")
+        homeserver.send(CLUB_MODERATOR, CLUB_MODS, f"!approve {there}")
+        homeserver.send(CLUB_MODERATOR, CLUB_MODS, "!block @troll:hs.test")
+        await runtime.services.live.run_once(timeout_ms=0)
+        replies = posts(CLUB_MODS)[1:]
+        assert replies[0] == f"{here} has no knock waiting for review."
+        assert replies[1] == f"Approved: {there} will be invited."
+        assert replies[2].startswith("Nothing done: the block-list is shared by every door")
+        await drain(runtime.services)
+        assert homeserver.membership(CLUB, there) == "invite"
+        assert homeserver.membership(ROOM_OF_DEFAULT, here) is None

@@ -119,7 +119,7 @@ def test_no_service_attribute_is_assigned_from_outside_the_service() -> None:
     for module, path in MODULES.items():
         if module.startswith(("knock.services", "knock.matrix")):
             wired |= _constructor_attributes(ast.parse(path.read_text(), str(path)))
-    assert {"intake", "moderation_room", "relogin", "store"} <= wired
+    assert {"intake", "moderation_rooms", "relogin", "store"} <= wired
     assigned = []
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -29,13 +29,14 @@ STAND_BY = 2.0  # seconds between looks at the lease while another process leads
 READINESS_TYPES = ("m.room.power_levels", "m.room.encryption")
 
 
-def sync_filter(room_ids: list[str], moderation_room: str | None = None) -> dict[str, Any]:
+def sync_filter(room_ids: list[str], moderation_rooms: list[str] | None = None) -> dict[str, Any]:
     """Ask only for membership and power changes in the doors' rooms (and the moderation
-    room's messages)."""
+    rooms' messages)."""
     nothing = {"not_types": ["*"]}
-    rooms = [*room_ids, moderation_room] if moderation_room else list(room_ids)
+    moderation = [room for room in moderation_rooms or [] if room not in room_ids]
+    rooms = [*room_ids, *moderation]
     types = ["m.room.member", *READINESS_TYPES]
-    if moderation_room:
+    if moderation_rooms:
         types += ["m.room.message", "m.reaction"]
     return {
         "presence": nothing,
@@ -61,7 +62,7 @@ class LiveView:
         *,
         room_ids: list[str],
         follower: MembershipFollower,
-        moderation_room: ModerationRoom | None,
+        moderation_rooms: Mapping[str, ModerationRoom],
         moderators: Moderators,
         link: HomeserverLink,
     ) -> None:
@@ -70,7 +71,7 @@ class LiveView:
         self.matrix = matrix
         self.follower = follower
         self.room_ids = room_ids  # every door's room, the default door's first
-        self.moderation_room = moderation_room
+        self.moderation_rooms = moderation_rooms  # by room id
         self.moderators = moderators
         self.link = link
 
@@ -96,9 +97,10 @@ class LiveView:
         """Wait for (at most `timeout_ms`) and handle one batch; return the changes seen."""
         since = await self.store.get_value(SINCE_KEY)
         # The first sync only takes a starting point: the periodic scans reconcile the past.
-        moderation_room = self.moderation_room.room_id if self.moderation_room else None
         body = await self.matrix.sync(
-            since, timeout_ms if since else 0, sync_filter(self.room_ids, moderation_room)
+            since,
+            timeout_ms if since else 0,
+            sync_filter(self.room_ids, list(self.moderation_rooms)),
         )
         seen = 0
         joined = body.get("rooms", {}).get("join", {})
@@ -110,9 +112,9 @@ class LiveView:
         events += rule_room.get("timeline", {}).get("events", [])
         if events:
             await self.moderators.followed(self.moderators.room_id, events, first=not since)
-        if since and self.moderation_room is not None and moderation_room:
-            for event in joined.get(moderation_room, {}).get("timeline", {}).get("events", []):
-                await self._handle(moderation_room, event, self.moderation_room.handle)
+        for room_id, moderation_room in self.moderation_rooms.items() if since else ():
+            for event in joined.get(room_id, {}).get("timeline", {}).get("events", []):
+                await self._handle(room_id, event, moderation_room.handle)
         if since:
             rooms = {room_id: joined[room_id] for room_id in self.room_ids if room_id in joined}
             if any(room.get("timeline", {}).get("limited") for room in rooms.values()):

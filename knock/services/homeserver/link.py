@@ -52,10 +52,15 @@ class HomeserverLink:
         account: BotAccount,
         wakeup: Wakeup,
         door_rooms: Mapping[str, str] | None = None,
+        moderation_rooms: list[str] | None = None,
     ) -> None:
         self.settings = settings
         # Each door's room by door, the default door's first (NEW_ROOM_ID).
         self.door_rooms = door_rooms or {DEFAULT_DOOR: settings.new_room_id}
+        # Every door's moderation room (the global MODERATION_ROOM_ID among them, if set).
+        self.moderation_rooms = moderation_rooms or (
+            [settings.moderation_room_id] if settings.moderation_room_id else []
+        )
         self.matrix = matrix
         self.clock = clock
         self.account = account
@@ -107,9 +112,7 @@ class HomeserverLink:
     def watched_rooms(self) -> list[str]:
         """The rooms whose readiness Knock checks."""
         rooms = list(self.door_rooms.values())
-        if self.settings.moderation_room_id:
-            rooms.append(self.settings.moderation_room_id)
-        return rooms
+        return rooms + [room for room in self.moderation_rooms if room not in rooms]
 
     # Connecting.
 
@@ -151,8 +154,8 @@ class HomeserverLink:
             room_id: partial(check_room, named=_named(door))
             for door, room_id in self.door_rooms.items()
         }
-        if self.settings.moderation_room_id:
-            checks[self.settings.moderation_room_id] = check_moderation_room
+        for room_id in self.moderation_rooms:
+            checks.setdefault(room_id, check_moderation_room)
         for room_id, check in checks.items():
             try:
                 await check(self.matrix, room_id, bot)

@@ -189,8 +189,7 @@ class InviteStep:
     async def _settle(
         self, state: State, reason: Reason, event: Event, detail: str | None = None
     ) -> None:
-        settings = self.inviter.settings
-        announce = state is State.REVIEW and settings.moderation_room_id
+        announce = state is State.REVIEW and self.door.settings.moderation_room_id
         self.finished = await self.inviter.store.move(
             self.knock.knock_id,
             state,

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from knock.clock import Clock
 from knock.config import Settings
@@ -47,7 +47,7 @@ class Worker:
         welcomer: Welcomer,
         accounts: AccountChecks,
         profiles: ProfileCache,
-        moderation_room: ModerationRoom | None,
+        moderation_rooms: Mapping[str, ModerationRoom],
         sign_in_links: SignInLinks,
         link: HomeserverLink,
         wakeup: Wakeup,
@@ -58,11 +58,14 @@ class Worker:
         self.wakeup = wakeup
         self.link = link
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.moderation_rooms = moderation_rooms
+        self._reviewed_in = {
+            door: room for room in moderation_rooms.values() for door in room.doors
+        }
         self.handlers: dict[JobKind, JobHandler] = {
             JobKind.INVITE: inviter.run,
             JobKind.WELCOME: _then_finish(welcomer.welcome),
-            # Without a moderation room (it was unset since), an announcement has nowhere to go.
-            JobKind.ANNOUNCE: _then_finish(moderation_room.announce if moderation_room else None),
+            JobKind.ANNOUNCE: _then_finish(self._announce),
             JobKind.CHECK_ACCOUNT: _then_finish(accounts.check),
             JobKind.PROFILE: _then_finish(profiles.look_up),
         }
@@ -148,10 +151,18 @@ class Worker:
         kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK}
         if len(self._held_doors()) < len(self.link.door_rooms):
             kinds.add(JobKind.INVITE)  # some door's room is ready (the others' invites wait)
-        room = self.settings.moderation_room_id
-        if room is None or self.link.room_ready(room):
+        if all(self.link.room_ready(room) for room in self.moderation_rooms):
             kinds.add(JobKind.ANNOUNCE)
         return frozenset(kinds)
+
+    async def _announce(self, knock: KnockRecord) -> None:
+        """Post a knock held for review to its door's moderation room.
+
+        Without one (it was unset since), an announcement has nowhere to go.
+        """
+        room = self._reviewed_in.get(knock.door)
+        if room is not None:
+            await room.announce(knock)
 
     def _held_doors(self) -> list[str]:
         """The doors whose room is not ready: their invites wait, unclaimed and uncounted."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,15 +167,25 @@ class Moderation:
         user_id: str | None = None,
         limit: int = 1000,
         note: str | None = None,
+        doors: Iterable[str] | None = None,
     ) -> list[str]:
-        """Deny every knock in review with that reason (and person); return their ids."""
-        return await self._decide_matching(actor, reason, user_id, limit, note, approve=False)
+        """Deny every knock in review with that reason (and person, and through `doors`);
+        return their ids."""
+        return await self._decide_matching(
+            actor, reason, user_id, limit, note, doors, approve=False
+        )
 
     async def approve_matching(
-        self, actor: Actor, *, reason: str, limit: int = 100_000, note: str | None = None
+        self,
+        actor: Actor,
+        *,
+        reason: str,
+        limit: int = 100_000,
+        note: str | None = None,
+        doors: Iterable[str] | None = None,
     ) -> list[str]:
-        """Approve every knock in review with that reason; return their ids."""
-        return await self._decide_matching(actor, reason, None, limit, note, approve=True)
+        """Approve every knock in review with that reason (through `doors`); return their ids."""
+        return await self._decide_matching(actor, reason, None, limit, note, doors, approve=True)
 
     async def _decide_matching(
         self,
@@ -184,12 +194,17 @@ class Moderation:
         user_id: str | None,
         limit: int,
         note: str | None,
+        doors: Iterable[str] | None,
         *,
         approve: bool,
     ) -> list[str]:
-        held = await self.store.list_knocks(
-            state=State.REVIEW, user_id=user_id, reason=reason, limit=limit
-        )
+        held = [
+            knock
+            for door in ([None] if doors is None else list(doors))
+            for knock in await self.store.list_knocks(
+                state=State.REVIEW, user_id=user_id, reason=reason, door=door, limit=limit
+            )
+        ]
         decided = []
         for knock in held:
             try:

@@ -22,7 +22,7 @@ from knock.store import Store
 
 log = logging.getLogger(__name__)
 
-POWERS_KEY = "moderators.powers"  # {"room": ..., "create": event, "levels": content}
+POWERS_KEY = "moderators.powers"  # + ":<room>": {"room": ..., "create": event, "levels": content}
 GONE = ("leave", "ban")
 
 
@@ -85,7 +85,7 @@ class Moderators:
         return state
 
     async def _kept(self) -> dict[tuple[Any, Any], dict[str, Any]] | None:
-        stored = await self.store.get_value(POWERS_KEY)
+        stored = await self.store.get_value(self._key)
         if stored is None:
             return None
         value = json.loads(stored)
@@ -103,4 +103,8 @@ class Moderators:
             "create": {"sender": create.get("sender"), "content": create.get("content", {})},
             "levels": state.get(("m.room.power_levels", ""), {}),
         }
-        await self.store.set_value(POWERS_KEY, json.dumps(kept), self.clock.now())
+        await self.store.set_value(self._key, json.dumps(kept), self.clock.now())
+
+    @property
+    def _key(self) -> str:
+        return f"{POWERS_KEY}:{self.room_id}"

@@ -15,7 +15,7 @@ from knock.config import Settings
 from knock.core.answers import questions
 from knock.core.evidence import read_evidence
 from knock.core.history import Actor
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event, Reason, State
 from knock.matrix.client import MatrixClient
 from knock.services.blocklist.actions import Blocking, NeedsConfirmation
@@ -50,6 +50,7 @@ class ModerationRoom:
         blocking: Blocking,
         account: BotAccount,
         moderators: Moderators,
+        doors: tuple[str, ...] = (DEFAULT_DOOR,),
     ) -> None:
         assert settings.moderation_room_id is not None
         self.room_id: str = settings.moderation_room_id
@@ -61,6 +62,7 @@ class ModerationRoom:
         self.blocking = blocking
         self.account = account
         self.moderators = moderators
+        self.doors = doors  # the doors whose knocks it reviews
 
     async def announce(self, knock: KnockRecord) -> None:
         """Post a knock held for review, with its explanation and how to answer."""
@@ -125,20 +127,34 @@ class ModerationRoom:
         elif user_id == WAVE:
             said = await self._decide_wave(sender, approve=command == "!approve")
         else:
-            knock = await self.store.latest_knock(user_id, [State.REVIEW])
+            knock = await self._held(user_id)
             if knock is None:
                 said = f"{user_id} has no knock waiting for review."
             else:
                 said = await self._decide(knock.knock_id, sender, approve=command == "!approve")
         await self.matrix.send_message(self.room_id, said, mentions=[], thread_root=event_id)
 
+    async def _held(self, user_id: str) -> KnockRecord | None:
+        """The person's newest knock in review through one of this room's doors."""
+        found = [
+            knock
+            for door in self.doors
+            if (knock := await self.store.latest_knock(user_id, [State.REVIEW], door=door))
+        ]
+        return max(found, key=lambda knock: knock.received_at, default=None)
+
     async def _decide_wave(self, sender: str, *, approve: bool) -> str:
-        """`!approve wave` / `!deny wave`: every knock the join-wave breaker holds."""
+        """`!approve wave` / `!deny wave`: every knock the join-wave breaker holds (at this
+        room's doors)."""
         actor, reason = Actor.matrix(sender), Reason.JOIN_WAVE.value
         if approve:
-            approved = await self.moderation.approve_matching(actor, reason=reason)
+            approved = await self.moderation.approve_matching(
+                actor, reason=reason, doors=self.doors
+            )
             return f"Approved {len(approved)} knocks held by the join wave."
-        denied = await self.moderation.deny_matching(actor, reason=reason, limit=100_000)
+        denied = await self.moderation.deny_matching(
+            actor, reason=reason, limit=100_000, doors=self.doors
+        )
         return f"Denied {len(denied)} knocks held by the join wave."
 
     async def _decide(self, knock_id: str, sender: str, *, approve: bool) -> str:
@@ -155,7 +171,15 @@ class ModerationRoom:
             return "Nothing done: that knock no longer exists (erased after RETENTION)."
 
     async def _block(self, sender: str, pattern: str, rest: str | None) -> str:
-        """`!block <pattern> [reason]`, or `!block <pattern> confirm [reason]` for a held one."""
+        """`!block <pattern> [reason]`, or `!block <pattern> confirm [reason]` for a held one.
+
+        The block-list is every door's: only the default door's moderation room changes it.
+        """
+        if DEFAULT_DOOR not in self.doors:
+            return (
+                "Nothing done: the block-list is shared by every door, and only the main "
+                "moderation room (MODERATION_ROOM_ID) changes it. Ask there, or use the console."
+            )
         actor = Actor.matrix(sender)
         first, _, after = (rest or "").partition(" ")
         confirm = first.lower() == "confirm"
