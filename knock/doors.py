@@ -114,6 +114,23 @@ def load_doors(settings: Settings) -> Mapping[str, Door]:
     return doors
 
 
+def refuse_unserved(doors: Mapping[str, Door]) -> None:
+    """Stop start-up for a door this version cannot serve as written: a space's child rooms
+    (`rooms`, `welcome_room`) are read and checked, but not invited into yet.
+
+    Knock invites into a door's room, which may be a space (the person then joins the space);
+    starting with `rooms` set would leave them uninvited without a word.
+    """
+    for door in doors.values():
+        for key, value in (("rooms", door.rooms), ("welcome_room", door.welcome_room)):
+            if value:
+                raise _mistake(
+                    door.name,
+                    f"{key} is not served by this version yet: Knock invites into the door's "
+                    "room or space only; leave rooms and welcome_room out for now",
+                )
+
+
 # A door's name: short, lower case, fit for an address; each knock records its door by it.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # The per-door secrets, each also read from the file `<name>_file` names.

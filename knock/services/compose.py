@@ -18,7 +18,7 @@ from knock.config import Settings
 from knock.core.history import KNOCK, HistoryLine
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import Event, Reason
-from knock.doors import Door, load_doors
+from knock.doors import Door, load_doors, refuse_unserved
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
@@ -123,6 +123,7 @@ async def build_services(
     """Build every service over an open store and a homeserver client (signed in or not yet)."""
     wakeup = Wakeup()
     doors = load_doors(settings)
+    refuse_unserved(doors)
     # Doors removed from DOORS_FILE that still have knocks: followed in their rooms, not served.
     followed = {**doors, **await removed_doors(settings, store, doors, clock)}
     account = BotAccount(
