@@ -495,7 +495,7 @@ def _import(settings: Settings | None, args: argparse.Namespace) -> int:
 
 
 def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
-    from knock.doors import DEFAULT, default_door, read_doors_file, refuse_unserved
+    from knock.doors import DEFAULT, default_door, read_doors_file
 
     assert settings is not None
     path = args.file or settings.doors_file
@@ -504,7 +504,6 @@ def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
         return 2
     try:
         doors = {DEFAULT: default_door(settings), **read_doors_file(path, settings)}
-        refuse_unserved(doors)
     except ConfigError as exc:
         print(f"knock: {exc}", file=sys.stderr)
         return 2

@@ -84,6 +84,26 @@ class Door:
         return self.settings.new_room_id
 
     @property
+    def join_room(self) -> str:
+        """Where joining makes a knock `joined`, and the welcome goes: the welcome room, else
+        the door's room (a space has no timeline people read, so a space door names one)."""
+        return self.welcome_room or self.room
+
+    @property
+    def listed_rooms(self) -> tuple[str, ...]:
+        """The child rooms a space door lists (none for "suggested": the space says, at invite
+        time)."""
+        return () if self.rooms == "suggested" else self.rooms
+
+    def all_rooms(self) -> list[str]:
+        """The door's room and every room it names: followed, and acted on by blocks and
+        rescinds."""
+        rooms = [self.room, *self.listed_rooms]
+        if self.welcome_room and self.welcome_room not in rooms:
+            rooms.append(self.welcome_room)
+        return rooms
+
+    @property
     def is_default(self) -> bool:
         return self.name == DEFAULT
 
@@ -99,8 +119,9 @@ def door_of(doors: Mapping[str, Door], name: str) -> Door:
 
 
 def rooms_of(doors: Mapping[str, Door]) -> dict[str, str]:
-    """Each door's room (or space), with the door it belongs to."""
-    return {door.room: name for name, door in doors.items()}
+    """Each door's rooms (its room or space, and a space door's named rooms), with the door they
+    belong to."""
+    return {room: name for name, door in doors.items() for room in door.all_rooms()}
 
 
 def load_doors(settings: Settings) -> Mapping[str, Door]:
@@ -112,23 +133,6 @@ def load_doors(settings: Settings) -> Mapping[str, Door]:
     if settings.doors_file is not None:
         doors.update(read_doors_file(settings.doors_file, settings))
     return doors
-
-
-def refuse_unserved(doors: Mapping[str, Door]) -> None:
-    """Stop start-up for a door this version cannot serve as written: a space's child rooms
-    (`rooms`, `welcome_room`) are read and checked, but not invited into yet.
-
-    Knock invites into a door's room, which may be a space (the person then joins the space);
-    starting with `rooms` set would leave them uninvited without a word.
-    """
-    for door in doors.values():
-        for key, value in (("rooms", door.rooms), ("welcome_room", door.welcome_room)):
-            if value:
-                raise _mistake(
-                    door.name,
-                    f"{key} is not served by this version yet: Knock invites into the door's "
-                    "room or space only; leave rooms and welcome_room out for now",
-                )
 
 
 # A door's name: short, lower case, fit for an address; each knock records its door by it.

@@ -14,6 +14,7 @@ class JobKind(StrEnum):
     CHECK_ACCOUNT = "check_account"  # ask whether a knock page's account exists, for its status
     PROFILE = "profile"  # look a knock held for review up: the console shows the name and avatar
     SIGN_IN_LINK = "sign_in_link"  # send a console sign-in link to a moderator (no knock)
+    CHILD_INVITE = "child_invite"  # invite a space door's knock into one child room (its room)
 
     @classmethod
     def read(cls, stored: str) -> JobKind | None:
@@ -35,7 +36,12 @@ class JobKind(StrEnum):
     @property
     def settles_knock(self) -> bool:
         """Tell whether giving up on the job fails its knock (a lookup only gives up)."""
-        return self not in (JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK)
+        return self not in (
+            JobKind.CHECK_ACCOUNT,
+            JobKind.PROFILE,
+            JobKind.SIGN_IN_LINK,
+            JobKind.CHILD_INVITE,  # the space's invite went out: the knock stands
+        )
 
     @property
     def about_knock(self) -> bool:

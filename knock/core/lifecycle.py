@@ -56,6 +56,7 @@ class Event(StrEnum):
     DENIED = "denied"
     QUEUED = "queued"
     INVITED = "invited"
+    INVITED_TO_ROOM = "invited_to_room"  # a space door's child room (the room is the detail)
     REMINDED = "reminded"
     JOINED = "joined"
     WELCOMED = "welcomed"

@@ -18,7 +18,7 @@ from knock.config import Settings
 from knock.core.history import KNOCK, HistoryLine
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import Event, Reason
-from knock.doors import Door, load_doors, refuse_unserved
+from knock.doors import Door, load_doors
 from knock.matrix.client import MatrixClient
 from knock.services.background.duties import Duties
 from knock.services.background.sync_loop import LiveView
@@ -123,7 +123,6 @@ async def build_services(
     """Build every service over an open store and a homeserver client (signed in or not yet)."""
     wakeup = Wakeup()
     doors = load_doors(settings)
-    refuse_unserved(doors)
     # Doors removed from DOORS_FILE that still have knocks: followed in their rooms, not served.
     followed = {**doors, **await removed_doors(settings, store, doors, clock)}
     account = BotAccount(
@@ -145,7 +144,8 @@ async def build_services(
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()
     notices = Notices(settings, matrix, link)
-    rooms = [door.room for door in doors.values()]
+    # Every room a door names: a global block removes from each.
+    rooms = list(dict.fromkeys(room for door in doors.values() for room in door.all_rooms()))
     blocking = Blocking(settings, store, matrix, clock, blocklist, account, notices, rooms)
     intake = Intake(
         settings,
@@ -233,7 +233,7 @@ async def build_services(
         store,
         matrix,
         clock,
-        room_ids=[door.room for door in followed.values()],
+        room_ids=list(dict.fromkeys(r for door in followed.values() for r in door.all_rooms())),
         follower=follower,
         moderation_rooms=moderation_rooms,
         moderators=moderators,

@@ -18,7 +18,7 @@ from knock.core.admission_state import AdmissionWork
 from knock.core.history import HistoryEntry, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
-from knock.core.lifecycle import CLOSED, State, sources_of
+from knock.core.lifecycle import CLOSED, Event, State, sources_of
 from knock.store.admission import forget_hits_before, run_admission
 from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
@@ -249,6 +249,14 @@ class Store:
         """Return one knock, or None."""
         return await self._one_knock(knocks.c.knock_id == knock_id)
 
+    async def child_rooms(self, knock_id: str) -> list[str]:
+        """The child rooms a space door's knock was invited into, as its history says."""
+        return [
+            line.detail
+            for line in await self.history(knock_id)
+            if line.event == Event.INVITED_TO_ROOM and line.detail
+        ]
+
     async def latest_knock(
         self, user_id: str, states: Iterable[State], *, door: str | None = None
     ) -> KnockRecord | None:
@@ -338,11 +346,13 @@ class Store:
         invited_at: float | None = None,
         job_kind: JobKind | None = None,
         finish: Job | None = None,
+        child_rooms: Sequence[str] = (),
     ) -> bool:
         """Move a knock to `target` if the state machine allows it from where it is now.
 
         Return False, changing nothing, when another worker moved it first. `finish` completes
-        the job that made the move, in the same transaction.
+        the job that made the move, in the same transaction; `child_rooms` queues a child
+        invite for each (a space door's invite).
         """
         allowed = [state.value for state in sources_of(target)]
         values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
@@ -359,6 +369,8 @@ class Store:
             await add_history(conn, knock_id, history, now)
             if job_kind is not None:
                 await add_job(conn, job_kind, knock_id, now)
+            for room in child_rooms:
+                await add_job(conn, JobKind.CHILD_INVITE, knock_id, now, room)
             if finish is not None:
                 await conn.execute(
                     delete(jobs).where(
@@ -469,7 +481,12 @@ class Store:
                 first_attempt_at=func.coalesce(jobs.c.first_attempt_at, now),
             )
             .returning(
-                jobs.c.id, jobs.c.kind, jobs.c.knock_id, jobs.c.attempts, jobs.c.first_attempt_at
+                jobs.c.id,
+                jobs.c.kind,
+                jobs.c.knock_id,
+                jobs.c.attempts,
+                jobs.c.first_attempt_at,
+                jobs.c.room,
             )
         )
         async with self._write() as conn:
@@ -488,7 +505,9 @@ class Store:
                     .where(knocks.c.knock_id == knock.knock_id)
                     .values(invite_attempted_at=now)
                 )
-        return Job(row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock)
+        return Job(
+            row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock, row.room
+        )
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
         """Keep a running job leased to its worker; return False if another worker took it."""

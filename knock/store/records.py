@@ -40,3 +40,4 @@ class Job:
     first_attempt_at: float
     claimed_by: str  # the worker that holds the job's lease
     knock: KnockRecord | None = None  # the job's knock, read when the job was claimed
+    room: str | None = None  # the room it is about, when not its knock's door's (a child room)

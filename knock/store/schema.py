@@ -258,6 +258,11 @@ MIGRATIONS: list[list[str]] = [
             seen_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    [
+        # 15: the room a job is about, when it is not its knock's door's room: a space door's
+        # child rooms are each invited into by a job of their own.
+        "ALTER TABLE jobs ADD COLUMN room TEXT",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -314,6 +319,7 @@ jobs = Table(
     Column("locked_until", Float),
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
+    Column("room", Text),
     Index("jobs_due", "run_at"),
 )
 

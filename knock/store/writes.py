@@ -40,9 +40,11 @@ async def add_history(
         await conn.execute(insert(knock_events), rows)
 
 
-async def add_job(conn: AsyncConnection, kind: JobKind, knock_id: str | None, now: float) -> None:
+async def add_job(
+    conn: AsyncConnection, kind: JobKind, knock_id: str | None, now: float, room: str | None = None
+) -> None:
     """Queue a job to run as soon as a worker is free."""
-    await conn.execute(insert(jobs).values(job_row(kind, knock_id, now)))
+    await conn.execute(insert(jobs).values(job_row(kind, knock_id, now, room)))
 
 
 async def add_action(conn: AsyncConnection, action: ModeratorAction, now: float) -> None:
@@ -83,7 +85,9 @@ def action_row(action: ModeratorAction, now: float) -> dict[str, object]:
     }
 
 
-def job_row(kind: JobKind, knock_id: str | None, now: float) -> dict[str, object]:
+def job_row(
+    kind: JobKind, knock_id: str | None, now: float, room: str | None = None
+) -> dict[str, object]:
     """The jobs row of a job due now."""
     return {
         "kind": kind.value,
@@ -91,6 +95,7 @@ def job_row(kind: JobKind, knock_id: str | None, now: float) -> dict[str, object
         "run_at": now,
         "attempts": 0,
         "created_at": now,
+        "room": room,
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from knock.cli import main
 from knock.config import ConfigError, Rate, Settings, load_settings, settings_names
-from knock.doors import DEFAULT, PER_DOOR, Door, load_doors, read_doors_file, refuse_unserved
+from knock.doors import DEFAULT, PER_DOOR, Door, load_doors, read_doors_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "doors.example.toml"
@@ -93,31 +93,15 @@ def test_the_example_file_gives_three_doors_with_their_secrets_read_from_files(
     assert webhook_token is not None
     assert webhook_token.get_secret_value() == f"book-club-token-{SECRET}"
     assert book_club.settings.signing_configured
-    assert (guild.room, guild.rooms, guild.welcome_room) == ("!guild:example.org", (), None)
-    assert guild.settings.spam_window_seconds == 300.0
-    assert (makers.room, makers.rooms, makers.welcome_room) == ("!makers:example.org", (), None)
-    # Complete: between them, the example's doors set every per-door setting.
-    assert book_club.own | guild.own | makers.own == PER_DOOR
-    # And it starts as it is (its spaces' child rooms are left out until they are served).
-    refuse_unserved(doors)
-
-
-def test_the_examples_child_rooms_read_as_written_once_uncommented(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8").replace("\n# rooms = ", "\nrooms = ")
-    text = text.replace("\n# welcome_room = ", "\nwelcome_room = ")
-    text = re.sub(r'^(\w+_file) = "([^"]+)"$', "", text, flags=re.MULTILINE)
-    text = text.replace("knock_page_questions_file", "# knock_page_questions_file")
-
-    doors = read(text)
-
-    assert (doors["guild"].rooms, doors["guild"].welcome_room) == (
+    assert (guild.room, guild.rooms, guild.welcome_room) == (
+        "!guild:example.org",
         ("!guild-general:example.org", "!guild-events:example.org"),
         "!guild-general:example.org",
     )
-    assert (doors["makers"].rooms, doors["makers"].welcome_room) == (
-        "suggested",
-        "!makers-lobby:example.org",
-    )
+    assert guild.settings.spam_window_seconds == 300.0
+    assert (makers.rooms, makers.welcome_room) == ("suggested", "!makers-lobby:example.org")
+    # Complete: between them, the example's doors set every per-door setting.
+    assert book_club.own | guild.own | makers.own == PER_DOOR
 
 
 def test_without_a_doors_file_the_one_door_is_new_room_id_with_the_very_same_settings() -> None:
@@ -651,9 +635,12 @@ CHECKED = (
     + """
 [doors.guild]
 room = "!guild:example.org"
+rooms = ["!general:example.org", "!events:example.org"]
+welcome_room = "!general:example.org"
 
 [doors.makers]
 room = "!makers:example.org"
+rooms = "suggested"
 knock_page_title = "Join the makers"
 """
 )
@@ -671,35 +658,12 @@ def test_doors_check_prints_each_door_naming_its_settings_but_never_their_values
     assert out.splitlines() == [
         "default: no room (NEW_ROOM_ID unset); the settings themselves",
         "club: room !club:example.org; sets limit_per_user, webhook_token, welcome_message",
-        "guild: room !guild:example.org; sets nothing (inherits every setting)",
-        "makers: room !makers:example.org; sets knock_page_title",
+        "guild: space !guild:example.org with rooms !general:example.org, !events:example.org; "
+        "welcome in !general:example.org; sets nothing (inherits every setting)",
+        "makers: space !makers:example.org with its suggested rooms; sets knock_page_title",
     ]
     assert SECRET not in out
     assert "Hi there" not in out
-
-
-@pytest.mark.parametrize(
-    ("lines", "key"),
-    [
-        (['rooms = ["!general:example.org"]'], "rooms"),
-        (['rooms = "suggested"', 'welcome_room = "!lobby:example.org"'], "rooms"),
-    ],
-)
-def test_a_spaces_child_rooms_are_refused_until_they_are_served(
-    lines: list[str], key: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    FILE.write_text(club(*lines), encoding="utf-8")
-    expected = (
-        f"DOORS_FILE: door club: {key} is not served by this version yet: Knock invites into "
-        "the door's room or space only; leave rooms and welcome_room out for now"
-    )
-
-    with pytest.raises(ConfigError) as caught:
-        refuse_unserved(load_doors(settings(DOORS_FILE=str(FILE))))
-    code = main(["doors", "check", str(FILE)])
-
-    assert str(caught.value) == expected
-    assert (code, capsys.readouterr().err) == (2, f"knock: {expected}\n")
 
 
 def test_doors_check_reads_doors_file_from_the_dot_env_by_default(

@@ -55,6 +55,27 @@ class Inviter:
         await step.run()
         return step.finished
 
+    async def child_rooms(self, door: Door) -> list[str]:
+        """The child rooms a space door invites into as well: those listed, or those the space
+        marks as suggested now (`rooms = "suggested"`)."""
+        if door.rooms != "suggested":
+            return list(door.rooms)
+        return await suggested_rooms(self.matrix, door.room)
+
+    async def invite_to_child(self, job: Job, knock: KnockRecord) -> bool:
+        """Invite a space door's knock into one child room (the job's), once; record it."""
+        room = job.room
+        if room is None or knock.state not in (State.INVITED, State.JOINED):
+            return False  # rescinded, expired or blocked meanwhile: nothing more to invite into
+        membership = await self.matrix.membership(room, knock.user_id)
+        if membership not in ("invite", "join", "ban"):
+            door = door_of(self.doors, knock.door)
+            await self.matrix.invite(room, knock.user_id, door.settings.invite_reason)
+        if membership != "ban":
+            line = HistoryLine(Event.INVITED_TO_ROOM, WORKER, room)
+            await self.store.add_history(knock.knock_id, [line], self.clock.now())
+        return False
+
     async def strike(self, user_id: str, door: str = DEFAULT_DOOR) -> None:
         """Count a refusal found at invite time toward the person's back-off at the door, like
         any other."""
@@ -174,6 +195,8 @@ class InviteStep:
         return True
 
     async def _invited(self, detail: str | None) -> None:
+        # A space door's child rooms: each invited into by a job of its own, queued with the move.
+        children = await self.inviter.child_rooms(self.door)
         now = self.inviter.clock.now()
         self.finished = await self.inviter.store.move(
             self.knock.knock_id,
@@ -183,6 +206,7 @@ class InviteStep:
             now=now,
             invited_at=now,
             finish=self.job,
+            child_rooms=children,
         )
         log.info("Invited %s (knock %s)", self.knock.user_id, self.knock.knock_id)
 
@@ -202,3 +226,18 @@ class InviteStep:
         if state is State.REJECTED:  # a refusal found late counts for back-off like any other
             await self.inviter.strike(self.knock.user_id, self.knock.door)
         log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)
+
+
+async def suggested_rooms(matrix: MatrixClient, space: str) -> list[str]:
+    """The rooms a space marks as suggested (its `m.space.child` events with `suggested` true
+    and a `via`: a child without `via` was removed from the space)."""
+    rooms = []
+    for event in await matrix.state(space):
+        content = event.get("content") or {}
+        if (
+            event.get("type") == "m.space.child"
+            and content.get("via")
+            and content.get("suggested") is True
+        ):
+            rooms.append(str(event.get("state_key")))
+    return sorted(rooms)

@@ -78,14 +78,18 @@ class MembershipFollower:
         if self.account.is_bot(user_id):
             return
         door = self._door(room_id)
+        room = room_id or door.room
         if membership == "knock":
-            await self._native_knock(user_id, event_id, door)
+            if room == door.room:
+                await self._native_knock(user_id, event_id, door)
             return
         if membership in ("join", "invite") and await self._removed_if_blocked(user_id):
             return
-        if membership == "join":
+        # A space door's knock is joined in its welcome room, and declined in the space itself;
+        # what happens in its other rooms changes nothing.
+        if membership == "join" and room == door.join_room:
             await self._joined(user_id, door.name)
-        elif membership == "leave" and sender == user_id:
+        elif membership == "leave" and sender == user_id and room == door.room:
             await self._left(user_id, door.name)
 
     async def _native_knock(self, user_id: str, event_id: str | None, door: Door) -> None:
@@ -178,12 +182,15 @@ class MembershipFollower:
 
     async def _check_invites(self, door: Door, invited: list[KnockRecord]) -> None:
         members = await self.matrix.members(door.room)
+        joined = members
+        if door.join_room != door.room:  # a space door: joined means joined its welcome room
+            joined = await self.matrix.members(door.join_room)
         now = self.clock.now()
         for knock in invited:
             membership = members.get(knock.user_id)
-            if membership == "join":
+            if joined.get(knock.user_id) == "join":
                 await self._joined(knock.user_id, knock.door)
-            elif membership != "invite":
+            elif membership not in ("invite", "join"):
                 await self._left(knock.user_id, knock.door)
             else:
                 await self._pending(knock, door, now)
@@ -191,7 +198,9 @@ class MembershipFollower:
     async def _pending(self, knock: KnockRecord, door: Door, now: float) -> None:
         sent = knock.invited_at or knock.updated_at
         if now - sent >= door.settings.invite_ttl:
-            await self.matrix.kick(door.room, knock.user_id, self.settings.kick_reason)
+            children = await self.store.child_rooms(knock.knock_id)
+            reason = self.settings.kick_reason
+            await withdraw(self.matrix, door, knock.user_id, reason, children)
             await self.store.move(
                 knock.knock_id,
                 State.EXPIRED,
@@ -209,3 +218,19 @@ class MembershipFollower:
             for user_id, membership in (await self.matrix.members(door.room)).items():
                 if membership in ("join", "invite", "knock") and not self.account.is_bot(user_id):
                     await self._removed_if_blocked(user_id)
+
+
+async def withdraw(
+    matrix: MatrixClient, door: Door, user_id: str, reason: str, children: Iterable[str] = ()
+) -> None:
+    """Withdraw a knock's invite: from the door's room; for a space door, from each of its rooms
+    (and the `children` it was invited into) where the invite is still open (a room already
+    joined is left alone)."""
+    rooms = door.all_rooms()
+    rooms += [room for room in children if room not in rooms]
+    if len(rooms) == 1:
+        await matrix.kick(door.room, user_id, reason)
+        return
+    for room in rooms:
+        if await matrix.membership(room, user_id) == "invite":
+            await matrix.kick(room, user_id, reason)

@@ -43,7 +43,7 @@ class Welcomer:
         door = door_of(self.doors, knock.door)
         name = await self._display_name(knock.user_id)
         body, formatted = mention(door.settings.welcome_message, knock.user_id, name)
-        room = door.welcome_room or door.room
+        room = door.join_room
         if self.settings.welcome_mode == "dm":
             room = await self.chats.room_with(knock.user_id)
         await self.matrix.send_message(

@@ -64,6 +64,7 @@ class Worker:
         }
         self.handlers: dict[JobKind, JobHandler] = {
             JobKind.INVITE: inviter.run,
+            JobKind.CHILD_INVITE: inviter.invite_to_child,
             JobKind.WELCOME: _then_finish(welcomer.welcome),
             JobKind.ANNOUNCE: _then_finish(self._announce),
             JobKind.CHECK_ACCOUNT: _then_finish(accounts.check),
@@ -151,6 +152,7 @@ class Worker:
         kinds = {JobKind.WELCOME, JobKind.CHECK_ACCOUNT, JobKind.PROFILE, JobKind.SIGN_IN_LINK}
         if len(self._held_doors()) < len(self.link.door_rooms):
             kinds.add(JobKind.INVITE)  # some door's room is ready (the others' invites wait)
+            kinds.add(JobKind.CHILD_INVITE)
         if all(self.link.room_ready(room) for room in self.moderation_rooms):
             kinds.add(JobKind.ANNOUNCE)
         return frozenset(kinds)

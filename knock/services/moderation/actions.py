@@ -102,11 +102,23 @@ class Moderation:
             raise OwnAccount(user_id)
         open_states = [State.QUEUED, State.INVITED, State.JOINED]
         knock = await self.store.latest_knock(user_id, open_states, door=door)
-        room = self._room(door or (knock.door if knock else DEFAULT_DOOR))
-        membership = await self.matrix.membership(room, user_id)
-        if membership not in ("invite", "join") and knock is None:
+        at = door_of(self.doors, door or (knock.door if knock else DEFAULT_DOOR))
+        membership = await self.matrix.membership(at.room, user_id)
+        # A space door's other rooms: each one the person was invited into or joined.
+        others = [room for room in at.all_rooms() if room != at.room]
+        if knock is not None:
+            children = await self.store.child_rooms(knock.knock_id)
+            others += [room for room in children if room not in others]
+        elsewhere = [
+            room
+            for room in others
+            if await self.matrix.membership(room, user_id) in ("invite", "join")
+        ]
+        if membership not in ("invite", "join") and knock is None and not elsewhere:
             raise NothingToRescind(user_id)
         if membership in ("invite", "join"):
+            await self.matrix.kick(at.room, user_id, self.settings.kick_reason)
+        for room in elsewhere:
             await self.matrix.kick(room, user_id, self.settings.kick_reason)
         if knock is not None:
             await self.store.move(
