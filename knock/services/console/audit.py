@@ -31,6 +31,7 @@ LABELS: dict[str, str] = {
     Event.DENIED: "Denied",
     Event.QUEUED: "Queued for an invite",
     Event.INVITED: "Invited",
+    Event.INVITED_TO_ROOM: "Invited to a room of the space",
     Event.REMINDED: "Reminded",
     Event.JOINED: "Joined",
     Event.WELCOMED: "Welcomed",
