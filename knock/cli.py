@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     knocks.add_argument("--reason", help="only with this reason (fuzzy_match, join_wave, ...)")
     knocks.add_argument("--user-id", metavar="USER_ID", help="only this Matrix ID's knocks")
     knocks.add_argument("--limit", type=_positive, default=100, help="at most this many")
+    knocks.add_argument(
+        "--door", metavar="NAME", help="only the knocks through this door (default: every door)"
+    )
     knocks.set_defaults(needs_room=False)
     for name, run, help in (
         ("approve", _approve, "let a knock held for review go ahead to its invite"),
@@ -144,9 +147,20 @@ def _parser() -> argparse.ArgumentParser:
             help="a knock id, or a Matrix ID with exactly one knock waiting for review",
         )
         decide.add_argument("--note", help="why (kept in the audit log)")
+        decide.add_argument(
+            "--door",
+            metavar="NAME",
+            help="for a Matrix ID: its knock waiting for review at this door (default: any door)",
+        )
     rescind = command("rescind", _rescind, "revoke a pending invite, or remove a member")
     rescind.add_argument("user_id", metavar="USER_ID", help="the person's Matrix ID")
     rescind.add_argument("--reason", help="why (kept in the audit log; the room sees KICK_REASON)")
+    rescind.add_argument(
+        "--door",
+        metavar="NAME",
+        help="in this door's room (default: the door of the person's latest open knock, else "
+        "the default door)",
+    )
     imports = command("import", _import, "import the original service's block-list and invites")
     imports.add_argument("--blocklist", type=Path, metavar="FILE", help="blocked_users.txt")
     imports.add_argument("--pending", type=Path, metavar="FILE", help="pending_invites.json")
@@ -349,11 +363,17 @@ def _knocks(settings: Settings | None, args: argparse.Namespace) -> int:
 
     assert settings is not None
     state = State(args.state) if args.state else None
+    if not _door_known(settings, args.door):
+        return 2
 
     async def run() -> int:
         async with stored_audit(settings) as audit:
             knocks = await audit.knocks(
-                state=state, user_id=args.user_id, reason=args.reason, limit=args.limit
+                state=state,
+                user_id=args.user_id,
+                reason=args.reason,
+                door=args.door,
+                limit=args.limit,
             )
         for knock in knocks:
             print(json.dumps(knock_view(knock), ensure_ascii=False))
@@ -375,9 +395,12 @@ def _decide(settings: Settings | None, args: argparse.Namespace, *, approve: boo
     from knock.web.views import knock_view
 
     actor = cli_actor()
+    assert settings is not None
+    if not _door_known(settings, args.door):
+        return 2
 
     async def run(runtime: Any) -> int:
-        knock_id = await _held_knock(runtime, args.knock.strip())
+        knock_id = await _held_knock(runtime, args.knock.strip(), args.door)
         if knock_id is None:
             return 1
         decide = runtime.moderation.approve if approve else runtime.moderation.deny
@@ -397,21 +420,41 @@ def _decide(settings: Settings | None, args: argparse.Namespace, *, approve: boo
     return _with_runtime(settings, args, run)
 
 
-async def _held_knock(runtime: Any, given: str) -> str | None:
-    """The knock id given, or the one knock waiting for review of the Matrix ID given.
+async def _held_knock(runtime: Any, given: str, door: str | None) -> str | None:
+    """The knock id given, or the one knock waiting for review of the Matrix ID given (at
+    `door`, when given).
 
-    None (said on stderr) when a Matrix ID has no knock waiting for review, or several.
+    None (said on stderr) when a Matrix ID has no knock waiting for review, or several; or when
+    the knock id given came through another door than `door`.
     """
     if not given.startswith("@"):
+        found = await runtime.audit.knock(given) if door is not None else None
+        if found is not None and found.knock.door != door:
+            print(
+                f"knock: knock {given} came through door {found.knock.door}, not {door}",
+                file=sys.stderr,
+            )
+            return None
         return given
-    held = await runtime.audit.knocks(state=State.REVIEW, user_id=given, limit=1000)
+    held = await runtime.audit.knocks(state=State.REVIEW, user_id=given, door=door, limit=1000)
+    at = "" if door is None else f" at door {door}"
     if not held:
-        print(f"knock: {given} has no knock waiting for review", file=sys.stderr)
+        print(f"knock: {given} has no knock waiting for review{at}", file=sys.stderr)
+        return None
+    doors = {knock.door for knock in held}
+    if len(doors) > 1:
+        each = ", ".join(f"{knock.knock_id} at {knock.door}" for knock in held)
+        print(
+            f"knock: {given} has knocks waiting for review at {len(doors)} doors ({each}); "
+            "give --door NAME or one knock id",
+            file=sys.stderr,
+        )
         return None
     if len(held) > 1:
         ids = ", ".join(knock.knock_id for knock in held)
         print(
-            f"knock: {given} has {len(held)} knocks waiting for review ({ids}); give one knock id",
+            f"knock: {given} has {len(held)} knocks waiting for review{at} ({ids}); "
+            "give one knock id",
             file=sys.stderr,
         )
         return None
@@ -424,6 +467,10 @@ def _rescind(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.moderation.actions import NothingToRescind, OwnAccount
 
     actor = cli_actor()
+    assert settings is not None
+    if not _door_known(settings, args.door):
+        return 2
+    at = "" if args.door is None else f" at door {args.door}"
 
     async def run(runtime: Any) -> int:
         try:
@@ -432,9 +479,13 @@ def _rescind(settings: Settings | None, args: argparse.Namespace) -> int:
             print(f"knock: {args.user_id[:80]!r} is not a Matrix ID: {exc.reason}", file=sys.stderr)
             return 2
         try:
-            rescinded = await runtime.moderation.rescind(user_id, args.reason, actor)
+            rescinded = await runtime.moderation.rescind(
+                user_id, args.reason, actor, door=args.door
+            )
         except NothingToRescind:
-            print(f"knock: {user_id} has no pending invite and is not a member", file=sys.stderr)
+            print(
+                f"knock: {user_id} has no pending invite and is not a member{at}", file=sys.stderr
+            )
             return 1
         except OwnAccount:
             print(f"knock: {user_id} is Knock's own account: it stays in the room", file=sys.stderr)
@@ -510,6 +561,29 @@ def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
     for door in doors.values():
         print(_door_line(door))
     return 0
+
+
+def _door_known(settings: Settings, name: str | None) -> bool:
+    """Whether `--door NAME` names one of Knock's doors (None: no door asked for).
+
+    Said in one line when it does not, or when DOORS_FILE cannot be read.
+    """
+    if name is None:
+        return True
+    from knock.doors import load_doors
+
+    try:
+        doors = load_doors(settings)
+    except ConfigError as exc:
+        print(f"knock: {exc}", file=sys.stderr)
+        return False
+    if name not in doors:
+        print(
+            f"knock: no door is named {name[:40]!r}; Knock's doors: {', '.join(doors)}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _door_line(door: Door) -> str:

@@ -263,7 +263,13 @@ async def build_services(
     health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)
     profiles = Profiles(store)
     invites = Invites(
-        settings, store, clock, moderation=moderation, welcomer=welcomer, profiles=profiles
+        settings,
+        store,
+        clock,
+        moderation=moderation,
+        welcomer=welcomer,
+        profiles=profiles,
+        door_settings={name: door.settings for name, door in doors.items()},
     )
     return Services(
         settings=settings,

@@ -96,6 +96,7 @@ class AuditRow:
     target: str | None  # the knock's Matrix ID, an entry's pattern; None for the join wave
     knock_id: str | None  # None but for a history line
     detail: str | None
+    door: str = EVERY_DOOR  # the knock's door; EVERY_DOOR for the lists and the join wave
 
 
 def is_moderator(actor: ColumnElement[str]) -> ColumnElement[bool]:
@@ -151,6 +152,7 @@ class AuditQueries:
                 target=row["target"],
                 knock_id=row["knock_id"],
                 detail=row["detail"],
+                door=str(row["door"]),
             )
             for row in rows
         ]
@@ -187,6 +189,7 @@ def _every(door: str | None) -> CompoundSelect[Any]:
             k.user_id.label("target"),
             e.knock_id.label("knock_id"),
             e.detail.label("detail"),
+            k.door.label("door"),
         )
         .select_from(knock_events.join(knocks, e.knock_id == k.knock_id))
         # A person's own membership changes (joined, declined, left) are written as
@@ -203,6 +206,7 @@ def _every(door: str | None) -> CompoundSelect[Any]:
         b.pattern.label("target"),
         cast(null(), Text).label("knock_id"),
         b.reason.label("detail"),
+        cast(literal(EVERY_DOOR), Text).label("door"),
     ).where(b.origin == MODERATOR_ORIGIN, is_moderator(b.source))
     changes = select(
         m.at.label("at"),
@@ -212,6 +216,7 @@ def _every(door: str | None) -> CompoundSelect[Any]:
         m.target.label("target"),
         cast(null(), Text).label("knock_id"),
         m.note.label("detail"),
+        m.door.label("door"),
     ).where(is_moderator(m.actor))
     if door is not None:
         changes = changes.where(m.door.in_([door, EVERY_DOOR]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.core.jobs import JobKind
@@ -113,8 +113,12 @@ class ConsoleQueries:
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
-    async def recent_errors(self, limit: int = 10) -> list[RecentError]:
-        """Jobs waiting for a retry after an error, and knocks that failed: newest first."""
+    async def recent_errors(self, limit: int = 10, door: str | None = None) -> list[RecentError]:
+        """Jobs waiting for a retry after an error, and knocks that failed: newest first.
+
+        With `door`: the jobs and failed knocks of that door's knocks, and the jobs about no knock
+        (a sign-in link's, say), which are every door's.
+        """
         j, k = jobs.c, knocks.c
         retrying = (
             select(j.created_at, j.knock_id, j.kind, j.last_error, j.attempts)
@@ -128,6 +132,10 @@ class ConsoleQueries:
             .order_by(k.updated_at.desc())
             .limit(limit)
         )
+        if door is not None:
+            at_door = select(k.knock_id).where(k.door == door)
+            retrying = retrying.where(or_(j.knock_id.is_(None), j.knock_id.in_(at_door)))
+            failed = failed.where(k.door == door)
         async with self.engine.connect() as conn:
             errors = [
                 RecentError(

@@ -66,9 +66,11 @@ class SearchQueries:
             found = [knock_from_row(row) for row in await conn.execute(query.limit(limit))]
         return found[::-1] if newer_than is not None else found
 
-    async def sources(self) -> list[str]:
-        """Every platform knocks came from, as stored (for the filter's choices)."""
+    async def sources(self, door: str | None = None) -> list[str]:
+        """Every platform knocks (through `door`, if given) came from, as stored."""
         query = select(knocks.c.source).distinct().order_by(knocks.c.source)
+        if door is not None:
+            query = query.where(knocks.c.door == door)
         async with self.engine.connect() as conn:
             return [str(source) for source in (await conn.execute(query)).scalars()]
 

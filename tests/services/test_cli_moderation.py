@@ -77,9 +77,17 @@ def on_store(url: str, work: Any) -> Any:
 
 
 def add_knock(
-    url: str, knock_id: str, user_id: str, state: State, at: float, reason: str | None = None
+    url: str,
+    knock_id: str,
+    user_id: str,
+    state: State,
+    at: float,
+    reason: str | None = None,
+    door: str = "default",
 ) -> None:
-    new = NewKnock(knock_id, user_id, user_id, state, reason, "tally", f"s-{knock_id}", None, None)
+    new = NewKnock(
+        knock_id, user_id, user_id, state, reason, "tally", f"s-{knock_id}", None, None, door=door
+    )
     history = (HistoryLine(Event.RECEIVED, Actor.form("tally")),)
     on_store(url, lambda store: store.admit(AddKnock(new, history), at))
 
@@ -403,3 +411,140 @@ def test_no_command_or_option_is_without_help() -> None:
         assert sub.description, name
         for action in sub._actions:
             assert action.help, f"knock {name} {action.option_strings or action.dest}"
+
+
+CLUB_ROOM = f"!club:{SERVER}"
+
+
+@pytest.fixture
+def club(
+    database: str, tmp_path: Path, homeserver: FakeHomeserver, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A second door, `club`, into a room of its own."""
+    path = tmp_path / "doors.toml"
+    path.write_text(f'[doors.club]\nroom = "{CLUB_ROOM}"\n', encoding="utf-8")
+    monkeypatch.setenv("DOORS_FILE", str(path))
+    homeserver.create_room(BOT, room_id=CLUB_ROOM)
+    return "club"
+
+
+def test_knocks_door_narrows_the_list_to_one_doors_knocks(
+    club: str, database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_knock(database, "k1", ALICE, State.REVIEW, 1000.0, "fuzzy_match")
+    add_knock(database, "k2", BOB, State.INVITED, 2000.0, door=club)
+    add_knock(database, "k3", ALICE, State.REVIEW, 3000.0, "fuzzy_match", door=club)
+
+    for argv, expected in [
+        (["--door", club], [("k3", club), ("k2", club)]),
+        (["--door", "default"], [("k1", "default")]),
+        (["--door", club, "--state", "invited"], [("k2", club)]),
+        ([], [("k3", club), ("k2", club), ("k1", "default")]),
+    ]:
+        assert main(["knocks", *argv]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(k["knock_id"], k["door"]) for k in lines] == expected, argv
+
+
+def test_a_matrix_id_with_knocks_in_review_at_two_doors_needs_door(
+    club: str, database: str, homeserver: FakeHomeserver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_knock(database, "k1", ALICE, State.REVIEW, 1000.0, "fuzzy_match")
+    add_knock(database, "k2", ALICE, State.REVIEW, 2000.0, "join_wave", door=club)
+
+    code, out, err = run(homeserver, capsys, "approve", ALICE)
+
+    assert (code, out) == (1, [])
+    assert err == (
+        f"knock: {ALICE} has knocks waiting for review at 2 doors (k2 at club, k1 at default); "
+        "give --door NAME or one knock id\n"
+    )
+    assert {knock_of(database, k).state for k in ("k1", "k2")} == {State.REVIEW}
+
+    code, [shown], err = run(homeserver, capsys, "deny", ALICE, "--door", club)
+
+    assert (code, shown["knock_id"], shown["door"], shown["state"]) == (0, "k2", club, "rejected")
+    assert knock_of(database, "k1").state is State.REVIEW
+    code, out, err = run(homeserver, capsys, "approve", ALICE, "--door", club)
+    assert (code, out) == (1, [])
+    assert err == f"knock: {ALICE} has no knock waiting for review at door club\n"
+    code, [shown], err = run(homeserver, capsys, "approve", ALICE, "--door", "default")
+    assert (code, shown["knock_id"], shown["state"]) == (0, "k1", "queued"), err
+
+
+def test_a_knock_id_at_another_door_than_door_is_not_decided(
+    club: str, database: str, homeserver: FakeHomeserver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_knock(database, "k1", ALICE, State.REVIEW, 1000.0, "fuzzy_match")
+
+    code, out, err = run(homeserver, capsys, "approve", "k1", "--door", club)
+
+    assert (code, out) == (1, [])
+    assert err == "knock: knock k1 came through door default, not club\n"
+    assert knock_of(database, "k1").state is State.REVIEW
+
+
+def test_rescind_at_a_door_revokes_the_invite_in_that_doors_room_only(
+    club: str, database: str, homeserver: FakeHomeserver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_knock(database, "k1", ALICE, State.INVITED, 1000.0)
+    add_knock(database, "k2", ALICE, State.INVITED, 2000.0, door=club)
+    homeserver.set_membership(ROOM, ALICE, "invite", by=BOT)
+    homeserver.set_membership(CLUB_ROOM, ALICE, "invite", by=BOT)
+
+    code, [shown], err = run(homeserver, capsys, "rescind", ALICE, "--door", "default")
+
+    assert code == 0, err
+    assert shown == {"status": "rescinded", "user_id": ALICE, "knock_id": "k1", "was": "invited"}
+    assert homeserver.membership(ROOM, ALICE) == "leave"
+    assert homeserver.membership(CLUB_ROOM, ALICE) == "invite"
+    assert (knock_of(database, "k1").state, knock_of(database, "k2").state) == (
+        State.RESCINDED,
+        State.INVITED,
+    )
+    code, out, err = run(homeserver, capsys, "rescind", BOB, "--door", club)
+    assert (code, out) == (1, [])
+    assert err == f"knock: {BOB} has no pending invite and is not a member at door club\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["knocks", "--door", "book-club"],
+        ["approve", ALICE, "--door", "book-club"],
+        ["deny", "k1", "--door", "book-club"],
+        ["rescind", ALICE, "--door", "book-club"],
+    ],
+)
+def test_a_door_knock_does_not_have_is_one_line_and_status_2(
+    club: str,
+    database: str,
+    homeserver: FakeHomeserver,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    add_knock(database, "k1", ALICE, State.REVIEW, 1000.0, "fuzzy_match")
+
+    code, out, err = run(homeserver, capsys, *argv)
+
+    assert (code, out) == (2, [])
+    assert err == "knock: no door is named 'book-club'; Knock's doors: default, club\n"
+    assert knock_of(database, "k1").state is State.REVIEW
+    assert homeserver.requests == []  # refused before Knock started
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("knocks", "only the knocks through this door (default: every door)"),
+        ("approve", "(default: any door)"),
+        ("rescind", "the default door)"),
+    ],
+)
+def test_door_options_say_what_they_default_to(
+    capsys: pytest.CaptureFixture[str], command: str, shown: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--door NAME" in (out := capsys.readouterr().out)
+    assert shown in " ".join(out.split())

@@ -123,3 +123,19 @@ async def test_the_overview_counts_knocks_and_the_review_queue(
 
     assert "Review queue" in page and "Join wave" in page and "Homeserver and room" in page
     assert re.search(r"queued</a></th><td>1</td><td>1</td>", page)
+
+
+async def test_with_one_door_the_bar_has_no_door_switcher_and_no_door_anywhere(
+    http: httpx.AsyncClient, submit: Any
+) -> None:
+    knock_id = (await submit("@alice:hs.test")).knock_id
+    await sign_in(http)
+
+    pages = ["/console/", "/console/knocks", f"/console/knocks/{knock_id}", "/console/audit"]
+    shown = [(await http.get(page)).text for page in pages]
+
+    for page in shown:
+        assert 'class="door-switch"' not in page and ">Door<" not in page
+        assert "?door=" not in page and 'name="door"' not in page
+    assert "<title>Overview · Knock</title>" in shown[0]
+    assert 'data-label="Door"' not in shown[1]

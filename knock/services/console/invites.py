@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.history import Actor
+from knock.core.knocks import DEFAULT_DOOR
 from knock.core.lifecycle import State
 from knock.services.console.profiles import Profile, Profiles
 from knock.services.invites.welcome import Welcomer
@@ -30,12 +32,13 @@ class PendingRow:
 
     knock_id: str
     user_id: str
+    door: str  # the door the knock came through
     profile: Profile | None
     invited_at: float
     age_seconds: float
     reminded_at: float | None  # None: not reminded yet
     reminder_due_at: float  # when Knock reminds by itself (REMINDER_AFTER)
-    expires_at: float  # when Knock revokes the invite (INVITE_TTL)
+    expires_at: float  # when Knock revokes the invite (the door's INVITE_TTL)
 
 
 class Invites:
@@ -50,8 +53,11 @@ class Invites:
         moderation: Moderation,
         welcomer: Welcomer,
         profiles: Profiles,
+        door_settings: Mapping[str, Settings] | None = None,
     ) -> None:
         self.settings = settings
+        # Each door's settings (its INVITE_TTL), by door.
+        self.door_settings = door_settings or {DEFAULT_DOOR: settings}
         self.store = store
         self.clock = clock
         self.moderation = moderation
@@ -69,6 +75,7 @@ class Invites:
             knock.knock_id
             for knock in await self.store.knocks_in([State.INVITED], limit=10000, door=door)
         }
+        invite_ttl = self.door_settings.get(door, self.settings).invite_ttl
         pending = [p for p in await self.moderation.pending_invites(door) if p.knock_id in through]
         reminded = await self.store.search.reminded_at(p.knock_id for p in pending)
         profiles = await self.profiles.of(sorted({p.user_id for p in pending}))
@@ -76,12 +83,13 @@ class Invites:
             PendingRow(
                 knock_id=p.knock_id,
                 user_id=p.user_id,
+                door=door,
                 profile=profiles.get(p.user_id),
                 invited_at=p.invite_time,
                 age_seconds=p.age_seconds,
                 reminded_at=reminded.get(p.knock_id),
                 reminder_due_at=p.invite_time + self.settings.reminder_after,
-                expires_at=p.invite_time + self.settings.invite_ttl,
+                expires_at=p.invite_time + invite_ttl,
             )
             for p in pending
         ]
@@ -95,12 +103,12 @@ class Invites:
         return Done.REMINDED if sent else Done.ALREADY_REMINDED
 
     async def rescind(self, knock_id: str, actor: Actor) -> Done:
-        """Revoke a knock's pending invite (its history names the moderator)."""
+        """Revoke a knock's pending invite, in its door's room (its history names the moderator)."""
         knock = await self.store.get_knock(knock_id)
         if knock is None or knock.state is not State.INVITED:
             return Done.NOT_PENDING
         try:
-            await self.moderation.rescind(knock.user_id, None, actor)
+            await self.moderation.rescind(knock.user_id, None, actor, door=knock.door)
         except (NothingToRescind, OwnAccount):
             return Done.NOT_PENDING
         return Done.RESCINDED

@@ -22,9 +22,9 @@ class Overview:
     today: dict[str, int]  # state -> knocks received since midnight (UTC)
     week: dict[str, int]  # state -> knocks received in the last 7 days
     review: int
-    join_wave: dict[str, Any]
+    join_wave: dict[str, Any]  # the door's own breaker
     readiness: Readiness
-    errors: list[RecentError]
+    errors: list[RecentError]  # the door's knocks' and jobs', and those about no knock
 
 
 class Overviews:
@@ -46,7 +46,7 @@ class Overviews:
             review=await self.review_count(door),
             join_wave=await self.intake.join_wave_state(door),
             readiness=await self.health.readiness(),
-            errors=await self.store.console.recent_errors(),
+            errors=await self.store.console.recent_errors(door=door),
         )
 
     async def review_count(self, door: str) -> int:

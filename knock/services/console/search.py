@@ -84,9 +84,9 @@ class KnockSearch:
         older = _cursor(shown[-1]) if len(found) > limit else None
         return await self._listing(shown, newer=newer, older=older)
 
-    async def sources(self) -> list[str]:
-        """The platforms knocks came from, for the filter's choices."""
-        return await self.store.search.sources()
+    async def sources(self, door: str | None = None) -> list[str]:
+        """The platforms knocks (through `door`, if given) came from, for the filter's choices."""
+        return await self.store.search.sources(door)
 
     async def knock(self, knock_id: str) -> KnockDetail | None:
         """One knock with its answers and history; None when no knock has that id."""

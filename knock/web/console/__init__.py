@@ -2,7 +2,8 @@
 
 Signed in with a moderator's Matrix account (a sign-in link sent by direct message) or the API
 key (a session in the database, an HttpOnly cookie); every form carries the session's form token.
-Door-aware: pages take the door (only `default` until doors exist).
+Door-aware: every page is about one door (`?door=NAME`, `default` without it), picked with the
+bar's Door select when Knock has more than one; links and forms keep it.
 """
 
 from fastapi import APIRouter, Depends

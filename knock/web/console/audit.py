@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
 from knock.services.console.audit import ACTIONS, LABELS, AuditCursor, AuditFilter
 from knock.services.console.sessions import Session
-from knock.web.console.session import door_of, review_count, show, signed_in
+from knock.web.console.session import console_url, door_of, review_count, show, signed_in
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -53,14 +52,12 @@ async def audit(request: Request) -> Response:
         newer_than=AuditCursor.parse(query.get(NEWER)),
     )
     kept = {name: value for name, value in given.items() if value}
-    if door_of(request) != "default":
-        kept["door"] = door
     context["listing"] = listing
-    context["filtered"] = bool(given["actor"] or given["action"])
+    context["filtered"] = bool(kept)
     if listing.newer is not None:
-        context["newer_link"] = "?" + urlencode({**kept, NEWER: str(listing.newer)})
+        context["newer_link"] = console_url(request, "/audit", {**kept, NEWER: str(listing.newer)})
     if listing.older is not None:
-        context["older_link"] = "?" + urlencode({**kept, OLDER: str(listing.older)})
+        context["older_link"] = console_url(request, "/audit", {**kept, OLDER: str(listing.older)})
     return await _show(request, session, context)
 
 

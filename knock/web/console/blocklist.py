@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from knock.services.blocklist.actions import NeedsConfirmation, NotBlocked, Plan
@@ -24,14 +22,7 @@ from knock.services.blocklist.checks import Checked, Checker
 from knock.services.blocklist.index import BadPattern
 from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors, problem_of
-from knock.web.console.session import (
-    console_headers,
-    review_count,
-    root,
-    show,
-    signed_in,
-    signed_post,
-)
+from knock.web.console.session import redirect_to, review_count, show, signed_in, signed_post
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -281,9 +272,8 @@ async def _problem(request: Request, session: Session, exc: Exception) -> Respon
 
 
 def _back(request: Request, code: str) -> Response:
-    """Back to the page, with the fixed message `code` names."""
-    target = f"{root(request)}{PAGE}?{urlencode({'done': code})}"
-    return RedirectResponse(target, status_code=303, headers=console_headers())
+    """Back to the page at the same door, with the fixed message `code` names."""
+    return redirect_to(request, PAGE, {"done": code})
 
 
 def _field(form: FormData, name: str) -> str:

@@ -14,6 +14,7 @@ from knock.web.console.session import (
     door_of,
     end_session,
     open_session,
+    redirect_to,
     root,
     show,
     sign_in_page,
@@ -72,12 +73,12 @@ async def sign_out(request: Request) -> Response:
 
 @router.post("/join-wave/reset")
 async def reset_join_wave(request: Request) -> Response:
-    """Close the join-wave breaker."""
+    """Close the join-wave breaker of the page's door."""
     posted = await signed_post(request)
     if isinstance(posted, Response):
         return posted
     await services_of(request).intake.reset_join_wave(posted[0].actor, door_of(request))
-    return RedirectResponse(root(request) + "/", status_code=303, headers=console_headers())
+    return redirect_to(request, "/")
 
 
 @router.get("/counts")

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 
 from knock.core.knock_filter import MAX_TEXT, Cursor, KnockFilter
 from knock.core.lifecycle import Reason, State
@@ -16,10 +14,10 @@ from knock.services.console.invites import Done
 from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors
 from knock.web.console.session import (
-    console_headers,
+    console_url,
     door_of,
+    redirect_to,
     review_count,
-    root,
     show,
     signed_in,
     signed_post,
@@ -55,7 +53,8 @@ async def knocks(request: Request) -> Response:
     query = request.query_params
     given = {name: (query.get(name) or "").strip() for name in FILTERS}
     wanted, problems = read_filter(given)
-    wanted = replace(wanted, door=door_of(request))
+    door = door_of(request)
+    wanted = replace(wanted, door=door)
     search = services_of(request).knock_search
     context: dict[str, Any] = {
         "current": "knocks",
@@ -63,7 +62,7 @@ async def knocks(request: Request) -> Response:
         "problems": problems,
         "states": STATES,
         "reasons": REASONS,
-        "platforms": await search.sources(),
+        "platforms": await search.sources(door),
         "max_text": MAX_TEXT,
         "listing": None,
     }
@@ -78,15 +77,18 @@ async def knocks(request: Request) -> Response:
     context["listing"] = listing
     context["filtered"] = bool(kept)
     if listing.newer is not None:
-        context["newer_link"] = "?" + urlencode({**kept, NEWER: str(listing.newer)})
+        context["newer_link"] = console_url(request, "/knocks", {**kept, NEWER: str(listing.newer)})
     if listing.older is not None:
-        context["older_link"] = "?" + urlencode({**kept, OLDER: str(listing.older)})
+        context["older_link"] = console_url(request, "/knocks", {**kept, OLDER: str(listing.older)})
     return await _show(request, session, "console/knocks.html", context)
 
 
 @router.get("/knocks/{knock_id}")
 async def knock_detail(request: Request, knock_id: str) -> Response:
-    """One knock: its facts, its answers and its whole history."""
+    """One knock: its facts (its own door among them), its answers and its whole history.
+
+    Found by id whatever door the page is at: the layout stays at that door.
+    """
     session = await signed_in(request)
     if not isinstance(session, Session):
         return session
@@ -110,7 +112,8 @@ async def invites(request: Request) -> Response:
     session = await signed_in(request)
     if not isinstance(session, Session):
         return session
-    settings = services_of(request).settings
+    door = door_of(request)
+    settings = services_of(request).doors[door].settings  # INVITE_TTL is the door's own
     context: dict[str, Any] = {
         "current": "invites",
         "flash": FLASHES.get(request.query_params.get("done", "")),
@@ -121,7 +124,7 @@ async def invites(request: Request) -> Response:
     }
     try:
         # Asks the homeserver for the room's invites, once per view (see Invites.pending).
-        context["pending"] = await services_of(request).invites.pending(door_of(request))
+        context["pending"] = await services_of(request).invites.pending(door)
     except caller_facing_errors():
         context["pending"] = None
         return await _show(request, session, "console/invites.html", context, 503)
@@ -155,8 +158,7 @@ async def _act(request: Request, knock_id: str, *, remind: bool) -> Response:
                 done = (await desk.rescind(knock_id, session.actor)).value
         except caller_facing_errors():
             done = "failed"
-    url = f"{root(request)}/invites?{urlencode({'done': done})}"
-    return RedirectResponse(url, status_code=303, headers=console_headers())
+    return redirect_to(request, "/invites", {"done": done})
 
 
 def read_filter(given: dict[str, str]) -> tuple[KnockFilter, dict[str, str]]:

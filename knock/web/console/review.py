@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from knock.services.console.review import MOST_AT_ONCE, Decided
 from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors, problem_of
-from knock.web.console.session import console_headers, door_of, root, show, signed_in, signed_post
+from knock.web.console.session import door_of, redirect_to, show, signed_in, signed_post
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -100,9 +97,8 @@ def _said(action: str, decided: Decided) -> dict[str, str | int]:
 
 
 def _back(request: Request, query: dict[str, str | int]) -> Response:
-    """Back to the review queue (303: the browser asks for it with GET)."""
-    url = f"{root(request)}/review?{urlencode(query)}"
-    return RedirectResponse(url, status_code=303, headers=console_headers())
+    """Back to the review queue at the same door (303: the browser asks for it with GET)."""
+    return redirect_to(request, "/review", query)
 
 
 def flash(request: Request) -> str | None:
@@ -141,6 +137,7 @@ async def _went_wrong(request: Request, session: Session, exc: Exception) -> Res
     problem = problem_of(exc)
     message = problem.message if problem else "Something went wrong"
     context = {
+        "current": "review",
         "heading": "That did not go through",
         "message": f"{message}. Reload the review queue to see what was decided.",
     }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -19,6 +20,21 @@ COOKIE = "knock_console"
 PREFIX = "/console"
 CSRF_FIELD = "csrf"
 MAX_FIELDS = 256
+DOOR_FIELD = "door"
+# Each section's page, by the name its nav link goes by: where the door switcher leads from a
+# page that answered a post (the page's own address takes no GET).
+SECTIONS = {
+    "overview": "/",
+    "review": "/review",
+    "knocks": "/knocks",
+    "invites": "/invites",
+    "blocklist": "/blocklist",
+    "members": "/members",
+    "audit": "/audit",
+}
+# What the door switcher keeps of a page's query: its filters and the id it checks, not its
+# place in a list (another door's list starts elsewhere) nor a message about what was done.
+KEPT_ON_SWITCH = ("q", "state", "reason", "platform", "from", "to", "actor", "action", "user_id")
 
 
 def root(request: Request) -> str:
@@ -57,8 +73,8 @@ def door_of(request: Request) -> str:
 
     Raise UnknownDoor for a door Knock does not have (answered with a 404 page).
     """
-    door = request.query_params.get("door") or DEFAULT_DOOR
-    if door not in services_of(request).knock_pages:
+    door = request.query_params.get(DOOR_FIELD) or DEFAULT_DOOR
+    if door not in services_of(request).doors:
         raise UnknownDoor(door)
     return door
 
@@ -77,6 +93,22 @@ def unknown_door_page(request: Request, _: Exception) -> Response:
         "message": "Knock has no door of that name.",
     }
     return render("console/problem.html", context, 404, headers=console_headers())
+
+
+def console_url(request: Request, path: str, query: Mapping[str, str | int] | None = None) -> str:
+    """A console page's address that stays at the page's door: `?door=NAME` unless `default`.
+
+    `path` is under the console (`/review`), `query` the page's own fields.
+    """
+    return _linker(root(request), door_of(request))(path, **(query or {}))
+
+
+def redirect_to(
+    request: Request, path: str, query: Mapping[str, str | int] | None = None
+) -> Response:
+    """Send the browser on to a console page at the same door (303: it asks with GET)."""
+    url = console_url(request, path, query)
+    return RedirectResponse(url, status_code=303, headers=console_headers())
 
 
 async def review_count(request: Request) -> int:
@@ -126,17 +158,56 @@ def show(
     review_count: int,
 ) -> Response:
     """Render a console page for a signed-in moderator: the layout, the nav and the form token."""
+    door = door_of(request)
+    doors = services_of(request).doors
     full = {
         "console": root(request),
         "assets": _assets(request),
         "csrf": session.csrf,
         "actor": str(session.actor),
         "review_count": review_count,
-        "door": door_of(request),
-        "path": request.url.path,
+        "door": door,
+        "door_room": doors[door].room,
+        # Every door with its room, for the switcher: empty when Knock has one door.
+        "doors": [(name, d.room) for name, d in doors.items()] if len(doors) > 1 else [],
+        "href": _linker(root(request), door),
         **context,
     }
+    if len(doors) > 1:
+        full["switch_to"], full["switch_kept"] = _switcher(request, str(full.get("current", "")))
     return render(template, full, status, headers=console_headers())
+
+
+def _linker(console: str, door: str) -> Callable[..., str]:
+    """Make the pages' links: `href("/knocks", state="queued")` keeps the page's door."""
+
+    def href(path: str = "/", **query: str | int) -> str:
+        kept = {name: value for name, value in query.items() if value not in ("", None)}
+        if door != DEFAULT_DOOR:
+            kept[DOOR_FIELD] = door
+        return console + path + ("?" + urlencode(kept) if kept else "")
+
+    return href
+
+
+def _switcher(request: Request, current: str) -> tuple[str, list[tuple[str, str]]]:
+    """Where the door switcher leads, and the page's fields it keeps: this page at another door.
+
+    A page that answered a post leads to its section's page (the post's address takes no GET).
+    """
+    if request.method != "GET":
+        return root(request) + SECTIONS.get(current, "/"), []
+    kept = [(name, request.query_params.get(name, "")) for name in KEPT_ON_SWITCH]
+    return root(request) + _page_path(request), [(name, value) for name, value in kept if value]
+
+
+def _page_path(request: Request) -> str:
+    """The page's path under the console (`/knocks/abc`), behind a proxy's prefix or not."""
+    path = request.url.path
+    prefix = _root_path(request)
+    if prefix and path.startswith(prefix + PREFIX):
+        path = path[len(prefix) :]
+    return path.removeprefix(PREFIX) or "/"
 
 
 async def checked_form(request: Request, session: Session) -> FormData | None:
