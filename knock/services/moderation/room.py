@@ -72,7 +72,8 @@ class ModerationRoom:
         evidence = next(
             (h.detail for h in reversed(history) if h.event == Event.HELD_FOR_REVIEW), None
         )
-        head = [f"Knock from {knock.user_id} is held for review ({knock.reason})."]
+        at = "" if knock.door == DEFAULT_DOOR else f" at door {knock.door}"
+        head = [f"Knock from {knock.user_id}{at} is held for review ({knock.reason})."]
         head += [line for line in _readable(evidence).split("\n") if line]
         answers = review_answers(knock.knock_id, await self.store.answers_of(knock.knock_id))
         how = (
