@@ -105,10 +105,12 @@ class Runtime:
             # background work never take the lease, so they never pause a server's live view.
             await services.duties.run_once()
             self._start_background(services)
+        others = [f"{name} ({door.room})" for name, door in services.doors.items()][1:]
         log.info(
-            "Knock is running as %s for room %s",
+            "Knock is running as %s for room %s%s",
             services.account.user_id or "a bot not signed in yet",
             settings.new_room_id,
+            f" and the doors {', '.join(others)}" if others else "",
         )
 
     def _start_background(self, services: Services) -> None:
