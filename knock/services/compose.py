@@ -53,7 +53,7 @@ from knock.services.knock_page.page import KnockPage
 from knock.services.knock_page.proof import Proofs
 from knock.services.moderation.actions import Moderation
 from knock.services.moderation.audit import AuditLog
-from knock.services.moderation.moderators import Moderators
+from knock.services.moderation.moderators import DoorModerators, Moderators
 from knock.services.moderation.notices import Notices
 from knock.services.moderation.room import ModerationRoom
 from knock.services.moderation.waves import JoinWaves
@@ -81,7 +81,8 @@ class Services:
     knock_pages: Mapping[str, KnockPage]  # each door's knock page, by door
     console: ConsoleSessions
     sign_in_links: SignInLinks
-    moderators: Moderators
+    moderators: Moderators  # the default door's
+    door_moderators: DoorModerators
     overviews: Overviews
     profiles: Profiles
     reviews: Reviews
@@ -191,7 +192,8 @@ async def build_services(
     moderation = Moderation(
         settings, store, matrix, clock, account=account, wakeup=wakeup, doors=followed
     )
-    moderators = Moderators(settings, store, matrix, clock)
+    door_moderators = _door_moderators(followed, store, matrix, clock)
+    moderators = door_moderators.of(DEFAULT_DOOR)
     moderation_rooms = {
         room_id: ModerationRoom(
             first.settings,
@@ -201,9 +203,7 @@ async def build_services(
             moderation,
             blocking,
             account,
-            moderators
-            if room_id == settings.moderation_room_id
-            else Moderators(first.settings, store, matrix, clock),
+            door_moderators.of(first.name),
             doors=tuple(door.name for door in served),
         )
         for room_id, served in _by_moderation_room(followed).items()
@@ -211,7 +211,13 @@ async def build_services(
     }
     moderation_room = moderation_rooms.get(settings.moderation_room_id or "")
     sign_in_links = SignInLinks(
-        settings, store, matrix, clock, moderators=moderators, chats=direct_chats, wakeup=wakeup
+        settings,
+        store,
+        matrix,
+        clock,
+        moderators=door_moderators,
+        chats=direct_chats,
+        wakeup=wakeup,
     )
     profile_cache = ProfileCache(store, matrix, clock)
     worker = Worker(
@@ -236,7 +242,7 @@ async def build_services(
         room_ids=list(dict.fromkeys(r for door in followed.values() for r in door.all_rooms())),
         follower=follower,
         moderation_rooms=moderation_rooms,
-        moderators=moderators,
+        moderators=door_moderators.rooms(),
         link=link,
     )
     list_files = tuple(
@@ -303,10 +309,11 @@ async def build_services(
             store,
             clock,
             salt=await ConsoleSessions.load_salt(store, clock.now()),
-            moderators=moderators,
+            moderators=door_moderators,
         ),
         sign_in_links=sign_in_links,
         moderators=moderators,
+        door_moderators=door_moderators,
         welcomer=welcomer,
         direct_chats=direct_chats,
         follower=follower,
@@ -350,3 +357,18 @@ def _by_moderation_room(doors: Mapping[str, Door]) -> dict[str, list[Door]]:
         if door.settings.moderation_room_id:
             rooms.setdefault(door.settings.moderation_room_id, []).append(door)
     return rooms
+
+
+def _door_moderators(
+    doors: Mapping[str, Door], store: Store, matrix: MatrixClient, clock: Clock
+) -> DoorModerators:
+    """Each door's moderators, by the rule of its moderation room, else its room; doors with
+    one rule room share one `Moderators`."""
+    by_room: dict[str, Moderators] = {}
+    by_door = {}
+    for name, door in doors.items():
+        room = door.settings.moderation_room_id or door.room
+        if room not in by_room:
+            by_room[room] = Moderators(door.settings, store, matrix, clock)
+        by_door[name] = by_room[room]
+    return DoorModerators(by_door)

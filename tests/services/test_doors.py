@@ -9,6 +9,7 @@ and start Knock on one database without waiting for anything.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from knock.services.runtime import Runtime
 from knock.web.app import create_api
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, drain
+from tests.services.console import form_token
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
 CLUB = f"!club:{SERVER}"
@@ -156,3 +158,71 @@ async def test_each_door_is_reviewed_in_its_own_moderation_room(
         await drain(runtime.services)
         assert homeserver.membership(CLUB, there) == "invite"
         assert homeserver.membership(ROOM_OF_DEFAULT, here) is None
+
+
+async def test_a_doors_own_moderators_sign_in_to_their_door_only(
+    tmp_path: Path, settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    homeserver.create_room(BOT, room_id=CLUB)
+    homeserver.create_room(BOT, room_id=CLUB_MODS, power={CLUB_MODERATOR: 50})
+    homeserver.add_user(CLUB_MODERATOR)
+    homeserver.join(CLUB_MODERATOR, CLUB_MODS)
+    here, there = (homeserver.add_user(f"@{name}:{SERVER}") for name in ("here", "there"))
+    path = club_file(tmp_path)
+    path.write_text(path.read_text() + f'moderation_room_id = "{CLUB_MODS}"\n')
+    changes = {
+        "doors_file": path,
+        "repair_action": "review",
+        "webhook_token": SecretStr(GLOBAL_TOKEN),
+        "public_url": PUBLIC_URL,
+    }
+    async with running(settings, clock, homeserver, **changes) as (runtime, http):
+        at_default = await deliver(http, "/invite_from_form", here.removeprefix("@"), GLOBAL_TOKEN)
+        at_club = await deliver(http, "/doors/club/invite_from_form", there[1:], TOKEN)
+        mine, not_mine = at_club.json()["knock_id"], at_default.json()["knock_id"]
+
+        same_site = {"Sec-Fetch-Site": "same-origin"}
+        asked = await http.post(
+            "/console/sign-in-link", data={"matrix_id": CLUB_MODERATOR}, headers=same_site
+        )
+        assert asked.status_code == 200
+        await drain(runtime.services)
+        [link] = [
+            found[1]
+            for room in homeserver.rooms
+            for message in homeserver.messages(room)
+            if (found := re.search(r"/console/link/(\S+)", message["content"]["body"]))
+        ]
+        assert (await http.post(f"/console/link/{link}", headers=same_site)).status_code == 303
+
+        # The console opens at their door; the default door is not theirs.
+        opened = await http.get("/console/")
+        assert (opened.status_code, opened.headers["location"]) == (303, "/console/?door=club")
+        refused = await http.get("/console/review", params={"door": "default"})
+        assert refused.status_code == 403
+        assert "Not your door" in refused.text
+
+        review = await http.get("/console/review", params={"door": "club"})
+        csrf = form_token(review.text)
+        for knock_id in (not_mine, mine):
+            await http.post(
+                f"/console/review/{knock_id}/approve",
+                params={"door": "club"},
+                data={"csrf": csrf},
+            )
+        assert (await runtime.store.get_knock(not_mine)).state is State.REVIEW  # type: ignore[union-attr]
+        assert (await runtime.store.get_knock(mine)).state is State.QUEUED  # type: ignore[union-attr]
+        history = await runtime.store.history(mine)
+        assert "console:@clubmod:hs.test" in [str(line.actor) for line in history]
+
+        # The block-list is every door's: a door's own moderators cannot change it.
+        blocked = await http.post(
+            "/console/blocklist/block",
+            params={"door": "club"},
+            data={"csrf": csrf, "pattern": "@troll:hs.test"},
+        )
+        assert blocked.status_code == 403
+        assert not runtime.services.blocklist.check("@troll:hs.test").verdict == "block"
+
+
+PUBLIC_URL = "https://knock.example.org"

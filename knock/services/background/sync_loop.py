@@ -63,7 +63,7 @@ class LiveView:
         room_ids: list[str],
         follower: MembershipFollower,
         moderation_rooms: Mapping[str, ModerationRoom],
-        moderators: Moderators,
+        moderators: list[Moderators],
         link: HomeserverLink,
     ) -> None:
         self.clock = clock
@@ -72,7 +72,7 @@ class LiveView:
         self.follower = follower
         self.room_ids = room_ids  # every door's room, the default door's first
         self.moderation_rooms = moderation_rooms  # by room id
-        self.moderators = moderators
+        self.moderators = moderators  # one per rule room: each keeps its room's power levels
         self.link = link
 
     async def run(self, leading: Callable[[], bool]) -> None:
@@ -106,12 +106,13 @@ class LiveView:
         joined = body.get("rooms", {}).get("join", {})
         if since:
             self._note_readiness_changes(joined)
-        # The moderators' room (even on the first sync, whose state gives its power levels).
-        rule_room = joined.get(self.moderators.room_id, {})
-        events = rule_room.get("state", {}).get("events", [])
-        events += rule_room.get("timeline", {}).get("events", [])
-        if events:
-            await self.moderators.followed(self.moderators.room_id, events, first=not since)
+        # The moderators' rooms (even on the first sync, whose state gives their power levels).
+        for moderators in self.moderators:
+            rule_room = joined.get(moderators.room_id, {})
+            events = rule_room.get("state", {}).get("events", [])
+            events += rule_room.get("timeline", {}).get("events", [])
+            if events:
+                await moderators.followed(moderators.room_id, events, first=not since)
         for room_id, moderation_room in self.moderation_rooms.items() if since else ():
             for event in joined.get(room_id, {}).get("timeline", {}).get("events", []):
                 await self._handle(room_id, event, moderation_room.handle)

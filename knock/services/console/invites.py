@@ -94,21 +94,31 @@ class Invites:
             for p in pending
         ]
 
-    async def remind(self, knock_id: str, actor: Actor) -> Done:
-        """Send the invite's reminder now, the one REMINDER_AFTER would send (at most one)."""
+    async def remind(
+        self, knock_id: str, actor: Actor, doors: frozenset[str] | None = None
+    ) -> Done:
+        """Send the invite's reminder now, the one REMINDER_AFTER would send (at most one);
+        only for a knock at `doors` (None: any)."""
         knock = await self.store.get_knock(knock_id)
-        if knock is None or knock.state is not State.INVITED:
+        if knock is None or knock.state is not State.INVITED or not _at(knock.door, doors):
             return Done.NOT_PENDING
         sent = await self.welcomer.remind(knock, actor)
         return Done.REMINDED if sent else Done.ALREADY_REMINDED
 
-    async def rescind(self, knock_id: str, actor: Actor) -> Done:
-        """Revoke a knock's pending invite, in its door's room (its history names the moderator)."""
+    async def rescind(
+        self, knock_id: str, actor: Actor, doors: frozenset[str] | None = None
+    ) -> Done:
+        """Revoke a knock's pending invite, in its door's room (its history names the moderator);
+        only for a knock at `doors` (None: any)."""
         knock = await self.store.get_knock(knock_id)
-        if knock is None or knock.state is not State.INVITED:
+        if knock is None or knock.state is not State.INVITED or not _at(knock.door, doors):
             return Done.NOT_PENDING
         try:
             await self.moderation.rescind(knock.user_id, None, actor, door=knock.door)
         except (NothingToRescind, OwnAccount):
             return Done.NOT_PENDING
         return Done.RESCINDED
+
+
+def _at(door: str, doors: frozenset[str] | None) -> bool:
+    return doors is None or door in doors

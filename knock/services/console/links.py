@@ -20,7 +20,7 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.matrix.client import MatrixClient
 from knock.services.homeserver.direct import DirectChats
-from knock.services.moderation.moderators import Moderators
+from knock.services.moderation.moderators import DoorModerators
 from knock.services.wakeup import Wakeup
 from knock.store import Job, Store
 from knock.store.console import Asked
@@ -42,7 +42,7 @@ class SignInLinks:
         matrix: MatrixClient,
         clock: Clock,
         *,
-        moderators: Moderators,
+        moderators: DoorModerators,
         chats: DirectChats,
         wakeup: Wakeup,
     ) -> None:
@@ -83,9 +83,7 @@ class SignInLinks:
             log.info("Sent no sign-in link to %s: asked for too long ago", request.user_id)
             return
         user_id = request.user_id
-        if not await self.moderators.may_moderate(user_id):
-            return
-        if not await self.moderators.is_moderator_now(user_id):
+        if not await self.moderators.moderates_any_now(user_id):
             return
         token = secrets.token_urlsafe(32)
         token_hash = _hash(token)
@@ -109,7 +107,7 @@ class SignInLinks:
         if not _plausible(token):
             return None
         user_id = await self.store.console.use_link(_hash(token), self.clock.now())
-        if user_id is None or not await self.moderators.may_moderate(user_id):
+        if user_id is None or not await self.moderators.doors_of(user_id):
             return None
         return user_id
 

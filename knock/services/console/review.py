@@ -94,21 +94,38 @@ class Reviews:
             )
         return Queue(tuple(held), max(total, len(held)), self.settings.store_form_answers)
 
-    async def approve(self, knock_ids: Iterable[str], actor: Actor) -> Decided:
-        """Let these knocks go ahead to their invites (those still in review)."""
-        return await self._decide(knock_ids, actor, None, approve=True)
+    async def approve(
+        self, knock_ids: Iterable[str], actor: Actor, doors: frozenset[str] | None = None
+    ) -> Decided:
+        """Let these knocks go ahead to their invites (those still in review, at `doors`)."""
+        return await self._decide(knock_ids, actor, None, doors, approve=True)
 
-    async def deny(self, knock_ids: Iterable[str], actor: Actor, note: str | None) -> Decided:
-        """Turn these knocks down, silently, with a note only moderators see."""
-        return await self._decide(knock_ids, actor, note, approve=False)
+    async def deny(
+        self,
+        knock_ids: Iterable[str],
+        actor: Actor,
+        note: str | None,
+        doors: frozenset[str] | None = None,
+    ) -> Decided:
+        """Turn these knocks down (those at `doors`), silently, with a note only moderators see."""
+        return await self._decide(knock_ids, actor, note, doors, approve=False)
 
     async def _decide(
-        self, knock_ids: Iterable[str], actor: Actor, note: str | None, *, approve: bool
+        self,
+        knock_ids: Iterable[str],
+        actor: Actor,
+        note: str | None,
+        doors: frozenset[str] | None,
+        *,
+        approve: bool,
     ) -> Decided:
         note = (note or "").strip()[:NOTE_LIMIT] or None
         done: list[str] = []
         gone = 0
         for knock_id in dict.fromkeys(knock_ids):
+            if doors is not None and not await self._at(knock_id, doors):
+                gone += 1  # at a door this moderator does not moderate: as if gone
+                continue
             try:
                 if approve:
                     await self.moderation.approve(knock_id, actor, note)
@@ -119,3 +136,7 @@ class Reviews:
                 continue
             done.append(knock_id)
         return Decided(tuple(done), gone)
+
+    async def _at(self, knock_id: str, doors: frozenset[str]) -> bool:
+        knock = await self.store.get_knock(knock_id)
+        return knock is not None and knock.door in doors

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.forms import same_secret
 from knock.core.history import Actor, ActorKind
-from knock.services.moderation.moderators import Moderators
+from knock.services.moderation.moderators import DoorModerators
 from knock.store import Store
 from knock.store.console import StoredSession
 
@@ -35,6 +35,13 @@ class Session:
 
     actor: Actor
     csrf: str  # the form token every post of this session must carry
+    # The doors it may see and act on: a moderator's, as the power levels say now; None (the
+    # API key's session): every door.
+    doors: frozenset[str] | None = None
+
+    def may_act_at(self, door: str) -> bool:
+        """Tell whether this session may see and act on a door's knocks."""
+        return self.doors is None or door in self.doors
 
     def form_token_matches(self, given: str | None) -> bool:
         """Tell whether a post carries this session's form token."""
@@ -60,7 +67,7 @@ class ConsoleSessions:
         clock: Clock,
         *,
         salt: bytes,
-        moderators: Moderators,
+        moderators: DoorModerators,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -97,7 +104,9 @@ class ConsoleSessions:
 
     async def sign_in_moderator(self, user_id: str) -> Opened:
         """Open a session acting as a moderator (whose sign-in link was just used)."""
-        return await self._open(Actor(ActorKind.CONSOLE, user_id), NO_KEY_MARK)
+        opened = await self._open(Actor(ActorKind.CONSOLE, user_id), NO_KEY_MARK)
+        doors = await self.moderators.doors_of(user_id)
+        return replace(opened, session=replace(opened.session, doors=doors))
 
     async def session(self, token: str | None) -> Session | None:
         """Return the session a cookie's token opens, or None (unknown, expired, opened with an
@@ -110,10 +119,11 @@ class ConsoleSessions:
         actor = Actor.parse(stored.actor)
         if stored.key_mark == NO_KEY_MARK:
             moderator = actor.name or ""
-            if not moderator.startswith("@") or not await self.moderators.may_moderate(moderator):
+            doors = await self.moderators.doors_of(moderator) if moderator.startswith("@") else None
+            if not doors:
                 await self.store.console.end_session(_hash(token))
                 return None
-            return Session(actor, stored.csrf)
+            return Session(actor, stored.csrf, doors)
         current = self._key()
         if current is None or not hmac.compare_digest(stored.key_mark, self._mark(current)):
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from knock.clock import Clock
@@ -108,3 +109,41 @@ class Moderators:
     @property
     def _key(self) -> str:
         return f"{POWERS_KEY}:{self.room_id}"
+
+
+class DoorModerators:
+    """Each door's moderators: power in the door's moderation room, else in its room. Doors that
+    share a rule room share one `Moderators` (and one copy of its power levels)."""
+
+    def __init__(self, by_door: Mapping[str, Moderators]) -> None:
+        self.by_door = dict(by_door)
+
+    def of(self, door: str) -> Moderators:
+        """The moderators of one door (a door Knock does not have: none can be)."""
+        return self.by_door[door]
+
+    def rooms(self) -> list[Moderators]:
+        """One `Moderators` per rule room, for the live view to keep up to date."""
+        return list({id(m): m for m in self.by_door.values()}.values())
+
+    async def doors_of(self, user_id: str) -> frozenset[str]:
+        """The doors an account moderates, from the kept power levels (no homeserver call)."""
+        known: dict[int, bool] = {}
+        doors = []
+        for door, moderators in self.by_door.items():
+            key = id(moderators)
+            if key not in known:
+                known[key] = await moderators.may_moderate(user_id)
+            if known[key]:
+                doors.append(door)
+        return frozenset(doors)
+
+    async def moderates_any_now(self, user_id: str) -> bool:
+        """Tell whether an account moderates some door: the kept power levels say so first (no
+        call for anyone else), then the room itself (one call)."""
+        for moderators in self.rooms():
+            if not await moderators.may_moderate(user_id):
+                continue
+            if await moderators.is_moderator_now(user_id):
+                return True
+        return False

@@ -103,7 +103,7 @@ async def block(request: Request) -> Response:
     removes nobody) and asks for a confirmation, as the API's 409 does; `confirm` puts it in
     force.
     """
-    posted = await signed_post(request)
+    posted = await signed_post(request, every_door=True)
     if isinstance(posted, Response):
         return posted
     session, form = posted
@@ -132,7 +132,7 @@ async def block(request: Request) -> Response:
 @router.post(PAGE + "/unblock")
 async def unblock(request: Request) -> Response:
     """Remove a moderator's entry and lift the bans Knock placed because of it."""
-    posted = await signed_post(request)
+    posted = await signed_post(request, every_door=True)
     if isinstance(posted, Response):
         return posted
     session, form = posted
@@ -150,7 +150,7 @@ async def unblock(request: Request) -> Response:
 @router.post(PAGE + "/allow")
 async def allow(request: Request) -> Response:
     """Add an allow-list entry: it overrides any block-list match for the ids it covers."""
-    posted = await signed_post(request)
+    posted = await signed_post(request, every_door=True)
     if isinstance(posted, Response):
         return posted
     session, form = posted
@@ -173,7 +173,7 @@ async def allow(request: Request) -> Response:
 @router.post(PAGE + "/unallow")
 async def unallow(request: Request) -> Response:
     """Remove an allow-list entry."""
-    posted = await signed_post(request)
+    posted = await signed_post(request, every_door=True)
     if isinstance(posted, Response):
         return posted
     session, form = posted

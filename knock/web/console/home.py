@@ -12,6 +12,7 @@ from knock.web.console.session import (
     console_headers,
     current,
     door_of,
+    door_refused,
     end_session,
     open_session,
     redirect_to,
@@ -35,6 +36,9 @@ async def overview(request: Request) -> Response:
     session = await current(request)
     if session is None:
         return sign_in_page(request)
+    refused = door_refused(request, session)
+    if refused is not None:
+        return refused
     overviews = services_of(request).overviews
     shown = await overviews.overview(door_of(request))
     context = {"current": "overview", "overview": shown, "states": STATES}
@@ -87,6 +91,8 @@ async def counts(request: Request) -> Response:
     session = await current(request)
     if session is None:
         return JSONResponse({"detail": "Sign in to the console"}, 401)
+    if not session.may_act_at(door_of(request)):
+        return JSONResponse({"detail": "Not your door"}, 403)
     review = await services_of(request).overviews.review_count(door_of(request))
     return JSONResponse({"review": review}, headers={"Cache-Control": "no-store"})
 

@@ -95,7 +95,7 @@ async def knock_detail(request: Request, knock_id: str) -> Response:
     detail = None
     if len(knock_id) <= ID_LIMIT:
         detail = await services_of(request).knock_search.knock(knock_id)
-    if detail is None:
+    if detail is None or not session.may_act_at(detail.knock.door):
         missing = {
             "current": "knocks",
             "heading": "No such knock",
@@ -153,9 +153,9 @@ async def _act(request: Request, knock_id: str, *, remind: bool) -> Response:
         desk = services_of(request).invites
         try:
             if remind:
-                done = (await desk.remind(knock_id, session.actor)).value
+                done = (await desk.remind(knock_id, session.actor, session.doors)).value
             else:
-                done = (await desk.rescind(knock_id, session.actor)).value
+                done = (await desk.rescind(knock_id, session.actor, session.doors)).value
         except caller_facing_errors():
             done = "failed"
     return redirect_to(request, "/invites", {"done": done})

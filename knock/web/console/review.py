@@ -74,9 +74,10 @@ async def _decide(request: Request, knock_ids: list[str] | None, action: str | N
     reviews = services_of(request).reviews
     try:
         if action == APPROVE:
-            decided = await reviews.approve(knock_ids, session.actor)
+            decided = await reviews.approve(knock_ids, session.actor, session.doors)
         else:
-            decided = await reviews.deny(knock_ids, session.actor, _text(form.get(NOTE_FIELD)))
+            note = _text(form.get(NOTE_FIELD))
+            decided = await reviews.deny(knock_ids, session.actor, note, session.doors)
     except caller_facing_errors() as exc:
         return await _went_wrong(request, session, exc)
     return _back(request, _said(action, decided))

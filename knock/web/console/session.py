@@ -48,20 +48,61 @@ async def current(request: Request) -> Session | None:
 
 
 async def signed_in(request: Request) -> Session | Response:
-    """The session of a page's request, or the answer for a browser without one (sign in)."""
-    session = await current(request)
-    return to_sign_in(request) if session is None else session
-
-
-async def signed_post(request: Request) -> tuple[Session, FormData] | Response:
-    """The session and form of a post, or the answer when either is missing (nothing is done)."""
+    """The session of a page's request, or the answer for a browser without one (sign in), or
+    for a door the session does not moderate."""
     session = await current(request)
     if session is None:
         return to_sign_in(request)
+    return door_refused(request, session) or session
+
+
+async def signed_post(
+    request: Request, *, every_door: bool = False
+) -> tuple[Session, FormData] | Response:
+    """The session and form of a post, or the answer when either is missing, or when the session
+    does not moderate the page's door (nothing is done). `every_door`: the post changes what
+    every door shares (the block-list): only the main door's moderators and the API key may."""
+    session = await current(request)
+    if session is None:
+        return to_sign_in(request)
+    refused = door_refused(request, session)
+    if refused is None and every_door and not session.may_act_at(DEFAULT_DOOR):
+        refused = _not_yours(request)
+    if refused is not None:
+        return refused
     form = await checked_form(request, session)
     if form is None:
         return refused_form(request)
     return session, form
+
+
+def door_refused(request: Request, session: Session) -> Response | None:
+    """The answer for a page at a door the session may not see, or None.
+
+    A moderator of other doors only, opening the console without `?door=`, is taken to their
+    first door; asking for another door by name is refused as though it did not exist.
+    """
+    if session.doors is None:
+        return None
+    door = request.query_params.get("door") or DEFAULT_DOOR
+    if session.may_act_at(door) or door not in services_of(request).doors:
+        return None  # theirs, or not a door at all (the 404 page says so)
+    if "door" not in request.query_params and request.method == "GET":
+        first = next(name for name in services_of(request).doors if name in session.doors)
+        query = {**request.query_params, "door": first}
+        location = f"{request.url.path}?{urlencode(query)}"
+        return RedirectResponse(location, status_code=303, headers=console_headers())
+    return _not_yours(request)
+
+
+def _not_yours(request: Request) -> Response:
+    context = {
+        "console": root(request),
+        "assets": _assets(request),
+        "heading": "Not your door",
+        "message": "You do not moderate that door, so the console shows and does nothing there.",
+    }
+    return render("console/problem.html", context, 403, headers=console_headers())
 
 
 class UnknownDoor(Exception):
@@ -159,7 +200,8 @@ def show(
 ) -> Response:
     """Render a console page for a signed-in moderator: the layout, the nav and the form token."""
     door = door_of(request)
-    doors = services_of(request).doors
+    every = services_of(request).doors
+    doors = {name: d for name, d in every.items() if session.may_act_at(name)}  # theirs
     full = {
         "console": root(request),
         "assets": _assets(request),
@@ -167,7 +209,7 @@ def show(
         "actor": str(session.actor),
         "review_count": review_count,
         "door": door,
-        "door_room": doors[door].room,
+        "door_room": every[door].room,
         # Every door with its room, for the switcher: empty when Knock has one door.
         "doors": [(name, d.room) for name, d in doors.items()] if len(doors) > 1 else [],
         "href": _linker(root(request), door),
