@@ -78,6 +78,7 @@ bench: $(STAMP) postgres wrk
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.e2e
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.intake --doors 4 --doors-only
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.blocklist
 

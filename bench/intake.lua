@@ -2,14 +2,15 @@
 --
 --   wrk -t T -c C -d <long> -s bench/intake.lua URL -- <bodies> <seconds> <once|wrap> <outdir>
 --
--- Thread n reads `<bodies>.<n>` (lines `<Tally-Signature>\t<body>`), so threads hand out
--- disjoint slices. Each thread sends for <seconds> from its first request, then sends nothing
--- more and waits for every answer (a long delay() parks each connection), so that each request
--- sent is answered and the knocks in the database can be matched with the 202s seen. It then
--- writes `<outdir>/drained.<n>`; the caller interrupts wrk once every thread has, and done()
--- prints one `BENCH {json}` line. With `once` a thread that runs out of bodies stops early (and
--- says so); `wrap` reuses them (for the bare route, which stores nothing). 202 answers' knock ids
--- are written to `<outdir>/ids.<n>` with `once`.
+-- Thread n reads `<bodies>.<n>` (lines `<Tally-Signature>\t<body>`, or
+-- `<Tally-Signature>\t<body>\t<path>` for a body posted to another path than the URL's: a
+-- door's webhook), so threads hand out disjoint slices. Each thread sends for <seconds> from its
+-- first request, then sends nothing more and waits for every answer (a long delay() parks each
+-- connection), so that each request sent is answered and the knocks in the database can be
+-- matched with the 202s seen. It then writes `<outdir>/drained.<n>`; the caller interrupts wrk
+-- once every thread has, and done() prints one `BENCH {json}` line. With `once` a thread that
+-- runs out of bodies stops early (and says so); `wrap` reuses them (for the bare route, which
+-- stores nothing). 202 answers' knock ids are written to `<outdir>/ids.<n>` with `once`.
 
 local ffi = require("ffi")
 ffi.cdef([[
@@ -50,10 +51,13 @@ function init(args)
     end
     local headers = { ["Content-Type"] = "application/json" }
     for line in io.lines(file) do
-        local signature, body = line:match("^([^\t]*)\t(.*)$")
+        local signature, body, path = line:match("^([^\t]*)\t([^\t]*)\t?([^\t]*)$")
         headers["Tally-Signature"] = signature
         count = count + 1
-        requests[count] = wrk.format("POST", "/invite_from_form", headers, body)
+        if path == "" then
+            path = "/invite_from_form"
+        end
+        requests[count] = wrk.format("POST", path, headers, body)
     end
 end
 

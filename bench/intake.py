@@ -17,6 +17,11 @@ cluster with fsync on):
    request's due time, so a server that falls behind is charged for it. Also at half Knock's own
    best throughput, for both servers.
 3. Memory: the Knock process's VmRSS and VmHWM (/proc/<pid>/status) after each throughput run.
+4. Doors (--doors N): `wrk` at each connection count against Knock with the default door alone,
+   then with N doors (the default door and N-1 more from a DOORS_FILE, each its own room on the
+   same homeserver), in --door-rounds rounds, each round starting with the other; the N-door
+   runs' deliveries take turns at the doors' webhooks, and each knock must be stored at the door
+   whose webhook took it. --doors-only runs these alone (no bare route, no latency).
 
 Each Knock run gets a fresh process on a fresh database, so no earlier run's invite jobs are
 pending, and no Knock runs while the bare route is measured. The CPU each process used is
@@ -31,6 +36,7 @@ WORKER_CONCURRENCY=--worker-concurrency and REQUEST_DELAY=--request-delay.
 
     .venv/bin/python -m bench.intake            # both databases, 100 and 1000 connections
     .venv/bin/python -m bench.intake --engines sqlite --connections 100 --seconds 5
+    .venv/bin/python -m bench.intake --doors 4 --doors-only   # 4 doors against one
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -54,7 +61,14 @@ from typing import Any
 from sqlalchemy import text
 
 from bench import intake_report
-from bench.load import SECRET, Deliveries, build_openloop, run_openloop, run_wrk
+from bench.load import (
+    SECRET,
+    Deliveries,
+    build_openloop,
+    door_sent_to,
+    run_openloop,
+    run_wrk,
+)
 from bench.processes import (
     QUIET_CORES,
     CpuWatch,
@@ -67,6 +81,7 @@ from bench.processes import (
     status_kib,
     wait_quiet,
 )
+from knock.core.knocks import DEFAULT_DOOR
 from knock.store.engine import make_engine
 from knock_testing.postgres import PostgresSandbox
 from knock_testing.synapse import Sandbox
@@ -76,6 +91,9 @@ UNREACHABLE = "1000000000"  # a window or threshold no run reaches
 ATTEMPTS = 2  # a run disturbed by other work on the machine is tried once more
 WAIT_BUDGET = 180.0  # seconds the whole bench may spend waiting for a quiet machine
 BARE_BODIES = 20_000  # the bare route may reuse its bodies: it stores nothing
+# Sizes a doors run's bodies (1.5x this many per second of sending) when no bare route run of
+# the same connections was measured (--doors-only): above the bare route's own rate here.
+DOORS_BODY_RATE = 6000.0
 
 
 # The database check.
@@ -146,6 +164,40 @@ def tally(database_url: str, tag: str, answered_202: int, ids: list[str]) -> Tal
     )
 
 
+@dataclass
+class Landed:
+    """Where a run's knocks were stored: each knock's door against the webhook that took it."""
+
+    by_door: dict[str, int]  # knocks stored at each door
+    misplaced: int  # stored at another door than the one whose webhook took the delivery
+
+    @property
+    def ok(self) -> bool:
+        return self.misplaced == 0
+
+
+def landed(database_url: str, tag: str) -> Landed:
+    """Read the door of each of the run's knocks (deliveries written with `doors`)."""
+
+    async def read() -> list[tuple[str, str]]:
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT submission_key, door FROM knocks WHERE submission_key LIKE :p"),
+                    {"p": f"tally:{tag}-%"},
+                )
+                return [(str(key), str(door)) for key, door in rows]
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(read())
+    return Landed(
+        by_door=dict(Counter(door for _, door in rows)),
+        misplaced=sum(1 for key, door in rows if door_sent_to(key, tag) != door),
+    )
+
+
 # The bench's parts.
 
 
@@ -155,6 +207,7 @@ class Homeserver:
     token: str
     room: str
     pids: Pids
+    door_rooms: dict[str, str] = field(default_factory=dict)  # --doors: each other door's room
 
 
 @dataclass
@@ -171,11 +224,12 @@ class Bench:
     args: argparse.Namespace
     work: Path
     homeserver: Homeserver
-    bare: Server
+    bare: Server | None  # None with --doors-only
     deliveries: Deliveries
     openloop: Path | None
     bare_bodies: Path
     tallies: list[Tally] = field(default_factory=list)
+    landings: list[Landed] = field(default_factory=list)
     waited: float = 0.0
 
     def watch(self, server: Server, db_pids: Pids | None) -> CpuWatch:
@@ -239,13 +293,32 @@ def knock_env(
     }
 
 
+def door_names(count: int) -> tuple[str, ...]:
+    """The default door and `count` - 1 more (--doors)."""
+    return (DEFAULT_DOOR, *(f"door{n}" for n in range(2, count + 1)))
+
+
+def write_doors_file(path: Path, rooms: dict[str, str]) -> Path:
+    """A DOORS_FILE: one door per room, with every setting inherited from the environment."""
+    path.write_text(
+        "".join(f"[doors.{name}]\nroom = {json.dumps(room)}\n\n" for name, room in rooms.items())
+    )
+    return path
+
+
 @contextmanager
-def knock_process(bench: Bench, engine: Engine, tag: str) -> Iterator[tuple[Server, str]]:
-    """A fresh Knock process on a fresh database."""
+def knock_process(
+    bench: Bench, engine: Engine, tag: str, doors: Sequence[str] = ()
+) -> Iterator[tuple[Server, str]]:
+    """A fresh Knock process on a fresh database; with `doors` beyond the default one, a
+    DOORS_FILE that adds them."""
     work = bench.work / tag
     work.mkdir()
     url = engine.new_database(tag)
     env = knock_env(work, bench.homeserver, url, bench.args)
+    more = {door: bench.homeserver.door_rooms[door] for door in doors if door != DEFAULT_DOOR}
+    if more:
+        env["DOORS_FILE"] = str(write_doors_file(work / "doors.toml", more))
     knock = serve(f"knock-{tag}", "mknock:app", env, work, "/readyz")
     try:
         time.sleep(SETTLE)
@@ -282,6 +355,7 @@ def attempt_tag(tag: str, attempt: int) -> str:
 
 def bare_wrk(bench: Bench, connections: int) -> dict[str, Any]:
     args = bench.args
+    assert bench.bare is not None
     watch = bench.watch(bench.bare, None)
     watch.start()
     result = run_wrk(
@@ -294,13 +368,20 @@ def bare_wrk(bench: Bench, connections: int) -> dict[str, Any]:
 
 
 def knock_wrk(
-    bench: Bench, engine: Engine, connections: int, tag: str, bare_rate: float
+    bench: Bench,
+    engine: Engine,
+    connections: int,
+    tag: str,
+    bare_rate: float,
+    doors: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """A wrk run against a fresh Knock process; with `doors`, Knock has those doors and the
+    deliveries take turns at their webhooks."""
     args = bench.args
     # Enough bodies for Knock at 1.5x the bare route's rate; a run that runs out says so.
     count = int(bare_rate * args.seconds * 1.5) + 10 * connections
-    bodies = bench.deliveries.write(tag, count, args.threads)
-    with knock_process(bench, engine, tag) as (knock, url):
+    bodies = bench.deliveries.write(tag, count, args.threads, doors)
+    with knock_process(bench, engine, tag, doors) as (knock, url):
         memory = {"start": status_kib(knock.pid)}
         watch = bench.watch(knock, engine.pids)
         watch.start()
@@ -315,6 +396,12 @@ def knock_wrk(
     result["cpu"] = watch.shares()
     result["memory"] = memory
     result["tally"] = checked(bench, url, tag, result["statuses"].get("202", 0), result.pop("ids"))
+    if doors:
+        result["cpu_seconds"] = dict(watch.used)
+        check = landed(url, tag)
+        bench.landings.append(check)
+        say(f"  {tag}: {'ok' if check.ok else 'MISPLACED'} {check}")
+        result["landed"] = asdict(check)
     return result
 
 
@@ -392,15 +479,74 @@ def open_loop(
     return result
 
 
+# Doors.
+
+
+def doors_comparison(
+    bench: Bench, engine: Engine, runs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Knock with one door against Knock with --doors doors, round by round at each connection
+    count; each round starts with the configuration the previous round ended with."""
+    args = bench.args
+    one, many = door_names(1), door_names(args.doors)
+    found = []
+    for connections in args.connections:
+        rate = next(
+            (run["bare"]["rate"] for run in runs if run["connections"] == connections),
+            DOORS_BODY_RATE,
+        )
+        for n in range(1, args.door_rounds + 1):
+            round_runs: dict[int, dict[str, Any]] = {}
+            for doors in (one, many) if n % 2 else (many, one):
+                tag = f"{engine.name}-c{connections}-r{n}-d{len(doors)}"
+                round_runs[len(doors)] = measured(
+                    bench,
+                    f"{engine.name}: wrk, Knock with {len(doors)} door(s), {connections} "
+                    f"connections, round {n}",
+                    partial(doors_wrk, bench, engine, connections, tag, rate, doors),
+                )
+            single, several = round_runs[1], round_runs[args.doors]
+            say(
+                f"{engine.name}, {connections} connections, round {n}: 1 door "
+                f"{single['rate']:.0f}/s, {args.doors} doors {several['rate']:.0f}/s, ratio "
+                f"{several['rate'] / single['rate']:.3f}"
+            )
+            found.append(
+                {
+                    "connections": connections,
+                    "round": n,
+                    "first": 1 if n % 2 else args.doors,
+                    "one": single,
+                    "many": several,
+                }
+            )
+    return found
+
+
+def doors_wrk(
+    bench: Bench,
+    engine: Engine,
+    connections: int,
+    tag: str,
+    rate: float,
+    doors: Sequence[str],
+    attempt: int,
+) -> dict[str, Any]:
+    return knock_wrk(bench, engine, connections, attempt_tag(tag, attempt), rate, doors)
+
+
 # Main.
 
 
 def run_engine(bench: Bench, engine: Engine) -> dict[str, Any]:
     out: dict[str, Any] = {"engine": engine.name, "throughput": [], "latency": []}
-    for connections in [] if bench.args.no_throughput else bench.args.connections:
+    doors_only = bench.args.doors_only
+    for connections in [] if bench.args.no_throughput or doors_only else bench.args.connections:
         out["throughput"].append(throughput(bench, engine, connections))
     if bench.openloop is not None:
         out["latency"] = latency(bench, engine, out["throughput"])
+    if bench.args.doors:
+        out["doors"] = doors_comparison(bench, engine, out["throughput"])
     return out
 
 
@@ -421,13 +567,15 @@ def one_engine(bench: Bench, name: str) -> dict[str, Any]:
 
 
 @contextmanager
-def homeserver(directory: Path) -> Iterator[Homeserver]:
+def homeserver(directory: Path, doors: Sequence[str] = ()) -> Iterator[Homeserver]:
+    """The sandbox Synapse, the bot's room (the default door's) and a room for each of `doors`."""
     with Sandbox(directory) as hs:
         admin = hs.register("admin", admin=True)
         bot = hs.register("knockbot")
         hs.lift_rate_limits(admin, bot.user_id)
         room = hs.create_room(bot)
-        yield Homeserver(hs, bot.access_token, room, matching(str(hs.config_path)))
+        door_rooms = {door: hs.create_room(bot, name=f"Knock bench {door}") for door in doors}
+        yield Homeserver(hs, bot.access_token, room, matching(str(hs.config_path)), door_rooms)
 
 
 def parse_list(value: str) -> list[str]:
@@ -456,13 +604,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--worker-concurrency", type=int, default=1)
     parser.add_argument("--request-delay", default="0")
+    parser.add_argument(
+        "--doors",
+        type=int,
+        default=0,
+        help="also compare Knock with this many doors (the default door and more from a "
+        "DOORS_FILE, each its own room) against Knock with one, at each --connections",
+    )
+    parser.add_argument(
+        "--door-rounds", type=int, default=3, help="rounds of the doors comparison (--doors)"
+    )
+    parser.add_argument(
+        "--doors-only",
+        action="store_true",
+        help="only the doors comparison: no bare route, no latency runs",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.no_throughput and not args.rates:
+    if args.doors == 1 or args.doors < 0:
+        raise SystemExit("--doors: at least 2 doors to compare with one (0: no comparison)")
+    if args.door_rounds < 1:
+        raise SystemExit("--door-rounds: at least 1")
+    if args.doors_only and not args.doors:
+        raise SystemExit("--doors-only needs --doors")
+    if args.no_throughput and not args.rates and not args.doors_only:
         raise SystemExit("--no-throughput needs --rates (the capacities come from wrk's runs)")
     if shutil.which("wrk") is None:
         raise SystemExit("bench.intake needs wrk (make wrk)")
@@ -470,11 +639,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     engines = []
     with tempfile.TemporaryDirectory(prefix="knock-bench-") as tmp:
         work = Path(tmp)
-        openloop = None if args.no_latency else build_openloop(work)
+        openloop = None if args.no_latency or args.doors_only else build_openloop(work)
         deliveries = Deliveries(work)
         say("starting a throwaway Synapse ...")
-        with homeserver(work / "hs") as hs:
-            bare = serve("bare", "bench.bare:app", base_env(), work, "/docs")
+        with homeserver(work / "hs", door_names(args.doors)[1:]) as hs:
+            bare = None
+            if not args.doors_only:
+                bare = serve("bare", "bench.bare:app", base_env(), work, "/docs")
             try:
                 bench = Bench(
                     args, work, hs, bare, deliveries, openloop,
@@ -482,16 +653,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )  # fmt: skip
                 for name in args.engines:
                     engines.append(one_engine(bench, name))
-                bare_memory = status_kib(bare.pid)
+                bare_memory = {} if bare is None else status_kib(bare.pid)
             finally:
-                bare.stop()
+                if bare is not None:
+                    bare.stop()
     print(intake_report.report(args, started, engines, bare_memory))
     if args.json:
         args.json.write_text(json.dumps(engines, indent=2, default=str))
     lost = [t for t in bench.tallies if not t.ok]
     if lost:
         say(f"{len(lost)} run(s) did not match the database with the 202s: {lost}")
-    return 1 if lost else 0
+    misplaced = [check for check in bench.landings if not check.ok]
+    if misplaced:
+        say(f"{len(misplaced)} run(s) stored knocks at another door: {misplaced}")
+    return 1 if lost or misplaced else 0
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ import argparse
 import datetime
 import os
 import platform
+import statistics
 from typing import Any
 
 THROUGHPUT_TARGET = 0.5  # Knock's requests/s at least half the bare route's
 P99_TARGET = 1.5  # Knock's p99 at most 1.5x the bare route's, at half the bare capacity
 KEPT_RATE = 0.95  # a server that answered less of the fixed rate than this did not keep it
+DOORS_TARGET = 0.9  # Knock's requests/s with several doors at least 0.9x its one door's
 
 Engines = list[dict[str, Any]]
 
@@ -178,29 +180,114 @@ def targets_table(engines: Engines) -> str:
     return "\n".join(lines)
 
 
+def cpu_per_knock(result: dict[str, Any]) -> str:
+    """The Knock process's CPU time per answered request during a wrk run."""
+    answered = result["answered"]
+    return f"{1000 * result['cpu_seconds']['server'] / answered:.2f} ms" if answered else "-"
+
+
+def jobs_done(result: dict[str, Any]) -> int:
+    """The invite jobs the Knock process's worker finished during a wrk run."""
+    check = result["tally"]
+    return int(check["stored"] - check["states"].get("queued", 0))
+
+
+def landed_ok(result: dict[str, Any]) -> bool:
+    return tally_ok(result["tally"]) and result["landed"]["misplaced"] == 0
+
+
+def doors_table(engines: Engines, doors: int) -> str:
+    lines = [
+        f"| database | connections | round | first | Knock, 1 door | Knock, {doors} doors | "
+        f"ratio | 202s (1 door / {doors} doors) | stored, all queued, ids match, at the right "
+        f"door | knocks per door, by name ({doors} doors) | Knock's CPU per knock (1 / {doors}) | "
+        f"invite jobs done meanwhile (1 / {doors}) | other work on the machine, cores "
+        f"(1 / {doors}) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        for run in engine.get("doors", []):
+            one, many = run["one"], run["many"]
+            rates = []
+            for result in (one, many):
+                exhausted = " (ran out of bodies)" if result["exhausted"] else ""
+                rates.append(f"{fmt_rate(result['rate'])}{exhausted}")
+            matched = "yes" if landed_ok(one) and landed_ok(many) else "**NO**"
+            spread = ", ".join(f"{n:,}" for _, n in sorted(many["landed"]["by_door"].items()))
+            lines.append(
+                f"| {engine['engine']} | {run['connections']} | {run['round']} | "
+                f"{'1 door' if run['first'] == 1 else f'{doors} doors'} | {rates[0]} | "
+                f"{rates[1]} | {many['rate'] / one['rate']:.3f} | "
+                f"{one['tally']['answered_202']:,} / {many['tally']['answered_202']:,} | "
+                f"{matched} | {spread} | {cpu_per_knock(one)} / {cpu_per_knock(many)} | "
+                f"{jobs_done(one):,} / {jobs_done(many):,} | "
+                f"{one['cpu']['other']:.2f} / {many['cpu']['other']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def doors_summary(engines: Engines, doors: int) -> str:
+    lines = [
+        f"| database | connections | Knock, 1 door (median) | Knock, {doors} doors (median) | "
+        f"ratio per round | median ratio | ≥ {DOORS_TARGET}? |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for engine in engines:
+        by_connections: dict[int, list[dict[str, Any]]] = {}
+        for run in engine.get("doors", []):
+            by_connections.setdefault(run["connections"], []).append(run)
+        for connections, runs in by_connections.items():
+            ratios = [run["many"]["rate"] / run["one"]["rate"] for run in runs]
+            ratio = statistics.median(ratios)
+            lines.append(
+                f"| {engine['engine']} | {connections} | "
+                f"{fmt_rate(statistics.median(run['one']['rate'] for run in runs))} | "
+                f"{fmt_rate(statistics.median(run['many']['rate'] for run in runs))} | "
+                f"{', '.join(f'{r:.3f}' for r in ratios)} | {ratio:.3f} | "
+                f"{'yes' if ratio >= DOORS_TARGET else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
 def report(
     args: argparse.Namespace,
     started: datetime.datetime,
     engines: Engines,
     bare_memory: dict[str, int],
 ) -> str:
-    parts = [
+    machine = (
         f"date: {started:%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}",
-        f"wrk: {args.threads} threads, {args.seconds:g} s of sending per run; open loop: "
-        f"{args.latency_seconds:g} s per run; WORKER_CONCURRENCY={args.worker_concurrency}, "
-        f"REQUEST_DELAY={args.request_delay}",
-        "## Throughput",
-        throughput_table(engines),
-        "Cores used during each wrk run (CPU seconds / wall seconds):",
-        cpu_table(engines),
-    ]
-    if any(engine["latency"] for engine in engines):
-        parts += ["## Latency at a fixed rate", latency_table(engines)]
-    parts += [
-        "## Memory",
-        memory_table(engines, bare_memory),
-        "## Targets",
-        targets_table(engines),
-    ]
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    if args.doors_only:
+        parts = [
+            machine,
+            f"wrk: {args.threads} threads, {args.seconds:g} s of sending per run; "
+            f"WORKER_CONCURRENCY={args.worker_concurrency}, REQUEST_DELAY={args.request_delay}",
+        ]
+    else:
+        parts = [
+            machine,
+            f"wrk: {args.threads} threads, {args.seconds:g} s of sending per run; open loop: "
+            f"{args.latency_seconds:g} s per run; WORKER_CONCURRENCY={args.worker_concurrency}, "
+            f"REQUEST_DELAY={args.request_delay}",
+            "## Throughput",
+            throughput_table(engines),
+            "Cores used during each wrk run (CPU seconds / wall seconds):",
+            cpu_table(engines),
+        ]
+        if any(engine["latency"] for engine in engines):
+            parts += ["## Latency at a fixed rate", latency_table(engines)]
+        parts += [
+            "## Memory",
+            memory_table(engines, bare_memory),
+            "## Targets",
+            targets_table(engines),
+        ]
+    if args.doors:
+        parts += [
+            f"## Doors: 1 against {args.doors}",
+            doors_table(engines, args.doors),
+            doors_summary(engines, args.doors),
+        ]
     return "\n\n".join(parts)

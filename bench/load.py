@@ -13,10 +13,12 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.processes import Server
+from knock.core.knocks import DEFAULT_DOOR
 from knock_testing.signing import sign_tally
 
 HERE = Path(__file__).resolve().parent
@@ -48,19 +50,44 @@ class Deliveries:
             .replace("@@MXID@@", f"@{name}:localhost")
         )
 
-    def write(self, tag: str, count: int, files: int = 1) -> Path:
-        """Write `count` deliveries as `<tag>.0` .. `<tag>.<files-1>` (disjoint, round robin)."""
+    def write(self, tag: str, count: int, files: int = 1, doors: Sequence[str] = ()) -> Path:
+        """Write `count` deliveries as `<tag>.0` .. `<tag>.<files-1>` (disjoint, round robin).
+
+        With `doors`, each file's deliveries take turns at the doors' webhooks: each line ends
+        with a third field, the path it is posted to, and its names are `<tag>-<door>-<n>`
+        (`door_sent_to` reads the door back from the knock's submission key).
+        """
         prefix = self.directory / tag
         outs = [open(f"{prefix}.{k}", "w") for k in range(files)]  # noqa: SIM115
         try:
             for n in range(count):
-                body = self.body(tag, n)
+                if doors:
+                    door = doors[(n // files) % len(doors)]
+                    body = self.body(f"{tag}-{door}", n)
+                    path = f"\t{webhook_path(door)}"
+                else:
+                    body, path = self.body(tag, n), ""
                 signature = sign_tally(body.encode(), SECRET)
-                outs[n % files].write(f"{signature}\t{body}\n")
+                outs[n % files].write(f"{signature}\t{body}{path}\n")
         finally:
             for out in outs:
                 out.close()
         return prefix
+
+
+def webhook_path(door: str) -> str:
+    """A door's webhook: the default door's is `/invite_from_form`."""
+    return "/invite_from_form" if door == DEFAULT_DOOR else f"/doors/{door}/invite_from_form"
+
+
+def door_sent_to(submission_key: str, tag: str) -> str | None:
+    """The door a delivery written with `doors` was sent to, from its knock's submission key
+    (`tally:<tag>-<door>-<n>`); None for a key of another run."""
+    prefix = f"tally:{tag}-"
+    if not submission_key.startswith(prefix):
+        return None
+    door, _, n = submission_key[len(prefix) :].rpartition("-")
+    return door if door and n.isdigit() else None
 
 
 def run_wrk(
