@@ -20,19 +20,21 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         blocklist/      this process's block-list index, block/unblock actions, the list files,
                         policy rooms, counting new entries (held past the threshold), the lists
                         as `knock check` reads them
-        moderation/     approve, deny, rescind; the moderation room; notices to moderators and
-                        join-wave summaries; the audit log's read model
+        moderation/     approve, deny, rescind; each door's moderation room; who moderates
+                        (power levels the live view keeps); notices to moderators and join-wave
+                        summaries; the audit log's read model
         knock_page/     the knock page: its posts and status links, the account check made for
                         every page knock, the proof-of-work challenges
-        console/        the console's sessions, overview, review queue, knock search, pending
-                        invites, the room's members, the moderators' audit and the cached
-                        profiles it shows
+        console/        the console's sessions and Matrix sign-in links, overview, review queue,
+                        knock search, pending invites, the room's members, the moderators' audit
+                        and the cached profiles it shows
         background/     the periodic duties (on the lease holder) and the /sync loop
         homeserver/     sign-in (token, password, Beeper), pacing the bot account, room checks,
-                        people's profiles (one lookup per knock; names and avatars kept)
+                        people's profiles (one lookup per knock; names and avatars kept), the
+                        bot's direct chats
     store/          the database: engine, schema and migrations, named queries, admission's
                     transaction, jobs, leases; the knock page's, console's, search's,
-                    audit's and profiles' queries in modules of their own
+                    audit's, profiles' and doors' queries in modules of their own
     matrix/         the homeserver client: one request path that paces, waits and retries
     core/           pure decisions, no I/O: Matrix IDs, form payloads and who sent them
                     (per-address or server-to-server callers), callers' addresses, the
