@@ -88,7 +88,10 @@ def door_refused(request: Request, session: Session) -> Response | None:
     if session.may_act_at(door) or door not in services_of(request).doors:
         return None  # theirs, or not a door at all (the 404 page says so)
     if "door" not in request.query_params and request.method == "GET":
-        first = next(name for name in services_of(request).doors if name in session.doors)
+        # Their first door Knock serves (a moderator of a removed door only has none).
+        first = next((name for name in services_of(request).doors if name in session.doors), None)
+        if first is None:
+            return _not_yours(request)
         query = {**request.query_params, "door": first}
         location = f"{request.url.path}?{urlencode(query)}"
         return RedirectResponse(location, status_code=303, headers=console_headers())
