@@ -113,8 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     block.add_argument("--reason", help="why (kept in the audit log, not shown in the room)")
     block.add_argument("--dry-run", action="store_true", help="show what would happen")
     block.add_argument("--confirm", action="store_true", help="remove more than the threshold")
+    own_door = "this door's own entry: it counts at that door only (default: every door's)"
+    block.add_argument("--door", metavar="NAME", help=own_door)
     unblock = command("unblock", _unblock, "remove a block-list entry (and Knock's ban)")
     unblock.add_argument("user_id", metavar="PATTERN", help="the entry, as it was blocked")
+    unblock.add_argument("--door", metavar="NAME", help=own_door)
     allow = command("allow", _allow, "add an allow-list entry: it overrides block-list matches")
     allow.add_argument("pattern", metavar="PATTERN", help="a Matrix ID, a pattern or @*:server")
     allow.add_argument("--reason", help="why (kept with the entry)")
@@ -268,12 +271,15 @@ def _block(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.blocklist.index import BadPattern
 
     actor = cli_actor()
+    if settings is not None and not _door_known(settings, args.door):
+        return 2
+    door = _own_door(args.door)
 
     async def run(runtime: Any) -> int:
         try:
             entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source=str(actor))
             result = await runtime.blocking.block(
-                entry, actor, dry_run=args.dry_run, confirm=args.confirm
+                entry, actor, dry_run=args.dry_run, confirm=args.confirm, door=door
             )
         except BadPattern as exc:
             print(f"knock: {exc}", file=sys.stderr)
@@ -296,9 +302,13 @@ def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.blocklist.actions import NotBlocked
     from knock.services.blocklist.index import BadPattern
 
+    if settings is not None and not _door_known(settings, args.door):
+        return 2
+    door = _own_door(args.door)
+
     async def run(runtime: Any) -> int:
         try:
-            result = await runtime.blocking.unblock(args.user_id, cli_actor())
+            result = await runtime.blocking.unblock(args.user_id, cli_actor(), door=door)
             print(json.dumps(result.as_dict()))
         except (BadPattern, NotBlocked) as exc:
             print(f"knock: {args.user_id} is not on the block-list ({exc})", file=sys.stderr)
@@ -563,6 +573,14 @@ def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_door(name: str | None) -> str | None:
+    """The door whose own block-list entry `--door NAME` names: None for every door's (the
+    default door's entries are every door's)."""
+    from knock.core.knocks import DEFAULT_DOOR
+
+    return None if name in (None, DEFAULT_DOOR) else name
+
+
 def _door_known(settings: Settings, name: str | None) -> bool:
     """Whether `--door NAME` names one of Knock's doors (None: no door asked for).
 
@@ -616,6 +634,7 @@ def _entry_line(entry: Any) -> dict[str, Any]:
         "source": entry.source,
         "added_at": iso(entry.added_at),
         "status": "held" if entry.held else "active",
+        "door": entry.door,  # None: every door's entry
     }
 
 

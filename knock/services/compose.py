@@ -142,12 +142,17 @@ async def build_services(
         door_rooms={name: door.room for name, door in doors.items()},
         moderation_rooms=list(_by_moderation_room(followed)),
     )
-    blocklist = Blocklist(settings, store, clock)
+    fuzzy_actions = {name: door.settings.fuzzy_action for name, door in followed.items()}
+    blocklist = Blocklist(settings, store, clock, fuzzy_actions)
     await blocklist.load()
     notices = Notices(settings, matrix, link)
-    # Every room a door names: a global block removes from each.
+    # Every room a door names: an entry of every door removes from each; a door's own entry
+    # from that door's.
     rooms = list(dict.fromkeys(room for door in doors.values() for room in door.all_rooms()))
-    blocking = Blocking(settings, store, matrix, clock, blocklist, account, notices, rooms)
+    door_rooms = {name: list(door.all_rooms()) for name, door in followed.items()}
+    blocking = Blocking(
+        settings, store, matrix, clock, blocklist, account, notices, rooms, door_rooms
+    )
     intake = Intake(
         settings,
         store,

@@ -26,6 +26,9 @@ from knock.store.writes import add_action, upsert
 
 VERSION_KEY = "blocklist.version"
 MODERATOR = "moderator"
+# The origin of a door's own entries, "door:<name>": moderators of that door added them, and
+# they refuse knocks and remove people at that door only. Every other origin is every door's.
+DOOR = "door:"
 # An entry's status (see the migration that added it): in force; not yet counted; held until a
 # moderator confirms it. Only entries in force remove people; all three refuse knocks.
 ACTIVE, NEW, HELD = "active", "new", "held"
@@ -50,6 +53,21 @@ class StoredEntry:
     def held(self) -> bool:
         """Tell whether the entry removes nobody yet (not counted, or waiting for a moderator)."""
         return self.status != ACTIVE
+
+    @property
+    def door(self) -> str | None:
+        """The door the entry belongs to, or None for an entry of every door."""
+        return self.origin[len(DOOR) :] if self.origin.startswith(DOOR) else None
+
+
+def moderator_origin(door: str | None = None) -> str:
+    """The origin of a moderator's entry: every door's (None), or one door's own."""
+    return MODERATOR if door is None else DOOR + door
+
+
+def _every_door() -> ColumnElement[bool]:
+    """The entries every door shares (not one door's own)."""
+    return ~blocklist_entries.c.origin.startswith(DOOR, autoescape=True)
 
 
 class BlocklistQueries:
@@ -100,9 +118,12 @@ class BlocklistQueries:
                 conn, blocklist_entries, _row(entry), ["pattern", "allow", "origin"], changes
             )
             if entry.status == ACTIVE and not entry.allow:
+                # A block in force puts the pattern in force for whom it is: every door's
+                # entries (every origin's) for an entry of every door, its own for a door's.
+                scope = _every_door() if entry.door is None else c.origin == entry.origin
                 await conn.execute(
                     update(blocklist_entries)
-                    .where(c.pattern == entry.pattern, c.allow == 0, c.status != ACTIVE)
+                    .where(c.pattern == entry.pattern, c.allow == 0, c.status != ACTIVE, scope)
                     .values(status=ACTIVE)
                 )
             return await _bump(conn, entry.added_at)
@@ -112,7 +133,7 @@ class BlocklistQueries:
         c = blocklist_entries.c
         query = (
             select(blocklist_entries)
-            .where(c.status == NEW, c.allow == 0)
+            .where(c.status == NEW, c.allow == 0, _every_door())
             .order_by(c.added_at)
             .limit(limit)
         )
@@ -125,7 +146,7 @@ class BlocklistQueries:
         rows = [{"wanted": pattern} for pattern in patterns]
         statement = (
             update(blocklist_entries)
-            .where(c.pattern == bindparam("wanted"), c.allow == 0, c.status == NEW)
+            .where(c.pattern == bindparam("wanted"), c.allow == 0, c.status == NEW, _every_door())
             .values(status=ACTIVE)
         )
         async with self._write() as conn:
@@ -139,7 +160,7 @@ class BlocklistQueries:
         async with self._write() as conn:
             held = await conn.execute(
                 update(blocklist_entries)
-                .where(c.pattern == pattern, c.allow == 0, c.status == NEW)
+                .where(c.pattern == pattern, c.allow == 0, c.status == NEW, _every_door())
                 .values(status=HELD)
             )
             return await _bump(conn, now) if held.rowcount else None
@@ -217,9 +238,10 @@ class BlocklistQueries:
 async def _log_confirmation(conn: AsyncConnection, entry: StoredEntry, by: Actor) -> None:
     """Log `by` confirming the held entry (of any origin) with the pattern of `entry`, if any."""
     c = blocklist_entries.c
+    scope = _every_door() if entry.door is None else c.origin == entry.origin
     query = (
         select(c.source, c.reason)
-        .where(c.pattern == entry.pattern, c.allow == 0, c.status == HELD)
+        .where(c.pattern == entry.pattern, c.allow == 0, c.status == HELD, scope)
         # A moderator's own entry first: it is the one the page shows.
         .order_by((c.origin != MODERATOR).asc(), c.origin)
         .limit(1)

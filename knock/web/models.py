@@ -44,6 +44,12 @@ class BlockRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
     dry_run: StrictBool = False
     confirm: StrictBool = False
+    door: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A door's own entry: it refuses knocks at that door and removes people "
+        "from that door's rooms only. Not given: an entry of every door.",
+    )
 
 
 class EntryRequest(BaseModel):
@@ -51,6 +57,17 @@ class EntryRequest(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=512, examples=["@troll:example.org"])
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class UnblockRequest(EntryRequest):
+    """Name one moderator's block-list entry: every door's, or one door's own."""
+
+    door: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A door's own entry: it refuses knocks at that door and removes people "
+        "from that door's rooms only. Not given: an entry of every door.",
+    )
 
 
 class Note(BaseModel):
@@ -199,6 +216,7 @@ class BlockEntry(BaseModel):
     user_id: str
     reason: str | None
     source: str
+    door: str | None = Field(description="The door whose own entry it is; null: every door's.")
 
 
 class HeldEntry(BlockEntry):
@@ -237,6 +255,7 @@ class Unblocked(BaseModel):
     status: Literal["unblocked"]
     entry: str
     unbanned: list[str]
+    door: str | None = Field(description="The door whose own entry it was; null: every door's.")
 
 
 class AllowEntry(BaseModel):
@@ -264,6 +283,10 @@ class ListEntry(BaseModel):
     source: str
     hashed: bool
     status: Literal["active", "held"]
+    door: str | None = Field(
+        description="The door whose own entry it is (it counts at that door only); null: an "
+        "entry of every door. The allow-list is every door's."
+    )
 
 
 class Lists(BaseModel):

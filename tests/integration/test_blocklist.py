@@ -164,6 +164,7 @@ async def test_ban_on_block_bans_and_unblocking_lifts_the_ban(
         "status": "unblocked",
         "entry": person.user_id,
         "unbanned": [person.user_id],
+        "door": None,  # an entry of every door
     }
     assert after == "leave"
     assert listing["blocked_users"] == []

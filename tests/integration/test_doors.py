@@ -178,3 +178,48 @@ async def test_a_global_block_refuses_at_every_door_and_removes_from_every_room(
         await eventually(welcomed, what="the club's welcome in the club's room")
     finally:
         await knock.stop()
+
+
+async def test_a_doors_own_block_refuses_and_removes_at_that_door_only(
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+    make_user: MakeUser,
+) -> None:
+    club_room = synapse.create_room(bot, name="The club")
+    settings = knock_settings(
+        tmp_path, synapse, bot, private_room, doors_file=doors_file(tmp_path, club_room, "off")
+    )
+    knock = await start_knock(settings)
+    try:
+        troll = make_user("troll")
+        for path, headers in (
+            ("/invite_from_form", WITH_TOKEN),
+            ("/doors/club/invite_from_form", AT_CLUB),
+        ):
+            answer = await knock_at(knock, path, troll.user_id, headers)
+            await settled(knock, answer.json()["knock_id"], State.INVITED)
+        synapse.join(troll, private_room)
+        synapse.join(troll, club_room)
+
+        blocked = await knock.http.post(
+            "/block_user",
+            headers=knock.admin,
+            json={"user_id": troll.user_id, "reason": "club rules", "door": "club"},
+        )
+        assert blocked.status_code == 200, blocked.text
+        assert blocked.json()["entry"]["door"] == "club"
+        members = [synapse.members(bot, room) for room in (private_room, club_room)]
+        assert [m.get(troll.user_id) for m in members] == ["join", "leave"]
+
+        # Refused again at the club, silently; the list says whose entry it is.
+        at_club = await knock_at(knock, "/doors/club/invite_from_form", troll.user_id, AT_CLUB)
+        assert at_club.status_code == 202
+        assert await knock.knock_state(at_club.json()["knock_id"]) == (State.REJECTED, "blocked")
+        listing = (await knock.http.get("/blocklist", headers=knock.admin)).json()
+        assert [(e["user_id"], e["door"]) for e in listing["blocked_users"]] == [
+            (troll.user_id, "club")
+        ]
+    finally:
+        await knock.stop()

@@ -138,7 +138,7 @@ async def test_with_ban_on_block_members_are_banned_and_unblocking_lifts_the_ban
 
     assert banned == "ban"
     assert [k.body["user_id"] for k in homeserver.calls("kick")] == [INVITEE]  # only revoked
-    assert answer == {"status": "unblocked", "entry": PATTERN, "unbanned": [MEMBER]}
+    assert answer == {"status": "unblocked", "entry": PATTERN, "unbanned": [MEMBER], "door": None}
     assert [u.body["user_id"] for u in homeserver.calls("unban")] == [MEMBER]
     assert homeserver.membership(ROOM, MEMBER) == "leave"
     assert services.blocklist.check(MEMBER).verdict == "allow"

@@ -185,7 +185,8 @@ async def test_every_nav_link_and_form_keeps_the_door(
         assert len(links) == 7 and all(link.endswith("?door=club") for link in links), links
     text = await page(http, "/console/blocklist", door=CLUB)
     posts = [a for a in actions(text) if not a.endswith("/sign-out")]
-    assert len(posts) == 2 and all(a.endswith("?door=club") for a in posts), posts
+    # Blocking at the door (the allow-list is changed at the default door).
+    assert posts == ["/console/blocklist/block?door=club"], posts
 
 
 async def test_the_knocks_list_and_its_search_are_the_doors_and_name_each_knocks_door(
@@ -380,26 +381,37 @@ async def test_the_audit_is_the_doors_and_names_each_actions_door(
     assert "Every action at door club" in text
 
 
-async def test_the_block_list_is_every_doors_and_its_forms_come_back_to_the_door(
-    http: httpx.AsyncClient,
+async def test_a_block_at_a_door_is_that_doors_own_and_refuses_knocks_there_only(
+    http: httpx.AsyncClient, runtime: Runtime, services: Services, homeserver: FakeHomeserver
 ) -> None:
+    everywhere = f"@spammer:{SERVER}"
+    await services.blocking.block(services.blocklist.entry_for(everywhere, source="api:x"), MOD)
     blocklist = await page(http, "/console/blocklist", door=CLUB)
-    assert "One block-list and one allow-list for every door" in blocklist
+    assert "Entries you add here are door club's own" in words(blocklist)
     assert '<input type="hidden" name="door" value="club">' in blocklist  # the check's form
 
-    allowed = await http.post(
-        f"/console/blocklist/allow?door={CLUB}",
-        data={"csrf": form_token(blocklist), "pattern": ALICE},
+    plan = await http.post(
+        f"/console/blocklist/block?door={CLUB}",
+        data={"csrf": form_token(blocklist), "pattern": TROLL},
     )
     blocked = await http.post(
         f"/console/blocklist/block?door={CLUB}",
         data={"csrf": form_token(blocklist), "pattern": TROLL, "go": "1"},
     )
 
-    assert location(allowed) == ("/console/blocklist", {"done": ["allowed"], "door": [CLUB]})
+    assert "This entry is door club's own" in words(plan.text)
     assert location(blocked) == ("/console/blocklist", {"done": ["blocked"], "door": [CLUB]})
-    shown = await page(http, "/console/blocklist")  # the same lists at the default door
-    assert TROLL in shown and ALICE in shown
+    at_club = await page(http, "/console/blocklist", door=CLUB)
+    at_default = await page(http, "/console/blocklist")
+    mine = re.search(r'id="mine-heading".*?</section>', at_club, re.S)
+    assert mine is not None and TROLL in mine[0] and everywhere not in mine[0]
+    # Every door's entry is shown at the door, without a button to unblock it there.
+    assert everywhere in at_club and TROLL not in at_default
+    assert f'Unblock<span class="visually-hidden"> {everywhere}' not in at_club
+    troll_at_club = await knock_at(services, homeserver, TROLL, CLUB)
+    troll_at_default = await knock_at(services, homeserver, TROLL)
+    assert (await runtime.store.get_knock(troll_at_club)).state is State.REJECTED  # type: ignore[union-attr]
+    assert (await runtime.store.get_knock(troll_at_default)).state is not State.REJECTED  # type: ignore[union-attr]
 
 
 async def test_the_overviews_last_errors_are_the_doors(

@@ -146,7 +146,7 @@ async def test_each_door_is_reviewed_in_its_own_moderation_room(
             f"Knock from {there} at door club is held" in body for body in posts(CLUB_MODS)
         ] == [True]
 
-        # Each room decides its own doors' knocks only, and only the main room blocks.
+        # Each room decides its own doors' knocks only; a door's room blocks at its door only.
         homeserver.send(CLUB_MODERATOR, CLUB_MODS, f"!approve {here}")
         homeserver.send(CLUB_MODERATOR, CLUB_MODS, f"!approve {there}")
         homeserver.send(CLUB_MODERATOR, CLUB_MODS, "!block @troll:hs.test")
@@ -154,7 +154,10 @@ async def test_each_door_is_reviewed_in_its_own_moderation_room(
         replies = posts(CLUB_MODS)[1:]
         assert replies[0] == f"{here} has no knock waiting for review."
         assert replies[1] == f"Approved: {there} will be invited."
-        assert replies[2].startswith("Nothing done: the block-list is shared by every door")
+        assert replies[2] == "Blocked @troll:hs.test at door club; 0 removed or turned down."
+        blocklist = runtime.services.blocklist
+        assert blocklist.check("@troll:hs.test", door="club").verdict == "block"
+        assert blocklist.check("@troll:hs.test").verdict == "allow"  # not every door's
         await drain(runtime.services)
         assert homeserver.membership(CLUB, there) == "invite"
         assert homeserver.membership(ROOM_OF_DEFAULT, here) is None
@@ -215,14 +218,26 @@ async def test_a_doors_own_moderators_sign_in_to_their_door_only(
         history = await runtime.store.history(mine)
         assert "console:@clubmod:hs.test" in [str(line.actor) for line in history]
 
-        # The block-list is every door's: a door's own moderators cannot change it.
+        # A door's own moderators block at their door only; every door's entries, and the
+        # allow-list, are the default door's moderators' to change.
         blocked = await http.post(
             "/console/blocklist/block",
             params={"door": "club"},
-            data={"csrf": csrf, "pattern": "@troll:hs.test"},
+            data={"csrf": csrf, "pattern": "@troll:hs.test", "go": "1"},
         )
-        assert blocked.status_code == 403
-        assert not runtime.services.blocklist.check("@troll:hs.test").verdict == "block"
+        allowed = await http.post(
+            "/console/blocklist/allow",
+            params={"door": "club"},
+            data={"csrf": csrf, "pattern": "@friend:hs.test"},
+        )
+        assert blocked.status_code == 303
+        assert allowed.status_code == 403 and "Not your door" in allowed.text
+        blocklist = runtime.services.blocklist
+        assert blocklist.check("@troll:hs.test", door="club").verdict == "block"
+        assert blocklist.check("@troll:hs.test").verdict == "allow"
+        assert [(e.pattern, e.door, e.allow) for e in await blocklist.entries()] == [
+            ("@troll:hs.test", "club", False)
+        ]
 
 
 PUBLIC_URL = "https://knock.example.org"

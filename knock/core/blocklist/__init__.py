@@ -103,6 +103,7 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 (Deciding lossless or lossy changed neither the speed nor the memory measurably.)
 """
 
+from .decide import combine
 from .index import BlockIndex
 from .model import Decision, Entry, Match, MatchPolicy, Rule, Transform, TransformKind, Verdict
 from .strong import UNRELATED_IDS, covers_anyone
@@ -118,5 +119,6 @@ __all__ = [
     "Transform",
     "TransformKind",
     "Verdict",
+    "combine",
     "covers_anyone",
 ]

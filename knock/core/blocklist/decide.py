@@ -27,7 +27,7 @@ from .model import (
     verdict_rank,
 )
 
-__all__ = ["MAX_MATCHES", "Hit", "decide", "keep"]
+__all__ = ["MAX_MATCHES", "Hit", "combine", "decide", "keep"]
 
 # Matches shown in a decision; a common name can meet hundreds of entries, and a moderator
 # needs the strongest few, not all of them.
@@ -73,6 +73,25 @@ def decide(hits: Iterable[Hit]) -> Decision:
     verdict: Verdict = "allow" if allowed else strongest(*(hit.verdict for hit in ordered))
     matches = tuple(_explain(hit) for hit in ordered[:MAX_MATCHES])
     return Decision(verdict=verdict, matches=matches)
+
+
+def combine(*decisions: Decision) -> Decision:
+    """One decision from several lists' (every door's entries and one door's own): an allow
+    match overrides, as within one list; otherwise the strongest verdict wins, and the strongest
+    few matches of all are shown."""
+    matches = [match for decision in decisions for match in decision.matches]
+    if any(match.rule == "allow" for match in matches):
+        verdict: Verdict = "allow"
+    else:
+        verdict = strongest(*(decision.verdict for decision in decisions))
+    matches.sort(key=_match_order)
+    return Decision(verdict=verdict, matches=tuple(matches[:MAX_MATCHES]))
+
+
+def _match_order(match: Match) -> tuple[bool, int, int, int, str]:
+    """As `_order`, for matches already explained."""
+    rank = (-verdict_rank(match.verdict), RULE_ORDER[match.rule], match.distance or 0)
+    return (match.rule != "allow", *rank, match.entry)
 
 
 def _order(hit: Hit) -> tuple[bool, tuple[int, int, int], str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sized
+from dataclasses import replace
 
 from .decide import MAX_MATCHES, Hit, decide, keep
 from .fold import keys, light_alike, light_key
@@ -80,33 +81,38 @@ class BlockIndex:
         typed: str | None = None,
         display_name: str | None = None,
         include_held: bool = True,
+        fuzzy_action: Verdict | None = None,
     ) -> Decision:
         """Decide on ``user_id``, also matching the id as ``typed`` and the ``display_name``.
 
         ``user_id`` is the repaired id, or the raw text when it did not validate; any string
         will do. Allow entries are matched against ``user_id`` only; display-name matches are
         evidence for review at most. Held entries count unless ``include_held`` is False (for
-        removing people already in: only entries in force may do that).
+        removing people already in: only entries in force may do that). ``fuzzy_action``, when
+        given, replaces the policy's for this check (a door's own FUZZY_ACTION).
         """
+        policy = self._policy
+        if fuzzy_action is not None and fuzzy_action != policy.fuzzy_action:
+            policy = replace(policy, fuzzy_action=fuzzy_action)
         request = probe(user_id)
         hits: _Hits = {}
         for number, _ in self._allow.find(request):
             keep(hits, -1 - number, Hit(self._allow.entry(number), "allow", "allow"))
         folded = keys(request.local)
         self._strong_hits(request, hits, typed=False)
-        self._name_hits(request, folded, hits, typed=False)
+        self._name_hits(request, folded, hits, policy, typed=False)
         if typed is not None and typed != user_id:
             again = probe(typed)
             self._strong_hits(again, hits, typed=True)
             folded_again = keys(again.local)
             if (again.host, folded_again) != (request.host, folded):
-                self._name_hits(again, folded_again, hits, typed=True)
+                self._name_hits(again, folded_again, hits, policy, typed=True)
             elif again.local != request.local:
                 # The same keys, so the same entries; but the text as typed may meet one of
                 # them losslessly where the repaired one did not (a space the repair removed).
-                self._same_name_hits(again, folded_again[0], hits, typed=True)
+                self._same_name_hits(again, folded_again[0], hits, policy, typed=True)
         if display_name:
-            self._display_hits(display_name, hits)
+            self._display_hits(display_name, hits, policy)
         if not include_held:
             return decide(hit for hit in hits.values() if not hit.entry.held)
         return decide(hits.values())
@@ -146,13 +152,18 @@ class BlockIndex:
             keep(hits, number, hit)
 
     def _name_hits(
-        self, request: Probe, folded: tuple[str, str], hits: _Hits, *, typed: bool
+        self,
+        request: Probe,
+        folded: tuple[str, str],
+        hits: _Hits,
+        policy: MatchPolicy,
+        *,
+        typed: bool,
     ) -> None:
         """Record the entries whose folded localpart meets the request's, exactly or nearly."""
         host, text = request.host or "", request.local
         key, fuzzy = folded
-        policy = self._policy
-        here = self._same_name_hits(request, key, hits, typed=typed)
+        here = self._same_name_hits(request, key, hits, policy, typed=typed)
         there = policy.other_server_action
         if len(key) < DISTINCT_KEY:
             there = weakest(there, policy.fuzzy_action)
@@ -161,16 +172,18 @@ class BlockIndex:
                 entry = self._block.entry(number)
                 hit = Hit(entry, "other_server", there, text=text, host=host, typed=typed)
                 keep(hits, number, hit)
-        self._near_hits(fuzzy, hits, text=text, host=host, typed=typed)
+        self._near_hits(fuzzy, hits, policy, text=text, host=host, typed=typed)
 
-    def _same_name_hits(self, request: Probe, key: str, hits: _Hits, *, typed: bool) -> list[int]:
+    def _same_name_hits(
+        self, request: Probe, key: str, hits: _Hits, policy: MatchPolicy, *, typed: bool
+    ) -> list[int]:
         """Record the entries on the request's server with its normalised key; return them."""
         text = request.local
         here = self._names.same_server(request.host or "", key)
         if not here:
             return here
-        lossy = self._normalised(key, lossless=False)
-        lossless = self._normalised(key, lossless=True)
+        lossy = self._normalised(key, lossless=False, policy=policy)
+        lossless = self._normalised(key, lossless=True, policy=policy)
         light = light_key(text) if lossy != lossless else None
         for number in here:
             entry = self._block.entry(number)
@@ -178,10 +191,12 @@ class BlockIndex:
             keep(hits, number, Hit(entry, "normalised", verdict, text=text, typed=typed))
         return here
 
-    def _near_hits(self, fuzzy: str, hits: _Hits, *, text: str, host: str, typed: bool) -> None:
+    def _near_hits(
+        self, fuzzy: str, hits: _Hits, policy: MatchPolicy, *, text: str, host: str, typed: bool
+    ) -> None:
         """Record the entries within the allowed edits of ``fuzzy`` (``text`` folded)."""
-        here = self._policy.fuzzy_action
-        there = weakest(here, self._policy.other_server_action)
+        here = policy.fuzzy_action
+        there = weakest(here, policy.other_server_action)
         same_verdict = here == there
         # When the server does not change the verdict, any few entries of the nearest names
         # will do; otherwise each name is read further, for an entry on the request's server.
@@ -199,9 +214,9 @@ class BlockIndex:
             if budget <= 0:
                 break
 
-    def _display_hits(self, display_name: str, hits: _Hits) -> None:
+    def _display_hits(self, display_name: str, hits: _Hits, policy: MatchPolicy) -> None:
         """Record the entries whose localpart reads like the display name or one of its words."""
-        verdict = weakest(self._policy.fuzzy_action, "review")
+        verdict = weakest(policy.fuzzy_action, "review")
         words = [word for word in _WORDS.split(display_name) if word][:DISPLAY_WORDS]
         for text in dict.fromkeys([display_name, *words]):
             key, fuzzy = keys(text)
@@ -215,9 +230,13 @@ class BlockIndex:
                     hit = Hit(self._block.entry(number), "display_name", verdict, 0, 0, text, True)
                     keep(hits, number, hit)
 
-    def _normalised(self, key: str, *, lossless: bool) -> Verdict:
+    def _normalised(
+        self, key: str, *, lossless: bool, policy: MatchPolicy | None = None
+    ) -> Verdict:
         """The verdict for the same normalised name on the same server, met (los)slessly."""
-        return "block" if lossless and len(key) >= DISTINCT_KEY else self._policy.fuzzy_action
+        if lossless and len(key) >= DISTINCT_KEY:
+            return "block"
+        return (policy or self._policy).fuzzy_action
 
 
 def _name_keys(pattern: str) -> tuple[str, str, str]:

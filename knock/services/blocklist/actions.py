@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class Plan:
     """What blocking an entry does to the room and to open knocks."""
 
     entry: Entry
+    door: str | None = None  # the door whose own entry it is; None: every door's
     rescinded: list[str] = field(default_factory=list)  # pending invites revoked
     removed: list[str] = field(default_factory=list)  # members kicked or banned
     declined: list[str] = field(default_factory=list)  # knocks (native or Knock's) turned down
@@ -63,9 +65,10 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         """Describe the plan in the shape the API and CLI show."""
         entry = self.entry
+        shown = {"user_id": entry.pattern, "reason": entry.reason, "source": entry.source}
         return {
             "status": "blocked",
-            "entry": {"user_id": entry.pattern, "reason": entry.reason, "source": entry.source},
+            "entry": {**shown, "door": self.door},
             "actions": {
                 "rescinded": sorted(self.rescinded),
                 "removed": sorted(self.removed),
@@ -98,10 +101,12 @@ class UnblockResult:
 
     pattern: str
     unbanned: tuple[str, ...]
+    door: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Describe the result in the shape the API and CLI show."""
-        return {"status": "unblocked", "entry": self.pattern, "unbanned": list(self.unbanned)}
+        answer = {"status": "unblocked", "entry": self.pattern, "unbanned": list(self.unbanned)}
+        return {**answer, "door": self.door}
 
 
 class Blocking:
@@ -117,6 +122,7 @@ class Blocking:
         account: BotAccount,
         notices: Notices,
         rooms: list[str] | None = None,
+        door_rooms: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -125,8 +131,14 @@ class Blocking:
         self.blocklist = blocklist
         self.account = account
         self.notices = notices
-        # Every door's room, the default door's first: a global entry removes from them all.
+        # Every door's room, the default door's first: an entry of every door removes from
+        # them all; a door's own entry from that door's rooms only.
         self.rooms = rooms or [settings.new_room_id]
+        self.door_rooms = dict(door_rooms or {})
+
+    def rooms_of(self, door: str | None) -> list[str]:
+        """The rooms an entry removes from: every door's (None), or one door's."""
+        return self.rooms if door is None else self.door_rooms.get(door, [])
 
     async def block(
         self,
@@ -136,30 +148,35 @@ class Blocking:
         dry_run: bool = False,
         confirm: bool = False,
         announce: bool = True,
+        door: str | None = None,
     ) -> BlockResult:
         """Record `entry` and remove everyone it covers, unless this is a dry run.
 
         An entry that would remove more members than BLOCK_CONFIRM_THRESHOLD is held instead
         (it refuses knocks, removes nobody, and is announced once: in the moderation room too
         when `announce`) and NeedsConfirmation is raised; `confirm` puts it in force, whatever
-        source the held entry came from.
+        source the held entry came from. With a `door`, the entry is that door's own: it
+        refuses knocks at that door and removes from its rooms only (the caller's answer is
+        where a held one is announced).
         """
-        plan = await self.plan(entry)
+        plan = await self.plan(entry, door)
         if dry_run:
             return BlockResult(plan, dry_run=True)
         if len(plan.removed) > self.settings.block_confirm_threshold and not confirm:
-            if await self.blocklist.hold(entry):
-                await self.notices.held(entry.pattern, entry.source, plan.removed, post=announce)
+            if await self.blocklist.hold(entry, door=door):
+                post = announce and door is None
+                await self.notices.held(entry.pattern, entry.source, plan.removed, post=post)
             raise NeedsConfirmation(plan)
-        await self.blocklist.add(entry, by=actor)
+        await self.blocklist.add(entry, by=actor, door=door)
         failed = await self._act(plan, actor)
         return BlockResult(plan, failed=tuple(failed))
 
-    async def plan(self, entry: Entry) -> Plan:
-        """Work out, without changing anything, what blocking `entry` would do."""
-        plan = Plan(entry)
+    async def plan(self, entry: Entry, door: str | None = None) -> Plan:
+        """Work out, without changing anything, what blocking `entry` (every door's, or a
+        `door`'s own) would do."""
+        plan = Plan(entry, door)
         covers = self.blocklist.index.covers
-        for room_id in self.rooms:
+        for room_id in self.rooms_of(door):
             for user_id, membership in (await self.matrix.members(room_id)).items():
                 if membership not in ("join", "invite", "knock") or self.account.is_bot(user_id):
                     continue
@@ -176,6 +193,8 @@ class Blocking:
                 plan.native.append(user_id)
         acted = set(plan.removed) | set(plan.rescinded) | set(plan.declined)
         for knock in await self.store.knocks_in(FOLLOWED, limit=100_000):
+            if door is not None and knock.door != door:
+                continue
             if covers(entry, knock.user_id):
                 plan.knocks.append(knock)
                 if knock.user_id not in acted and knock.state not in (State.INVITED, State.JOINED):
@@ -205,13 +224,17 @@ class Blocking:
         for room_id, membership in plan.places[user_id]:
             await self._remove_from(room_id, user_id, plan.entry.pattern, ban=membership == "join")
 
-    async def remove(self, user_id: str, pattern: str, *, ban: bool = True) -> None:
-        """Remove someone from every door's room they are in because of a block-list entry,
-        with `KICK_REASON` (with one door: from its room, without asking first)."""
-        if len(self.rooms) == 1:
-            await self._remove_from(self.rooms[0], user_id, pattern, ban=ban)
+    async def remove(
+        self, user_id: str, pattern: str, *, ban: bool = True, door: str | None = None
+    ) -> None:
+        """Remove someone from every door's room they are in (or a `door`'s, for its own
+        entry) because of a block-list entry, with `KICK_REASON` (with one room: from it,
+        without asking first)."""
+        rooms = self.rooms_of(door)
+        if len(rooms) == 1:
+            await self._remove_from(rooms[0], user_id, pattern, ban=ban)
             return
-        for room_id in self.rooms:
+        for room_id in rooms:
             membership = await self.matrix.membership(room_id, user_id)
             if membership in ("join", "invite", "knock"):
                 await self._remove_from(room_id, user_id, pattern, ban=ban and membership == "join")
@@ -233,21 +256,24 @@ class Blocking:
         else:
             await self.matrix.kick(room_id, user_id, reason)
 
-    async def unblock(self, pattern: str, actor: Actor) -> UnblockResult:
-        """Remove a moderator's entry and lift the bans Knock placed because of it.
+    async def unblock(
+        self, pattern: str, actor: Actor, *, door: str | None = None
+    ) -> UnblockResult:
+        """Remove a moderator's entry (every door's, or a `door`'s own) and lift the bans Knock
+        placed because of it (in that door's rooms only, for a door's entry).
 
         The removal is logged with `actor` for the console's audit, in the same transaction.
         """
         pattern = normalise_pattern(pattern)
-        if not await self.blocklist.remove(pattern, by=actor):
+        if not await self.blocklist.remove(pattern, by=actor, door=door):
             raise NotBlocked(pattern)
         unbanned = []
         for user_id in await self.store.blocklist.bans_for(pattern):
-            for room_id in self.rooms:
+            for room_id in self.rooms_of(door):
                 if await self.matrix.membership(room_id, user_id) == "ban":
                     await self.matrix.unban(room_id, user_id)
                     if user_id not in unbanned:
                         unbanned.append(user_id)
             await self.store.blocklist.forget_ban(user_id)
-        log.info("%s unblocked %s", actor, pattern)
-        return UnblockResult(pattern, tuple(unbanned))
+        log.info("%s unblocked %s%s", actor, pattern, "" if door is None else f" at door {door}")
+        return UnblockResult(pattern, tuple(unbanned), door)

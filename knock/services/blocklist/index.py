@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
-from knock.core.blocklist import BlockIndex, Decision, Entry, MatchPolicy, covers_anyone
+from knock.core.blocklist import (
+    BlockIndex,
+    Decision,
+    Entry,
+    MatchPolicy,
+    Verdict,
+    combine,
+    covers_anyone,
+)
 from knock.core.history import Actor
 from knock.store import Store, StoredEntry
-from knock.store.blocklist import ACTIVE, MODERATOR, NEW
+from knock.store.blocklist import ACTIVE, HELD, NEW, moderator_origin
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +31,19 @@ class BadPattern(ValueError):
 
 
 class Blocklist:
-    """Match people against the block-list; add and remove entries for moderators."""
+    """Match people against the block-list; add and remove entries for moderators.
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+    Most entries are every door's (`index`); a door's moderators may also add entries of that
+    door's own (`door_indexes`), which count at that door only. The allow-list is every door's.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        fuzzy_actions: Mapping[str, Verdict] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -34,7 +53,10 @@ class Blocklist:
             max_distance=settings.fuzzy_max_distance[0],
             beyond=settings.fuzzy_max_distance[1],
         )
+        # Each door's FUZZY_ACTION, by door: what a near miss at that door asks.
+        self.fuzzy_actions = dict(fuzzy_actions or {})
         self.index = BlockIndex((), self.policy)
+        self.door_indexes: dict[str, BlockIndex] = {}
         self.version = -1
         self._loading = asyncio.Lock()
 
@@ -48,17 +70,30 @@ class Blocklist:
         """
         async with self._loading:
             version = await self.store.blocklist.version()
-            # One index entry per pattern and side, in force when any origin's entry is.
+            # One index entry per pattern and side, in force when any origin's entry is; a
+            # door's own entries in that door's index.
             merged: dict[tuple[str, bool], Entry] = {}
+            own: dict[str, dict[str, Entry]] = {}
             async for stored in self.store.blocklist.stream():
                 entry = entry_of(stored)
+                if stored.door is not None:
+                    own.setdefault(stored.door, {})[entry.pattern] = entry
+                    continue
                 known = merged.get((entry.pattern, entry.allow))
                 if known is None or (known.held and not entry.held):
                     merged[(entry.pattern, entry.allow)] = entry
             entries = [entry for entry in merged.values() if not _catch_all(entry)]
             self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
+            self.door_indexes = {
+                door: BlockIndex([e for e in found.values() if not _catch_all(e)], self.policy)
+                for door, found in own.items()
+            }
             self.version = version
-        log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
+        log.info("Loaded the block-list: %d entries (version %d)", self.size(), version)
+
+    def size(self) -> int:
+        """How many entries are indexed: every door's and each door's own."""
+        return len(self.index) + sum(len(index) for index in self.door_indexes.values())
 
     async def refresh_if_changed(self) -> bool:
         """Reload when another process (or the file, or a policy room) changed the block-list."""
@@ -68,17 +103,48 @@ class Blocklist:
         return True
 
     def check(
-        self, user_id: str, typed: str | None = None, display_name: str | None = None
+        self,
+        user_id: str,
+        typed: str | None = None,
+        display_name: str | None = None,
+        *,
+        door: str | None = None,
     ) -> Decision:
-        """Match an id (and what was typed, and a display name) against the block-list.
+        """Match an id (and what was typed, and a display name) against the block-list: every
+        door's entries and, at a `door`, that door's own, with its FUZZY_ACTION.
 
         Every entry counts, held ones too: this is what refuses a knock.
         """
-        return self.index.check(user_id, typed=typed, display_name=display_name)
+        fuzzy = self.fuzzy_actions.get(door) if door is not None else None
+        decision = self.index.check(
+            user_id, typed=typed, display_name=display_name, fuzzy_action=fuzzy
+        )
+        own = self.door_indexes.get(door) if door is not None else None
+        if not own:
+            return decision
+        mine = own.check(user_id, typed=typed, display_name=display_name, fuzzy_action=fuzzy)
+        return combine(decision, mine)
 
     def check_in_force(self, user_id: str) -> Decision:
-        """Match an id against the entries in force only: what may remove someone already in."""
+        """Match an id against every door's entries in force: what may remove someone already
+        in, from every door's rooms."""
         return self.index.check(user_id, include_held=False)
+
+    def removing_door(self, user_id: str, doors: Iterable[str]) -> dict[str, str]:
+        """The doors (of `doors`) whose own entries in force block `user_id`, with the entry
+        that does, unless an entry of every door allows them."""
+        found: dict[str, str] = {}
+        for door in doors:
+            own = self.door_indexes.get(door)
+            if not own:
+                continue
+            decision = combine(
+                self.index.check(user_id, include_held=False),
+                own.check(user_id, include_held=False),
+            )
+            if decision.verdict == "block":
+                found[door] = decision.matches[0].entry
+        return found
 
     async def entries(self) -> list[StoredEntry]:
         """Return every stored entry, the block-list's and the allow-list's."""
@@ -91,7 +157,12 @@ class Blocklist:
         return Entry(normalise_pattern(pattern), source=source, reason=reason, allow=allow)
 
     async def add(
-        self, entry: Entry, *, status: str = ACTIVE, by: Actor | None = None
+        self,
+        entry: Entry,
+        *,
+        status: str = ACTIVE,
+        by: Actor | None = None,
+        door: str | None = None,
     ) -> StoredEntry:
         """Store an entry made by a moderator and apply it to this process at once.
 
@@ -99,26 +170,39 @@ class Blocklist:
         within BLOCK_CONFIRM_THRESHOLD), NEW for one still to be counted (a file, an import):
         it refuses knocks at once and removes nobody until the lease holder has counted it.
         An allow entry removes nobody and is always in force. A block in force that puts a held
-        entry in force is logged as the moderator `by` confirming it.
+        entry in force is logged as the moderator `by` confirming it. With a `door`, the entry
+        is that door's own (a block only: the allow-list is every door's).
         """
+        if door is not None and entry.allow:
+            raise BadPattern(
+                "the allow-list is every door's: a door has no allow entries of its own"
+            )
         stored = StoredEntry(
             pattern=entry.pattern,
             allow=entry.allow,
-            origin=MODERATOR,
+            origin=moderator_origin(door),
             source=entry.source,
             reason=entry.reason,
             added_at=self.clock.now(),
             status=ACTIVE if entry.allow else status,
         )
         self._applied(await self.store.blocklist.add(stored, by=by))
-        await self._reindex(entry.pattern, entry.allow)
+        await self._reindex(entry.pattern, entry.allow, door)
         return stored
 
-    async def hold(self, entry: Entry) -> bool:
+    async def hold(self, entry: Entry, *, door: str | None = None) -> bool:
         """Store a moderator's entry held: it refuses knocks and removes nobody until confirmed.
 
         Return True when this made it held (False: it was held, or in force, already).
         """
+        if door is not None:
+            # A door's entry is held at once: nothing but the moderator's confirmation counts
+            # it (the lease holder counts only every door's new entries).
+            origin = moderator_origin(door)
+            stored = await self.store.blocklist.with_pattern(entry.pattern, entry.allow)
+            known = any(e.origin == origin for e in stored)
+            await self.add(entry, status=HELD, door=door)
+            return not known
         await self.add(entry, status=NEW)
         version = await self.store.blocklist.hold(entry.pattern, self.clock.now())
         if version is None:
@@ -144,31 +228,42 @@ class Blocklist:
         self._applied(version)  # they were held in the index already, as new entries
         return True
 
-    async def remove(self, pattern: str, *, allow: bool = False, by: Actor | None) -> bool:
-        """Remove a moderator's entry; return False when there was none.
+    async def remove(
+        self, pattern: str, *, allow: bool = False, by: Actor | None, door: str | None = None
+    ) -> bool:
+        """Remove a moderator's entry (of every door's, or a `door`'s own); return False when
+        there was none.
 
         `by` is the moderator who removes it, logged for the console's audit; None when the
         list file does.
         """
         pattern = normalise_pattern(pattern)
         now = self.clock.now()
-        version = await self.store.blocklist.remove(pattern, allow, MODERATOR, now, by=by)
+        origin = moderator_origin(door)
+        version = await self.store.blocklist.remove(pattern, allow, origin, now, by=by)
         if version is None:
             return False
         # A policy room may list the same pattern: its entry stays.
-        await self._reindex(pattern, allow)
+        await self._reindex(pattern, allow, door)
         self._applied(version)
         return True
 
-    async def _reindex(self, pattern: str, allow: bool) -> None:
-        """Make this process's index entry for a pattern what the stored entries say."""
-        stored = await self.store.blocklist.with_pattern(pattern, allow)
+    async def _reindex(self, pattern: str, allow: bool, door: str | None = None) -> None:
+        """Make this process's index entry for a pattern (every door's, or a door's own) what
+        the stored entries say."""
+        stored = [
+            e for e in await self.store.blocklist.with_pattern(pattern, allow) if e.door == door
+        ]
+        if door is None:
+            index = self.index
+        else:
+            index = self.door_indexes.setdefault(door, BlockIndex((), self.policy))
         if not stored:
-            self.index.remove(pattern, allow=allow)
+            index.remove(pattern, allow=allow)
             return
         # In force when any origin's entry is; the first in force (or the first) is shown.
         shown = next((e for e in stored if not e.held), stored[0])
-        self.index.add(entry_of(shown))
+        index.add(entry_of(shown))
 
     def _applied(self, version: int) -> None:
         """Note our own change, so that it does not cost this process a full reload.

@@ -152,7 +152,7 @@ class Intake:
             caller=Caller(submission.platform, kind, self.hash_address(client_ip)),
             identity=identity,
             honeypot=limits.honeypot_filled(submission.field_values(), settings.honeypot_fields),
-            block=self._block_check(identity, requested),
+            block=self._block_check(identity, requested, door),
             answers=self._answers(submission),
             # Only an id that is valid can be looked up on its homeserver.
             page=page and replace(page, check_account=identity.problem is None),
@@ -167,14 +167,15 @@ class Intake:
         """The longest time any door's admission window looks back (older counts can go)."""
         return max(rules.longest_window() for rules in self.rules_by_door.values())
 
-    def _block_check(self, identity: IdResult, requested: str) -> Decision:
-        """Match the id (as a repair makes it) and the text as typed against the block-list.
+    def _block_check(self, identity: IdResult, requested: str, door: str) -> Decision:
+        """Match the id (as a repair makes it) and the text as typed against the block-list
+        (every door's entries and the door's own).
 
         Text far longer than any id is not matched at all: it is refused as it is.
         """
         if not identity.matchable:
             return Decision("allow")
-        return self.blocklist.check(identity.strict, typed=requested)
+        return self.blocklist.check(identity.strict, typed=requested, door=door)
 
     async def _commit_arrivals(self) -> None:
         try:

@@ -160,6 +160,7 @@ class InviteStep:
             mxid.lower_cased(self.knock.user_id) or self.knock.user_id,
             typed=self.knock.user_id,
             display_name=display_name,
+            door=self.knock.door,
         )
         evidence = evidence_text(decision)
         if decision.verdict == "block":

@@ -83,7 +83,7 @@ class MembershipFollower:
             if room == door.room:
                 await self._native_knock(user_id, event_id, door)
             return
-        if membership in ("join", "invite") and await self._removed_if_blocked(user_id):
+        if membership in ("join", "invite") and await self._removed_if_blocked(user_id, door):
             return
         # A space door's knock is joined in its welcome room, and declined in the space itself;
         # what happens in its other rooms changes nothing.
@@ -136,22 +136,29 @@ class MembershipFollower:
             line = HistoryLine(Event.LEFT, Actor.matrix(user_id))
             await self.store.add_history(joined.knock_id, [line], self.clock.now())
 
-    async def _removed_if_blocked(self, user_id: str) -> bool:
-        """Remove a block-listed person who got in (or was invited) by another route.
+    async def _removed_if_blocked(self, user_id: str, door: Door) -> bool:
+        """Remove a block-listed person who got in (or was invited) by another route: from
+        every door's rooms for an entry of every door, from `door`'s for the door's own.
 
         Only entries in force remove anyone: a held entry (not yet counted, or waiting for a
         moderator's confirmation) removes nobody.
         """
-        decision = self.blocking.blocklist.check_in_force(user_id)
-        if decision.verdict != "block":
+        blocklist = self.blocking.blocklist
+        decision = blocklist.check_in_force(user_id)
+        at: str | None = None
+        if decision.verdict == "block":
+            pattern = decision.matches[0].entry
+        elif own := blocklist.removing_door(user_id, [door.name]):
+            at, pattern = door.name, own[door.name]
+        else:
             return False
         try:
-            await self.blocking.remove(user_id, decision.matches[0].entry)
+            await self.blocking.remove(user_id, pattern, door=at)
         except MatrixError as exc:
             log.warning("The watchdog could not remove %s: %s", user_id, exc)
             return False
         log.info("The watchdog removed block-listed %s", user_id)
-        open_knock = await self.store.latest_knock(user_id, [State.INVITED, State.JOINED])
+        open_knock = await self.store.latest_knock(user_id, [State.INVITED, State.JOINED], door=at)
         if open_knock is not None:
             await self.store.move(
                 open_knock.knock_id,
@@ -217,7 +224,7 @@ class MembershipFollower:
         for door in self._doors(doors):
             for user_id, membership in (await self.matrix.members(door.room)).items():
                 if membership in ("join", "invite", "knock") and not self.account.is_bot(user_id):
-                    await self._removed_if_blocked(user_id)
+                    await self._removed_if_blocked(user_id, door)
 
 
 async def withdraw(

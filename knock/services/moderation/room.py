@@ -1,7 +1,9 @@
 """Review in Matrix: knocks held for review are posted to the moderation room, and moderators
 answer there — ✅ / ❌ reactions, or `!approve @id`, `!deny @id`, `!block @id reason`,
 `!block <pattern> confirm` for a held entry, and `!approve wave` / `!deny wave` for every knock a
-join wave holds. Posts carry `m.mentions: {}`, so the ids they quote ping nobody."""
+join wave holds. A door's own moderation room blocks at its doors only (an entry of that door's
+own); the main one at every door. Posts carry `m.mentions: {}`, so the ids they quote ping
+nobody."""
 
 from __future__ import annotations
 
@@ -174,30 +176,38 @@ class ModerationRoom:
     async def _block(self, sender: str, pattern: str, rest: str | None) -> str:
         """`!block <pattern> [reason]`, or `!block <pattern> confirm [reason]` for a held one.
 
-        The block-list is every door's: only the default door's moderation room changes it.
+        The main moderation room (the default door's) blocks at every door. A door's own
+        moderation room adds an entry of that door's own (of each door it reviews): it refuses
+        knocks there and removes people from that door's rooms only.
         """
-        if DEFAULT_DOOR not in self.doors:
-            return (
-                "Nothing done: the block-list is shared by every door, and only the main "
-                "moderation room (MODERATION_ROOM_ID) changes it. Ask there, or use the console."
-            )
         actor = Actor.matrix(sender)
         first, _, after = (rest or "").partition(" ")
         confirm = first.lower() == "confirm"
         reason = (after if confirm else rest or "").strip() or None
+        doors: list[str | None] = [None] if DEFAULT_DOOR in self.doors else list(self.doors)
         try:
             entry = self.blocking.blocklist.entry_for(pattern, reason=reason, source=str(actor))
-            # The reply in the thread is the announcement: no second post in the room.
-            result = await self.blocking.block(entry, actor, confirm=confirm, announce=False)
         except BadPattern as exc:
             return f"Nothing done: {exc}."
-        except NeedsConfirmation as exc:
-            return (
-                f"Held {entry.pattern}: {would_remove(exc.plan.removed, self.settings)}. "
-                f"New knocks it covers are refused; send !block {entry.pattern} confirm "
-                "to remove them."
+        said = []
+        for door in doors:
+            at = "" if door is None else f" at door {door}"
+            try:
+                # The reply in the thread is the announcement: no second post in the room.
+                result = await self.blocking.block(
+                    entry, actor, confirm=confirm, announce=False, door=door
+                )
+            except NeedsConfirmation as exc:
+                said.append(
+                    f"Held {entry.pattern}{at}: {would_remove(exc.plan.removed, self.settings)}. "
+                    f"New knocks it covers are refused; send !block {entry.pattern} confirm "
+                    "to remove them."
+                )
+                continue
+            said.append(
+                f"Blocked {entry.pattern}{at}; {result.plan.people} removed or turned down."
             )
-        return f"Blocked {entry.pattern}; {result.plan.people} removed or turned down."
+        return "\n".join(said)
 
 
 def _readable(evidence: str | None) -> str:

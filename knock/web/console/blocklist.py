@@ -7,6 +7,11 @@ moderator confirms), unblocking `Blocking.unblock`, the allow-list `Blocklist.ad
 `Blocklist.remove`, and a check reads an id as `knock check` does. Every action is a post
 carrying the session's form token, done as the session's actor, and answered with a redirect
 to the page and a fixed message chosen by a code.
+
+At the default door the page changes the entries of every door (and the allow-list, every
+door's too); at another door, blocking adds an entry of that door's own, which refuses knocks
+there and removes people from that door's rooms only, and the entries of every door are shown
+read-only.
 """
 
 from __future__ import annotations
@@ -17,12 +22,20 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
+from knock.core.knocks import DEFAULT_DOOR
 from knock.services.blocklist.actions import NeedsConfirmation, NotBlocked, Plan
 from knock.services.blocklist.checks import Checked, Checker
 from knock.services.blocklist.index import BadPattern
 from knock.services.console.sessions import Session
 from knock.services.errors import caller_facing_errors, problem_of
-from knock.web.console.session import redirect_to, review_count, show, signed_in, signed_post
+from knock.web.console.session import (
+    door_of,
+    redirect_to,
+    review_count,
+    show,
+    signed_in,
+    signed_post,
+)
 from knock.web.state import services_of
 
 router = APIRouter()
@@ -90,7 +103,11 @@ async def check(request: Request, user_id: str = "") -> Response:
         problem = f"That is too long to be a Matrix ID (at most {MAX_ID} characters)."
         return await _page(request, session, check={"text": user_id[:MAX_ID], "problem": problem})
     services = services_of(request)
-    checker = Checker(services.blocklist.check, services.account.default_server())
+    door = door_of(request)
+    checker = Checker(
+        lambda repaired, typed: services.blocklist.check(repaired, typed, door=door),
+        services.account.default_server(),
+    )
     checked: Checked = checker.check(user_id)
     return await _page(request, session, check={"text": user_id, "checked": checked})
 
@@ -101,9 +118,9 @@ async def block(request: Request) -> Response:
 
     Past BLOCK_CONFIRM_THRESHOLD, going ahead holds the entry (it refuses new knocks and
     removes nobody) and asks for a confirmation, as the API's 409 does; `confirm` puts it in
-    force.
+    force. At a door other than the default, the entry is that door's own.
     """
-    posted = await signed_post(request, every_door=True)
+    posted = await signed_post(request)
     if isinstance(posted, Response):
         return posted
     session, form = posted
@@ -117,7 +134,9 @@ async def block(request: Request) -> Response:
     actor = session.actor
     try:
         entry = services.blocklist.entry_for(pattern[:MAX_ID], reason=reason, source=str(actor))
-        result = await services.blocking.block(entry, actor, dry_run=not go, confirm=confirm)
+        result = await services.blocking.block(
+            entry, actor, dry_run=not go, confirm=confirm, door=_own(request)
+        )
     except BadPattern as exc:
         return await _page(request, session, 422, block_form={**kept, "problem": str(exc)})
     except NeedsConfirmation as exc:
@@ -131,13 +150,15 @@ async def block(request: Request) -> Response:
 
 @router.post(PAGE + "/unblock")
 async def unblock(request: Request) -> Response:
-    """Remove a moderator's entry and lift the bans Knock placed because of it."""
-    posted = await signed_post(request, every_door=True)
+    """Remove a moderator's entry (the door's own, at a door other than the default) and lift
+    the bans Knock placed because of it."""
+    posted = await signed_post(request)
     if isinstance(posted, Response):
         return posted
     session, form = posted
+    pattern = _field(form, "pattern")[:MAX_ID]
     try:
-        await services_of(request).blocking.unblock(_field(form, "pattern")[:MAX_ID], session.actor)
+        await services_of(request).blocking.unblock(pattern, session.actor, door=_own(request))
     except BadPattern:
         return _back(request, "unreadable")
     except NotBlocked:
@@ -197,13 +218,22 @@ async def _page(
     check: Mapping[str, Any] | None = None,
 ) -> Response:
     """The block-list page: the lists, the forms (with what was typed kept) and a check."""
+    own = _own(request)
     entries = await services_of(request).blocklist.entries()
     # Held entries first (they wait for a moderator), then the newest.
     entries.sort(key=lambda e: (not e.held, -e.added_at))
+    mine = [e for e in entries if own is not None and e.door == own]
+    entries = [e for e in entries if e.door is None]
     blocked = [e for e in entries if not e.allow and not e.origin.startswith(POLICY)]
     policy = [e for e in entries if not e.allow and e.origin.startswith(POLICY)]
     allowed = [e for e in entries if e.allow]
     context = {
+        "own": own,
+        "mine": mine[:SHOWN],
+        "mine_total": len(mine),
+        # Entries of every door are changed at the default door, by its moderators.
+        "every_door": own is None,
+        "may_change_every_door": session.may_act_at(DEFAULT_DOOR),
         "current": "blocklist",
         "flash": flash,
         "blocked": blocked[:SHOWN],
@@ -212,7 +242,7 @@ async def _page(
         "policy_total": len(policy),
         "allowed": allowed[:SHOWN],
         "allowed_total": len(allowed),
-        "held_total": sum(1 for e in entries if e.held and not e.allow),
+        "held_total": sum(1 for e in (mine if own else entries) if e.held and not e.allow),
         "policy_prefix": POLICY,
         "block_form": block_form or {},
         "allow_form": allow_form or {},
@@ -236,11 +266,14 @@ async def _plan_page(
     confirm: bool = False,
 ) -> Response:
     """Who blocking would remove, and the button that goes ahead (or confirms a held entry)."""
-    settings = services_of(request).settings
+    services = services_of(request)
+    settings = services.settings
     threshold = settings.block_confirm_threshold
     context = {
         "current": "blocklist",
         "entry": plan.entry,
+        "own": plan.door,
+        "own_rooms": len(services.blocking.rooms_of(plan.door)),
         "removed": sorted(plan.removed),
         "rescinded": sorted(plan.rescinded),
         "declined": sorted(plan.declined),
@@ -269,6 +302,12 @@ async def _problem(request: Request, session: Session, exc: Exception) -> Respon
     return show(
         request, session, "console/problem.html", context, problem.status, review_count=count
     )
+
+
+def _own(request: Request) -> str | None:
+    """The door whose own entries the page changes: None at the default door (every door's)."""
+    door = door_of(request)
+    return None if door == DEFAULT_DOOR else door
 
 
 def _back(request: Request, code: str) -> Response:

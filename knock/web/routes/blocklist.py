@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from knock.core.history import Actor
+from knock.core.knocks import DEFAULT_DOOR
 from knock.services.blocklist.actions import NeedsConfirmation, NotBlocked
 from knock.services.blocklist.index import BadPattern
 from knock.web.answers import ADMIN, HOMESERVER, INVALID, JSON_BODY, answer
@@ -24,14 +25,16 @@ from knock.web.models import (
     Lists,
     Unallowed,
     Unblocked,
+    UnblockRequest,
 )
 from knock.web.params import given_once
+from knock.web.routes.admin import NO_DOOR, one_door, some_door
 from knock.web.state import services_of
 from knock.web.views import iso
 
 router = APIRouter()
 
-_CHECK_PARAMS = given_once("user_id", "display_name")
+_CHECK_PARAMS = given_once("user_id", "display_name", "door")
 
 
 @router.post(
@@ -42,6 +45,7 @@ _CHECK_PARAMS = given_once("user_id", "display_name")
     responses={
         **ADMIN,
         **HOMESERVER,
+        404: NO_DOOR,
         409: answer(
             "The entry would remove more than BLOCK_CONFIRM_THRESHOLD people: it is held "
             '(it refuses new knocks and removes nobody) until called again with "confirm": true.',
@@ -53,12 +57,14 @@ _CHECK_PARAMS = given_once("user_id", "display_name")
 async def block_user(
     body: BlockRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> Blocked | JSONResponse:
-    """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks)."""
+    """Add an entry and remove everyone it covers now (revoke invites, kick, decline knocks):
+    at every door, or with `door` at that door alone."""
     services = services_of(request)
+    door = _own(request, body.door)
     try:
         entry = services.blocklist.entry_for(body.user_id, reason=body.reason, source=str(actor))
         result = await services.blocking.block(
-            entry, actor, dry_run=body.dry_run, confirm=body.confirm
+            entry, actor, dry_run=body.dry_run, confirm=body.confirm, door=door
         )
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
@@ -78,20 +84,23 @@ async def block_user(
     responses={
         **ADMIN,
         **HOMESERVER,
-        404: answer("No moderator's entry has that pattern."),
+        404: answer("No moderator's entry has that pattern (at that door), or no such door."),
         **JSON_BODY,
     },
 )
 async def unblock_user(
-    body: EntryRequest, request: Request, actor: Actor = Depends(require_admin)
+    body: UnblockRequest, request: Request, actor: Actor = Depends(require_admin)
 ) -> Unblocked:
-    """Remove an entry (and lift any ban Knock placed because of it)."""
+    """Remove an entry, every door's or with `door` that door's own (and lift any ban Knock
+    placed because of it)."""
+    door = _own(request, body.door)
     try:
-        result = await services_of(request).blocking.unblock(body.user_id, actor)
+        result = await services_of(request).blocking.unblock(body.user_id, actor, door=door)
     except BadPattern as exc:
         raise HTTPException(422, f"user_id: {exc}") from None
     except NotBlocked as exc:
-        raise HTTPException(404, f"{exc} is not on the block-list") from None
+        at = "" if door is None else f" of door {door}"
+        raise HTTPException(404, f"{exc} is not on the block-list{at}") from None
     return Unblocked.model_validate(result.as_dict())
 
 
@@ -126,10 +135,17 @@ async def unallow_user(
     return Unallowed(status="removed", entry=body.user_id.strip())
 
 
-@router.get("/blocklist", responses=ADMIN)
-async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> Lists:
-    """List the block-list (the original shape) and the allow-list."""
+@router.get("/blocklist", responses={**ADMIN, 404: NO_DOOR})
+async def blocklist(
+    request: Request,
+    door: str | None = Depends(some_door),
+    _: Actor = Depends(require_admin),
+) -> Lists:
+    """List the block-list (the original shape) and the allow-list: every entry, or with
+    `?door=` those that count at that door (every door's and its own)."""
     entries = await services_of(request).blocklist.entries()
+    if door is not None:
+        entries = [e for e in entries if e.door in (None, door)]
 
     def row(e: Any) -> ListEntry:
         return ListEntry(
@@ -139,6 +155,7 @@ async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> List
             source=e.source,
             hashed=e.hashed,
             status="held" if e.held else "active",  # held: refuses knocks, removes nobody
+            door=e.door,
         )
 
     return Lists(
@@ -147,14 +164,26 @@ async def blocklist(request: Request, _: Actor = Depends(require_admin)) -> List
     )
 
 
-@router.get("/blocklist/check", responses={**ADMIN, **INVALID})
+@router.get("/blocklist/check", responses={**ADMIN, **INVALID, 404: NO_DOOR})
 async def check(
     request: Request,
     user_id: str = Query(min_length=1, max_length=512),
     display_name: str | None = Query(default=None, max_length=512),
+    door: str = Depends(one_door),
     _: Actor = Depends(require_admin),
     __: None = Depends(_CHECK_PARAMS),
 ) -> BlockCheck:
-    """Show the verdict for an id (and a display name) and every match that led to it."""
-    decision = services_of(request).blocklist.check(user_id.strip(), user_id, display_name)
+    """Show the verdict for an id (and a display name) at a door (`?door=`, else the default
+    door) and every match that led to it."""
+    decision = services_of(request).blocklist.check(
+        user_id.strip(), user_id, display_name, door=door
+    )
     return BlockCheck.model_validate({"user_id": user_id, **decision.as_dict()})
+
+
+def _own(request: Request, door: str | None) -> str | None:
+    """The door a block-list change is about: None for every door's entries (the default
+    door's changes are every door's); 404 for a door Knock lacks."""
+    if door is None or one_door(request, door) == DEFAULT_DOOR:
+        return None
+    return door
