@@ -88,3 +88,18 @@ async def check_moderation_room(matrix: MatrixClient, room_id: str, bot: str) ->
             f"MODERATION_ROOM_ID {room_id} is encrypted, and Knock does not encrypt: "
             "use an unencrypted room for moderation"
         )
+
+
+async def suggested_rooms(matrix: MatrixClient, space: str) -> list[str]:
+    """The rooms a space marks as suggested (its `m.space.child` events with `suggested` true
+    and a `via`: a child without `via` was removed from the space)."""
+    rooms = []
+    for event in await matrix.state(space):
+        content = event.get("content") or {}
+        if (
+            event.get("type") == "m.space.child"
+            and content.get("via")
+            and content.get("suggested") is True
+        ):
+            rooms.append(str(event.get("state_key")))
+    return sorted(rooms)
