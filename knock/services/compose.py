@@ -263,7 +263,7 @@ async def build_services(
         list_files=list_files,
         policy_rooms=policy_rooms,
         holds=holds,
-        join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices),
+        join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices, doors=doors),
         link=link,
     )
     health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)
