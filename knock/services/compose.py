@@ -141,6 +141,7 @@ async def build_services(
         wakeup=wakeup,
         door_rooms={name: door.room for name, door in doors.items()},
         moderation_rooms=list(_by_moderation_room(followed)),
+        doors=doors,
     )
     blocklist = Blocklist(settings, store, clock)
     await blocklist.load()

@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from knock.doors import Door
 from knock.matrix.client import MatrixClient, MatrixError
 
 log = logging.getLogger(__name__)
@@ -103,3 +104,11 @@ async def suggested_rooms(matrix: MatrixClient, space: str) -> list[str]:
         ):
             rooms.append(str(event.get("state_key")))
     return sorted(rooms)
+
+
+async def other_rooms(matrix: MatrixClient, door: Door) -> list[str]:
+    """A space door's rooms beyond the space, which Knock invites into, kicks and bans from: those
+    it lists (or the space suggests now, with `rooms = "suggested"`) and its welcome room."""
+    listed = await suggested_rooms(matrix, door.room) if door.rooms == "suggested" else []
+    rooms = [room for room in [*door.all_rooms(), *listed] if room != door.room]
+    return list(dict.fromkeys(rooms))
