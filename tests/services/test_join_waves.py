@@ -109,3 +109,24 @@ async def test_a_doors_join_wave_is_announced_in_its_moderation_room_and_reset_a
         club_posts = posts(homeserver, CLUB_MODS)
         assert len(club_posts) == 2 and club_posts[1].startswith("Join wave at door club")
         assert len(posts(homeserver, MOD_ROOM)) == 1
+
+
+async def test_a_door_without_its_own_moderation_room_has_its_wave_announced_in_the_main_one(
+    tmp_path: Path, settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    homeserver.create_room(BOT, room_id=CLUB)
+    homeserver.create_room(BOT, room_id=MOD_ROOM)
+    path = tmp_path / "doors.toml"
+    path.write_text(f'[doors.club]\nroom = "{CLUB}"\njoin_wave_threshold = 2\n')
+    changes = {
+        "doors_file": path,
+        "moderation_room_id": MOD_ROOM,
+        "join_wave_threshold": 50,
+        "max_requests_per_window": 100,
+    }
+    async with running(settings, clock, homeserver, **changes) as (runtime, _):
+        await Flood(runtime, homeserver).at("club")
+        [post] = posts(homeserver, MOD_ROOM)
+        assert post.startswith("Join wave at door club: 7 knocks")
+        assert "!approve wave" in post
+        assert await runtime.store.get_value(wave_tripped_key("default")) is None

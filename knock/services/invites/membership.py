@@ -237,6 +237,8 @@ class MembershipFollower:
                 sent = await self._room_invite_sent(knock, door, room)
                 if sent is None or now - sent < door.settings.invite_ttl:
                     continue
+                if await self.matrix.membership(room, user_id) != "invite":
+                    continue  # accepted (or declined) meanwhile: a kick would remove a member
                 await self.matrix.kick(room, user_id, self.settings.kick_reason)
                 line = HistoryLine(Event.ROOM_INVITE_EXPIRED, KNOCK, room)
                 await self.store.add_history(knock.knock_id, [line], now)
