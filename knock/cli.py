@@ -224,6 +224,8 @@ def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
         if not link.signed_in:
             print(f"knock: not signed in: {link.waiting_for}", file=sys.stderr)
             return 1
+        if len(runtime.doors) > 1:
+            return _doctor_doors(runtime)
         if link.problems:
             for problem in link.problems.values():
                 print(f"knock: {problem}", file=sys.stderr)
@@ -232,6 +234,38 @@ def _doctor(settings: Settings | None, args: argparse.Namespace) -> int:
         return 0
 
     return _with_runtime(settings, args, run)
+
+
+def _doctor_doors(services: Any) -> int:
+    """`knock doctor` with DOORS_FILE: one section per door, each room it checked and a verdict."""
+    link = services.link
+    print(f"Signed in as {services.bot_id}.")
+    doors = link.door_problems()
+    not_ready = []
+    for name, problems in doors.items():
+        door = services.doors[name]
+        rooms = [("room", door.room)]
+        if door.rooms:
+            rooms = [("space", door.room)]
+            rooms += [("room of the space", room) for room in link.other_rooms.get(name, [])]
+        if door.settings.moderation_room_id:
+            rooms.append(("moderation room", door.settings.moderation_room_id))
+        verdict = "ready" if not problems else "NOT READY"
+        print(f"\nDoor {name}: {verdict}")
+        for kind, room in rooms:
+            problem = link.problems.get(room)
+            can = "it can post" if kind == "moderation room" else "it can invite, kick and ban"
+            print(f"  {kind} {room}: " + (f"NOT READY: {problem}" if problem else f"OK, {can}"))
+        if problems:
+            not_ready.append(name)
+    if not_ready:
+        print(
+            f"knock: {len(not_ready)} of {len(doors)} doors not ready: " + ", ".join(not_ready),
+            file=sys.stderr,
+        )
+        return 1
+    print(f"\nOK: every door is ready ({len(doors)})")
+    return 0
 
 
 def _check(settings: Settings | None, args: argparse.Namespace) -> int:

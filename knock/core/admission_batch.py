@@ -21,6 +21,7 @@ from knock.core.lifecycle import Event, Reason, State
 
 WAVE_TRIPPED = "join_wave.tripped_at"
 WAVE_RESET = "join_wave.reset_at"
+WAVE_ANNOUNCED = "join_wave.announced"  # the trip time of the last wave summarised
 EVERYONE = "all"
 # An address is backed off only from its third strike (a honeypot, an invalid id) within
 # BACKOFF_RESET: one typo must not lock a person out.
@@ -302,18 +303,19 @@ class ResetWave:
 
     @property
     def values(self) -> tuple[str, ...]:
-        """The door's wave values."""
-        return _wave_keys(self.door)
+        """The door's wave values, and its announcement's."""
+        return (*_wave_keys(self.door), wave_announced_key(self.door))
 
     def wanted(self, state: AdmissionState) -> Wanted:
         """Nothing beyond the wave's values."""
         return Wanted()
 
     def decide(self, state: AdmissionState) -> None:
-        """Reset."""
+        """Reset; the door's next wave is announced afresh."""
         reset, tripped = _wave_keys(self.door)
         state.set_value(tripped, None)
         state.set_value(reset, str(state.now))
+        state.set_value(wave_announced_key(self.door), None)
         state.log(ModeratorAction(Change.RESET_JOIN_WAVE, self.actor, door=self.door))
 
 
@@ -321,6 +323,16 @@ def _wave_keys(door: str) -> tuple[str, str]:
     if door == DEFAULT_DOOR:
         return (WAVE_RESET, WAVE_TRIPPED)
     return (f"{WAVE_RESET}.{door}", f"{WAVE_TRIPPED}.{door}")
+
+
+def wave_tripped_key(door: str) -> str:
+    """The stored value of when a door's join wave tripped."""
+    return _wave_keys(door)[1]
+
+
+def wave_announced_key(door: str) -> str:
+    """The stored value of the trip time of a door's last wave summarised."""
+    return WAVE_ANNOUNCED if door == DEFAULT_DOOR else f"{WAVE_ANNOUNCED}.{door}"
 
 
 def _wave_since(state: AdmissionState, rules: Rules) -> float:

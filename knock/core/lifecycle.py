@@ -57,6 +57,9 @@ class Event(StrEnum):
     QUEUED = "queued"
     INVITED = "invited"
     INVITED_TO_ROOM = "invited_to_room"  # a space door's child room (the room is the detail)
+    # A space door's invite to one of its other rooms, not accepted within INVITE_TTL of being
+    # sent after the person joined, withdrawn (the room is the detail).
+    ROOM_INVITE_EXPIRED = "room_invite_expired"
     REMINDED = "reminded"
     JOINED = "joined"
     WELCOMED = "welcomed"

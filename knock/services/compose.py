@@ -141,6 +141,7 @@ async def build_services(
         wakeup=wakeup,
         door_rooms={name: door.room for name, door in doors.items()},
         moderation_rooms=list(_by_moderation_room(followed)),
+        doors=doors,
     )
     fuzzy_actions = {name: door.settings.fuzzy_action for name, door in followed.items()}
     blocklist = Blocklist(settings, store, clock, fuzzy_actions)
@@ -268,7 +269,7 @@ async def build_services(
         list_files=list_files,
         policy_rooms=policy_rooms,
         holds=holds,
-        join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices),
+        join_waves=JoinWaves(settings, store, clock, intake=intake, notices=notices, doors=doors),
         link=link,
     )
     health = Health(settings, store, link, unsigned_knocks=unsigned_knocks)

@@ -30,6 +30,8 @@ class Readiness:
     waiting_for: str
     room_problems: dict[str, str] = field(default_factory=dict)
     warnings: tuple[SettingWarning, ...] = ()
+    # What is missing at each door (its room, a space door's other rooms, its moderation room).
+    door_problems: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -55,6 +57,10 @@ class Readiness:
                 "signed_in": self.signed_in,
                 "waiting_for": self.waiting_for or None,
                 "rooms": dict(self.room_problems),
+                "doors": {
+                    name: {"ready": self.signed_in and not problems, "problems": list(problems)}
+                    for name, problems in self.door_problems.items()
+                },
                 "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
             },
         }
@@ -85,6 +91,7 @@ class Health:
             signed_in=self.link.signed_in,
             waiting_for=self.link.waiting_for,
             room_problems=dict(self.link.problems),
+            door_problems=self.link.door_problems(),
             warnings=self.warnings,
         )
 

@@ -303,9 +303,11 @@ class Store:
         async with self.engine.connect() as conn:
             return [knock_from_row(row) for row in await conn.execute(query)]
 
-    async def count_knocks(self, state: State, reason: str) -> int:
-        """Count the knocks in one state with one reason."""
+    async def count_knocks(self, state: State, reason: str, *, door: str | None = None) -> int:
+        """Count the knocks in one state with one reason (at one door, if given)."""
         query = select(func.count()).where(knocks.c.state == state.value, knocks.c.reason == reason)
+        if door is not None:
+            query = query.where(knocks.c.door == door)
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 

@@ -141,12 +141,20 @@ class SettingWarning(BaseModel):
     message: str
 
 
+class DoorReadiness(BaseModel):
+    """Whether the bot can do its job at one door: what is missing, one line each."""
+
+    ready: bool
+    problems: list[str]
+
+
 class ReadinessDetails(BaseModel):
     """What only the holder of the API key sees."""
 
     signed_in: bool
     waiting_for: str | None
     rooms: dict[str, str]
+    doors: dict[str, DoorReadiness]
     warnings: list[SettingWarning]
 
 

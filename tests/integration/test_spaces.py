@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from knock.core.lifecycle import State
 from knock_testing.synapse import Sandbox, SandboxUser
+from tests.clock import FakeClock
 from tests.conftest import MakeUser
 from tests.integration.harness import (
     WITH_TOKEN,
@@ -161,5 +162,56 @@ async def test_suggested_rooms_are_read_from_the_space_when_the_knock_is_invited
         # Without a welcome room, joining the space is joining.
         synapse.join(person, space)
         await settled(knock, knock_id, State.JOINED)
+    finally:
+        await knock.stop()
+
+
+async def test_an_invite_to_a_room_not_joined_is_withdrawn_after_invite_ttl_the_rooms_joined_kept(
+    tmp_path: Path, synapse: Sandbox, bot: SandboxUser, private_room: str, make_user: MakeUser
+) -> None:
+    general = synapse.create_room(bot, name="General")
+    events = synapse.create_room(bot, name="Events")
+    space = make_space(synapse, bot, {general: True, events: False})
+    path = doors_file(tmp_path, space, json.dumps([general, events]), general)
+    clock = FakeClock()
+    settings = knock_settings(
+        tmp_path,
+        synapse,
+        bot,
+        private_room,
+        doors_file=path,
+        invite_check_interval=0,
+        blocklist_scan_interval=0,
+    )
+    knock = await start_knock(settings, background=False, clock=clock)
+    try:
+        person = make_user("browser")
+        knock_id = await knock_at_guild(knock, person.user_id)
+        while await knock.runtime.services.worker.run_once():
+            pass
+        for room in (space, general, events):
+            assert invited(synapse, bot, room, person.user_id), room
+        synapse.join(person, space)
+        synapse.join(person, general)
+        follower = knock.runtime.services.follower
+        await follower.check_invites()
+        assert (await knock.knock_state(knock_id))[0] is State.JOINED
+
+        clock.advance(settings.invite_ttl - 60)
+        await follower.check_invites()
+        assert membership(synapse, bot, events, person.user_id) == "invite"
+        clock.advance(120)
+        await follower.check_invites()
+
+        assert membership(synapse, bot, events, person.user_id) == "leave"
+        assert membership(synapse, bot, space, person.user_id) == "join"
+        assert membership(synapse, bot, general, person.user_id) == "join"
+        answer = await knock.http.get(f"/knocks/{knock_id}", headers=knock.admin)
+        assert answer.json()["state"] == "joined"
+        assert [
+            line["detail"]
+            for line in answer.json()["history"]
+            if line["event"] == "room_invite_expired"
+        ] == [events]
     finally:
         await knock.stop()

@@ -32,6 +32,7 @@ LABELS: dict[str, str] = {
     Event.QUEUED: "Queued for an invite",
     Event.INVITED: "Invited",
     Event.INVITED_TO_ROOM: "Invited to a room of the space",
+    Event.ROOM_INVITE_EXPIRED: "An invite to a room of the space expired",
     Event.REMINDED: "Reminded",
     Event.JOINED: "Joined",
     Event.WELCOMED: "Welcomed",

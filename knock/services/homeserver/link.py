@@ -20,12 +20,14 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core.knocks import DEFAULT_DOOR
 from knock.core.retry import backoff_delay
+from knock.doors import Door
 from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.room_check import (
     RoomCheckError,
     check_moderation_room,
     check_room,
+    other_rooms,
 )
 from knock.services.homeserver.signin import CannotSignInYet, SignIn, WaitingForCode
 from knock.services.wakeup import Wakeup
@@ -53,10 +55,15 @@ class HomeserverLink:
         wakeup: Wakeup,
         door_rooms: Mapping[str, str] | None = None,
         moderation_rooms: list[str] | None = None,
+        doors: Mapping[str, Door] | None = None,
     ) -> None:
         self.settings = settings
         # Each door's room by door, the default door's first (NEW_ROOM_ID).
         self.door_rooms = door_rooms or {DEFAULT_DOOR: settings.new_room_id}
+        # The doors themselves: a space door's other rooms are checked too, and each door's
+        # moderation room is reported with it.
+        self.doors = doors or {}
+        self.other_rooms: dict[str, list[str]] = {}  # a space door's other rooms, by door
         # Every door's moderation room (the global MODERATION_ROOM_ID among them, if set).
         self.moderation_rooms = moderation_rooms or (
             [settings.moderation_room_id] if settings.moderation_room_id else []
@@ -86,6 +93,18 @@ class HomeserverLink:
         """Tell whether every room Knock serves is ready."""
         return self.signed_in and not self.problems
 
+    def door_problems(self) -> dict[str, list[str]]:
+        """What is missing at each door, in one line each: in its room (or space), in a space
+        door's other rooms, in its moderation room (none: the door is ready, once signed in)."""
+        found = {}
+        for name, room in self.door_rooms.items():
+            door = self.doors.get(name)
+            rooms = [room, *self.other_rooms.get(name, [])]
+            if door is not None and door.settings.moderation_room_id:
+                rooms.append(door.settings.moderation_room_id)
+            found[name] = [self.problems[r] for r in dict.fromkeys(rooms) if r in self.problems]
+        return found
+
     async def homeserver_up(self) -> bool:
         """Tell whether the homeserver accepts the bot's token, probing at most every few seconds.
 
@@ -112,7 +131,8 @@ class HomeserverLink:
     def watched_rooms(self) -> list[str]:
         """The rooms whose readiness Knock checks."""
         rooms = list(self.door_rooms.values())
-        return rooms + [room for room in self.moderation_rooms if room not in rooms]
+        rooms += [room for others in self.other_rooms.values() for room in others]
+        return list(dict.fromkeys(rooms + self.moderation_rooms))
 
     # Connecting.
 
@@ -154,8 +174,19 @@ class HomeserverLink:
             room_id: partial(check_room, named=_named(door))
             for door, room_id in self.door_rooms.items()
         }
+        for name, door in self.doors.items():
+            if not door.rooms or name not in self.door_rooms:
+                continue
+            try:
+                self.other_rooms[name] = await other_rooms(self.matrix, door)
+            except MatrixError as exc:  # the space is not readable: its own check says why
+                log.info("Could not read door %s's space %s now (%s)", name, door.room, exc)
+            for room_id in self.other_rooms.get(name, []):
+                checks.setdefault(room_id, partial(check_room, named=f"a room of door {name}"))
         for room_id in self.moderation_rooms:
             checks.setdefault(room_id, check_moderation_room)
+        for room_id in [room for room in self.problems if room not in checks]:
+            del self.problems[room_id]  # a room no longer checked (a space's, no longer suggested)
         for room_id, check in checks.items():
             try:
                 await check(self.matrix, room_id, bot)

@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from knock.doors import Door
 from knock.matrix.client import MatrixClient, MatrixError
 
 log = logging.getLogger(__name__)
@@ -88,3 +89,26 @@ async def check_moderation_room(matrix: MatrixClient, room_id: str, bot: str) ->
             f"MODERATION_ROOM_ID {room_id} is encrypted, and Knock does not encrypt: "
             "use an unencrypted room for moderation"
         )
+
+
+async def suggested_rooms(matrix: MatrixClient, space: str) -> list[str]:
+    """The rooms a space marks as suggested (its `m.space.child` events with `suggested` true
+    and a `via`: a child without `via` was removed from the space)."""
+    rooms = []
+    for event in await matrix.state(space):
+        content = event.get("content") or {}
+        if (
+            event.get("type") == "m.space.child"
+            and content.get("via")
+            and content.get("suggested") is True
+        ):
+            rooms.append(str(event.get("state_key")))
+    return sorted(rooms)
+
+
+async def other_rooms(matrix: MatrixClient, door: Door) -> list[str]:
+    """A space door's rooms beyond the space, which Knock invites into, kicks and bans from: those
+    it lists (or the space suggests now, with `rooms = "suggested"`) and its welcome room."""
+    listed = await suggested_rooms(matrix, door.room) if door.rooms == "suggested" else []
+    rooms = [room for room in [*door.all_rooms(), *listed] if room != door.room]
+    return list(dict.fromkeys(rooms))

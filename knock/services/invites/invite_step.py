@@ -19,6 +19,7 @@ from knock.doors import Door, default_door, door_of
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist
 from knock.services.homeserver.profiles import Lookup, ProfileCache, look_up
+from knock.services.homeserver.room_check import suggested_rooms
 from knock.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -227,18 +228,3 @@ class InviteStep:
         if state is State.REJECTED:  # a refusal found late counts for back-off like any other
             await self.inviter.strike(self.knock.user_id, self.knock.door)
         log.info("Knock %s for %s: %s/%s", self.knock.knock_id, self.knock.user_id, state, reason)
-
-
-async def suggested_rooms(matrix: MatrixClient, space: str) -> list[str]:
-    """The rooms a space marks as suggested (its `m.space.child` events with `suggested` true
-    and a `via`: a child without `via` was removed from the space)."""
-    rooms = []
-    for event in await matrix.state(space):
-        content = event.get("content") or {}
-        if (
-            event.get("type") == "m.space.child"
-            and content.get("via")
-            and content.get("suggested") is True
-        ):
-            rooms.append(str(event.get("state_key")))
-    return sorted(rooms)

@@ -20,6 +20,7 @@ from knock.doors import Door, default_door, door_of, rooms_of
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.actions import Blocking
 from knock.services.homeserver.account import BotAccount
+from knock.services.homeserver.room_check import suggested_rooms
 from knock.services.invites.intake import Intake
 from knock.services.invites.welcome import Welcomer
 from knock.services.wakeup import Wakeup
@@ -177,10 +178,11 @@ class MembershipFollower:
         invited = await self.store.knocks_in([State.INVITED], limit=100_000)
         for door in self._doors(doors):
             at_door = [knock for knock in invited if door_of(self.doors, knock.door) is door]
-            if not at_door:
-                continue
             try:
-                await self._check_invites(door, at_door)
+                if at_door:
+                    await self._check_invites(door, at_door)
+                if door.rooms:
+                    await self._expire_room_invites(door)
             except MatrixError as exc:
                 if not door.removed:
                     raise
@@ -217,6 +219,49 @@ class MembershipFollower:
             )
         elif now - sent >= self.settings.reminder_after:
             await self.welcomer.remind(knock)
+
+    async def _expire_room_invites(self, door: Door) -> None:
+        """Withdraw a space door's invites still open in its other rooms once the person joined.
+
+        A joined knock's invite to a room it did not join is withdrawn `INVITE_TTL` after that
+        invite was sent (the space's when the knock was invited, a child room's as its
+        `invited_to_room` line says), and written in its history; the rooms joined are left
+        alone. An invite Knock did not send (none in the knock's history), or sent again after
+        one expired, is not Knock's to withdraw.
+        """
+        rooms = [room for room in door.all_rooms() if room != door.join_room]
+        if door.rooms == "suggested":  # those the space suggests now
+            suggested = await suggested_rooms(self.matrix, door.room)
+            rooms += [room for room in suggested if room not in rooms and room != door.join_room]
+        now = self.clock.now()
+        for room in rooms:
+            for user_id, membership in (await self.matrix.members(room)).items():
+                if membership != "invite" or self.account.is_bot(user_id):
+                    continue
+                knock = await self.store.latest_knock(user_id, [State.JOINED], door=door.name)
+                if knock is None:
+                    continue
+                sent = await self._room_invite_sent(knock, door, room)
+                if sent is None or now - sent < door.settings.invite_ttl:
+                    continue
+                if await self.matrix.membership(room, user_id) != "invite":
+                    continue  # accepted (or declined) meanwhile: a kick would remove a member
+                await self.matrix.kick(room, user_id, self.settings.kick_reason)
+                line = HistoryLine(Event.ROOM_INVITE_EXPIRED, KNOCK, room)
+                await self.store.add_history(knock.knock_id, [line], now)
+                log.info("%s's invite to %s expired (knock %s)", user_id, room, knock.knock_id)
+
+    async def _room_invite_sent(self, knock: KnockRecord, door: Door, room: str) -> float | None:
+        """When Knock sent the knock's invite to `room`, or None (not sent, or expired once)."""
+        sent = knock.invited_at or knock.updated_at if room == door.room else None
+        for line in await self.store.history(knock.knock_id):
+            if line.detail != room:
+                continue
+            if line.event == Event.ROOM_INVITE_EXPIRED:
+                return None
+            if line.event == Event.INVITED_TO_ROOM:
+                sent = line.at
+        return sent
 
     async def scan_members(self, doors: Iterable[str] | None = None) -> None:
         """Remove block-listed people among every door's (or `doors`') members, invitees and

@@ -9,6 +9,7 @@ import json
 import logging
 
 from knock.config import Settings
+from knock.doors import Door
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.homeserver.link import HomeserverLink
 
@@ -25,10 +26,13 @@ class Notices:
         self.matrix = matrix
         self.link = link
 
-    async def say(self, text: str, *, post: bool = True, txn_id: str | None = None) -> None:
-        """Log `text`, and post it to the moderation room (unless `post` is False)."""
+    async def say(
+        self, text: str, *, post: bool = True, txn_id: str | None = None, door: Door | None = None
+    ) -> None:
+        """Log `text`, and post it to the moderation room (unless `post` is False): `door`'s own,
+        else the main one."""
         log.warning("%s", text)
-        room = self.settings.moderation_room_id
+        room = (door.settings if door is not None else self.settings).moderation_room_id
         if not post or room is None or not self.link.room_ready(room):
             return
         try:
