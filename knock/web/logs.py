@@ -142,8 +142,10 @@ def logging_config(
     pickles and dumps); `log_format` overrides the settings' (text when given a level alone).
 
     Every line goes through the root logger's one handler: uvicorn's loggers keep no handler of
-    their own and propagate, so nothing is printed twice. httpx logs every request URL at INFO,
-    which drowns Knock's own lines; it and httpcore are kept to warnings.
+    their own and propagate, so nothing is printed twice. The level is Knock's and uvicorn's;
+    every other library is kept to warnings: httpx logs every request URL at INFO, which drowns
+    Knock's own lines, and at DEBUG aiosqlite logs each query with its parameters (the bot's
+    access token among them).
     """
     if isinstance(settings_or_level, str):
         level, chosen = settings_or_level, log_format or "text"
@@ -174,7 +176,7 @@ def logging_config(
                 "filters": ["redact", "context"],
             }
         },
-        "root": {"level": level, "handlers": ["stderr"]},
+        "root": {"level": quiet, "handlers": ["stderr"]},
         "loggers": {
             name: {"handlers": [], "propagate": True, **own} for name, own in loggers.items()
         },

@@ -230,12 +230,15 @@ def test_any_logger_reaching_the_root_handler_is_scrubbed(
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_the_log_level_is_applied_and_httpx_request_lines_are_kept_quiet() -> None:
+def test_the_log_level_is_knocks_and_uvicorns_and_other_libraries_keep_to_warnings() -> None:
     configure_logging("DEBUG")
 
-    assert logging.getLogger().level == logging.DEBUG
-    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
-    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    for name in ("knock.services.runtime", "uvicorn.error", "uvicorn.access"):
+        assert logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    # httpx's request lines; aiosqlite's lines carry each query's parameters (secrets).
+    for name in ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
 
 
 # --- LOG_FORMAT=json --------------------------------------------------------------------------
