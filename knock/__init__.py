@@ -47,6 +47,7 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
     doors.py        the doors (ways into rooms): the default one, and DOORS_FILE's
     config.py       one Settings object, built once and passed down
     clock.py        the injected clock
+    log_context.py  what a log line is about (knock, job, door), set where they are handled
 
 `knock_testing/` beside this package (a throwaway Synapse and PostgreSQL, signing helpers, the
 demo) is for tests, benchmarks and `make demo`; it is never installed with Knock.

@@ -339,6 +339,7 @@ class Settings(BaseSettings):
     retention: Duration = 90 * 86400.0
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def settings_customise_sources(

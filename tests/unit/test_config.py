@@ -174,6 +174,7 @@ def test_only_the_room_is_needed_and_everything_else_has_the_documented_default(
     assert settings.knock_page_pow_bits == 0
     assert settings.knock_page_title == "Ask to join"
     assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
     # Every secret but the database is unset, so admin routes are off and deliveries need no proof.
     for name in SECRET_SETTINGS:
         assert name == "database_url" or getattr(settings, name) is None, name
@@ -225,6 +226,8 @@ def test_a_missing_room_is_one_line_saying_what_a_room_id_looks_like() -> None:
         ("BEEPER_API_BASE", "api.beeper.com"),
         ("MATRIX_USER_ID", "knock"),
         ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "JSON"),
+        ("LOG_FORMAT", "yaml"),
         ("REPAIR_ACTION", "ask"),
         ("SQLITE_SYNCHRONOUS", "OFF"),
         ("MAX_BODY_BYTES", "0"),
@@ -240,6 +243,13 @@ def test_a_malformed_value_is_one_line_naming_the_variable(variable: str, value:
 
     assert "\n" not in message
     assert message.startswith((f"{variable}=", f"{variable} "))
+
+
+def test_log_format_json_is_read_and_a_bad_one_names_the_choices() -> None:
+    assert load(NEW_ROOM_ID=ROOM, LOG_FORMAT="json").log_format == "json"
+    assert config_error(NEW_ROOM_ID=ROOM, LOG_FORMAT="xml") == (
+        "LOG_FORMAT='xml' is not valid: Input should be 'text' or 'json'"
+    )
 
 
 @pytest.mark.parametrize("name", SECRET_SETTINGS)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from knock import log_context
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
@@ -123,6 +124,10 @@ class Reception:
 
     async def receive(self, delivery: Delivery) -> Reply:
         """Answer one delivery; a knock is committed before a 202 is given."""
+        with log_context.about(door=self.door):
+            return await self._receive(delivery)
+
+    async def _receive(self, delivery: Delivery) -> Reply:
         headers = delivery.headers
         settings = self.settings
         client = client_address(
@@ -173,6 +178,7 @@ class Reception:
             return _error(
                 503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}
             )
+        log_context.mark_knock(outcome.knock_id)
         if sender.kind is CallerKind.PER_ADDRESS:
             if outcome.retry_after is not None:
                 # Slow down, says only a per-address limit; never why, never "blocked".

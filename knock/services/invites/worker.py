@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 
+from knock import log_context
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.history import WORKER, HistoryLine
@@ -117,6 +118,15 @@ class Worker:
         )
         if job is None:
             return False
+        with log_context.about(
+            knock_id=job.knock_id,
+            job=f"{job.kind or 'unknown'}:{job.job_id}",
+            door=job.knock.door if job.knock is not None else None,
+        ):
+            await self._run_claimed(job)
+        return True
+
+    async def _run_claimed(self, job: Job) -> None:
         heartbeat = asyncio.create_task(self._keep_leased(job))
         try:
             finished = await self._carry_out(job)
@@ -132,7 +142,6 @@ class Worker:
                 await self.store.finish_job(job.job_id, self.name)
         finally:
             heartbeat.cancel()
-        return True
 
     async def _hand_back(self, job: Job) -> None:
         try:

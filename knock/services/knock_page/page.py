@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from knock import log_context
 from knock.clock import Clock
 from knock.config import Settings, read_questions
 from knock.core.addresses import client_address
@@ -120,6 +121,10 @@ class KnockPage:
 
     async def knock(self, post: PagePost) -> PageAnswer:
         """Take one post: commit its knock, and say where to look for its status."""
+        with log_context.about(door=self.door):
+            return await self._knock(post)
+
+    async def _knock(self, post: PagePost) -> PageAnswer:
         if not same_site_post(post.headers, frozenset(self.settings.allowed_origins)):
             return PageAnswer(Answer.NOT_HERE, problem="Knock takes this form only from its page.")
         problem = await self.proofs.verify(post.fields)
@@ -148,6 +153,7 @@ class KnockPage:
                 problem="Knock cannot take requests right now. Nothing was sent; "
                 "try again in a minute.",
             )
+        log_context.mark_knock(outcome.knock_id)
         if outcome.retry_after is not None:
             wait = max(1, math.ceil(outcome.retry_after))
             return PageAnswer(Answer.SLOW_DOWN, problem=_try_again(wait), retry_after=wait)

@@ -11,7 +11,16 @@ from collections.abc import Iterator
 import pytest
 import uvicorn.config
 
-from knock.web.logs import RedactQuerySecrets, configure_logging, logging_config, redact
+from knock import log_context
+from knock.config import load_settings
+from knock.web.logs import (
+    JsonLines,
+    LogFormat,
+    RedactQuerySecrets,
+    configure_logging,
+    logging_config,
+    redact,
+)
 
 ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access log line
 TOUCHED = (
@@ -221,9 +230,192 @@ def test_any_logger_reaching_the_root_handler_is_scrubbed(
 
 
 @pytest.mark.usefixtures("restore_logging")
-def test_the_log_level_is_applied_and_httpx_request_lines_are_kept_quiet() -> None:
+def test_the_log_level_is_knocks_and_uvicorns_and_other_libraries_keep_to_warnings() -> None:
     configure_logging("DEBUG")
 
-    assert logging.getLogger().level == logging.DEBUG
-    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
-    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    for name in ("knock.services.runtime", "uvicorn.error", "uvicorn.access"):
+        assert logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    # httpx's request lines; aiosqlite's lines carry each query's parameters (secrets).
+    for name in ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
+
+
+# --- LOG_FORMAT=json --------------------------------------------------------------------------
+
+# `2026-12-06T05:01:02.123Z`: RFC 3339, in UTC, to the millisecond.
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def json_lines(err: str) -> list[dict[str, object]]:
+    lines = err.splitlines()
+    assert lines, "nothing was logged"
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_json_lines_hold_uvicorns_and_knocks_lines_once_each_scrubbed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)  # what `uvicorn mknock:app` does
+    configure_logging("INFO", "json")  # then mknock's app factory
+
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    access_line("/invite_from_form?token=s3cret&x=1")
+    logging.getLogger("knock.web.app").info("Knock is running")
+
+    startup, access, knock = json_lines(capsys.readouterr().err)
+    for line in (startup, access, knock):
+        assert set(line) == {"time", "level", "logger", "message"}
+        assert RFC3339_UTC.match(str(line["time"])), line
+        assert line["level"] == "INFO"
+    assert (startup["logger"], startup["message"]) == (
+        "uvicorn.error",
+        "Application startup complete.",
+    )
+    assert access["logger"] == "uvicorn.access"
+    assert access["message"] == (
+        '203.0.113.7:50312 - "POST /invite_from_form?token=REDACTED&x=1 HTTP/1.1" 202'
+    )
+    assert (knock["logger"], knock["message"]) == ("knock.web.app", "Knock is running")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_json_lines_say_which_knock_job_and_door_only_while_they_are_handled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "json")
+    worker = logging.getLogger("knock.services.invites.worker")
+
+    with log_context.about(knock_id="k-123", job="invite:7", door="club"):
+        worker.warning("Job %s: the homeserver said no", "invite")
+    with log_context.about(door="default"):
+        worker.warning("A delivery came")
+        log_context.mark_knock("k-456")
+        worker.warning("Committed")
+    worker.warning("Idle")
+
+    handled, delivered, committed, idle = json_lines(capsys.readouterr().err)
+    assert {k: handled[k] for k in ("knock_id", "job", "door")} == {
+        "knock_id": "k-123",
+        "job": "invite:7",
+        "door": "club",
+    }
+    assert handled["message"] == "Job invite: the homeserver said no"
+    assert delivered["door"] == "default" and "knock_id" not in delivered
+    assert (committed["door"], committed["knock_id"]) == ("default", "k-456")
+    assert not {"knock_id", "job", "door"} & set(idle)
+
+
+def _raise_with_a_secret() -> None:
+    raise RuntimeError(
+        "GET https://hs.example.org/_matrix/client/v3/sync?access_token=syt_s3cret failed"
+    )
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_json_line_carries_the_traceback_on_its_one_line_scrubbed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "json")
+
+    try:
+        _raise_with_a_secret()
+    except RuntimeError:
+        logging.getLogger("knock.services.runtime").exception("The sync loop stopped")
+
+    err = capsys.readouterr().err
+    assert "syt_s3cret" not in err
+    (line,) = json_lines(err)
+    assert line["level"] == "ERROR"
+    assert line["message"] == "The sync loop stopped"
+    exception = str(line["exception"])
+    assert exception.startswith("Traceback (most recent call last):")
+    assert "_raise_with_a_secret" in exception
+    assert exception.rstrip().endswith(
+        "RuntimeError: GET https://hs.example.org/_matrix/client/v3/sync?access_token=REDACTED"
+        " failed"
+    )
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_exception_given_as_an_argument_or_a_traceback_is_scrubbed_in_both_formats(
+    log_format: LogFormat, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", log_format)
+    log = logging.getLogger("knock.matrix.client")
+
+    try:
+        _raise_with_a_secret()
+    except RuntimeError as exc:
+        log.warning("The homeserver cannot be reached: %s", exc)  # not a str: the filter keeps it
+        log.error("Sync failed", exc_info=exc)
+    log.info("Opened %s", "/console/link/aB3-_xYz0123456789abcdef")
+
+    err = capsys.readouterr().err
+    assert "syt_s3cret" not in err
+    assert "aB3-_xYz0123456789abcdef" not in err
+    assert err.count("access_token=REDACTED") == 2  # the argument and the traceback
+    assert "/console/link/REDACTED" in err
+    if log_format == "json":
+        assert len(json_lines(err)) == 3
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_text_lines_stay_as_they_were_whatever_is_being_handled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")  # LOG_FORMAT's default
+
+    with log_context.about(knock_id="k-123", job="invite:7", door="club"):
+        logging.getLogger("knock.services.invites.worker").info("Invited")
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert STAMPED.match(line)
+    assert line.endswith(" INFO knock.services.invites.worker: Invited")
+
+
+def test_the_format_follows_the_settings_and_the_set_up_stays_plain_data() -> None:
+    settings = load_settings(env_file=None, new_room_id="!abc:example.org", log_format="json")
+
+    config = logging_config(settings)
+
+    assert json.loads(json.dumps(config)) == config
+    assert config["handlers"]["stderr"]["formatter"] == "json"
+    assert config["formatters"]["json"]["()"] == "knock.web.logs.JsonLines"
+    assert logging_config("INFO")["handlers"]["stderr"]["formatter"] == "text"
+
+
+# --- LOG_LEVEL for uvicorn too ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("uvicorns_level", [None, "debug", "trace"])
+def test_log_level_governs_uvicorns_loggers_after_uvicorns_own_set_up(
+    uvicorns_level: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `uvicorn mknock:app [--log-level ...]`: uvicorn sets its loggers up, then the app factory.
+    uvicorn.config.Config("mknock:app", log_level=uvicorns_level)
+    configure_logging("WARNING")
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "knock"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
+    access_line("/readyz")
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request received.")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("WARNING uvicorn.error: Invalid HTTP request received.")
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("level", ["DEBUG", "ERROR"])
+def test_knock_serve_hands_uvicorn_the_level_for_its_loggers(level: str) -> None:
+    # `knock serve`: uvicorn applies the set-up it is given before it loads the app.
+    uvicorn.config.Config("mknock:app", log_config=logging_config(level, "json"))
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "knock"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.getLevelName(level), name
+    (handler,) = logging.getLogger().handlers
+    assert isinstance(handler.formatter, JsonLines)
