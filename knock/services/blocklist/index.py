@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import replace
 
+from knock import metrics
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
@@ -58,6 +59,7 @@ class Blocklist:
             entries = [entry for entry in merged.values() if not _catch_all(entry)]
             self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
             self.version = version
+        metrics.blocklist_loaded(self.clock.now())
         log.info("Loaded the block-list: %d entries (version %d)", len(self.index), version)
 
     async def refresh_if_changed(self) -> bool:
