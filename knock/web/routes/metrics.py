@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from knock.web.answers import DATABASE_DOWN, answer
+from knock.web.answers import DATABASE_DOWN, TOO_LARGE, answer
 from knock.web.auth import require_metrics_reader
 from knock.web.state import services_of
 
@@ -24,6 +24,7 @@ _ANSWERS = {
         headers={"WWW-Authenticate": "`Bearer`: send the token as a bearer token."},
     ),
     403: answer("Metrics are off: neither METRICS_TOKEN nor API_KEY is set."),
+    **TOO_LARGE,
     **DATABASE_DOWN,
 }
 
