@@ -36,11 +36,13 @@ proxies:
 
 # tests/unit/test_deploy_systemd.py checks deploy/systemd with systemd-analyze (Debian: systemd);
 # tests/unit/test_deploy_kubernetes.py renders deploy/kubernetes with kubectl's built-in
-# kustomize (Debian: kubernetes-client).
+# kustomize (Debian: kubernetes-client); tests/unit/test_deploy_prometheus.py checks and tests
+# deploy/prometheus's alert rules with promtool (Debian: prometheus).
 deploy-tools:
 	@missing=""; \
 	{ command -v systemd-analyze || test -x /usr/bin/systemd-analyze; } >/dev/null || missing="$$missing systemd"; \
 	{ command -v kubectl || test -x /usr/bin/kubectl; } >/dev/null || missing="$$missing kubernetes-client"; \
+	{ command -v promtool || test -x /usr/bin/promtool; } >/dev/null || missing="$$missing prometheus"; \
 	test -z "$$missing" || scripts/apt-install $$missing
 
 # The browser tests (tests/integration/browser) drive Debian's Chromium, never a browser that

@@ -14,6 +14,7 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
         compose.py      the composition root: builds every service once, in dependency order
         runtime.py      one process: opens the store, signs in, builds, runs the background work
         errors.py       what a caller hears when the database or homeserver fails
+        scrape.py       what GET /metrics answers: the event counts, and the state read now
         invites/        reception (who sent a delivery, and what they hear), intake (a delivery ->
                         a committed knock), the worker and its invite step, welcomes and
                         reminders, following memberships, importing old invites
@@ -46,6 +47,8 @@ What lives where (imports point down this list, never up; `tests/unit/test_layer
                     console's knock filter
     doors.py        the doors (ways into rooms): the default one, and DOORS_FILE's
     config.py       one Settings object, built once and passed down
+    metrics.py      the Prometheus counters and histograms of events, counted where they happen
+                    (shared by a host's worker processes), and how they are read back
     clock.py        the injected clock
     log_context.py  what a log line is about (knock, job, door), set where they are handled
 

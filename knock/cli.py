@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +21,10 @@ from knock.core.history import Actor
 from knock.core.lifecycle import State
 
 Command = Callable[[Settings | None, argparse.Namespace], int]
+
+# Where the workers of `knock serve --workers N` share their metrics (knock/metrics.py); read by
+# prometheus-client when the workers import it, so never imported here first.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 if TYPE_CHECKING:
     import httpx
@@ -191,20 +197,39 @@ def _serve(settings: Settings | None, args: argparse.Namespace) -> int:
 
     assert settings is not None
     trusted = settings.trusted_proxies
-    uvicorn.run(
-        "knock.web.app:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # X-Forwarded-For and -Proto are believed from exactly TRUSTED_PROXIES (uvicorn alone
-        # would believe 127.0.0.1 and ::1): `uvicorn mknock:app --forwarded-allow-ips
-        # "$TRUSTED_PROXIES"` does the same. The access log then shows the caller's address.
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted,
-        log_config=logging_config(settings),  # the app factory applies the same set-up
-    )
+    with _shared_metrics(args.workers):
+        uvicorn.run(
+            "knock.web.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # X-Forwarded-For and -Proto are believed from exactly TRUSTED_PROXIES (uvicorn
+            # alone would believe 127.0.0.1 and ::1): `uvicorn mknock:app --forwarded-allow-ips
+            # "$TRUSTED_PROXIES"` does the same. The access log then shows the caller's address.
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted,
+            log_config=logging_config(settings),  # the app factory applies the same set-up
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """Give several workers one fresh directory for their metrics, removed when they stop.
+
+    prometheus-client's multiprocess mode: each worker writes its counts there, and the one
+    answering GET /metrics adds them up. The variable must be set before the workers start.
+    """
+    if workers < 2 or os.environ.get(MULTIPROCESS_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="knock-metrics-") as path:
+        os.environ[MULTIPROCESS_DIR] = path
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 def _login(settings: Settings | None, args: argparse.Namespace) -> int:

@@ -203,6 +203,7 @@ Secret = Annotated[SecretStr | None, AfterValidator(_not_blank)]
 # Settings whose value may instead be read from the file named by `<NAME>_FILE`.
 SECRET_SETTINGS = (
     "api_key",
+    "metrics_token",
     "matrix_access_token",
     "matrix_password",
     "beeper_login_code",
@@ -256,6 +257,7 @@ class Settings(BaseSettings):
 
     # Admin API and the console.
     api_key: Secret = None
+    metrics_token: Secret = None  # GET /metrics; API_KEY when unset
     console_session_ttl: Duration = 12 * 3600.0
     public_url: Annotated[str | None, AfterValidator(_public_url)] = None
     sign_in_link_limit_per_user: OptionalRate = Rate(3, 3600.0)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
+from knock import metrics
 from knock.clock import Clock
 from knock.core.media import MediaId
 from knock.core.retry import backoff_delay, retry_after_seconds
@@ -50,6 +51,15 @@ class RateLimited(MatrixError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(429, "M_LIMIT_EXCEEDED", f"asked to wait {retry_after:.0f}s")
         self.retry_after = retry_after
+
+
+def _outcome(status: int) -> str:
+    """How a call that got an answer ended, as `knock_homeserver_calls` counts it."""
+    if status < 400:
+        return "ok"
+    if status == 429:
+        return "rate_limited"
+    return "unavailable" if status in _RETRYABLE_STATUS else "error"
 
 
 def _endpoint(path: str) -> str:
@@ -233,11 +243,13 @@ class MatrixClient:
                 finally:
                     await response.aclose()
             except httpx.TransportError as exc:
+                metrics.homeserver_called(path, "unreachable")
                 failures += 1
                 self._health.failed(f"{method} {_endpoint(path)}", _transport_error(exc))
                 await self._back_off(failures, f"{type(exc).__name__}")
                 continue
             body = {} if answer else _json(response)
+            metrics.homeserver_called(path, _outcome(response.status_code))
             if response.status_code in _RETRYABLE_STATUS:
                 if relayed:  # says nothing of the homeserver itself
                     raise _error(response, body)
@@ -275,7 +287,9 @@ class MatrixClient:
         wait = retry_after_seconds(response.headers.get("Retry-After"), body)
         wait = 1.0 if wait is None else wait
         if wait > self.rate_limit_wait_cap or not patient:
+            metrics.rate_limited(0.0)
             raise RateLimited(wait)
+        metrics.rate_limited(wait)
         log.info("Homeserver rate limit (%s): waiting %.1fs as asked", what, wait)
         await self.pacer.hold(wait)  # the account's other calls wait too
         await self.clock.sleep(wait)

@@ -57,6 +57,7 @@ from knock.services.moderation.moderators import DoorModerators, Moderators
 from knock.services.moderation.notices import Notices
 from knock.services.moderation.room import ModerationRoom
 from knock.services.moderation.waves import JoinWaves
+from knock.services.scrape import Scrape
 from knock.services.wakeup import Wakeup
 from knock.store import Store
 
@@ -102,6 +103,7 @@ class Services:
     list_files: tuple[ListFile, ...]
     policy_rooms: PolicyRooms
     duties: Duties
+    scrape: Scrape  # GET /metrics
 
     @property
     def reception(self) -> Reception:
@@ -332,6 +334,9 @@ async def build_services(
         list_files=list_files,
         policy_rooms=policy_rooms,
         duties=duties,
+        scrape=Scrape(
+            store, clock, intake=intake, blocklist=blocklist, link=link, doors=list(doors)
+        ),
     )
 
 

@@ -131,7 +131,11 @@ def setting_warnings(settings: Settings, *, unsigned_knocks: bool = False) -> li
                 "ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned JSON from anyone.",
             )
         )
-    for name, secret in (("API_KEY", settings.api_key), ("WEBHOOK_TOKEN", settings.webhook_token)):
+    for name, secret in (
+        ("API_KEY", settings.api_key),
+        ("WEBHOOK_TOKEN", settings.webhook_token),
+        ("METRICS_TOKEN", settings.metrics_token),
+    ):
         if secret is not None and len(secret.get_secret_value()) < SHORT_SECRET:
             warnings.append(
                 SettingWarning(

@@ -9,6 +9,7 @@ import logging
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from knock import metrics
 from knock.clock import Clock, SystemClock
 from knock.config import Settings
 from knock.matrix.client import MatrixClient
@@ -100,6 +101,12 @@ class Runtime:
         except SignInError as exc:  # a settings mistake: the one thing that stops start-up
             await self.stop()
             raise StartupError(str(exc)) from None
+        if metrics.one_of_several_alone():
+            log.warning(
+                "This process is one of several workers, but PROMETHEUS_MULTIPROC_DIR is not "
+                "set: GET /metrics counts only the events of the process that answers. Run "
+                "`knock serve --workers N`, or set PROMETHEUS_MULTIPROC_DIR to an empty directory"
+            )
         if background:
             # The files and policy rooms count from the first knock on. Commands run without
             # background work never take the lease, so they never pause a server's live view.

@@ -19,7 +19,8 @@ from knock.core.history import HistoryEntry, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, Event, State, sources_of
-from knock.store.admission import forget_hits_before, run_admission
+from knock.metrics import knock_entered, knock_invited
+from knock.store.admission import Admitted, forget_hits_before, run_admission
 from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
 from knock.store.console import ConsoleQueries
@@ -147,12 +148,16 @@ class Store:
         """
         if self._thread_engine is None:
             async with self.engine.begin() as conn:
-                return await conn.run_sync(run_admission, work, now)
-        assert self._write_lock is not None
-        async with self._write_lock:
-            return await asyncio.to_thread(self._admit_in_thread, work, now)
+                admitted = await conn.run_sync(run_admission, work, now)
+        else:
+            assert self._write_lock is not None
+            async with self._write_lock:
+                admitted = await asyncio.to_thread(self._admit_in_thread, work, now)
+        for entered in admitted.entered:  # committed
+            knock_entered(*entered)
+        return admitted.result
 
-    def _admit_in_thread(self, work: AdmissionWork[T], now: float) -> T:
+    def _admit_in_thread(self, work: AdmissionWork[T], now: float) -> Admitted[T]:
         assert self._thread_engine is not None
         with self._thread_engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -205,6 +210,13 @@ class Store:
             return True
         except IntegrityError:
             return False  # another process holds it
+
+    async def lease_held(self, name: str, now: float) -> bool:
+        """Tell whether some process holds the lease `name` now."""
+        query = select(leases.c.expires_at).where(leases.c.name == name)
+        async with self.engine.connect() as conn:
+            expires_at = (await conn.execute(query)).scalar_one_or_none()
+        return expires_at is not None and float(expires_at) >= now
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give a lease up so another process may take it at once."""
@@ -361,12 +373,15 @@ class Store:
         if invited_at is not None:
             values["invited_at"] = invited_at
         async with self._write() as conn:
-            changed = await conn.execute(
-                update(knocks)
-                .where(knocks.c.knock_id == knock_id, knocks.c.state.in_(allowed))
-                .values(**values)
-            )
-            if changed.rowcount == 0:
+            moved = (
+                await conn.execute(
+                    update(knocks)
+                    .where(knocks.c.knock_id == knock_id, knocks.c.state.in_(allowed))
+                    .values(**values)
+                    .returning(knocks.c.door, knocks.c.received_at)
+                )
+            ).first()
+            if moved is None:
                 return False
             await add_history(conn, knock_id, history, now)
             if job_kind is not None:
@@ -379,6 +394,9 @@ class Store:
                         jobs.c.id == finish.job_id, jobs.c.locked_by == finish.claimed_by
                     )
                 )
+        knock_entered(moved.door, target.value, reason)
+        if target is State.INVITED:
+            knock_invited(moved.door, now - moved.received_at)
         return True
 
     async def rename_queued(
@@ -552,6 +570,13 @@ class Store:
         async with self.engine.connect() as conn:
             value = (await conn.execute(query)).scalar_one_or_none()
         return float(value) if value is not None else None
+
+    async def job_backlog(self) -> list[tuple[str, int, float]]:
+        """Return how many jobs of each kind wait or run, and when the oldest was made."""
+        query = select(jobs.c.kind, func.count(), func.min(jobs.c.created_at)).group_by(jobs.c.kind)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(str(kind), int(count), float(oldest)) for kind, count, oldest in rows]
 
     async def count_jobs(self) -> int:
         """Return how many jobs wait or run."""

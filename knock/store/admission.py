@@ -6,7 +6,8 @@ SQLite, `run_sync` on asyncpg), one hand-off per batch instead of one per statem
 
 from __future__ import annotations
 
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
@@ -33,7 +34,15 @@ _ADMISSION_LOCK = 0x6B6E6F636B01
 _WAITING = [state.value for state in WAITING]
 
 
-def run_admission(conn: Connection, work: AdmissionWork[T], now: float) -> T:
+@dataclass(frozen=True)
+class Admitted(Generic[T]):
+    """What admission decided, and the knocks that entered a state: (door, state, reason)."""
+
+    result: T
+    entered: list[tuple[str, str, str | None]]
+
+
+def run_admission(conn: Connection, work: AdmissionWork[T], now: float) -> Admitted[T]:
     """Decide `work` on a snapshot read in this transaction, and write what it changed."""
     if conn.dialect.name == "postgresql":
         # Admission reads counts and then writes them: on PostgreSQL, admission transactions
@@ -43,8 +52,7 @@ def run_admission(conn: Connection, work: AdmissionWork[T], now: float) -> T:
     _load_values(conn, state, work.values)
     _load(conn, state, work.wanted(state))
     result = work.decide(state)
-    _save(conn, state)
-    return result
+    return Admitted(result, _save(conn, state))
 
 
 def _load_values(conn: Connection, state: AdmissionState, keys: tuple[str, ...]) -> None:
@@ -118,9 +126,13 @@ def _load_strikes(conn: Connection, state: AdmissionState, subjects: set[str]) -
         state.strikes[m["subject"]] = Strikes(m["count"], m["last_at"], m["locked_until"])
 
 
-def _save(conn: Connection, state: AdmissionState) -> None:
+def _save(conn: Connection, state: AdmissionState) -> list[tuple[str, str, str | None]]:
+    """Write what admission changed; return the knocks that entered a state."""
     now = state.now
     new_knocks = [knock_row(new.knock, now) for new in state.new_knocks]
+    entered = [
+        (new.knock.door, new.knock.state.value, new.knock.reason) for new in state.new_knocks
+    ]
     history = [
         row
         for new in state.new_knocks
@@ -129,7 +141,9 @@ def _save(conn: Connection, state: AdmissionState) -> None:
     new_jobs = [
         job_row(kind, new.knock.knock_id, now) for new in state.new_knocks for kind in new.jobs()
     ]
-    new_jobs += _release(conn, state, history)
+    released_jobs, released_doors = _release(conn, state, history)
+    new_jobs += released_jobs
+    entered += [(door, State.QUEUED.value, None) for door in released_doors]
     pages = [
         {
             "token_hash": new.page.token_hash,
@@ -157,23 +171,26 @@ def _save(conn: Connection, state: AdmissionState) -> None:
         value = state.values[key]
         if value is not None:
             conn.execute(insert(state_values).values(key=key, value=value, updated_at=now))
+    return entered
 
 
 def _release(
     conn: Connection, state: AdmissionState, history: list[dict[str, object]]
-) -> list[dict[str, object]]:
-    """Queue released knocks; return their invite jobs (and add their history lines)."""
-    new_jobs = []
+) -> tuple[list[dict[str, object]], list[str]]:
+    """Queue released knocks; return their invite jobs and doors (and add their history)."""
+    new_jobs, doors = [], []
     for knock_id in state.released:
-        changed = conn.execute(
+        door = conn.execute(
             update(knocks)
             .where(knocks.c.knock_id == knock_id, knocks.c.state == State.DEFERRED.value)
             .values(state=State.QUEUED.value, reason=None, updated_at=state.now)
-        )
-        if changed.rowcount:
+            .returning(knocks.c.door)
+        ).scalar_one_or_none()
+        if door is not None:
             history += history_rows(knock_id, [RELEASED], state.now)
             new_jobs.append(job_row(JobKind.INVITE, knock_id, state.now))
-    return new_jobs
+            doors.append(str(door))
+    return new_jobs, doors
 
 
 def _save_strikes(conn: Connection, state: AdmissionState) -> None:

@@ -20,7 +20,7 @@ from knock.web import console
 from knock.web.body_limit import BodyLimit
 from knock.web.logs import configure_logging
 from knock.web.pages import STATIC
-from knock.web.routes import admin, blocklist, join_wave, knocks, page, public
+from knock.web.routes import admin, blocklist, join_wave, knocks, metrics, page, public
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     api.include_router(blocklist.router, tags=["block-list"])
     api.include_router(knocks.router, tags=["knocks"])
     api.include_router(join_wave.router, tags=["join wave"])
+    api.include_router(metrics.router, tags=["metrics"])
     api.include_router(page.router)
     api.include_router(console.router)
     api.add_exception_handler(console.UnknownDoor, console.unknown_door_page)

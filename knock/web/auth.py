@@ -43,3 +43,27 @@ def require_admin(
     if not same_secret(token, settings.api_key.get_secret_value()):
         raise HTTPException(401, "The API key is wrong", headers=_CHALLENGE)
     return Actor.api("admin")
+
+
+# Declares the scheme of GET /metrics; `require_metrics_reader` decides.
+METRICS_TOKEN = HTTPBearer(
+    scheme_name="MetricsToken",
+    description="`Authorization: Bearer <METRICS_TOKEN>` (API_KEY when METRICS_TOKEN is unset).",
+    auto_error=False,
+)
+
+
+def require_metrics_reader(
+    request: Request, _: HTTPAuthorizationCredentials | None = Depends(METRICS_TOKEN)
+) -> None:
+    """Admit a caller holding `METRICS_TOKEN` (or `API_KEY` when it is unset)."""
+    settings: Settings = request.app.state.settings
+    secret = settings.metrics_token or settings.api_key
+    if secret is None:
+        raise HTTPException(403, "Metrics are off: set METRICS_TOKEN (or API_KEY) to turn them on")
+    name = "METRICS_TOKEN" if settings.metrics_token is not None else "API_KEY"
+    token = bearer_token(request.headers)
+    if token is None:
+        raise HTTPException(401, f"Send Authorization: Bearer <{name}>", headers=_CHALLENGE)
+    if not same_secret(token, secret.get_secret_value()):
+        raise HTTPException(401, f"The {name} is wrong", headers=_CHALLENGE)

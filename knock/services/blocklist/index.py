@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from knock import metrics
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
@@ -89,6 +90,7 @@ class Blocklist:
                 for door, found in own.items()
             }
             self.version = version
+        metrics.blocklist_loaded(self.clock.now())
         log.info("Loaded the block-list: %d entries (version %d)", self.size(), version)
 
     def size(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from knock import log_context
+from knock import log_context, metrics
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
@@ -125,9 +125,12 @@ class Reception:
     async def receive(self, delivery: Delivery) -> Reply:
         """Answer one delivery; a knock is committed before a 202 is given."""
         with log_context.about(door=self.door):
-            return await self._receive(delivery)
+            platform, reply = await self._answer(delivery)
+        metrics.delivery_answered(self.door, platform, reply.status)
+        return reply
 
-    async def _receive(self, delivery: Delivery) -> Reply:
+    async def _answer(self, delivery: Delivery) -> tuple[str, Reply]:
+        """Answer one delivery; say which platform sent it ("unknown" when unreadable)."""
         headers = delivery.headers
         settings = self.settings
         client = client_address(
@@ -156,17 +159,18 @@ class Reception:
             )
             require_own_signature(submission, proof, self.policy)
         except PayloadError as exc:
-            return _error(exc.status, exc.message)
+            return "unknown", _error(exc.status, exc.message)
+        platform = submission.platform
         if not submission.final:
-            return Reply(200, {"status": "ignored"})
+            return platform, Reply(200, {"status": "ignored"})
         if sender.kind is CallerKind.PER_ADDRESS and self.proofs.enabled:
             problem = await self.proofs.verify(submission.field_values())
             if problem is not None:
-                return _error(400, problem)
+                return platform, _error(400, problem)
             submission = without_proof(submission)
         requested = find_matrix_id(submission, settings.matrix_id_field, mxid.is_valid_historical)
         if requested is None or not requested.strip():
-            return _error(422, NO_ID_FIELD)
+            return platform, _error(422, NO_ID_FIELD)
         try:
             outcome = await self.intake.knock(
                 submission, requested, client.address, sender.kind, door=self.door
@@ -175,7 +179,7 @@ class Reception:
             log.error(
                 "Could not commit a knock, asking the sender to retry: %s", type(exc).__name__
             )
-            return _error(
+            return platform, _error(
                 503, "Knock cannot store requests right now; retry later", {"Retry-After": "30"}
             )
         log_context.mark_knock(outcome.knock_id)
@@ -183,9 +187,11 @@ class Reception:
             if outcome.retry_after is not None:
                 # Slow down, says only a per-address limit; never why, never "blocked".
                 wait = str(max(1, math.ceil(outcome.retry_after)))
-                return _error(429, "Too many requests; try again later", {"Retry-After": wait})
+                return platform, _error(
+                    429, "Too many requests; try again later", {"Retry-After": wait}
+                )
             if outcome.problem:
-                return Reply(
+                return platform, Reply(
                     422,
                     {
                         "detail": f"That Matrix ID is not valid: {outcome.problem}",
@@ -193,8 +199,8 @@ class Reception:
                     },
                 )
         if submission.platform == "html" and settings.form_redirect_url:
-            return Reply(303, location=settings.form_redirect_url)
-        return Reply(202, {"status": "accepted", "knock_id": outcome.knock_id})
+            return platform, Reply(303, location=settings.form_redirect_url)
+        return platform, Reply(202, {"status": "accepted", "knock_id": outcome.knock_id})
 
     def _once(self, what: str, message: str) -> None:
         if what not in self._said:

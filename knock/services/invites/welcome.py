@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from knock import metrics
 from knock.clock import Clock
 from knock.config import Settings
 from knock.core.history import KNOCK, Actor, HistoryLine
@@ -50,6 +51,7 @@ class Welcomer:
             room, body, formatted, mentions=[knock.user_id], txn_id=f"welcome-{knock.knock_id}"
         )
         await self._record(knock, Event.WELCOMED)
+        metrics.person_welcomed(knock.door, self.clock.now() - knock.updated_at)  # joined then
 
     async def remind(self, knock: KnockRecord, actor: Actor = KNOCK) -> bool:
         """Send one reminder about a pending invite, by direct message; False if sent before.
