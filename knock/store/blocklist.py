@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    func,
     insert,
     select,
     update,
@@ -34,6 +35,8 @@ DOOR = "door:"
 ACTIVE, NEW, HELD = "active", "new", "held"
 
 Writer = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+# A stored entry as `batches` yields it: pattern, allow, origin, source, reason, hashed, status.
+LoadedRow = tuple[str, int, str, str, str | None, int, str]
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,36 @@ class BlocklistQueries:
         async with self.engine.connect() as conn:
             return [_entry(row) for row in await conn.execute(query)]
 
-    async def stream(self) -> AsyncIterator[StoredEntry]:
-        """Yield every entry without holding them all in a list first."""
+    async def batches(self, size: int) -> AsyncIterator[Sequence[LoadedRow]]:
+        """Yield every entry as plain rows, `size` at a time, never the whole table at once.
+
+        Rows, not StoredEntry objects: a million of them are turned into index entries by the
+        caller (in a worker thread), and a row costs a fraction of an object.
+        """
+        c = blocklist_entries.c
+        query = select(c.pattern, c.allow, c.origin, c.source, c.reason, c.hashed, c.status)
         async with self.engine.connect() as conn:
-            result = await conn.stream(select(blocklist_entries))
-            async for row in result:
-                yield _entry(row)
+            result = await conn.stream(query.execution_options(yield_per=size))
+            async for rows in result.partitions(size):
+                yield rows
+
+    async def count(self) -> int:
+        """How many entries are stored, of every origin and both lists."""
+        async with self.engine.connect() as conn:
+            query = select(func.count()).select_from(blocklist_entries)
+            return int((await conn.execute(query)).scalar_one())
+
+    async def moderator_lines(self, allow: bool) -> list[tuple[str, str | None]]:
+        """Every moderator's entry of every door on one list, as (pattern, reason), oldest
+        first: what the list file mirrors, without building an object per entry."""
+        c = blocklist_entries.c
+        query = (
+            select(c.pattern, c.reason)
+            .where(c.origin == MODERATOR, c.allow == int(allow))
+            .order_by(c.added_at)
+        )
+        async with self.engine.connect() as conn:
+            return [(row[0], row[1]) for row in await conn.execute(query)]
 
     async def version(self) -> int:
         """Return the block-list version (0 before the first change)."""

@@ -44,9 +44,17 @@ class BlockIndex:
         self._allow = StrongSet()
         self._names = NameIndex(policy)
         if isinstance(entries, Sized):
-            self._names.reserve(len(entries))
+            self.reserve(len(entries))
         for entry in entries:
             self.add(entry)
+
+    def reserve(self, entries: int) -> None:
+        """Size the tables for about ``entries`` entries, before adding them one by one."""
+        self._names.reserve(entries)
+
+    def get(self, pattern: str, *, allow: bool = False) -> Entry | None:
+        """The entry with exactly this pattern (on the allow-list if ``allow``), if any."""
+        return (self._allow if allow else self._block).get(pattern)
 
     def add(self, entry: Entry) -> None:
         """Add ``entry``, replacing any entry with the same pattern on the same side."""

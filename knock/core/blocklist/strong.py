@@ -71,6 +71,11 @@ class StrongSet:
         assert entry is not None, "entry numbers come from lookups of live entries"
         return entry
 
+    def get(self, pattern: str) -> Entry | None:
+        """The entry filed with exactly this pattern, if any."""
+        number = self._numbers.get(pattern)
+        return None if number is None else self._entries[number]
+
     def add(self, entry: Entry) -> int:
         """File ``entry`` (its pattern must not be filed) and return its number."""
         number = len(self._entries)

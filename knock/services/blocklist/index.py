@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from knock import metrics
@@ -22,7 +22,7 @@ from knock.core.blocklist import (
 )
 from knock.core.history import Actor
 from knock.store import Store, StoredEntry
-from knock.store.blocklist import ACTIVE, HELD, NEW, moderator_origin
+from knock.store.blocklist import ACTIVE, DOOR, HELD, NEW, LoadedRow, moderator_origin
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +62,20 @@ class Blocklist:
         self._loading = asyncio.Lock()
 
     async def load(self) -> None:
-        """Build the index from every stored entry.
+        """Build the index from every stored entry, streamed from the database in batches.
 
-        The build runs in a thread, so that the process keeps answering while a large list is
-        indexed (tens of seconds at a million entries); checks use the previous index meanwhile.
-        A change this process makes during the build lands in the previous index and, being newer
+        Each batch is added to the new index in a worker thread, so that the process keeps
+        answering while a large list is indexed (seconds at a million entries); checks use the
+        previous index meanwhile, and the whole table is never held in memory beside it. A
+        change this process makes during the build lands in the previous index and, being newer
         than the version read here, makes the next `refresh_if_changed` load again.
         """
         async with self._loading:
             version = await self.store.blocklist.version()
-            # One index entry per pattern and side, in force when any origin's entry is; a
-            # door's own entries in that door's index.
-            merged: dict[tuple[str, bool], Entry] = {}
-            own: dict[str, dict[str, Entry]] = {}
-            async for stored in self.store.blocklist.stream():
-                entry = entry_of(stored)
-                if stored.door is not None:
-                    own.setdefault(stored.door, {})[entry.pattern] = entry
-                    continue
-                known = merged.get((entry.pattern, entry.allow))
-                if known is None or (known.held and not entry.held):
-                    merged[(entry.pattern, entry.allow)] = entry
-            entries = [entry for entry in merged.values() if not _catch_all(entry)]
-            self.index = await asyncio.to_thread(BlockIndex, entries, self.policy)
-            self.door_indexes = {
-                door: BlockIndex([e for e in found.values() if not _catch_all(e)], self.policy)
-                for door, found in own.items()
-            }
+            build = _Build(self.policy, await self.store.blocklist.count())
+            async for rows in self.store.blocklist.batches(LOAD_BATCH):
+                await asyncio.to_thread(build.add, rows)
+            self.index, self.door_indexes = build.index, build.doors
             self.version = version
         metrics.blocklist_loaded(self.clock.now())
         log.info("Loaded the block-list: %d entries (version %d)", self.size(), version)
@@ -275,6 +262,47 @@ class Blocklist:
         """
         if version == self.version + 1:
             self.version = version
+
+
+# Rows read from the database and indexed at a time while loading.
+LOAD_BATCH = 20_000
+
+
+class _Build:
+    """A new index being built from stored rows, batch by batch (in a worker thread).
+
+    One index entry per pattern and side, in force when any origin's entry is; a door's own
+    entries go to that door's index.
+    """
+
+    def __init__(self, policy: MatchPolicy, expected: int) -> None:
+        self.policy = policy
+        self.index = BlockIndex((), policy)
+        self.index.reserve(expected)  # sized once, not regrown (and copied) as it fills
+        self.doors: dict[str, BlockIndex] = {}
+
+    def add(self, rows: Sequence[LoadedRow]) -> None:
+        for pattern, allow, origin, source, reason, hashed, status in rows:
+            entry = Entry(
+                pattern,
+                source=source,
+                reason=reason,
+                allow=bool(allow),
+                hashed=bool(hashed),
+                held=status != ACTIVE,
+            )
+            index = self.index
+            if origin.startswith(DOOR):
+                door = origin[len(DOOR) :]
+                found = self.doors.get(door)
+                if found is None:
+                    found = self.doors[door] = BlockIndex((), self.policy)
+                index = found
+            known = index.get(pattern, allow=entry.allow)
+            if known is not None and not (known.held and not entry.held):
+                continue
+            if not _catch_all(entry):
+                index.add(entry)
 
 
 CATCH_ALL = (

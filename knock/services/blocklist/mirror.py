@@ -19,7 +19,7 @@ from knock.core.blocklist import Entry, covers_anyone
 from knock.services.atomic_file import read_if_present, write_atomically
 from knock.services.blocklist.index import CATCH_ALL, BadPattern, Blocklist, normalise_pattern
 from knock.store import Store
-from knock.store.blocklist import MODERATOR, NEW, StoredEntry
+from knock.store.blocklist import NEW
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,13 @@ def _is_server(text: str) -> bool:
 
 
 def render(
-    entries: list[StoredEntry], skipped: Iterable[Skipped] = (), kept: Iterable[str] = ()
+    entries: Iterable[tuple[str, str | None]],
+    skipped: Iterable[Skipped] = (),
+    kept: Iterable[str] = (),
 ) -> str:
-    """Write entries in the original format, one a line, then the skipped lines as comments."""
-    body = [f"{e.pattern} Reason: {e.reason}" if e.reason else e.pattern for e in entries]
+    """Write (pattern, reason) entries in the original format, one a line, then the skipped
+    lines as comments."""
+    body = [f"{pattern} Reason: {reason}" if reason else pattern for pattern, reason in entries]
     comments = dict.fromkeys([*kept, *(line.comment() for line in skipped)])
     return "\n".join([HEADER, *body, *comments]) + "\n"
 
@@ -143,13 +146,12 @@ class ListFile:
         parsed = await self._apply_edits()
         if parsed is None:
             return  # not UTF-8: a person's file Knock cannot read is not overwritten either
-        entries = [
-            e for e in await self.store.blocklist.entries(MODERATOR) if e.allow == self.allow
-        ]
+        # Patterns and reasons only: at a million entries, objects would double the process.
+        entries = await self.store.blocklist.moderator_lines(self.allow)
         wanted = render(entries, parsed.skipped, parsed.kept)
         if read_if_present(self.path) != wanted:
             write_atomically(self.path, wanted)
-        written = json.dumps(sorted(e.pattern for e in entries))
+        written = json.dumps(sorted(pattern for pattern, _ in entries))
         await self.store.set_value(self.snapshot_key, written, self.clock.now())
 
     async def _apply_edits(self) -> ParsedList | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from knock.services.blocklist.mirror import HEADER, Line, Skipped, parse_list, render
-from knock.store import StoredEntry
 
 
 def test_lines_in_the_original_format_are_read_with_or_without_a_reason() -> None:
@@ -68,10 +67,7 @@ def test_a_line_is_an_entry_only_when_it_starts_with_a_matrix_id_or_an_id_patter
 
 
 def test_rendered_entries_read_back_the_same() -> None:
-    entries = [
-        StoredEntry("@troll:example.org", False, "moderator", "api:admin", "spam", 1.0),
-        StoredEntry("@*:evil.example", False, "moderator", "file", None, 2.0),
-    ]
+    entries = [("@troll:example.org", "spam"), ("@*:evil.example", None)]
 
     text = render(entries)
 
