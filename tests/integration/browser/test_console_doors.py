@@ -128,3 +128,54 @@ async def test_switch_doors_and_see_each_doors_knocks_on_a_desktop_and_a_phone(
         assert await axe_violations(phone) == []
         # Nothing is wider than the phone's screen, the door's room id included.
         assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_block_at_a_door_refuses_there_only_on_a_desktop_and_a_phone(
+    tmp_path: Path,
+    synapse: Sandbox,
+    bot: SandboxUser,
+    private_room: str,
+    make_user: MakeUser,
+    desktop_page: Page,
+    phone_page: Page,
+) -> None:
+    club_room = synapse.create_room(bot, name="The club")
+    troll = make_user("troll")
+    overrides = {"doors_file": doors_file(tmp_path, club_room), **SCANS_OFF}
+    async with serve_knock(tmp_path, synapse, bot, private_room, **overrides) as knock:
+        page = desktop_page
+        await sign_in(page, knock)
+        await switch_door(page, CLUB)
+        nav = page.get_by_role("navigation", name="Console")
+        await nav.get_by_role("link", name="Block-list").click()
+        await expect(page.get_by_text("Entries you add here are door club's own")).to_be_visible()
+        # The allow-list is every door's: changed at the default door only.
+        await expect(page.get_by_role("button", name="Allow", exact=True)).to_have_count(0)
+        await page.get_by_label("Matrix ID or pattern", exact=True).fill(troll.user_id)
+        await page.get_by_role("button", name="Block", exact=True).click()
+        await expect(page.get_by_text("This entry is door club's own")).to_be_visible()
+        await save_screenshot(page, "block-at-club-plan")
+        await page.get_by_role("button", name="Block", exact=True).click()
+        mine = page.get_by_role("region", name="Blocked at this door")
+        await expect(mine.get_by_role("rowheader")).to_have_text([troll.user_id])
+        await save_screenshot(page, "blocklist-club")
+        assert await axe_violations(page) == []
+
+        # Refused at the club, still taken at the default door.
+        at_club = await deliver_at(knock, f"/doors/{CLUB}/invite_from_form", troll.user_id)
+        at_default = await deliver_at(knock, "/invite_from_form", troll.user_id)
+        await settled(knock, at_club, State.REJECTED)
+        await settled(knock, at_default, State.INVITED)
+        await switch_door(page, "default")
+        await expect(page.get_by_role("region", name="Blocked")).to_contain_text(
+            "Nobody is blocked by a moderator's entry."
+        )
+
+        phone = phone_page
+        await sign_in(phone, knock)
+        await switch_door(phone, CLUB)
+        await phone.goto(f"{knock.console}blocklist?door={CLUB}")
+        await expect(phone.get_by_role("heading", name="Blocked at this door")).to_be_visible()
+        await save_screenshot(phone, "phone-blocklist-club")
+        assert await axe_violations(phone) == []
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
