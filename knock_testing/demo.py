@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -33,12 +35,19 @@ def main() -> int:
     DEMO_DIR.mkdir()
     print("Starting a throwaway Synapse homeserver ...", flush=True)
     homeserver = Sandbox(DEMO_DIR / "synapse")
-    homeserver.start()
+    # Stopped like Ctrl-C (a service manager, `timeout`, a closed terminal): the homeserver
+    # goes with the demo, even before Knock serves (uvicorn handles the signal while it does).
+    signal.signal(signal.SIGTERM, _stop)
     try:
+        homeserver.start()
         return _run(homeserver)
     finally:
         homeserver.stop()
         print("Stopped Knock and the homeserver.")
+
+
+def _stop(signum: int, _: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run(homeserver: Sandbox) -> int:
