@@ -1,31 +1,39 @@
-"""`python -m bench.intake`: Knock's webhook intake as a deployed process, against a bare route.
+"""`python -m bench.intake`: Knock's webhook intake as a deployed process, against two references.
 
 A Knock process (`uvicorn mknock:app`, configured by environment variables, on a throwaway
-Synapse) and a bare FastAPI process (`uvicorn bench.bare:app`: read the body, parse the JSON,
-answer 202), started with the same uvicorn options, one process each, take signed Tally
-deliveries to `POST /invite_from_form`, each with its own submission id and Matrix ID. For each
-database (SQLite in a temporary directory with its default durability; a throwaway PostgreSQL
-cluster with fsync on):
+Synapse), a bare FastAPI process (`uvicorn bench.bare:app`: read the body, parse the JSON,
+answer 202) and the bare route plus one committed INSERT of the body (`uvicorn
+bench.bare_insert:app`, on a fresh database of the engine measured), started with the same
+uvicorn options, one process each, take signed Tally deliveries to `POST /invite_from_form`,
+each with its own submission id and Matrix ID. For each database (SQLite in a temporary
+directory with its default durability; a throwaway PostgreSQL cluster with fsync on):
 
-1. Throughput: `wrk` at each connection count, bare route then Knock. Every body is sent at most
-   once (bench/intake.lua); each wrk thread sends for --seconds, then waits for every answer, so
-   afterwards the knocks in the database are matched one for one with the 202s wrk saw (by knock
-   id), and each must have been queued for an invite. Requests/s counts the answers within the
-   sending window.
-2. Latency: an open-loop generator (bench/openloop.c, compiled here with cc) sends at a fixed
-   rate, half the bare route's best throughput, to each server in turn; latency runs from each
-   request's due time, so a server that falls behind is charged for it. Also at half Knock's own
-   best throughput, for both servers.
+1. Throughput: `wrk` at each connection count, bare route, bare + INSERT, then Knock. Every body
+   is sent at most once (bench/intake.lua); each wrk thread sends for --seconds, then waits for
+   every answer, so afterwards the knocks in the database are matched one for one with the 202s
+   wrk saw (by knock id), and each must have been queued for an invite; bare + INSERT's rows
+   are matched with its 202s the same way. Requests/s counts the answers within the sending
+   window.
+2. Latency: an open-loop generator (bench/openloop.c, compiled here with cc) sends at each fixed
+   rate (--rates: 50, 200 and 700 requests/s) to each server in turn; latency runs from each
+   request's due time, so a server that falls behind is charged for it, and a request not
+   answered within --timeout seconds of its due time counts as timed out. `--rates half`: half
+   the bare route's best throughput, and half Knock's (the figures kept before issue 19).
 3. Memory: the Knock process's VmRSS and VmHWM (/proc/<pid>/status) after each throughput run.
 4. Doors (--doors N): `wrk` at each connection count against Knock with the default door alone,
    then with N doors (the default door and N-1 more from a DOORS_FILE, each its own room on the
    same homeserver), in --door-rounds rounds, each round starting with the other; the N-door
    runs' deliveries take turns at the doors' webhooks, and each knock must be stored at the door
-   whose webhook took it. --doors-only runs these alone (no bare route, no latency).
+   whose webhook took it. --doors-only runs these alone (no references, no latency).
+5. Profile (--profile FILE): one more wrk run against Knock at the most connections, sampled by
+   py-spy (bench/profile.py); its raw stacks go to FILE and their summary into the report.
 
-Each Knock run gets a fresh process on a fresh database, so no earlier run's invite jobs are
-pending, and no Knock runs while the bare route is measured. The CPU each process used is
-recorded, with the rest of the machine's: a run during which other work used more than
+The report prints, per database, issue 19's table (each load: bare route, bare + INSERT, Knock,
+and Knock's ratios to both), then the detailed tables; --json writes every figure.
+
+Each Knock and bare + INSERT run gets a fresh process on a fresh database, so no earlier run's
+invite jobs are pending, and no Knock runs while a reference is measured. The CPU each process
+used is recorded, with the rest of the machine's: a run during which other work used more than
 QUIET_CORES is run once more (the quieter of the two is kept).
 
 Admission admits everything: MAX_REQUESTS_PER_WINDOW and JOIN_WAVE_THRESHOLD are set out of reach
@@ -36,6 +44,8 @@ WORKER_CONCURRENCY=--worker-concurrency and REQUEST_DELAY=--request-delay.
 
     .venv/bin/python -m bench.intake            # both databases, 100 and 1000 connections
     .venv/bin/python -m bench.intake --engines sqlite --connections 100 --seconds 5
+    .venv/bin/python -m bench.intake --engines sqlite --no-throughput --no-latency \\
+        --connections 1000 --profile knock.prof   # a profile alone
     .venv/bin/python -m bench.intake --doors 4 --doors-only   # 4 doors against one
 """
 
