@@ -121,8 +121,8 @@ def latency_table(engines: Engines) -> str:
     lines = [
         "| database | fixed rate | server | answered/s | p50 | p99 | p99 ratio | timed out | "
         "unsent when the run ended | server process (cores) | CPU per request | "
-        "other work on the machine (cores) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "other work on the machine (cores) | the generator's send lag, p99 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for engine in engines:
         for row in engine["latency"]:
@@ -138,7 +138,8 @@ def latency_table(engines: Engines) -> str:
                     f"{server_name(name)} | {fmt_rate(r['answered_in_window_rate'])} | "
                     f"{bound}{fmt_ms(p['p50_us'])} | {bound}{fmt_ms(p['p99_us'])} | {ratio} | "
                     f"{r.get('timed_out', 0):,} | {r['unsent']:,} | {r['cpu']['server']:.2f} | "
-                    f"{per_request_ms(r):.2f} ms | {r['cpu']['other']:.2f} |"
+                    f"{per_request_ms(r):.2f} ms | {r['cpu']['other']:.2f} | "
+                    f"{fmt_ms(r['send_lag']['p99_us'])} |"
                 )
     return "\n".join(lines)
 

@@ -4,7 +4,8 @@
 `finish`) and prints the summary (`summarise`, `text`): py-spy's raw collapsed stacks, one line
 per distinct stack (`thread;outermost;...;innermost count`), read into the functions that
 were running (own time: the innermost frame) and those that were on the stack (total time: every
-distinct function of the stack, once), and the samples by area of the code, two ways: by the
+distinct function of the stack, once, leaving out the entry frames that start the server or a
+thread), and the samples by area of the code, two ways: by the
 innermost frame (where the CPU was), and by the innermost frame of Knock's own code (on whose
 behalf: a library's time is charged to the Knock code that called it; time under Knock's ASGI
 wrappers only is charged to the library).
@@ -61,6 +62,12 @@ FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
 # Knock's ASGI wrappers: time under them (and no deeper Knock frame) is the HTTP stack's.
 WRAPPERS = ("knock/web/app.py", "knock/web/body_limit.py")
 MAIN = "MainThread"
+# Entry frames under every stack of their thread (starting the server, or a thread): left out
+# of total time, where they would fill the top of the list.
+ENTRY = (
+    "(<frozen runpy>)", "(click/core.py)", "(uvicorn/main.py)", "(uvicorn/__main__.py)",
+    "Server.run (uvicorn/server.py)", "(uvicorn/_compat.py)", "(threading.py)",
+)  # fmt: skip
 
 
 def spy() -> str:
@@ -143,7 +150,8 @@ def summarise(path: Path) -> dict[str, Any]:
         areas[(area_of(frames[-1]), main)] += n
         behalf[(on_behalf_of(frames), main)] += n
         for frame in set(frames):
-            total[frame] += n
+            if not frame.endswith(ENTRY):
+                total[frame] += n
     return {
         "samples": samples,
         "threads": threads.most_common(),
