@@ -485,6 +485,7 @@ def knock_wrk(
         spy = None
         if profile_to is not None:
             spy = profile.record(knock.pid, args.seconds, profile_to, args.profile_rate)
+            threads = profile.thread_ticks(knock.pid)
         watch = bench.watch(knock, engine.pids)
         watch.start()
         result = run_wrk(
@@ -494,6 +495,8 @@ def knock_wrk(
         watch.stop()
         memory["after"] = status_kib(knock.pid)
         if spy is not None:
+            cores = profile.thread_cores(threads, profile.thread_ticks(knock.pid), watch.wall)
+            result["thread_cores"] = cores
             profile.finish(spy)
     for path in bodies.parent.glob(f"{bodies.name}.*"):
         path.unlink()
@@ -629,7 +632,7 @@ def profiled(bench: Bench, engine: Engine, runs: list[dict[str, Any]]) -> dict[s
     tag = f"{engine.name}-c{connections}-profiled"
     say(f"{engine.name}: wrk, Knock, {connections} connections, profiled by py-spy into {out} ...")
     result = knock_wrk(bench, engine, connections, tag, rate, profile_to=out)
-    summary = profile.summarise(out)
+    summary = profile.summarise(out, result.get("thread_cores"))
     say(profile.text(summary, 20))
     return {"connections": connections, "file": str(out), "knock": result, "summary": summary}
 

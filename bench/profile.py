@@ -26,6 +26,7 @@ the process's memory (ptrace): root, or a kernel that lets a user trace their ow
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -100,6 +101,29 @@ def finish(spy_process: subprocess.Popen[bytes]) -> None:
         raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')[-2000:]}")
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_ticks(pid: int) -> dict[int, int]:
+    """CPU time (user + system, clock ticks) of each thread of `pid`, by thread id."""
+    found = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        found[int(tid)] = int(fields[11]) + int(fields[12])
+    return found
+
+
+def thread_cores(before: dict[int, int], after: dict[int, int], wall: float) -> dict[int, float]:
+    """Cores each thread used between two `thread_ticks` (CPU s / wall s)."""
+    return {
+        tid: round((ticks - before.get(tid, 0)) / CLK_TCK / wall, 3) for tid, ticks in after.items()
+    }
+
+
 def area_of(frame: str) -> str:
     match = FRAME.match(frame)
     where = match.group("file") if match else frame
@@ -123,12 +147,14 @@ def thread_name(frame: str) -> str:
     return frame.partition("): ")[2] or frame
 
 
-def summarise(path: Path) -> dict[str, Any]:
+def summarise(path: Path, cores: dict[int, float] | None = None) -> dict[str, Any]:
     """Own and total samples per function, samples per thread, and samples per area (by the
-    innermost frame, and by the innermost Knock frame), each split main thread / others."""
+    innermost frame, and by the innermost Knock frame), each split main thread / others;
+    `cores`: each thread's CPU by thread id (`thread_cores`), shown beside its samples."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    thread_ids: dict[str, int] = {}
     areas: Counter[tuple[str, bool]] = Counter()
     behalf: Counter[tuple[str, bool]] = Counter()
     samples = 0
@@ -142,7 +168,11 @@ def summarise(path: Path) -> dict[str, Any]:
         if thread:
             frames = frames[1:]
         samples += n
-        threads[thread_name(thread) if thread else "(no thread id)"] += n
+        name = thread_name(thread) if thread else "(no thread id)"
+        threads[name] += n
+        tid = re.match(r"thread \((\d+)\)", thread)
+        if tid:
+            thread_ids[name] = int(tid.group(1))
         if not frames:
             continue
         main = not thread or thread_name(thread) == MAIN
@@ -152,9 +182,12 @@ def summarise(path: Path) -> dict[str, Any]:
         for frame in set(frames):
             if not frame.endswith(ENTRY):
                 total[frame] += n
+    by_id = cores or {}
     return {
         "samples": samples,
-        "threads": threads.most_common(),
+        "threads": [
+            (name, n, by_id.get(thread_ids.get(name, -1))) for name, n in threads.most_common()
+        ],
         "areas": split(areas),
         "on_behalf_of": split(behalf),
         "own": own.most_common(),
@@ -176,9 +209,20 @@ def text(summary: dict[str, Any], top: int) -> str:
     def share(n: int) -> str:
         return f"{100 * n / samples:.1f} %"
 
-    parts = [f"{summary['samples']:,} samples of running code (idle threads left out)"]
-    rows = ["| thread | samples | share |", "| --- | --- | --- |"]
-    rows += [f"| {name} | {n:,} | {share(n)} |" for name, n in summary["threads"]]
+    parts = [
+        f"{summary['samples']:,} samples of running code (idle threads left out; py-spy also "
+        "counts a thread waiting for the GIL, or on some queues, as running: the CPU column, "
+        "read from /proc over the run, is what each thread used)"
+    ]
+    rows = [
+        "| thread | samples | share | CPU used (cores, from /proc) |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows += [
+        f"| {name} | {n:,} | {share(n)} | {'-' if cores is None else f'{cores:.3f}'} |"
+        for name, n, *rest in summary["threads"]
+        for cores in [rest[0] if rest else None]
+    ]
     parts.append("\n".join(rows))
     for key, title in (
         ("areas", "area of the running frame"),
