@@ -1,31 +1,39 @@
-"""`python -m bench.intake`: Knock's webhook intake as a deployed process, against a bare route.
+"""`python -m bench.intake`: Knock's webhook intake as a deployed process, against two references.
 
 A Knock process (`uvicorn mknock:app`, configured by environment variables, on a throwaway
-Synapse) and a bare FastAPI process (`uvicorn bench.bare:app`: read the body, parse the JSON,
-answer 202), started with the same uvicorn options, one process each, take signed Tally
-deliveries to `POST /invite_from_form`, each with its own submission id and Matrix ID. For each
-database (SQLite in a temporary directory with its default durability; a throwaway PostgreSQL
-cluster with fsync on):
+Synapse), a bare FastAPI process (`uvicorn bench.bare:app`: read the body, parse the JSON,
+answer 202) and the bare route plus one committed INSERT of the body (`uvicorn
+bench.bare_insert:app`, on a fresh database of the engine measured), started with the same
+uvicorn options, one process each, take signed Tally deliveries to `POST /invite_from_form`,
+each with its own submission id and Matrix ID. For each database (SQLite in a temporary
+directory with its default durability; a throwaway PostgreSQL cluster with fsync on):
 
-1. Throughput: `wrk` at each connection count, bare route then Knock. Every body is sent at most
-   once (bench/intake.lua); each wrk thread sends for --seconds, then waits for every answer, so
-   afterwards the knocks in the database are matched one for one with the 202s wrk saw (by knock
-   id), and each must have been queued for an invite. Requests/s counts the answers within the
-   sending window.
-2. Latency: an open-loop generator (bench/openloop.c, compiled here with cc) sends at a fixed
-   rate, half the bare route's best throughput, to each server in turn; latency runs from each
-   request's due time, so a server that falls behind is charged for it. Also at half Knock's own
-   best throughput, for both servers.
+1. Throughput: `wrk` at each connection count, bare route, bare + INSERT, then Knock. Every body
+   is sent at most once (bench/intake.lua); each wrk thread sends for --seconds, then waits for
+   every answer, so afterwards the knocks in the database are matched one for one with the 202s
+   wrk saw (by knock id), and each must have been queued for an invite; bare + INSERT's rows
+   are matched with its 202s the same way. Requests/s counts the answers within the sending
+   window.
+2. Latency: an open-loop generator (bench/openloop.c, compiled here with cc) sends at each fixed
+   rate (--rates: 50, 200 and 700 requests/s) to each server in turn; latency runs from each
+   request's due time, so a server that falls behind is charged for it, and a request not
+   answered within --timeout seconds of its due time counts as timed out. `--rates half`: half
+   the bare route's best throughput, and half Knock's (the figures kept before issue 19).
 3. Memory: the Knock process's VmRSS and VmHWM (/proc/<pid>/status) after each throughput run.
 4. Doors (--doors N): `wrk` at each connection count against Knock with the default door alone,
    then with N doors (the default door and N-1 more from a DOORS_FILE, each its own room on the
    same homeserver), in --door-rounds rounds, each round starting with the other; the N-door
    runs' deliveries take turns at the doors' webhooks, and each knock must be stored at the door
-   whose webhook took it. --doors-only runs these alone (no bare route, no latency).
+   whose webhook took it. --doors-only runs these alone (no references, no latency).
+5. Profile (--profile FILE): one more wrk run against Knock at the most connections, sampled by
+   py-spy (bench/profile.py); its raw stacks go to FILE and their summary into the report.
 
-Each Knock run gets a fresh process on a fresh database, so no earlier run's invite jobs are
-pending, and no Knock runs while the bare route is measured. The CPU each process used is
-recorded, with the rest of the machine's: a run during which other work used more than
+The report prints, per database, issue 19's table (each load: bare route, bare + INSERT, Knock,
+and Knock's ratios to both), then the detailed tables; --json writes every figure.
+
+Each Knock and bare + INSERT run gets a fresh process on a fresh database, so no earlier run's
+invite jobs are pending, and no Knock runs while a reference is measured. The CPU each process
+used is recorded, with the rest of the machine's: a run during which other work used more than
 QUIET_CORES is run once more (the quieter of the two is kept).
 
 Admission admits everything: MAX_REQUESTS_PER_WINDOW and JOIN_WAVE_THRESHOLD are set out of reach
@@ -36,6 +44,8 @@ WORKER_CONCURRENCY=--worker-concurrency and REQUEST_DELAY=--request-delay.
 
     .venv/bin/python -m bench.intake            # both databases, 100 and 1000 connections
     .venv/bin/python -m bench.intake --engines sqlite --connections 100 --seconds 5
+    .venv/bin/python -m bench.intake --engines sqlite --no-throughput --no-latency \\
+        --connections 1000 --profile knock.prof   # a profile alone
     .venv/bin/python -m bench.intake --doors 4 --doors-only   # 4 doors against one
 """
 
@@ -47,20 +57,22 @@ import datetime
 import json
 import math
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 
-from bench import intake_report
+from bench import intake_report, profile
 from bench.load import (
     SECRET,
     Deliveries,
@@ -91,9 +103,12 @@ UNREACHABLE = "1000000000"  # a window or threshold no run reaches
 ATTEMPTS = 2  # a run disturbed by other work on the machine is tried once more
 WAIT_BUDGET = 180.0  # seconds the whole bench may spend waiting for a quiet machine
 BARE_BODIES = 20_000  # the bare route may reuse its bodies: it stores nothing
-# Sizes a doors run's bodies (1.5x this many per second of sending) when no bare route run of
-# the same connections was measured (--doors-only): above the bare route's own rate here.
-DOORS_BODY_RATE = 6000.0
+# Sizes a run's bodies (1.5x this many per second of sending) when no bare route run of the
+# same connections was measured (--doors-only, a profile alone): above the bare route's own rate.
+BODY_RATE = 6000.0
+RATES = [50.0, 200.0, 700.0]  # the open-loop rates (knocks/s) of issue 19's table
+HALF = "half"  # --rates half: half of each server's best wrk throughput, the earlier default
+SERVERS = ("bare", "insert", "knock")  # the bare route, the bare route + INSERT, Knock
 
 
 # The database check.
@@ -161,6 +176,37 @@ def tally(database_url: str, tag: str, answered_202: int, ids: list[str]) -> Tal
         missing=len(seen - stored),
         unexpected=len(stored - seen),
         states=states,
+    )
+
+
+def rows_tally(database_url: str, tag: str, answered_202: int, ids: list[str]) -> Tally:
+    """Compare the rows the bare + INSERT route stored in a run with the row ids answered 202."""
+    query = "SELECT id FROM deliveries WHERE submission LIKE {}"
+    pattern = f"{tag}-%"
+    if database_url.startswith("sqlite"):
+        path = database_url.partition("://")[2].removeprefix("/")
+        with closing(sqlite3.connect(path)) as conn:
+            rows = list(conn.execute(query.format("?"), (pattern,)))
+    else:
+
+        async def read() -> list[Any]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return list(await conn.fetch(query.format("$1"), pattern))
+            finally:
+                await conn.close()
+
+        rows = asyncio.run(read())
+    stored = {str(row[0]) for row in rows}
+    seen = set(ids)
+    return Tally(
+        stored=len(stored),
+        queued=len(stored),  # no queue here: a stored row is the whole of the work
+        answered_202=answered_202,
+        ids_202=len(ids),
+        missing=len(seen - stored),
+        unexpected=len(stored - seen),
+        states={"stored": len(stored)},
     )
 
 
@@ -327,6 +373,21 @@ def knock_process(
         knock.stop()
 
 
+@contextmanager
+def insert_process(bench: Bench, engine: Engine, tag: str) -> Iterator[tuple[Server, str]]:
+    """A fresh bare + INSERT process (bench/bare_insert.py) on a fresh database of the engine."""
+    work = bench.work / tag
+    work.mkdir()
+    url = engine.new_database(tag)
+    env = base_env() | {"BENCH_DATABASE_URL": url}
+    server = serve(f"insert-{tag}", "bench.bare_insert:app", env, work, "/docs")
+    try:
+        time.sleep(SETTLE)
+        yield server, url
+    finally:
+        server.stop()
+
+
 # Throughput.
 
 
@@ -337,6 +398,12 @@ def throughput(bench: Bench, engine: Engine, connections: int) -> dict[str, Any]
         f"{name}: wrk, bare route, {connections} connections",
         lambda _: bare_wrk(bench, connections),
     )
+    insert = measured(
+        bench,
+        f"{name}: wrk, bare route + INSERT, {connections} connections",
+        lambda n: insert_wrk(bench, engine, connections,
+                             attempt_tag(f"{name}-c{connections}-insert", n), bare["rate"]),
+    )  # fmt: skip
     knock = measured(
         bench,
         f"{name}: wrk, Knock, {connections} connections",
@@ -344,9 +411,10 @@ def throughput(bench: Bench, engine: Engine, connections: int) -> dict[str, Any]
                             bare["rate"]),
     )  # fmt: skip
     say(
-        f"{name}, {connections} connections: bare {bare['rate']:.0f}/s, Knock {knock['rate']:.0f}/s"
+        f"{name}, {connections} connections: bare {bare['rate']:.0f}/s, bare + INSERT "
+        f"{insert['rate']:.0f}/s, Knock {knock['rate']:.0f}/s"
     )
-    return {"connections": connections, "bare": bare, "knock": knock}
+    return {"connections": connections, "bare": bare, "insert": insert, "knock": knock}
 
 
 def attempt_tag(tag: str, attempt: int) -> str:
@@ -364,6 +432,35 @@ def bare_wrk(bench: Bench, connections: int) -> dict[str, Any]:
     )  # fmt: skip
     watch.stop()
     result["cpu"] = watch.shares()
+    result["cpu_seconds"] = dict(watch.used)
+    return result
+
+
+def body_count(bench: Bench, rate: float, connections: int) -> int:
+    """Enough bodies for a server at 1.5x `rate` (the bare route's); a run that runs out says so."""
+    return int(rate * bench.args.seconds * 1.5) + 10 * connections
+
+
+def insert_wrk(
+    bench: Bench, engine: Engine, connections: int, tag: str, bare_rate: float
+) -> dict[str, Any]:
+    """A wrk run against a fresh bare + INSERT process; its 202s are matched with its rows."""
+    args = bench.args
+    bodies = bench.deliveries.write(tag, body_count(bench, bare_rate, connections), args.threads)
+    with insert_process(bench, engine, tag) as (server, url):
+        watch = bench.watch(server, engine.pids)
+        watch.start()
+        result = run_wrk(
+            server, bodies, args.seconds, connections, args.threads, once=True,
+            outdir=bench.work / f"wrk-{tag}",
+        )  # fmt: skip
+        watch.stop()
+    for path in bodies.parent.glob(f"{bodies.name}.*"):
+        path.unlink()
+    result["cpu"] = watch.shares()
+    result["cpu_seconds"] = dict(watch.used)
+    ids = result.pop("ids")
+    result["tally"] = checked(bench, url, tag, result["statuses"].get("202", 0), ids, rows=True)
     return result
 
 
@@ -374,15 +471,21 @@ def knock_wrk(
     tag: str,
     bare_rate: float,
     doors: Sequence[str] = (),
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     """A wrk run against a fresh Knock process; with `doors`, Knock has those doors and the
-    deliveries take turns at their webhooks."""
+    deliveries take turns at their webhooks; with `profile_to`, py-spy samples the process for
+    the sending window and writes its raw stacks there."""
     args = bench.args
-    # Enough bodies for Knock at 1.5x the bare route's rate; a run that runs out says so.
-    count = int(bare_rate * args.seconds * 1.5) + 10 * connections
-    bodies = bench.deliveries.write(tag, count, args.threads, doors)
+    bodies = bench.deliveries.write(
+        tag, body_count(bench, bare_rate, connections), args.threads, doors
+    )
     with knock_process(bench, engine, tag, doors) as (knock, url):
         memory = {"start": status_kib(knock.pid)}
+        spy = None
+        if profile_to is not None:
+            spy = profile.record(knock.pid, args.seconds, profile_to, args.profile_rate)
+            threads = profile.thread_ticks(knock.pid)
         watch = bench.watch(knock, engine.pids)
         watch.start()
         result = run_wrk(
@@ -391,13 +494,17 @@ def knock_wrk(
         )  # fmt: skip
         watch.stop()
         memory["after"] = status_kib(knock.pid)
+        if spy is not None:
+            cores = profile.thread_cores(threads, profile.thread_ticks(knock.pid), watch.wall)
+            result["thread_cores"] = cores
+            profile.finish(spy)
     for path in bodies.parent.glob(f"{bodies.name}.*"):
         path.unlink()
     result["cpu"] = watch.shares()
+    result["cpu_seconds"] = dict(watch.used)
     result["memory"] = memory
     result["tally"] = checked(bench, url, tag, result["statuses"].get("202", 0), result.pop("ids"))
     if doors:
-        result["cpu_seconds"] = dict(watch.used)
         check = landed(url, tag)
         bench.landings.append(check)
         say(f"  {tag}: {'ok' if check.ok else 'MISPLACED'} {check}")
@@ -405,8 +512,11 @@ def knock_wrk(
     return result
 
 
-def checked(bench: Bench, url: str, tag: str, answered_202: int, ids: list[str]) -> dict[str, Any]:
-    check = tally(url, tag, answered_202, ids)
+def checked(
+    bench: Bench, url: str, tag: str, answered_202: int, ids: list[str], rows: bool = False
+) -> dict[str, Any]:
+    """Match the 202s with the database: Knock's knocks, or (`rows`) the bare + INSERT rows."""
+    check = (rows_tally if rows else tally)(url, tag, answered_202, ids)
     bench.tallies.append(check)
     say(f"  {tag}: {'ok' if check.ok else 'MISMATCH'} {check}")
     return asdict(check)
@@ -416,9 +526,10 @@ def checked(bench: Bench, url: str, tag: str, answered_202: int, ids: list[str])
 
 
 def fixed_rates(args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[tuple[str, float]]:
-    """(basis, rate) of the latency runs: --rates, else half of each server's best throughput."""
-    if args.rates:
-        return [("--rates", rate) for rate in args.rates]
+    """(basis, rate) of the latency runs: --rates, or (--rates half) half of each server's best
+    throughput."""
+    if args.rates != HALF:
+        return [("fixed", rate) for rate in args.rates]
     if not runs:
         return []
     bare_best = max(run["bare"]["rate"] for run in runs)
@@ -434,22 +545,46 @@ def latency(bench: Bench, engine: Engine, runs: list[dict[str, Any]]) -> list[di
     found = []
     for n, (basis, rate) in enumerate(rates):
         what = f"{engine.name}: open loop at {rate:.0f}/s ({basis})"
+        tag = f"{engine.name}-lat{n}"
         bare = measured(
+            bench, f"{what}, bare route", partial(bare_open_loop, bench, f"{tag}-bare", rate)
+        )
+        insert = measured(
             bench,
-            f"{what}, bare route",
-            partial(bare_open_loop, bench, f"{engine.name}-lat{n}-bare", rate),
+            f"{what}, bare route + INSERT",
+            partial(insert_open_loop, bench, engine, f"{tag}-insert", rate),
         )
         knock = measured(
             bench,
             f"{what}, Knock",
-            partial(knock_open_loop, bench, engine, f"{engine.name}-lat{n}-knock", rate),
+            partial(knock_open_loop, bench, engine, f"{tag}-knock", rate),
         )
-        found.append({"basis": basis, "rate": rate, "bare": bare, "knock": knock})
+        say(
+            f"{engine.name}, {rate:.0f}/s: p99 bare {p99_ms(bare):.2f} ms, bare + INSERT "
+            f"{p99_ms(insert):.2f} ms, Knock {p99_ms(knock):.2f} ms"
+        )
+        found.append({"basis": basis, "rate": rate, "bare": bare, "insert": insert, "knock": knock})
     return found
 
 
+def p99_ms(result: dict[str, Any]) -> float:
+    return float(result["latency_with_unsent"]["p99_us"]) / 1000
+
+
 def bare_open_loop(bench: Bench, tag: str, rate: float, attempt: int) -> dict[str, Any]:
-    return open_loop(bench, bench.bare, None, attempt_tag(tag, attempt), rate)
+    assert bench.bare is not None
+    return open_loop(bench, bench.bare, None, attempt_tag(tag, attempt), rate, ids=False)
+
+
+def insert_open_loop(
+    bench: Bench, engine: Engine, tag: str, rate: float, attempt: int
+) -> dict[str, Any]:
+    tag = attempt_tag(tag, attempt)
+    with insert_process(bench, engine, tag) as (server, url):
+        result = open_loop(bench, server, engine.pids, tag, rate)
+    ids = result.pop("ids")
+    result["tally"] = checked(bench, url, tag, result["status_202"], ids, rows=True)
+    return result
 
 
 def knock_open_loop(
@@ -463,20 +598,43 @@ def knock_open_loop(
 
 
 def open_loop(
-    bench: Bench, server: Server, db_pids: Pids | None, tag: str, rate: float
+    bench: Bench, server: Server, db_pids: Pids | None, tag: str, rate: float, ids: bool = True
 ) -> dict[str, Any]:
+    """One open-loop run; with `ids`, the 202s' ids are read back for the database check."""
     assert bench.openloop is not None
-    seconds = bench.args.latency_seconds
-    bodies = bench.deliveries.write(tag, math.ceil(rate * seconds) + 1)
-    ids = bench.work / f"{tag}.ids" if server is not bench.bare else None
+    args = bench.args
+    bodies = bench.deliveries.write(tag, math.ceil(rate * args.latency_seconds) + 1)
+    ids_file = bench.work / f"{tag}.ids" if ids else None
     watch = bench.watch(server, db_pids)
     watch.start()
-    result = run_openloop(bench.openloop, server, bodies, rate, seconds, ids)
+    result = run_openloop(
+        bench.openloop, server, bodies, rate, args.latency_seconds, ids_file, args.timeout
+    )
     watch.stop()
     result["cpu"] = watch.shares()
     result["cpu_seconds"] = dict(watch.used)
     Path(f"{bodies}.0").unlink()
     return result
+
+
+# A profile.
+
+
+def profiled(bench: Bench, engine: Engine, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One more wrk run against Knock, at the most connections, sampled by py-spy (not part of
+    the tables: sampling costs the process some time)."""
+    args = bench.args
+    connections = max(args.connections)
+    rate = next(
+        (run["bare"]["rate"] for run in runs if run["connections"] == connections), BODY_RATE
+    )
+    out = profile.output_for(args.profile, engine.name, len(args.engines))
+    tag = f"{engine.name}-c{connections}-profiled"
+    say(f"{engine.name}: wrk, Knock, {connections} connections, profiled by py-spy into {out} ...")
+    result = knock_wrk(bench, engine, connections, tag, rate, profile_to=out)
+    summary = profile.summarise(out, result.get("thread_cores"))
+    say(profile.text(summary, 20))
+    return {"connections": connections, "file": str(out), "knock": result, "summary": summary}
 
 
 # Doors.
@@ -493,7 +651,7 @@ def doors_comparison(
     for connections in args.connections:
         rate = next(
             (run["bare"]["rate"] for run in runs if run["connections"] == connections),
-            DOORS_BODY_RATE,
+            BODY_RATE,
         )
         for n in range(1, args.door_rounds + 1):
             round_runs: dict[int, dict[str, Any]] = {}
@@ -547,6 +705,8 @@ def run_engine(bench: Bench, engine: Engine) -> dict[str, Any]:
         out["latency"] = latency(bench, engine, out["throughput"])
     if bench.args.doors:
         out["doors"] = doors_comparison(bench, engine, out["throughput"])
+    if bench.args.profile is not None:
+        out["profile"] = profiled(bench, engine, out["throughput"])
     return out
 
 
@@ -594,13 +754,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="sending time per wrk run")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--no-latency", action="store_true")
-    parser.add_argument("--no-throughput", action="store_true", help="latency runs only")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=10.0, help="sending time per open-loop run"
+    )
+    parser.add_argument("--no-latency", action="store_true", help="no open-loop runs")
+    parser.add_argument(
+        "--no-throughput", action="store_true", help="no wrk runs (open-loop runs, a profile)"
+    )
     parser.add_argument(
         "--rates",
-        type=lambda v: [float(r) for r in parse_list(v)],
-        help="fixed rates (requests/s) for the latency runs instead of half the capacities",
+        type=parse_rates,
+        default=RATES,
+        help="the open-loop runs' fixed rates, requests/s (default: 50,200,700); 'half': half "
+        "the bare route's best wrk throughput, and half Knock's",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="an open-loop request not answered this many seconds after it was due counts as "
+        "timed out (default: 10)",
     )
     parser.add_argument("--worker-concurrency", type=int, default=1)
     parser.add_argument("--request-delay", default="0")
@@ -619,8 +792,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the doors comparison: no bare route, no latency runs",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="after the measurements, one more wrk run against Knock at the most --connections, "
+        "sampled with py-spy: raw collapsed stacks into FILE (FILE.<engine> with more than one "
+        "engine), and the top entries by own and total time in the report",
+    )
+    parser.add_argument(
+        "--profile-rate", type=int, default=250, help="py-spy's samples per second (--profile)"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     return parser.parse_args(argv)
+
+
+def parse_rates(value: str) -> list[float] | str:
+    if value.strip() == HALF:
+        return HALF
+    return [float(rate) for rate in parse_list(value)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -631,10 +821,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--door-rounds: at least 1")
     if args.doors_only and not args.doors:
         raise SystemExit("--doors-only needs --doors")
-    if args.no_throughput and not args.rates and not args.doors_only:
-        raise SystemExit("--no-throughput needs --rates (the capacities come from wrk's runs)")
+    if args.no_throughput and args.rates == HALF and not (args.doors_only or args.no_latency):
+        raise SystemExit("--rates half needs the wrk runs (the capacities come from them)")
     if shutil.which("wrk") is None:
         raise SystemExit("bench.intake needs wrk (make wrk)")
+    if args.profile is not None:
+        profile.spy()  # says how to install py-spy when it is missing
     started = datetime.datetime.now(datetime.UTC)
     engines = []
     with tempfile.TemporaryDirectory(prefix="knock-bench-") as tmp:
@@ -659,7 +851,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bare.stop()
     print(intake_report.report(args, started, engines, bare_memory))
     if args.json:
-        args.json.write_text(json.dumps(engines, indent=2, default=str))
+        figures = {
+            "started": started.isoformat(),
+            "settings": vars(args),
+            "engines": engines,
+            "bare_memory_kib": bare_memory,
+        }
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
     lost = [t for t in bench.tallies if not t.ok]
     if lost:
         say(f"{len(lost)} run(s) did not match the database with the 202s: {lost}")

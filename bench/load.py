@@ -130,13 +130,20 @@ def run_wrk(
 
 
 def run_openloop(
-    binary: Path, server: Server, bodies: Path, rate: float, seconds: float, ids: Path | None
+    binary: Path,
+    server: Server,
+    bodies: Path,
+    rate: float,
+    seconds: float,
+    ids: Path | None,
+    timeout: float,
 ) -> dict[str, Any]:
-    """Send at a fixed rate with bench/openloop.c; return its figures."""
+    """Send at a fixed rate with bench/openloop.c; return its figures (`timed_out`: requests
+    not answered within `timeout` seconds of their due time)."""
     command = [
         str(binary), "--port", server.url.rsplit(":", 1)[1], "--rate", f"{rate:.3f}",
         "--duration", str(seconds), "--bodies", f"{bodies}.0", "--max-conns", "1000",
-        "--drain-timeout", str(DRAIN_LIMIT),
+        "--drain-timeout", str(DRAIN_LIMIT), "--timeout", str(timeout),
     ]  # fmt: skip
     if ids is not None:
         command += ["--ids-out", str(ids)]

@@ -12,6 +12,11 @@
  * connection are counted as unsent, and the requests in flight are waited for (--drain-timeout),
  * so that every request sent is answered before the figures are printed (JSON on stdout).
  * The knock ids of 202 answers can be written to a file (--ids-out) for the caller to check.
+ * A request not answered within --timeout seconds of its due time (answered later, or still
+ * unanswered that long after it was due when the run ended: unsent, lost with its connection)
+ * counts as timed out: a sender that gives up after that long would have given up on it. The
+ * generator itself waits for every answer, so this counts latencies beyond the time-out, not
+ * connections it closed.
  *
  *   cc -O2 -o openloop bench/openloop.c
  *   ./openloop --port 8000 --rate 1000 --duration 10 --bodies bodies.txt
@@ -50,7 +55,7 @@ typedef struct {
 static const char *host = "127.0.0.1";
 static int port = 8000;
 static const char *path = "/invite_from_form";
-static double rate = 100, duration = 10, drain_timeout = 60;
+static double rate = 100, duration = 10, drain_timeout = 60, timeout = 10;
 static int max_conns = 1000, initial_conns = 32;
 static const char *bodies_file, *ids_out;
 
@@ -334,6 +339,7 @@ int main(int argc, char **argv) {
         {"duration", required_argument, 0, 'd'}, {"bodies", required_argument, 0, 'b'},
         {"max-conns", required_argument, 0, 'm'}, {"initial-conns", required_argument, 0, 'i'},
         {"drain-timeout", required_argument, 0, 't'}, {"ids-out", required_argument, 0, 'o'},
+        {"timeout", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -348,6 +354,7 @@ int main(int argc, char **argv) {
             case 'i': initial_conns = atoi(optarg); break;
             case 't': drain_timeout = atof(optarg); break;
             case 'o': ids_out = optarg; break;
+            case 'T': timeout = atof(optarg); break;
             default: fprintf(stderr, "bad option\n"); return 2;
         }
     }
@@ -428,7 +435,8 @@ int main(int argc, char **argv) {
 
     /* Figures. Unsent: due but still waiting for a connection when the run stopped. */
     long scheduled = next, sent = 0, answered = 0, unsent = wait_tail - wait_head;
-    long s2xx = 0, s202 = 0, other = 0, unanswered = 0;
+    long s2xx = 0, s202 = 0, other = 0, unanswered = 0, timed_out = 0;
+    uint64_t timeout_ns = (uint64_t)(timeout * 1e9);
     uint64_t last_sent = 0, last_done = 0;
     uint64_t *from_due = calloc(total, sizeof(uint64_t));
     uint64_t *from_send = calloc(total, sizeof(uint64_t));
@@ -450,9 +458,11 @@ int main(int argc, char **argv) {
             from_send[n_send++] = t_done[i] - t_sent[i];
             with_unsent[n_all++] = t_done[i] - t_due[i];
             if (t_done[i] > last_done) last_done = t_done[i];
+            if (t_done[i] - t_due[i] > timeout_ns) timed_out++;
         } else {
             if (t_sent[i]) unanswered++;
             with_unsent[n_all++] = end - t_due[i]; /* a lower bound */
+            if (end - t_due[i] > timeout_ns) timed_out++; /* never answered, or lost */
         }
     }
     long answered_in_window = 0;
@@ -462,11 +472,12 @@ int main(int argc, char **argv) {
            "\"unsent\": %ld, \"answered\": %ld, \"unanswered\": %ld, \"failed\": %ld, "
            "\"status_2xx\": %ld, \"status_202\": %ld, \"status_other\": %ld, "
            "\"sent_rate\": %.1f, \"answered_in_window_rate\": %.1f, \"connections\": %d, "
-           "\"max_in_flight\": %ld, \"reconnects\": %ld, \"drain_s\": %.3f, ",
+           "\"max_in_flight\": %ld, \"reconnects\": %ld, \"drain_s\": %.3f, "
+           "\"timeout_s\": %.3f, \"timed_out\": %ld, ",
            rate, duration, scheduled, sent, unsent, answered, unanswered, failed, s2xx, s202,
            other, last_sent > start ? (sent - 1) * 1e9 / (double)(last_sent - start) : 0.0,
            answered_in_window / duration, n_conns, max_in_flight, reconnects,
-           last_done > stop_at ? (last_done - stop_at) / 1e9 : 0.0);
+           last_done > stop_at ? (last_done - stop_at) / 1e9 : 0.0, timeout, timed_out);
     print_percentiles("latency_from_due", from_due, n_due);
     printf(", ");
     print_percentiles("latency_from_send", from_send, n_send);
