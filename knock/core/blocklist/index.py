@@ -31,6 +31,8 @@ DISPLAY_WORDS = 8
 _SCAN = 64
 _WORDS = re.compile(r"[\s._\-=/+|,;:]+")
 
+# The decision when no entry matches.
+_NOTHING = Decision("allow")
 # Hits by entry: block entries under their number, allow entries under -1 - number.
 _Hits = dict[int, Hit]
 
@@ -99,6 +101,8 @@ class BlockIndex:
         removing people already in: only entries in force may do that). ``fuzzy_action``, when
         given, replaces the policy's for this check (a door's own FUZZY_ACTION).
         """
+        if not self._block and not self._allow:
+            return _NOTHING  # no entry to meet: the folding below would find nothing
         policy = self._policy
         if fuzzy_action is not None and fuzzy_action != policy.fuzzy_action:
             policy = replace(policy, fuzzy_action=fuzzy_action)
