@@ -263,6 +263,25 @@ MIGRATIONS: list[list[str]] = [
         # child rooms are each invited into by a job of their own.
         "ALTER TABLE jobs ADD COLUMN room TEXT",
     ],
+    [
+        # 16: a running total of the hits of each door-wide window (the join wave, the global
+        # window), and each hit's place in it, so that a window's count is the total minus the
+        # place of its first hit: one index probe, not a read of every hit in the window. Hits
+        # stored before carry no place; until they are older than `unnumbered_until`, windows
+        # reaching back to them are counted hit by hit.
+        "ALTER TABLE guard_hits ADD COLUMN n INTEGER",
+        """CREATE TABLE guard_totals (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            total BIGINT NOT NULL,
+            PRIMARY KEY (scope, subject)
+        )""",
+        "DROP INDEX guard_hits_window",
+        "CREATE INDEX guard_hits_window ON guard_hits (scope, subject, at, n)",
+        """INSERT INTO state_values (key, value, updated_at)
+            SELECT 'guard_hits.unnumbered_until', CAST(at AS TEXT), 0
+            FROM guard_hits ORDER BY at DESC LIMIT 1""",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -375,7 +394,16 @@ guard_hits = Table(
     Column("scope", Text, nullable=False),
     Column("subject", Text, nullable=False),
     Column("at", Float, nullable=False),
-    Index("guard_hits_window", "scope", "subject", "at"),
+    Column("n", Integer),  # the hit's place in its door-wide window's running total
+    Index("guard_hits_window", "scope", "subject", "at", "n"),
+)
+
+guard_totals = Table(
+    "guard_totals",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("subject", Text, primary_key=True),
+    Column("total", BigInteger, nullable=False),
 )
 
 strikes = Table(
