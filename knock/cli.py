@@ -361,8 +361,7 @@ def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.blocklist.actions import NotBlocked
     from knock.services.blocklist.index import BadPattern
 
-    if settings is not None and not _door_known(settings, args.door):
-        return 2
+    # Any door's name: a door removed from DOORS_FILE keeps its own entries until unblocked.
     door = _own_door(args.door)
 
     async def run(runtime: Any) -> int:

@@ -353,6 +353,16 @@ class MatrixClient:
             for event in body.get("chunk", [])
         }
 
+    async def invited_by(self, room_id: str) -> dict[str, str]:
+        """Return user id -> who invited them, for the room's pending invites."""
+        params = {"membership": "invite"}
+        body = await self.request("GET", f"{API}/rooms/{_seg(room_id)}/members", params=params)
+        return {
+            event["state_key"]: str(event.get("sender", ""))
+            for event in body.get("chunk", [])
+            if event.get("content", {}).get("membership") == "invite"
+        }
+
     async def joined_members(self, room_id: str) -> dict[str, Any]:
         """Return the joined members with their display names and avatars."""
         body = await self.request("GET", f"{API}/rooms/{_seg(room_id)}/joined_members")

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from knock.core.history import Actor, Change, ModeratorAction, entry_note
-from knock.store.schema import blocklist_entries, knock_bans, state_values
+from knock.store.schema import blocklist_entries, room_bans, state_values
 from knock.store.writes import add_action, upsert
 
 VERSION_KEY = "blocklist.version"
@@ -240,26 +240,29 @@ class BlocklistQueries:
                 await _bump(conn, now)
         return len(fresh), len(stale)
 
-    async def record_ban(self, user_id: str, pattern: str, now: float) -> None:
-        """Remember that Knock banned `user_id` because of `pattern`."""
+    async def record_ban(self, user_id: str, room: str, pattern: str, now: float) -> None:
+        """Remember that Knock banned `user_id` from `room` because of `pattern`."""
+        key = (room_bans.c.user_id == user_id, room_bans.c.room == room)
         async with self._write() as conn:
-            await conn.execute(delete(knock_bans).where(knock_bans.c.user_id == user_id))
+            await conn.execute(delete(room_bans).where(*key))
             await conn.execute(
-                insert(knock_bans).values(user_id=user_id, pattern=pattern, banned_at=now)
+                insert(room_bans).values(user_id=user_id, room=room, pattern=pattern, banned_at=now)
             )
 
-    async def bans_for(self, pattern: str) -> list[str]:
-        """Return the users Knock banned because of `pattern`."""
+    async def bans_for(self, pattern: str) -> list[tuple[str, str]]:
+        """Return (user, room) of the bans Knock placed because of `pattern` (room "*": a ban
+        remembered before bans had rooms)."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(knock_bans.c.user_id).where(knock_bans.c.pattern == pattern)
+            query = select(room_bans.c.user_id, room_bans.c.room).where(
+                room_bans.c.pattern == pattern
             )
-            return [row.user_id for row in rows]
+            return [(row.user_id, row.room) for row in await conn.execute(query)]
 
-    async def forget_ban(self, user_id: str) -> None:
+    async def forget_ban(self, user_id: str, room: str) -> None:
         """Forget a ban Knock lifted."""
+        key = (room_bans.c.user_id == user_id, room_bans.c.room == room)
         async with self._write() as conn:
-            await conn.execute(delete(knock_bans).where(knock_bans.c.user_id == user_id))
+            await conn.execute(delete(room_bans).where(*key))
 
 
 async def _log_confirmation(conn: AsyncConnection, entry: StoredEntry, by: Actor) -> None:

@@ -282,6 +282,21 @@ MIGRATIONS: list[list[str]] = [
             SELECT 'guard_hits.unnumbered_until', CAST(at AS TEXT), 0
             FROM guard_hits ORDER BY at DESC LIMIT 1""",
     ],
+    [
+        # 17: Knock's bans by room: a door's own entry bans in that door's rooms, and unblocking
+        # it lifts those bans only. A ban remembered before names no room ('*': every room).
+        """CREATE TABLE room_bans (
+            user_id TEXT NOT NULL,
+            room TEXT NOT NULL,
+            pattern TEXT NOT NULL,
+            banned_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (user_id, room)
+        )""",
+        """INSERT INTO room_bans (user_id, room, pattern, banned_at)
+            SELECT user_id, '*', pattern, banned_at FROM knock_bans""",
+        "DROP TABLE knock_bans",
+        "CREATE INDEX room_bans_pattern ON room_bans (pattern)",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -372,12 +387,14 @@ blocklist_entries = Table(
     Index("blocklist_entries_status", "status"),
 )
 
-knock_bans = Table(
-    "knock_bans",
+room_bans = Table(
+    "room_bans",
     metadata,
     Column("user_id", Text, primary_key=True),
+    Column("room", Text, primary_key=True),  # "*": remembered before bans had rooms
     Column("pattern", Text, nullable=False),
     Column("banned_at", Float, nullable=False),
+    Index("room_bans_pattern", "pattern"),
 )
 
 leases = Table(

@@ -14,14 +14,23 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from knock.core.admission_batch import AddKnock
+from knock.core.admission_state import AdmissionState, Wanted
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
 from knock.core.lifecycle import Event, State
 from knock.store import Store
+from knock.store.admission import UNNUMBERED_UNTIL, _load_hits, _numbered_hits
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
-from knock.store.schema import MIGRATIONS, knocks, review_posts, state_values
+from knock.store.schema import (
+    MIGRATIONS,
+    guard_hits,
+    knocks,
+    review_posts,
+    room_bans,
+    state_values,
+)
 from tests.integration.harness import DATABASE, knock_row_before_doors
 
 
@@ -215,3 +224,58 @@ async def test_the_review_posts_migration_moves_the_posts_of_knocks_still_stored
     assert ran == len(MIGRATIONS) - version + 1
     assert posts == [("$stored", stored.knock_id)]
     assert keys == ["sync.since"]
+
+
+async def test_door_wide_windows_count_the_same_across_the_running_totals_migration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hits stored before migration 16 have no place in a running total: windows reaching back
+    to them are counted hit by hit, later ones from the total; both give the same counts. Bans
+    remembered before migration 17 are kept, for every room."""
+    version = next(
+        number
+        for number, statements in enumerate(MIGRATIONS, start=1)
+        if any("CREATE TABLE guard_totals" in statement for statement in statements)
+    )
+    wave = ("wave", "default:*")
+    engine = make_engine(DATABASE.url)
+    try:
+        with monkeypatch.context() as before:
+            module = importlib.import_module("knock.store.migrate")
+            before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
+            await migrate(engine)
+        async with engine.begin() as conn:
+            old = [{"scope": wave[0], "subject": wave[1], "at": 100.0 + i} for i in range(5)]
+            await conn.execute(insert(guard_hits), old)
+            await conn.execute(
+                text("INSERT INTO knock_bans VALUES ('@troll:example.org', '@troll:*', 50.0)")
+            )
+        await migrate(engine)
+
+        def counts(conn: Any) -> tuple[int, int, int]:
+            # Three new hits at 200, each in a batch of its own, numbered from the total.
+            for _ in range(3):
+                state = AdmissionState(200.0)
+                state.new_hits = [wave]
+                conn.execute(insert(guard_hits), _numbered_hits(conn, state))
+            found = []
+            for since in (99.0, 102.0, 150.0):  # all eight; the last two old and the new; new
+                state = AdmissionState(200.0)
+                _load_hits(conn, state, Wanted(windows={(*wave, since)}))
+                found.append(state.hits[wave][0])
+            return found[0], found[1], found[2]
+
+        async with engine.begin() as conn:
+            found = await conn.run_sync(counts)
+            bans = [tuple(row) for row in await conn.execute(select(room_bans))]
+            unnumbered = (
+                await conn.execute(
+                    select(state_values.c.value).where(state_values.c.key == UNNUMBERED_UNTIL)
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+
+    assert float(unnumbered) == 104.0
+    assert found == (8, 5, 3)
+    assert bans == [("@troll:example.org", "*", "@troll:*", 50.0)]

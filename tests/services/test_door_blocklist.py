@@ -201,3 +201,37 @@ async def test_the_api_blocks_at_a_door_lists_each_entrys_door_and_checks_at_a_d
     assert nowhere.status_code == 404 and "nowhere" in nowhere.json()["detail"]
     assert wrong_door.status_code == 404
     assert unblocked.status_code == 200 and unblocked.json()["door"] == "club"
+
+
+async def test_unblocking_a_doors_entry_keeps_the_bans_another_entry_still_makes(
+    services: Services, homeserver: FakeHomeserver
+) -> None:
+    homeserver.add_user(TROLL)
+    homeserver.join(TROLL, ROOM)
+    homeserver.join(TROLL, CLUB)
+    entry = services.blocklist.entry_for(TROLL)
+    await services.blocking.block(entry, MOD)  # every door's: banned from both rooms
+    await services.blocking.block(entry, MOD, door="club")  # and the club's own, the same
+
+    await services.blocking.unblock(TROLL, MOD, door="club")
+    kept = (homeserver.membership(ROOM, TROLL), homeserver.membership(CLUB, TROLL))
+    await services.blocking.unblock(TROLL, MOD)
+
+    assert kept == ("ban", "ban")  # every door's entry still stands
+    assert homeserver.membership(ROOM, TROLL) == "leave"
+    assert homeserver.membership(CLUB, TROLL) == "leave"
+
+
+async def test_a_ban_stays_while_an_entry_of_every_door_still_covers_the_person(
+    services: Services, homeserver: FakeHomeserver
+) -> None:
+    homeserver.add_user(TROLL)
+    homeserver.join(TROLL, CLUB)
+    await services.blocking.block(services.blocklist.entry_for(TROLL), MOD, door="club")
+    # Later a server-wide entry of every door covers them too.
+    await services.blocking.block(services.blocklist.entry_for(f"@tr*:{SERVER}"), MOD)
+
+    lifted = await services.blocking.unblock(TROLL, MOD, door="club")
+
+    assert lifted.unbanned == ()
+    assert homeserver.membership(CLUB, TROLL) == "ban"

@@ -104,3 +104,28 @@ async def test_an_invite_to_a_room_someone_else_sent_is_not_withdrawn(
         assert homeserver.membership(EVENTS, person) == "leave"
         assert homeserver.membership(SPACE, person) == "leave"  # the space's too: not joined
         assert homeserver.membership(EVENTS, other) == "invite"
+
+
+async def test_a_moderators_new_invite_to_a_room_is_not_withdrawn_as_knocks_old_one(
+    tmp_path: Path, settings: Settings, clock: FakeClock, homeserver: FakeHomeserver
+) -> None:
+    moderator = f"@moderator:{SERVER}"
+    for room in (SPACE, GENERAL, EVENTS):
+        homeserver.create_room(BOT, room_id=room, power={moderator: 50})
+    person = homeserver.add_user(f"@guest:{SERVER}")
+    changes = {"doors_file": guild_file(tmp_path)}
+    async with running(settings, clock, homeserver, **changes) as (runtime, http):
+        services = runtime.services
+        await deliver(http, "/doors/guild/invite_from_form", person, TOKEN)
+        while await services.worker.run_once():
+            pass
+        homeserver.join(person, SPACE)
+        homeserver.join(person, GENERAL)
+        # They decline Knock's invite to the events room; later a moderator invites them again.
+        homeserver.set_membership(EVENTS, person, "leave")
+        homeserver.set_membership(EVENTS, person, "invite", by=moderator)
+        clock.advance(2 * 24 * HOUR)
+        await services.follower.check_invites()
+
+        assert homeserver.membership(EVENTS, person) == "invite"
+        assert homeserver.calls("kick") == []

@@ -11,7 +11,7 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core.blocklist import Entry
 from knock.core.history import Actor, HistoryLine
-from knock.core.knocks import KnockRecord
+from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import FOLLOWED, Event, State
 from knock.matrix.client import MatrixClient, MatrixError
 from knock.services.blocklist.index import Blocklist, normalise_pattern
@@ -159,6 +159,7 @@ class Blocking:
         refuses knocks at that door and removes from its rooms only (the caller's answer is
         where a held one is announced).
         """
+        door = _own(door)
         plan = await self.plan(entry, door)
         if dry_run:
             return BlockResult(plan, dry_run=True)
@@ -239,6 +240,14 @@ class Blocking:
             if membership in ("join", "invite", "knock"):
                 await self._remove_from(room_id, user_id, pattern, ban=ban and membership == "join")
 
+    def _still_blocked(self, user_id: str, room_id: str) -> bool:
+        """Whether an entry in force still removes `user_id` from `room_id`: one of every
+        door's, or the own entry of a door whose room it is."""
+        if self.blocklist.check_in_force(user_id).verdict == "block":
+            return True
+        doors = [door for door, rooms in self.door_rooms.items() if room_id in rooms]
+        return bool(self.blocklist.removing_door(user_id, doors))
+
     async def _remove_from(self, room_id: str, user_id: str, pattern: str, *, ban: bool) -> None:
         """Remove someone from one room, with `KICK_REASON`.
 
@@ -251,7 +260,7 @@ class Blocking:
             # Remembered first: whoever sees the ban in the room may unblock at once, and must
             # find it. A remembered ban that never happened is harmless: unblocking lifts only
             # bans it finds in the room.
-            await self.store.blocklist.record_ban(user_id, pattern, self.clock.now())
+            await self.store.blocklist.record_ban(user_id, room_id, pattern, self.clock.now())
             await self.matrix.ban(room_id, user_id, reason)
         else:
             await self.matrix.kick(room_id, user_id, reason)
@@ -264,16 +273,28 @@ class Blocking:
 
         The removal is logged with `actor` for the console's audit, in the same transaction.
         """
-        pattern = normalise_pattern(pattern)
+        pattern, door = normalise_pattern(pattern), _own(door)
         if not await self.blocklist.remove(pattern, by=actor, door=door):
             raise NotBlocked(pattern)
-        unbanned = []
-        for user_id in await self.store.blocklist.bans_for(pattern):
-            for room_id in self.rooms_of(door):
+        unbanned: list[str] = []
+        rooms = self.rooms_of(door)
+        for user_id, banned_in in await self.store.blocklist.bans_for(pattern):
+            if banned_in != "*" and banned_in not in rooms:
+                continue  # another door's ban (its own entry may have the same pattern)
+            candidates = rooms if banned_in == "*" else [banned_in]
+            lifted = [room for room in candidates if not self._still_blocked(user_id, room)]
+            for room_id in lifted:
                 if await self.matrix.membership(room_id, user_id) == "ban":
                     await self.matrix.unban(room_id, user_id)
                     if user_id not in unbanned:
                         unbanned.append(user_id)
-            await self.store.blocklist.forget_ban(user_id)
+            if len(lifted) < len(candidates):
+                continue  # still blocked there by another entry: the ban stays, remembered
+            await self.store.blocklist.forget_ban(user_id, banned_in)
         log.info("%s unblocked %s%s", actor, pattern, "" if door is None else f" at door {door}")
         return UnblockResult(pattern, tuple(unbanned), door)
+
+
+def _own(door: str | None) -> str | None:
+    """The door whose own entry is meant: None for every door's (the default door's are)."""
+    return None if door == DEFAULT_DOOR else door

@@ -127,9 +127,10 @@ class Blocklist:
             own = self.door_indexes.get(door)
             if not own:
                 continue
+            fuzzy = self.fuzzy_actions.get(door)
             decision = combine(
-                self.index.check(user_id, include_held=False),
-                own.check(user_id, include_held=False),
+                self.index.check(user_id, include_held=False, fuzzy_action=fuzzy),
+                own.check(user_id, include_held=False, fuzzy_action=fuzzy),
             )
             if decision.verdict == "block":
                 found[door] = decision.matches[0].entry

@@ -17,7 +17,7 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import DEFAULT_DOOR, KnockRecord
 from knock.core.lifecycle import Event, State
 from knock.doors import Door, default_door, door_of, rooms_of
-from knock.matrix.client import MatrixClient, MatrixError
+from knock.matrix.client import HomeserverUnavailable, MatrixClient, MatrixError, RateLimited
 from knock.services.blocklist.actions import Blocking
 from knock.services.homeserver.account import BotAccount
 from knock.services.homeserver.room_check import suggested_rooms
@@ -226,8 +226,8 @@ class MembershipFollower:
         A joined knock's invite to a room it did not join is withdrawn `INVITE_TTL` after that
         invite was sent (the space's when the knock was invited, a child room's as its
         `invited_to_room` line says), and written in its history; the rooms joined are left
-        alone. An invite Knock did not send (none in the knock's history), or sent again after
-        one expired, is not Knock's to withdraw.
+        alone. An invite Knock did not send (none in the knock's history, or the invite in the
+        room is someone else's), or sent again after one expired, is not Knock's to withdraw.
         """
         rooms = [room for room in door.all_rooms() if room != door.join_room]
         if door.rooms == "suggested":  # those the space suggests now
@@ -235,21 +235,31 @@ class MembershipFollower:
             rooms += [room for room in suggested if room not in rooms and room != door.join_room]
         now = self.clock.now()
         for room in rooms:
-            for user_id, membership in (await self.matrix.members(room)).items():
-                if membership != "invite" or self.account.is_bot(user_id):
-                    continue
-                knock = await self.store.latest_knock(user_id, [State.JOINED], door=door.name)
-                if knock is None:
-                    continue
-                sent = await self._room_invite_sent(knock, door, room)
-                if sent is None or now - sent < door.settings.invite_ttl:
-                    continue
-                if await self.matrix.membership(room, user_id) != "invite":
-                    continue  # accepted (or declined) meanwhile: a kick would remove a member
-                await self.matrix.kick(room, user_id, self.settings.kick_reason)
-                line = HistoryLine(Event.ROOM_INVITE_EXPIRED, KNOCK, room)
-                await self.store.add_history(knock.knock_id, [line], now)
-                log.info("%s's invite to %s expired (knock %s)", user_id, room, knock.knock_id)
+            try:
+                await self._expire_invites_in(door, room, now)
+            except (HomeserverUnavailable, RateLimited):
+                raise  # the homeserver, not the room: the duty tries again later
+            except MatrixError as exc:
+                # A room the bot cannot read or kick in (`/readyz` says so): the others go on.
+                log.warning("Could not expire invites to %s (door %s): %s", room, door.name, exc)
+
+    async def _expire_invites_in(self, door: Door, room: str, now: float) -> None:
+        """Withdraw the expired invites Knock sent to one of a space door's other rooms."""
+        for user_id, inviter in (await self.matrix.invited_by(room)).items():
+            if self.account.is_bot(user_id) or not self.account.is_bot(inviter):
+                continue  # an invite someone else sent (a moderator's, again) is theirs
+            knock = await self.store.latest_knock(user_id, [State.JOINED], door=door.name)
+            if knock is None:
+                continue
+            sent = await self._room_invite_sent(knock, door, room)
+            if sent is None or now - sent < door.settings.invite_ttl:
+                continue
+            if await self.matrix.membership(room, user_id) != "invite":
+                continue  # accepted (or declined) meanwhile: a kick would remove a member
+            await self.matrix.kick(room, user_id, self.settings.kick_reason)
+            line = HistoryLine(Event.ROOM_INVITE_EXPIRED, KNOCK, room)
+            await self.store.add_history(knock.knock_id, [line], now)
+            log.info("%s's invite to %s expired (knock %s)", user_id, room, knock.knock_id)
 
     async def _room_invite_sent(self, knock: KnockRecord, door: Door, room: str) -> float | None:
         """When Knock sent the knock's invite to `room`, or None (not sent, or expired once)."""

@@ -183,7 +183,10 @@ async def check(
 
 def _own(request: Request, door: str | None) -> str | None:
     """The door a block-list change is about: None for every door's entries (the default
-    door's changes are every door's); 404 for a door Knock lacks."""
-    if door is None or one_door(request, door) == DEFAULT_DOOR:
+    door's changes are every door's); 404 for a door Knock never had. A door removed from
+    DOORS_FILE still counts: its own entries still act in its rooms, and may be removed."""
+    if door is None or door == DEFAULT_DOOR:
         return None
+    if door not in services_of(request).blocking.door_rooms:
+        raise HTTPException(404, f"Knock has no door named {door[:64]!r}")
     return door
