@@ -6,20 +6,24 @@ SQLite, `run_sync` on asyncpg), one hand-off per batch instead of one per statem
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     ScalarSelect,
     and_,
+    bindparam,
     delete,
     func,
     insert,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 
@@ -51,6 +55,8 @@ _TOTALLED = frozenset({"wave", "admitted"})
 # Hits stored before the running totals carry no place in them: a window reaching back to
 # then is counted hit by hit (see migration 16).
 UNNUMBERED_UNTIL = "guard_hits.unnumbered_until"
+# The running totals admission read, by (scope, subject); 0: none stored yet.
+_Totals = dict[tuple[str, str], int]
 _WAITING = [state.value for state in WAITING]
 
 
@@ -69,10 +75,11 @@ def run_admission(conn: Connection, work: AdmissionWork[T], now: float) -> Admit
         # from every process take turns, as SQLite's single writer makes them do.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADMISSION_LOCK})
     state = AdmissionState(now)
+    totals: _Totals = {}
     _load_values(conn, state, work.values)
-    _load(conn, state, work.wanted(state))
+    _load(conn, state, work.wanted(state), totals)
     result = work.decide(state)
-    return Admitted(result, _save(conn, state))
+    return Admitted(result, _save(conn, state, totals))
 
 
 def _load_values(conn: Connection, state: AdmissionState, keys: tuple[str, ...]) -> None:
@@ -83,8 +90,8 @@ def _load_values(conn: Connection, state: AdmissionState, keys: tuple[str, ...])
     state.values.update({row.key: row.value for row in conn.execute(query)})
 
 
-def _load(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
-    _load_hits(conn, state, wanted)
+def _load(conn: Connection, state: AdmissionState, wanted: Wanted, totals: _Totals) -> None:
+    _load_hits(conn, state, wanted, totals)
     _load_strikes(conn, state, wanted.strike_subjects)
     k = knocks.c
     if wanted.users:
@@ -112,19 +119,25 @@ def _load(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
         state.oldest_deferred = [row.knock_id for row in conn.execute(query)]
 
 
-def _load_hits(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
+def _load_hits(
+    conn: Connection, state: AdmissionState, wanted: Wanted, totals: _Totals | None = None
+) -> None:
+    """Count the hits of every window wanted; note the running totals read in `totals`."""
     # Windows of one scope share their start, so one condition per scope does.
     by_scope: dict[tuple[str, float], set[str]] = {}
     for scope, subject, since in wanted.windows:
         by_scope.setdefault((scope, since), set()).add(subject)
         state.hits[(scope, subject)] = (0, None)
-    totalled = {key: subjects for key, subjects in by_scope.items() if key[0] in _TOTALLED}
+    unnumbered = _unnumbered_until(conn) if any(s in _TOTALLED for s, _ in by_scope) else 0.0
+    totalled = {
+        key: subjects
+        for key, subjects in by_scope.items()
+        if key[0] in _TOTALLED and key[1] >= unnumbered
+    }
     if totalled:
-        unnumbered = _unnumbered_until(conn)
-        for (scope, since), subjects in list(totalled.items()):
-            if since >= unnumbered:
-                _load_totalled(conn, state, scope, since, subjects)
-                del by_scope[(scope, since)]
+        _load_totalled(conn, state, totalled, {} if totals is None else totals)
+        for key in totalled:
+            del by_scope[key]
     if not by_scope:
         return
     c = guard_hits.c
@@ -143,32 +156,51 @@ def _load_hits(conn: Connection, state: AdmissionState, wanted: Wanted) -> None:
         state.hits[(scope, subject)] = (int(count), oldest)
 
 
+# When the last hit stored before the running totals was made, by database: it never changes
+# once migration 16 has run, so each process reads it once.
+_UNNUMBERED: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
 def _unnumbered_until(conn: Connection) -> float:
     """When the last hit stored before the running totals was made (-inf: none was)."""
-    query = select(state_values.c.value).where(state_values.c.key == UNNUMBERED_UNTIL)
-    value = conn.execute(query).scalar_one_or_none()
-    return float("-inf") if value is None else float(value)
+    known = _UNNUMBERED.get(conn.engine)
+    if known is None:
+        query = select(state_values.c.value).where(state_values.c.key == UNNUMBERED_UNTIL)
+        value = conn.execute(query).scalar_one_or_none()
+        known = _UNNUMBERED[conn.engine] = float("-inf") if value is None else float(value)
+    return known
 
 
 def _load_totalled(
-    conn: Connection, state: AdmissionState, scope: str, since: float, subjects: set[str]
+    conn: Connection,
+    state: AdmissionState,
+    windows: dict[tuple[str, float], set[str]],
+    totals: _Totals,
 ) -> None:
-    """Count door-wide windows as their running total minus the place of their first hit."""
+    """Count door-wide windows as their running total minus the place of their first hit, in
+    one statement for them all; note each total read (absent: none yet, 0)."""
     t, h = guard_totals.c, guard_hits.c
+    parts = []
+    for (scope, since), subjects in windows.items():
+        totals.update(dict.fromkeys(((scope, subject) for subject in subjects), 0))
 
-    def first(column: ColumnElement[Any]) -> ScalarSelect[Any]:
-        return (
-            select(column)
-            .where(h.scope == t.scope, h.subject == t.subject, h.at > since)
-            .order_by(h.at, h.n)
-            .limit(1)
-            .scalar_subquery()
+        def first(column: ColumnElement[Any], since: float = since) -> ScalarSelect[Any]:
+            return (
+                select(column)
+                .where(h.scope == t.scope, h.subject == t.subject, h.at > since)
+                .order_by(h.at, h.n)
+                .limit(1)
+                .scalar_subquery()
+            )
+
+        parts.append(
+            select(t.scope, t.subject, t.total, first(h.n), first(h.at)).where(
+                t.scope == scope, t.subject.in_(sorted(subjects))
+            )
         )
-
-    query = select(t.subject, t.total, first(h.n), first(h.at)).where(
-        t.scope == scope, t.subject.in_(sorted(subjects))
-    )
-    for subject, total, place, oldest in conn.execute(query):
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    for scope, subject, total, place, oldest in conn.execute(query):
+        totals[(scope, subject)] = int(total)
         if place is not None:
             state.hits[(scope, subject)] = (int(total) - int(place) + 1, oldest)
 
@@ -183,7 +215,9 @@ def _load_strikes(conn: Connection, state: AdmissionState, subjects: set[str]) -
         state.strikes[m["subject"]] = Strikes(m["count"], m["last_at"], m["locked_until"])
 
 
-def _save(conn: Connection, state: AdmissionState) -> list[tuple[str, str, str | None]]:
+def _save(
+    conn: Connection, state: AdmissionState, totals: _Totals
+) -> list[tuple[str, str, str | None]]:
     """Write what admission changed; return the knocks that entered a state."""
     now = state.now
     new_knocks = [knock_row(new.knock, now) for new in state.new_knocks]
@@ -211,7 +245,7 @@ def _save(conn: Connection, state: AdmissionState) -> list[tuple[str, str, str |
         for new in state.new_knocks
         if new.page is not None
     ]
-    hits = _numbered_hits(conn, state)
+    hits = _numbered_hits(conn, state, totals)
     for table, rows in (
         (knocks, new_knocks),
         (knock_events, history),
@@ -231,34 +265,46 @@ def _save(conn: Connection, state: AdmissionState) -> list[tuple[str, str, str |
     return entered
 
 
-def _numbered_hits(conn: Connection, state: AdmissionState) -> list[dict[str, object]]:
+def _numbered_hits(
+    conn: Connection, state: AdmissionState, totals: _Totals | None = None
+) -> list[dict[str, object]]:
     """The new hits' rows, each of a door-wide window with its place in the window's running
-    total; the totals are brought up to date."""
-    totals: dict[tuple[str, str], int] = {}
-    wanted: dict[str, set[str]] = {}
+    total; the totals are brought up to date (`totals`: those read already, 0 for none)."""
+    totals = {} if totals is None else dict(totals)
+    known = {key for key, total in totals.items() if total}
+    missing: dict[str, set[str]] = {}
     for scope, subject in state.new_hits:
-        if scope in _TOTALLED:
-            wanted.setdefault(scope, set()).add(subject)
+        if scope in _TOTALLED and (scope, subject) not in totals:
+            missing.setdefault(scope, set()).add(subject)
     t = guard_totals.c
-    for scope, subjects in wanted.items():
+    for scope, subjects in missing.items():
         query = select(t.subject, t.total).where(t.scope == scope, t.subject.in_(sorted(subjects)))
-        totals.update({(scope, row.subject): int(row.total) for row in conn.execute(query)})
-    known = set(totals)
+        found = {(scope, row.subject): int(row.total) for row in conn.execute(query)}
+        totals.update(found)
+        known.update(found)
+    before = dict(totals)
     rows: list[dict[str, object]] = []
     for scope, subject in state.new_hits:
         place = None
         if scope in _TOTALLED:
             place = totals[(scope, subject)] = totals.get((scope, subject), 0) + 1
         rows.append({"scope": scope, "subject": subject, "at": state.now, "n": place})
-    for (scope, subject), total in totals.items():
-        if (scope, subject) in known:
-            conn.execute(
-                update(guard_totals)
-                .where(t.scope == scope, t.subject == subject)
-                .values(total=total)
-            )
-        else:
-            conn.execute(insert(guard_totals).values(scope=scope, subject=subject, total=total))
+    changed = [key for key, total in totals.items() if total != before.get(key)]
+    updates = [{"s": s, "j": j, "v": totals[(s, j)]} for s, j in changed if (s, j) in known]
+    inserts = [
+        {"scope": s, "subject": j, "total": totals[(s, j)]}
+        for s, j in changed
+        if (s, j) not in known
+    ]
+    if updates:
+        conn.execute(
+            update(guard_totals)
+            .where(t.scope == bindparam("s"), t.subject == bindparam("j"))
+            .values(total=bindparam("v")),
+            updates,
+        )
+    if inserts:
+        conn.execute(insert(guard_totals), inserts)
     return rows
 
 
