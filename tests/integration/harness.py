@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knock.config import Settings, load_settings
 from knock.core.knocks import NewKnock
@@ -258,3 +260,22 @@ def knock_row_before_doors(new: NewKnock, now: float) -> dict[str, object]:
     row = knock_row(new, now)
     del row["door"]
     return row
+
+
+async def migrate_to_before(engine: AsyncEngine, monkeypatch: Any, marker: str) -> int:
+    """Migrate `engine`'s database as Knock did before the migration whose SQL contains
+    `marker`; return that migration's number (the next `migrate` runs it and the later ones)."""
+    from knock.store.migrate import migrate
+    from knock.store.schema import MIGRATIONS
+
+    version = next(
+        number
+        for number, statements in enumerate(MIGRATIONS, start=1)
+        if any(marker in statement for statement in statements)
+    )
+    with monkeypatch.context() as before:
+        # (`knock.store.migrate` is also the name of the function the package exports.)
+        module = importlib.import_module("knock.store.migrate")
+        before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
+        await migrate(engine)
+    return version

@@ -3,7 +3,6 @@ forms never need the token and are limited per address, and open intake is a cho
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import subprocess
@@ -20,7 +19,7 @@ from knock.core.knocks import NewKnock
 from knock.core.lifecycle import State
 from knock.store.engine import make_engine
 from knock.store.migrate import migrate
-from knock.store.schema import MIGRATIONS, knocks, state_values
+from knock.store.schema import knocks, state_values
 from knock_testing.signing import sign_tally
 from knock_testing.synapse import Sandbox, SandboxUser
 from tests.conftest import MakeUser
@@ -36,6 +35,7 @@ from tests.integration.harness import (
     invited,
     knock_row_before_doors,
     knock_settings,
+    migrate_to_before,
     process_env,
     start_knock,
 )
@@ -363,18 +363,9 @@ async def test_an_upgrade_keeps_a_running_unsigned_form_working_until_the_operat
 
 async def _database_from_before_the_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
     """A database migrated as the version before signed intake left it, with a HeyForm knock."""
-    version = next(
-        number
-        for number, statements in enumerate(MIGRATIONS, start=1)
-        if any(UNSIGNED_KNOCKS in statement for statement in statements)
-    )
     engine = make_engine(DATABASE.url)
     try:
-        with monkeypatch.context() as before:
-            # (`knock.store.migrate` is also the name of the function the package exports.)
-            module = importlib.import_module("knock.store.migrate")
-            before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
-            await migrate(engine)
+        await migrate_to_before(engine, monkeypatch, UNSIGNED_KNOCKS)
         old = NewKnock(
             knock_id=uuid.uuid4().hex,
             user_id="@earlier:example.org",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,7 +30,7 @@ from knock.store.schema import (
     room_bans,
     state_values,
 )
-from tests.integration.harness import DATABASE, knock_row_before_doors
+from tests.integration.harness import DATABASE, knock_row_before_doors, migrate_to_before
 
 
 @pytest.fixture
@@ -187,21 +186,12 @@ async def test_erasing_a_closed_knock_erases_its_review_post(foreign_keys: str) 
 async def test_the_review_posts_migration_moves_the_posts_of_knocks_still_stored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    version = next(
-        number
-        for number, statements in enumerate(MIGRATIONS, start=1)
-        if any("CREATE TABLE review_posts" in statement for statement in statements)
-    )
     now = 1_000_000.0
     stored = _knock(1)
     engine = make_engine(DATABASE.url)
     try:
         # A database from before the migration: review posts are stored values.
-        with monkeypatch.context() as before:
-            # (`knock.store.migrate` is also the name of the function the package exports.)
-            module = importlib.import_module("knock.store.migrate")
-            before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
-            await migrate(engine)
+        version = await migrate_to_before(engine, monkeypatch, "CREATE TABLE review_posts")
         async with engine.begin() as conn:
             await conn.execute(insert(knocks).values(knock_row_before_doors(stored, now)))
             values = [
@@ -232,18 +222,10 @@ async def test_door_wide_windows_count_the_same_across_the_running_totals_migrat
     """Hits stored before migration 16 have no place in a running total: windows reaching back
     to them are counted hit by hit, later ones from the total; both give the same counts. Bans
     remembered before migration 17 are kept, for every room."""
-    version = next(
-        number
-        for number, statements in enumerate(MIGRATIONS, start=1)
-        if any("CREATE TABLE guard_totals" in statement for statement in statements)
-    )
     wave = ("wave", "default:*")
     engine = make_engine(DATABASE.url)
     try:
-        with monkeypatch.context() as before:
-            module = importlib.import_module("knock.store.migrate")
-            before.setattr(module, "MIGRATIONS", MIGRATIONS[: version - 1])
-            await migrate(engine)
+        await migrate_to_before(engine, monkeypatch, "CREATE TABLE guard_totals")
         async with engine.begin() as conn:
             old = [{"scope": wave[0], "subject": wave[1], "at": 100.0 + i} for i in range(5)]
             await conn.execute(insert(guard_hits), old)
