@@ -332,13 +332,12 @@ def _block(settings: Settings | None, args: argparse.Namespace) -> int:
     actor = cli_actor()
     if settings is not None and not _door_known(settings, args.door):
         return 2
-    door = _own_door(args.door)
 
     async def run(runtime: Any) -> int:
         try:
             entry = runtime.blocklist.entry_for(args.user_id, reason=args.reason, source=str(actor))
             result = await runtime.blocking.block(
-                entry, actor, dry_run=args.dry_run, confirm=args.confirm, door=door
+                entry, actor, dry_run=args.dry_run, confirm=args.confirm, door=args.door
             )
         except BadPattern as exc:
             print(f"knock: {exc}", file=sys.stderr)
@@ -361,12 +360,11 @@ def _unblock(settings: Settings | None, args: argparse.Namespace) -> int:
     from knock.services.blocklist.actions import NotBlocked
     from knock.services.blocklist.index import BadPattern
 
-    # Any door's name: a door removed from DOORS_FILE keeps its own entries until unblocked.
-    door = _own_door(args.door)
-
     async def run(runtime: Any) -> int:
         try:
-            result = await runtime.blocking.unblock(args.user_id, cli_actor(), door=door)
+            # Any door's name: a door removed from DOORS_FILE keeps its own entries until
+            # unblocked (`default`, like no door, names every door's).
+            result = await runtime.blocking.unblock(args.user_id, cli_actor(), door=args.door)
             print(json.dumps(result.as_dict()))
         except (BadPattern, NotBlocked) as exc:
             print(f"knock: {args.user_id} is not on the block-list ({exc})", file=sys.stderr)
@@ -629,14 +627,6 @@ def _doors_check(settings: Settings | None, args: argparse.Namespace) -> int:
     for door in doors.values():
         print(_door_line(door))
     return 0
-
-
-def _own_door(name: str | None) -> str | None:
-    """The door whose own block-list entry `--door NAME` names: None for every door's (the
-    default door's entries are every door's)."""
-    from knock.core.knocks import DEFAULT_DOOR
-
-    return None if name in (None, DEFAULT_DOOR) else name
 
 
 def _door_known(settings: Settings, name: str | None) -> bool:

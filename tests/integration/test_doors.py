@@ -118,6 +118,17 @@ async def test_each_door_invites_into_its_own_room_with_its_own_token_and_window
         await knock.stop()
 
 
+async def joined_at_both_doors(
+    knock: KnockUnderTest, synapse: Sandbox, person: SandboxUser, rooms: tuple[str, str]
+) -> None:
+    """Knock at the default door and at the club, be invited by each, and join both rooms."""
+    for path, headers in BOTH_DOORS:
+        answer = await knock_at(knock, path, person.user_id, headers)
+        await settled(knock, answer.json()["knock_id"], State.INVITED)
+    for room in rooms:
+        synapse.join(person, room)
+
+
 async def test_a_global_block_refuses_at_every_door_and_removes_from_every_room(
     tmp_path: Path,
     synapse: Sandbox,
@@ -132,14 +143,7 @@ async def test_a_global_block_refuses_at_every_door_and_removes_from_every_room(
     knock = await start_knock(settings)
     try:
         troll, newcomer = make_user("troll"), make_user("newcomer")
-        for path, headers in (
-            ("/invite_from_form", WITH_TOKEN),
-            ("/doors/club/invite_from_form", AT_CLUB),
-        ):
-            answer = await knock_at(knock, path, troll.user_id, headers)
-            await settled(knock, answer.json()["knock_id"], State.INVITED)
-        synapse.join(troll, private_room)
-        synapse.join(troll, club_room)
+        await joined_at_both_doors(knock, synapse, troll, (private_room, club_room))
 
         blocked = await knock.http.post(
             "/block_user", headers=knock.admin, json={"user_id": troll.user_id, "reason": "spam"}
@@ -150,10 +154,7 @@ async def test_a_global_block_refuses_at_every_door_and_removes_from_every_room(
         assert [m.get(troll.user_id) for m in members] == ["leave", "leave"]
 
         # Knocking again at either door is refused, silently.
-        for path, headers in (
-            ("/invite_from_form", WITH_TOKEN),
-            ("/doors/club/invite_from_form", AT_CLUB),
-        ):
+        for path, headers in BOTH_DOORS:
             answer = await knock_at(knock, path, troll.user_id, headers)
             assert answer.status_code == 202
             state = await knock.knock_state(answer.json()["knock_id"])
@@ -194,14 +195,7 @@ async def test_a_doors_own_block_refuses_and_removes_at_that_door_only(
     knock = await start_knock(settings)
     try:
         troll = make_user("troll")
-        for path, headers in (
-            ("/invite_from_form", WITH_TOKEN),
-            ("/doors/club/invite_from_form", AT_CLUB),
-        ):
-            answer = await knock_at(knock, path, troll.user_id, headers)
-            await settled(knock, answer.json()["knock_id"], State.INVITED)
-        synapse.join(troll, private_room)
-        synapse.join(troll, club_room)
+        await joined_at_both_doors(knock, synapse, troll, (private_room, club_room))
 
         blocked = await knock.http.post(
             "/block_user",

@@ -57,6 +57,13 @@ async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def in_both_rooms(homeserver: FakeHomeserver) -> None:
+    """The troll is a member of the default door's room and of the club's."""
+    homeserver.add_user(TROLL)
+    homeserver.join(TROLL, ROOM)
+    homeserver.join(TROLL, CLUB)
+
+
 async def knock_at(services: Services, homeserver: FakeHomeserver, user: str, door: str) -> State:
     """Knock as a form at `door` would; return the state the knock was left in."""
     homeserver.add_user(user)
@@ -77,9 +84,7 @@ async def test_a_doors_entry_refuses_knocks_at_that_door_only(
 async def test_a_doors_entry_removes_from_that_doors_room_only_and_unblocking_lifts_its_bans(
     services: Services, homeserver: FakeHomeserver
 ) -> None:
-    homeserver.add_user(TROLL)
-    homeserver.join(TROLL, ROOM)
-    homeserver.join(TROLL, CLUB)
+    in_both_rooms(homeserver)
 
     result = await services.blocking.block(services.blocklist.entry_for(TROLL), MOD, door="club")
     in_both = (homeserver.membership(CLUB, TROLL), homeserver.membership(ROOM, TROLL))
@@ -112,9 +117,7 @@ async def test_the_watchdog_removes_a_doors_blocked_member_from_that_door_only(
 async def test_an_entry_of_every_door_still_removes_from_every_doors_room(
     services: Services, homeserver: FakeHomeserver
 ) -> None:
-    homeserver.add_user(TROLL)
-    homeserver.join(TROLL, ROOM)
-    homeserver.join(TROLL, CLUB)
+    in_both_rooms(homeserver)
 
     await services.blocking.block(services.blocklist.entry_for(TROLL), MOD)
 
@@ -206,9 +209,7 @@ async def test_the_api_blocks_at_a_door_lists_each_entrys_door_and_checks_at_a_d
 async def test_unblocking_a_doors_entry_keeps_the_bans_another_entry_still_makes(
     services: Services, homeserver: FakeHomeserver
 ) -> None:
-    homeserver.add_user(TROLL)
-    homeserver.join(TROLL, ROOM)
-    homeserver.join(TROLL, CLUB)
+    in_both_rooms(homeserver)
     entry = services.blocklist.entry_for(TROLL)
     await services.blocking.block(entry, MOD)  # every door's: banned from both rooms
     await services.blocking.block(entry, MOD, door="club")  # and the club's own, the same

@@ -98,42 +98,44 @@ class Blocklist:
         display_name: str | None = None,
         *,
         door: str | None = None,
+        include_held: bool = True,
     ) -> Decision:
         """Match an id (and what was typed, and a display name) against the block-list: every
         door's entries and, at a `door`, that door's own, with its FUZZY_ACTION.
 
-        Every entry counts, held ones too: this is what refuses a knock.
+        Every entry counts, held ones too, unless `include_held` is False: this is what refuses
+        a knock.
         """
         fuzzy = self.fuzzy_actions.get(door) if door is not None else None
-        decision = self.index.check(
-            user_id, typed=typed, display_name=display_name, fuzzy_action=fuzzy
-        )
         own = self.door_indexes.get(door) if door is not None else None
-        if not own:
-            return decision
-        mine = own.check(user_id, typed=typed, display_name=display_name, fuzzy_action=fuzzy)
-        return combine(decision, mine)
+        return combine(
+            *(
+                index.check(
+                    user_id,
+                    typed=typed,
+                    display_name=display_name,
+                    include_held=include_held,
+                    fuzzy_action=fuzzy,
+                )
+                for index in (self.index, own)
+                if index is not None
+            )
+        )
 
     def check_in_force(self, user_id: str) -> Decision:
         """Match an id against every door's entries in force: what may remove someone already
         in, from every door's rooms."""
-        return self.index.check(user_id, include_held=False)
+        return self.check(user_id, include_held=False)
 
     def removing_door(self, user_id: str, doors: Iterable[str]) -> dict[str, str]:
         """The doors (of `doors`) whose own entries in force block `user_id`, with the entry
         that does, unless an entry of every door allows them."""
         found: dict[str, str] = {}
         for door in doors:
-            own = self.door_indexes.get(door)
-            if not own:
-                continue
-            fuzzy = self.fuzzy_actions.get(door)
-            decision = combine(
-                self.index.check(user_id, include_held=False, fuzzy_action=fuzzy),
-                own.check(user_id, include_held=False, fuzzy_action=fuzzy),
-            )
-            if decision.verdict == "block":
-                found[door] = decision.matches[0].entry
+            if self.door_indexes.get(door):
+                decision = self.check(user_id, door=door, include_held=False)
+                if decision.verdict == "block":
+                    found[door] = decision.matches[0].entry
         return found
 
     async def entries(self) -> list[StoredEntry]:
