@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, text, update
@@ -23,6 +23,7 @@ from knock.metrics import knock_entered, knock_invited
 from knock.store.admission import Admitted, forget_hits_before, run_admission
 from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
+from knock.store.claims import claim
 from knock.store.console import ConsoleQueries
 from knock.store.doors import DoorQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Errors that mean the database cannot be reached or is busy right now (as opposed to a bug):
 # a caller may answer "retry later" and lose nothing.
@@ -146,23 +148,28 @@ class Store:
 
         The whole transaction is one hand-off to the database's thread.
         """
-        if self._thread_engine is None:
-            async with self.engine.begin() as conn:
-                admitted = await conn.run_sync(run_admission, work, now)
-        else:
-            assert self._write_lock is not None
-            async with self._write_lock:
-                admitted = await asyncio.to_thread(self._admit_in_thread, work, now)
+        admitted: Admitted[T] = await self._at_once(run_admission, work, now)
         for entered in admitted.entered:  # committed
             knock_entered(*entered)
         return admitted.result
 
-    def _admit_in_thread(self, work: AdmissionWork[T], now: float) -> Admitted[T]:
+    async def _at_once(self, transaction: Callable[..., R], *args: Any) -> R:
+        """Run a synchronous `transaction(conn, *args)` as one write transaction, in one hand-off:
+        on SQLite to the thread of its own synchronous engine (in this process's writers' queue),
+        on PostgreSQL by `run_sync`. For the hot paths: one hop instead of one per statement."""
+        if self._thread_engine is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(transaction, *args)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await asyncio.to_thread(self._in_thread, transaction, *args)
+
+    def _in_thread(self, transaction: Callable[..., R], *args: Any) -> R:
         assert self._thread_engine is not None
         with self._thread_engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                result = run_admission(conn, work, now)
+                result = transaction(conn, *args)
             except BaseException:
                 conn.rollback()
                 raise
@@ -471,63 +478,8 @@ class Store:
         The job comes with its knock as it was before the claim. A kind that attempts an invite
         also marks the knock, in the claim's transaction (see `JobKind.attempts_invite`).
         """
-        free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now)
-        due = [jobs.c.run_at <= now, free]
-        if kinds is not None:
-            due.append(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
-        held = sorted(held_doors)
-        if held:
-            at_held = select(knocks.c.knock_id).where(knocks.c.door.in_(held))
-            due.append(or_(jobs.c.kind != JobKind.INVITE.value, jobs.c.knock_id.not_in(at_held)))
-        oldest_due = (
-            select(jobs.c.id)
-            .where(*due)
-            .order_by(jobs.c.run_at, jobs.c.id)
-            .limit(1)
-            # PostgreSQL: workers on every host pass over rows another is claiming instead of
-            # queueing behind them. SQLite has one writer, so the clause is left out there.
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        # One statement: the row is chosen and locked atomically, and the repeated `free` test
-        # keeps two workers from both taking the same row.
-        claim = (
-            update(jobs)
-            .where(jobs.c.id == oldest_due, free)
-            .values(
-                locked_by=worker,
-                locked_until=now + lease,
-                attempts=jobs.c.attempts + 1,
-                first_attempt_at=func.coalesce(jobs.c.first_attempt_at, now),
-            )
-            .returning(
-                jobs.c.id,
-                jobs.c.kind,
-                jobs.c.knock_id,
-                jobs.c.attempts,
-                jobs.c.first_attempt_at,
-                jobs.c.room,
-            )
-        )
-        async with self._write() as conn:
-            row = (await conn.execute(claim)).first()
-            if row is None:
-                return None
-            knock = None
-            if row.knock_id is not None:
-                found = await conn.execute(select(knocks).where(knocks.c.knock_id == row.knock_id))
-                knock_row = found.first()
-                knock = knock_from_row(knock_row) if knock_row else None
-            kind = JobKind.read(row.kind)
-            if knock is not None and kind is not None and kind.attempts_invite:
-                await conn.execute(
-                    update(knocks)
-                    .where(knocks.c.knock_id == knock.knock_id)
-                    .values(invite_attempted_at=now)
-                )
-        return Job(
-            row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock, row.room
-        )
+        names = None if kinds is None else sorted(kind.value for kind in kinds)
+        return await self._at_once(claim, worker, now, lease, names, sorted(held_doors))
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
         """Keep a running job leased to its worker; return False if another worker took it."""

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
+    Integer,
     ScalarSelect,
+    Select,
     and_,
     bindparam,
     delete,
@@ -46,8 +50,13 @@ from knock.store.writes import action_row, history_rows, job_row, knock_row
 
 T = TypeVar("T")
 
+# Every statement below is built once (per shape, where the number of windows varies) with bound
+# parameters: building and keying a SQLAlchemy statement costs more Python than running it, and
+# admission runs these for every batch, a lone knock's included.
+
 # PostgreSQL advisory lock key (any constant, the same in every Knock process).
 _ADMISSION_LOCK = 0x6B6E6F636B01
+_TAKE_TURNS = text("SELECT pg_advisory_xact_lock(:k)")
 # Windows whose subject is everyone at a door (the join wave, the global window): they hold every
 # knock, so they are counted from a running total, not by reading each hit (at 200 knocks a
 # second, 120,000 hits in a join wave's 10 minutes cost SQLite 7 ms a count; the probe 2 µs).
@@ -73,7 +82,7 @@ def run_admission(conn: Connection, work: AdmissionWork[T], now: float) -> Admit
     if conn.dialect.name == "postgresql":
         # Admission reads counts and then writes them: on PostgreSQL, admission transactions
         # from every process take turns, as SQLite's single writer makes them do.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADMISSION_LOCK})
+        conn.execute(_TAKE_TURNS, {"k": _ADMISSION_LOCK})
     state = AdmissionState(now)
     totals: _Totals = {}
     _load_values(conn, state, work.values)
@@ -86,37 +95,60 @@ def _load_values(conn: Connection, state: AdmissionState, keys: tuple[str, ...])
     if not keys:
         return
     state.values.update(dict.fromkeys(keys))
-    query = select(state_values.c.key, state_values.c.value).where(state_values.c.key.in_(keys))
-    state.values.update({row.key: row.value for row in conn.execute(query)})
+    found = conn.execute(_VALUES, {"keys": list(keys)})
+    state.values.update({row.key: row.value for row in found})
+
+
+_VALUES = select(state_values.c.key, state_values.c.value).where(
+    state_values.c.key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _load(conn: Connection, state: AdmissionState, wanted: Wanted, totals: _Totals) -> None:
     _load_hits(conn, state, wanted, totals)
     _load_strikes(conn, state, wanted.strike_subjects)
-    k = knocks.c
     if wanted.users:
         people = sorted({user_id for user_id, _ in wanted.users})
-        query = (
-            select(k.user_id, k.door).where(k.user_id.in_(people), k.state.in_(_WAITING))
-        ).distinct()
-        state.waiting.update((row.user_id, row.door) for row in conn.execute(query))
+        found = conn.execute(_WAITING_USERS, {"users": people})
+        state.waiting.update((row.user_id, row.door) for row in found)
     if wanted.submission_keys:
-        query = select(k.submission_key, k.knock_id, k.state, k.reason).where(
-            k.submission_key.in_(sorted(wanted.submission_keys))
-        )
-        for row in conn.execute(query):
+        found = conn.execute(_SUBMISSIONS, {"keys": sorted(wanted.submission_keys)})
+        for row in found:
             state.submissions[row.submission_key] = (row.knock_id, State(row.state), row.reason)
-    deferred = k.state == State.DEFERRED.value
-    state.deferred = int(conn.execute(select(func.count()).where(deferred)).scalar_one())
+    state.deferred = int(conn.execute(_DEFERRED).scalar_one())
     if wanted.oldest_deferred:
-        door = [] if wanted.deferred_door is None else [k.door == wanted.deferred_door]
-        query = (
-            select(k.knock_id)
-            .where(deferred, *door)
-            .order_by(k.received_at, k.knock_id)
-            .limit(wanted.oldest_deferred)
-        )
-        state.oldest_deferred = [row.knock_id for row in conn.execute(query)]
+        if wanted.deferred_door is None:
+            found = conn.execute(_OLDEST_DEFERRED, {"n": wanted.oldest_deferred})
+        else:
+            found = conn.execute(
+                _OLDEST_DEFERRED_AT, {"n": wanted.oldest_deferred, "door": wanted.deferred_door}
+            )
+        state.oldest_deferred = [row.knock_id for row in found]
+
+
+_k = knocks.c
+_IS_DEFERRED = _k.state == State.DEFERRED.value
+_WAITING_USERS = (
+    select(_k.user_id, _k.door)
+    .where(_k.user_id.in_(bindparam("users", expanding=True)), _k.state.in_(_WAITING))
+    .distinct()
+)
+_SUBMISSIONS = select(_k.submission_key, _k.knock_id, _k.state, _k.reason).where(
+    _k.submission_key.in_(bindparam("keys", expanding=True))
+)
+_DEFERRED = select(func.count()).where(_IS_DEFERRED)
+_OLDEST_DEFERRED = (
+    select(_k.knock_id)
+    .where(_IS_DEFERRED)
+    .order_by(_k.received_at, _k.knock_id)
+    .limit(bindparam("n", type_=Integer))
+)
+_OLDEST_DEFERRED_AT = (
+    select(_k.knock_id)
+    .where(_IS_DEFERRED, _k.door == bindparam("door"))
+    .order_by(_k.received_at, _k.knock_id)
+    .limit(bindparam("n", type_=Integer))
+)
 
 
 def _load_hits(
@@ -140,20 +172,32 @@ def _load_hits(
             del by_scope[key]
     if not by_scope:
         return
+    params: dict[str, object] = {}
+    for n, ((scope, since), subjects) in enumerate(by_scope.items()):
+        params |= {f"scope{n}": scope, f"subjects{n}": sorted(subjects), f"since{n}": since}
+    for scope, subject, count, oldest in conn.execute(_hits_query(len(by_scope)), params):
+        state.hits[(scope, subject)] = (int(count), oldest)
+
+
+@cache
+def _hits_query(windows: int) -> Select[Any]:
+    """Count the hits of `windows` windows (each a scope, its subjects and its start)."""
     c = guard_hits.c
     in_window = or_(
         *(
-            and_(c.scope == scope, c.subject.in_(sorted(subjects)), c.at > since)
-            for (scope, since), subjects in by_scope.items()
+            and_(
+                c.scope == bindparam(f"scope{n}"),
+                c.subject.in_(bindparam(f"subjects{n}", expanding=True)),
+                c.at > bindparam(f"since{n}"),
+            )
+            for n in range(windows)
         )
     )
-    query = (
+    return (
         select(c.scope, c.subject, func.count(), func.min(c.at))
         .where(in_window)
         .group_by(c.scope, c.subject)
     )
-    for scope, subject, count, oldest in conn.execute(query):
-        state.hits[(scope, subject)] = (int(count), oldest)
 
 
 # When the last hit stored before the running totals was made, by database: it never changes
@@ -161,12 +205,14 @@ def _load_hits(
 _UNNUMBERED: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 
 
+_UNNUMBERED_VALUE = select(state_values.c.value).where(state_values.c.key == UNNUMBERED_UNTIL)
+
+
 def _unnumbered_until(conn: Connection) -> float:
     """When the last hit stored before the running totals was made (-inf: none was)."""
     known = _UNNUMBERED.get(conn.engine)
     if known is None:
-        query = select(state_values.c.value).where(state_values.c.key == UNNUMBERED_UNTIL)
-        value = conn.execute(query).scalar_one_or_none()
+        value = conn.execute(_UNNUMBERED_VALUE).scalar_one_or_none()
         known = _UNNUMBERED[conn.engine] = float("-inf") if value is None else float(value)
     return known
 
@@ -179,15 +225,29 @@ def _load_totalled(
 ) -> None:
     """Count door-wide windows as their running total minus the place of their first hit, in
     one statement for them all; note each total read (absent: none yet, 0)."""
+    params: dict[str, object] = {}
+    for n, ((scope, since), subjects) in enumerate(windows.items()):
+        totals.update(dict.fromkeys(((scope, subject) for subject in subjects), 0))
+        params |= {f"scope{n}": scope, f"subjects{n}": sorted(subjects), f"since{n}": since}
+    found = conn.execute(_totalled_query(len(windows)), params)
+    for scope, subject, total, place, oldest in found:
+        totals[(scope, subject)] = int(total)
+        if place is not None:
+            state.hits[(scope, subject)] = (int(total) - int(place) + 1, oldest)
+
+
+@cache
+def _totalled_query(windows: int) -> Select[Any] | CompoundSelect[Any]:
+    """Read the running totals of `windows` door-wide windows, each with the place and time of
+    its first hit in the window."""
     t, h = guard_totals.c, guard_hits.c
     parts = []
-    for (scope, since), subjects in windows.items():
-        totals.update(dict.fromkeys(((scope, subject) for subject in subjects), 0))
+    for n in range(windows):
 
-        def first(column: ColumnElement[Any], since: float = since) -> ScalarSelect[Any]:
+        def first(column: ColumnElement[Any], n: int = n) -> ScalarSelect[Any]:
             return (
                 select(column)
-                .where(h.scope == t.scope, h.subject == t.subject, h.at > since)
+                .where(h.scope == t.scope, h.subject == t.subject, h.at > bindparam(f"since{n}"))
                 .order_by(h.at, h.n)
                 .limit(1)
                 .scalar_subquery()
@@ -195,22 +255,21 @@ def _load_totalled(
 
         parts.append(
             select(t.scope, t.subject, t.total, first(h.n), first(h.at)).where(
-                t.scope == scope, t.subject.in_(sorted(subjects))
+                t.scope == bindparam(f"scope{n}"),
+                t.subject.in_(bindparam(f"subjects{n}", expanding=True)),
             )
         )
-    query = parts[0] if len(parts) == 1 else union_all(*parts)
-    for scope, subject, total, place, oldest in conn.execute(query):
-        totals[(scope, subject)] = int(total)
-        if place is not None:
-            state.hits[(scope, subject)] = (int(total) - int(place) + 1, oldest)
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+_STRIKES = select(strikes).where(strikes.c.subject.in_(bindparam("subjects", expanding=True)))
 
 
 def _load_strikes(conn: Connection, state: AdmissionState, subjects: set[str]) -> None:
     state.strikes.update(dict.fromkeys(subjects))
     if not subjects:
         return
-    query = select(strikes).where(strikes.c.subject.in_(sorted(subjects)))
-    for row in conn.execute(query):
+    for row in conn.execute(_STRIKES, {"subjects": sorted(subjects)}):
         m = row._mapping  # `row.count` would be the tuple method, not the column
         state.strikes[m["subject"]] = Strikes(m["count"], m["last_at"], m["locked_until"])
 
@@ -255,14 +314,32 @@ def _save(
         (moderator_actions, [action_row(action, now) for action in state.actions]),
     ):
         if rows:
-            conn.execute(insert(table), rows)
+            conn.execute(_INSERT[table.name], rows)
     _save_strikes(conn, state)
     for key in sorted(state.changed_values):
-        conn.execute(delete(state_values).where(state_values.c.key == key))
+        conn.execute(_DELETE_VALUE, {"key": key})
         value = state.values[key]
         if value is not None:
-            conn.execute(insert(state_values).values(key=key, value=value, updated_at=now))
+            row = {"key": key, "value": value, "updated_at": now}
+            conn.execute(_INSERT[state_values.name], row)
     return entered
+
+
+_INSERT = {
+    table.name: insert(table)
+    for table in (
+        knocks,
+        knock_events,
+        jobs,
+        guard_hits,
+        guard_totals,
+        knock_pages,
+        moderator_actions,
+        strikes,
+        state_values,
+    )
+}
+_DELETE_VALUE = delete(state_values).where(state_values.c.key == bindparam("key"))
 
 
 def _numbered_hits(
@@ -276,10 +353,9 @@ def _numbered_hits(
     for scope, subject in state.new_hits:
         if scope in _TOTALLED and (scope, subject) not in totals:
             missing.setdefault(scope, set()).add(subject)
-    t = guard_totals.c
     for scope, subjects in missing.items():
-        query = select(t.subject, t.total).where(t.scope == scope, t.subject.in_(sorted(subjects)))
-        found = {(scope, row.subject): int(row.total) for row in conn.execute(query)}
+        stored = conn.execute(_TOTALS, {"scope": scope, "subjects": sorted(subjects)})
+        found = {(scope, row.subject): int(row.total) for row in stored}
         totals.update(found)
         known.update(found)
     before = dict(totals)
@@ -297,15 +373,21 @@ def _numbered_hits(
         if (s, j) not in known
     ]
     if updates:
-        conn.execute(
-            update(guard_totals)
-            .where(t.scope == bindparam("s"), t.subject == bindparam("j"))
-            .values(total=bindparam("v")),
-            updates,
-        )
+        conn.execute(_UPDATE_TOTAL, updates)
     if inserts:
-        conn.execute(insert(guard_totals), inserts)
+        conn.execute(_INSERT[guard_totals.name], inserts)
     return rows
+
+
+_TOTALS = select(guard_totals.c.subject, guard_totals.c.total).where(
+    guard_totals.c.scope == bindparam("scope"),
+    guard_totals.c.subject.in_(bindparam("subjects", expanding=True)),
+)
+_UPDATE_TOTAL = (
+    update(guard_totals)
+    .where(guard_totals.c.scope == bindparam("s"), guard_totals.c.subject == bindparam("j"))
+    .values(total=bindparam("v"))
+)
 
 
 def _release(
@@ -314,12 +396,7 @@ def _release(
     """Queue released knocks; return their invite jobs and doors (and add their history)."""
     new_jobs, doors = [], []
     for knock_id in state.released:
-        door = conn.execute(
-            update(knocks)
-            .where(knocks.c.knock_id == knock_id, knocks.c.state == State.DEFERRED.value)
-            .values(state=State.QUEUED.value, reason=None, updated_at=state.now)
-            .returning(knocks.c.door)
-        ).scalar_one_or_none()
+        door = conn.execute(_RELEASE, {"id": knock_id, "now": state.now}).scalar_one_or_none()
         if door is not None:
             history += history_rows(knock_id, [RELEASED], state.now)
             new_jobs.append(job_row(JobKind.INVITE, knock_id, state.now))
@@ -327,17 +404,31 @@ def _release(
     return new_jobs, doors
 
 
+_RELEASE = (
+    update(knocks)
+    .where(_k.knock_id == bindparam("id"), _IS_DEFERRED)
+    .values(state=State.QUEUED.value, reason=None, updated_at=bindparam("now"))
+    .returning(_k.door)
+)
+
+
 def _save_strikes(conn: Connection, state: AdmissionState) -> None:
     if not state.changed_strikes:
         return
     changed = sorted(state.changed_strikes)
-    conn.execute(delete(strikes).where(strikes.c.subject.in_(changed)))
+    conn.execute(_DELETE_STRIKES, {"subjects": changed})
     rows = [
         {"subject": subject, "count": r.count, "last_at": r.last_at, "locked_until": r.locked_until}
         for subject in changed
         if (r := state.strikes[subject]) is not None
     ]
-    conn.execute(insert(strikes), rows)
+    if rows:
+        conn.execute(_INSERT[strikes.name], rows)
+
+
+_DELETE_STRIKES = delete(strikes).where(
+    strikes.c.subject.in_(bindparam("subjects", expanding=True))
+)
 
 
 def forget_hits_before(conn: Connection, before: float) -> int:
