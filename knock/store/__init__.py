@@ -20,10 +20,10 @@ from knock.core.jobs import JobKind
 from knock.core.knocks import KnockRecord
 from knock.core.lifecycle import CLOSED, Event, State, sources_of
 from knock.metrics import knock_entered, knock_invited
+from knock.store import steps
 from knock.store.admission import Admitted, forget_hits_before, run_admission
 from knock.store.audit import AuditQueries
 from knock.store.blocklist import BlocklistQueries, StoredEntry
-from knock.store.claims import claim
 from knock.store.console import ConsoleQueries
 from knock.store.doors import DoorQueries
 from knock.store.engine import cannot_open_database, make_engine, make_sqlite_thread_engine
@@ -42,7 +42,7 @@ from knock.store.schema import (
     state_values,
 )
 from knock.store.search import SearchQueries
-from knock.store.writes import add_history, add_job, upsert
+from knock.store.writes import add_history, history_rows, job_row, upsert
 
 __all__ = [
     "DATABASE_BUSY",
@@ -163,6 +163,19 @@ class Store:
         assert self._write_lock is not None
         async with self._write_lock:
             return await asyncio.to_thread(self._in_thread, transaction, *args)
+
+    async def _read_at_once(self, read: Callable[..., R], *args: Any) -> R:
+        """Run a synchronous `read(conn, *args)` in one hand-off, as `_at_once` does, but as a
+        read: on SQLite it takes no write lock and waits for no writer."""
+        if self._thread_engine is None:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(read, *args)
+        return await asyncio.to_thread(self._read_in_thread, read, *args)
+
+    def _read_in_thread(self, read: Callable[..., R], *args: Any) -> R:
+        assert self._thread_engine is not None
+        with self._thread_engine.connect() as conn:
+            return read(conn, *args)
 
     def _in_thread(self, transaction: Callable[..., R], *args: Any) -> R:
         assert self._thread_engine is not None
@@ -379,28 +392,19 @@ class Store:
         values: dict[str, object] = {"state": target.value, "reason": reason, "updated_at": now}
         if invited_at is not None:
             values["invited_at"] = invited_at
-        async with self._write() as conn:
-            moved = (
-                await conn.execute(
-                    update(knocks)
-                    .where(knocks.c.knock_id == knock_id, knocks.c.state.in_(allowed))
-                    .values(**values)
-                    .returning(knocks.c.door, knocks.c.received_at)
-                )
-            ).first()
-            if moved is None:
-                return False
-            await add_history(conn, knock_id, history, now)
-            if job_kind is not None:
-                await add_job(conn, job_kind, knock_id, now)
-            for room in child_rooms:
-                await add_job(conn, JobKind.CHILD_INVITE, knock_id, now, room)
-            if finish is not None:
-                await conn.execute(
-                    delete(jobs).where(
-                        jobs.c.id == finish.job_id, jobs.c.locked_by == finish.claimed_by
-                    )
-                )
+        new_jobs = [job_row(job_kind, knock_id, now)] if job_kind is not None else []
+        new_jobs += [job_row(JobKind.CHILD_INVITE, knock_id, now, room) for room in child_rooms]
+        moved = await self._at_once(
+            steps.move,
+            knock_id,
+            values,
+            allowed,
+            history_rows(knock_id, history, now),
+            new_jobs,
+            finish,
+        )
+        if moved is None:
+            return False
         knock_entered(moved.door, target.value, reason)
         if target is State.INVITED:
             knock_invited(moved.door, now - moved.received_at)
@@ -479,7 +483,7 @@ class Store:
         also marks the knock, in the claim's transaction (see `JobKind.attempts_invite`).
         """
         names = None if kinds is None else sorted(kind.value for kind in kinds)
-        return await self._at_once(claim, worker, now, lease, names, sorted(held_doors))
+        return await self._at_once(steps.claim, worker, now, lease, names, sorted(held_doors))
 
     async def extend_lease(self, job_id: int, worker: str, until: float) -> bool:
         """Keep a running job leased to its worker; return False if another worker took it."""
@@ -510,18 +514,8 @@ class Store:
     ) -> float | None:
         """Return when the next job (of `kinds`, not an invite at `held_doors`) falls due or
         its lease runs out, if any."""
-        query = select(func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at)))
-        if kinds is not None:
-            query = query.where(jobs.c.kind.in_(sorted(kind.value for kind in kinds)))
-        held = sorted(held_doors)
-        if held:
-            at_held = select(knocks.c.knock_id).where(knocks.c.door.in_(held))
-            query = query.where(
-                or_(jobs.c.kind != JobKind.INVITE.value, jobs.c.knock_id.not_in(at_held))
-            )
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(query)).scalar_one_or_none()
-        return float(value) if value is not None else None
+        names = None if kinds is None else sorted(kind.value for kind in kinds)
+        return await self._read_at_once(steps.next_job_at, names, sorted(held_doors))
 
     async def job_backlog(self) -> list[tuple[str, int, float]]:
         """Return how many jobs of each kind wait or run, and when the oldest was made."""

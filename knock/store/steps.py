@@ -1,0 +1,181 @@
+"""A worker's hot transactions: claim the oldest due job; move a knock on with the outcome.
+
+Each is one synchronous transaction, run in one hand-off to the database (see `Store._at_once`).
+Every job is claimed, and most end in a move; a worker also claims once more to find none is
+due. Their statements are built once per shape, with bound parameters.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from knock.core.jobs import JobKind
+from knock.store.records import Job, knock_from_row
+from knock.store.schema import jobs, knock_events, knocks
+
+
+def claim(
+    conn: Connection,
+    worker: str,
+    now: float,
+    lease: float,
+    kinds: list[str] | None,
+    held: list[str],
+) -> Job | None:
+    """Lease the oldest due job (of `kinds`, if given; invites of knocks through `held` doors
+    wait) to `worker`; return it with its knock as it was before the claim, or None."""
+    params: dict[str, Any] = {"now": now, "until": now + lease, "worker": worker}
+    if kinds is not None:
+        params["kinds"] = kinds
+    if held:
+        params["held"] = held
+    row = conn.execute(_claim_query(kinds is not None, bool(held)), params).first()
+    if row is None:
+        return None
+    knock = None
+    if row.knock_id is not None:
+        found = conn.execute(_KNOCK, {"id": row.knock_id}).first()
+        knock = knock_from_row(found) if found else None
+    kind = JobKind.read(row.kind)
+    if knock is not None and kind is not None and kind.attempts_invite:
+        conn.execute(_ATTEMPTED, {"id": knock.knock_id, "now": now})
+    return Job(
+        row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock, row.room
+    )
+
+
+def next_job_at(conn: Connection, kinds: list[str] | None, held: list[str]) -> float | None:
+    """When the next job (of `kinds`, not an invite at a `held` door) falls due or its lease
+    runs out, if any."""
+    params: dict[str, Any] = {}
+    if kinds is not None:
+        params["kinds"] = kinds
+    if held:
+        params["held"] = held
+    value = conn.execute(_next_query(kinds is not None, bool(held)), params).scalar_one_or_none()
+    return float(value) if value is not None else None
+
+
+def _of(some_kinds: bool, held_doors: bool) -> list[ColumnElement[bool]]:
+    """The jobs of some kinds (`kinds`), and not invites at held doors (`held`)."""
+    conditions: list[ColumnElement[bool]] = []
+    if some_kinds:
+        conditions.append(jobs.c.kind.in_(bindparam("kinds", expanding=True)))
+    if held_doors:
+        at_held = select(knocks.c.knock_id).where(
+            knocks.c.door.in_(bindparam("held", expanding=True))
+        )
+        conditions.append(or_(jobs.c.kind != JobKind.INVITE.value, jobs.c.knock_id.not_in(at_held)))
+    return conditions
+
+
+@cache
+def _next_query(some_kinds: bool, held_doors: bool) -> Select[Any]:
+    return select(func.min(func.coalesce(jobs.c.locked_until, jobs.c.run_at))).where(
+        *_of(some_kinds, held_doors)
+    )
+
+
+@cache
+def _claim_query(some_kinds: bool, held_doors: bool) -> Update:
+    free = or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < bindparam("now"))
+    due = [jobs.c.run_at <= bindparam("now"), free, *_of(some_kinds, held_doors)]
+    oldest_due = (
+        select(jobs.c.id)
+        .where(*due)
+        .order_by(jobs.c.run_at, jobs.c.id)
+        .limit(1)
+        # PostgreSQL: workers on every host pass over rows another is claiming instead of
+        # queueing behind them. SQLite has one writer, so the clause is left out there.
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    # One statement: the row is chosen and locked atomically, and the repeated `free` test
+    # keeps two workers from both taking the same row.
+    return (
+        update(jobs)
+        .where(jobs.c.id == oldest_due, free)
+        .values(
+            locked_by=bindparam("worker"),
+            locked_until=bindparam("until"),
+            attempts=jobs.c.attempts + 1,
+            first_attempt_at=func.coalesce(jobs.c.first_attempt_at, bindparam("now")),
+        )
+        .returning(
+            jobs.c.id,
+            jobs.c.kind,
+            jobs.c.knock_id,
+            jobs.c.attempts,
+            jobs.c.first_attempt_at,
+            jobs.c.room,
+        )
+    )
+
+
+_KNOCK = select(knocks).where(knocks.c.knock_id == bindparam("id"))
+_ATTEMPTED = (
+    update(knocks)
+    .where(knocks.c.knock_id == bindparam("id"))
+    .values(invite_attempted_at=bindparam("now"))
+)
+
+
+def move(
+    conn: Connection,
+    knock_id: str,
+    changes: dict[str, object],
+    allowed: list[str],
+    history: list[dict[str, object]],
+    new_jobs: list[dict[str, object]],
+    finish: Job | None,
+) -> Row[Any] | None:
+    """Move a knock whose state is one of `allowed`: apply `changes` (`state`, `reason`,
+    `updated_at`, and `invited_at` when given), add its `history` rows and `new_jobs`, and
+    delete the `finish` job if its worker still holds it. Return the knock's (door,
+    received_at), or None when it was not in an allowed state (nothing changed)."""
+    params = {f"new_{name}": value for name, value in changes.items()}
+    params |= {"id": knock_id, "allowed": allowed}
+    moved = conn.execute(_move_query(tuple(sorted(changes))), params).first()
+    if moved is None:
+        return None
+    if history:
+        conn.execute(_ADD_HISTORY, history)
+    if new_jobs:
+        conn.execute(_ADD_JOB, new_jobs)
+    if finish is not None:
+        conn.execute(_FINISH, {"id": finish.job_id, "worker": finish.claimed_by})
+    return moved
+
+
+@cache
+def _move_query(columns: tuple[str, ...]) -> Update:
+    return (
+        update(knocks)
+        .where(
+            knocks.c.knock_id == bindparam("id"),
+            knocks.c.state.in_(bindparam("allowed", expanding=True)),
+        )
+        .values({name: bindparam(f"new_{name}") for name in columns})
+        .returning(knocks.c.door, knocks.c.received_at)
+    )
+
+
+_ADD_HISTORY = insert(knock_events)
+_ADD_JOB = insert(jobs)
+_FINISH = delete(jobs).where(jobs.c.id == bindparam("id"), jobs.c.locked_by == bindparam("worker"))
