@@ -15,13 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from knock.config import ConfigError, Settings, load_settings
-from knock.services.errors import caller_facing_errors, problem_of
+from knock.services.errors import caller_facing_errors
 from knock.services.runtime import Runtime, StartupError
 from knock.web import console
 from knock.web.body_limit import BodyLimit
 from knock.web.logs import configure_logging
 from knock.web.pages import STATIC
 from knock.web.routes import admin, blocklist, join_wave, knocks, metrics, page, public
+from knock.web.webhook import Webhook, problem_response, webhook_door
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +77,10 @@ async def _docs(request: Request) -> HTMLResponse:
 
 async def _problem(_: Request, exc: Exception) -> JSONResponse:
     """Answer a failure the services name (the database or homeserver down or refusing)."""
-    problem = problem_of(exc)
-    if problem is None:  # not expected: the handler is registered for these errors only
+    response = problem_response(exc)
+    if response is None:  # not expected: the handler is registered for these errors only
         raise exc
-    if problem.what == "database":
-        log.error("Database error: %s", type(exc).__name__)
-    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
-    return JSONResponse({"detail": problem.message}, status_code=problem.status, headers=headers)
+    return response
 
 
 class KnockApp:
@@ -91,11 +89,14 @@ class KnockApp:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.api = create_api(runtime)
+        self.webhook = Webhook(lambda: runtime.services, runtime.settings.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle lifespan ourselves so that a failed start-up is reported in one line."""
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif webhook_door(scope) is not None:
+            await self.webhook(scope, receive, send)  # the hot path, FastAPI's stack skipped
         else:
             await self.api(scope, receive, send)
 

@@ -25,7 +25,7 @@ from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store.engine import make_engine
 from knock.store.writes import knock_row
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from knock_testing.signing import sign_tally, sign_typeform
 from knock_testing.synapse import Sandbox, SandboxUser, free_port
 
@@ -115,7 +115,7 @@ async def start_knock(settings: Settings, **runtime_options: Any) -> KnockUnderT
     background = runtime_options.pop("background", True)
     runtime = Runtime(settings, **runtime_options)
     await runtime.start(background=background)
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.7", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.7", 40000))
     http = httpx.AsyncClient(transport=transport, base_url="http://knock.test")
     return KnockUnderTest(runtime, http)
 

@@ -21,7 +21,7 @@ from knock.services.compose import Services
 from knock.services.invites.intake import Outcome
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.fake_homeserver import BASE_URL, SERVER, FakeHomeserver
 
@@ -129,6 +129,6 @@ def knock_state(store: Store) -> KnockState:
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """Knock's HTTP app in-process, called from one browser-like address."""
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client

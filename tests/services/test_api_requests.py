@@ -17,7 +17,7 @@ from knock.core.history import Actor, HistoryLine
 from knock.core.knocks import NewKnock
 from knock.core.lifecycle import Event, State
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.services.conftest import BOT, ROOM
 from tests.services.fake_homeserver import FakeHomeserver
 
@@ -41,7 +41,7 @@ def knock_options() -> dict[str, Any]:
 @pytest.fixture
 async def api(runtime: Runtime, homeserver: FakeHomeserver) -> AsyncIterator[httpx.AsyncClient]:
     homeserver.join(homeserver.add_user(TROLL, "Troll"), ROOM)
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client
 

@@ -14,7 +14,7 @@ from knock.services.blocklist.actions import NeedsConfirmation
 from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.runtime import Runtime
 from knock.store import Store, StoredEntry
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
@@ -178,7 +178,7 @@ CATCH_ALLS = ["*", "@*:*", "@*:*.org", "@?:*"]
 
 @pytest.mark.parametrize("knock_options", [{"api_key": "an-admin-key-long-enough"}], ids=["api"])
 async def test_the_api_refuses_a_catch_all_and_says_to_name_a_server(runtime: Runtime) -> None:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     headers = {"Authorization": "Bearer an-admin-key-long-enough"}
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as api:
         answers = [

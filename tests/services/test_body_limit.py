@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 
 LIMIT = 4096
 CHUNK = 64 * 1024
@@ -23,7 +23,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client
 

@@ -17,7 +17,7 @@ from knock.services.console.audit import ACTIONS, LABELS
 from knock.services.runtime import Runtime
 from knock.store import Store
 from knock.store.audit import AuditFilter
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import ROOM, drain
 from tests.services.console import KEY, form_token, sign_in
@@ -43,7 +43,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         await sign_in(client)
         yield client

@@ -14,7 +14,7 @@ from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
 from knock.store import Store, StoredEntry
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.services.conftest import ROOM, KnockState, Submit, drain
 from tests.services.console import KEY, form_token, sign_in
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -39,7 +39,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         await sign_in(client)
         yield client
@@ -87,7 +87,7 @@ async def room_with_everyone(
 
 
 async def test_without_a_session_the_page_asks_to_sign_in(runtime: Runtime) -> None:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         answer = await client.get("/console/blocklist")
 

@@ -19,7 +19,7 @@ from knock.services.console.profiles import Profile
 from knock.services.invites.intake import Outcome
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import ROOM, KnockState, drain
 from tests.services.console import KEY, form_token
@@ -47,7 +47,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         await client.post("/console/sign-in", data={"api_key": KEY})
         yield client
@@ -227,7 +227,7 @@ async def test_pages_of_fifty_keep_the_filters_and_lose_no_knock(
 
 
 async def test_the_knocks_page_asks_for_a_session(runtime: Runtime) -> None:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as stranger:
         for path in ("/console/knocks", "/console/knocks/abc", "/console/invites"):
             answer = await stranger.get(path)

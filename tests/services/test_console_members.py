@@ -12,7 +12,7 @@ import pytest
 
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.console import KEY, form_token, sign_in
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -28,7 +28,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         await sign_in(client)
         yield client
@@ -113,7 +113,7 @@ async def test_block_leads_to_the_block_lists_dry_run_and_nothing_changes(
 async def test_members_without_a_session_go_to_sign_in_and_an_outage_is_a_503(
     runtime: Runtime, homeserver: FakeHomeserver, http: httpx.AsyncClient
 ) -> None:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as stranger:
         assert (await stranger.get("/console/members")).status_code == 303
 

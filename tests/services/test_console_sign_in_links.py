@@ -19,7 +19,7 @@ from knock.services.compose import Services
 from knock.services.console.links import LINK_TTL
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, ROOM, KnockState, Submit, drain
 from tests.services.console import KEY, form_token
@@ -138,7 +138,7 @@ async def test_the_link_signs_in_once_and_actions_name_the_moderator(
     assert "console:@mod:hs.test" in actors
 
     # Used once: a second browser gets nothing from it.
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 2))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 2))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as other:
         again = await other.post(path_of(token), headers=SAME_SITE)
         assert again.status_code == 410
@@ -239,7 +239,7 @@ async def test_limits_per_address_and_per_account(
     assert 3500 < int(slow.headers["Retry-After"]) <= 3600
 
     # Another address may still ask.
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("198.51.100.7", 1))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("198.51.100.7", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as elsewhere:
         assert (await ask(elsewhere, PAT)).status_code == 200
 

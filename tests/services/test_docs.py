@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 
 
 class _References(HTMLParser):
@@ -28,7 +28,7 @@ class _References(HTMLParser):
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client
 

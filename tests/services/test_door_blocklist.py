@@ -24,7 +24,7 @@ from knock.services.blocklist.actions import NeedsConfirmation
 from knock.services.blocklist.index import Blocklist
 from knock.services.compose import Services
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, ROOM
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -52,7 +52,7 @@ def homeserver(homeserver: FakeHomeserver) -> FakeHomeserver:
 
 @pytest.fixture
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client
 

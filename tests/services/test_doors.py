@@ -22,7 +22,7 @@ from knock.config import Settings
 from knock.core.history import Actor
 from knock.core.lifecycle import State
 from knock.services.runtime import Runtime
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, drain
 from tests.services.console import form_token
@@ -47,7 +47,7 @@ async def running(
         settings.model_copy(update=changes), clock=clock, transport=homeserver.transport
     )
     await runtime.start(background=False)
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=KnockApp(runtime), client=("203.0.113.9", 40000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://knock") as http:
             yield runtime, http

@@ -16,7 +16,7 @@ from knock.services.blocklist.policy_rooms import PolicyRooms
 from knock.services.invites.importer import Importer, ImportFiles, blocklist_entries
 from knock.services.runtime import Runtime
 from knock.store import Store
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.services.conftest import BOT, ROOM, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
 
@@ -52,7 +52,7 @@ def homeserver(homeserver: FakeHomeserver) -> Iterator[FakeHomeserver]:
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://knock", headers=headers

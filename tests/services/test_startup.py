@@ -22,7 +22,7 @@ from knock.core.forms import Field, Submission
 from knock.core.lifecycle import State
 from knock.services.compose import Services
 from knock.services.runtime import Runtime, StartupError
-from knock.web.app import create_api
+from knock.web.app import KnockApp
 from tests.clock import FakeClock
 from tests.services.conftest import BOT, ROOM, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -41,7 +41,7 @@ def knock_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(runtime))
+    transport = httpx.ASGITransport(app=KnockApp(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://knock") as client:
         yield client
 
@@ -147,7 +147,7 @@ async def test_knock_starts_and_takes_knocks_while_the_homeserver_is_down(
     runtime = Runtime(settings, clock=clock, transport=homeserver.transport)
     await runtime.start(background=False)
     try:
-        transport = httpx.ASGITransport(app=create_api(runtime))
+        transport = httpx.ASGITransport(app=KnockApp(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://knock") as api:
             ready = await api.get("/readyz")
             assert ready.status_code == 200

@@ -1,0 +1,122 @@
+"""The form webhook as a plain ASGI endpoint, ahead of FastAPI's middleware and routers.
+
+A webhook post is Knock's hottest request, and its answer needs nothing FastAPI adds: no
+dependency, no model, no `Request` per layer. `KnockApp` hands `POST /invite_from_form` and
+`POST /doors/{door}/invite_from_form` (with or without the trailing slash) here; everything
+else, the same paths with other methods included, goes through FastAPI, whose routes for these
+paths document them in the OpenAPI schema and answer through the same functions below.
+
+What the caller hears is the same either way: the body capped by `BodyLimit` (413), the
+reception's reply, a failure the services name as FastAPI's handler answers it (`problem_of`),
+and a defect as Starlette's error middleware answers it (a bare 500, the traceback only in the
+log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from knock.core.knocks import DEFAULT_DOOR
+from knock.services.compose import Services
+from knock.services.errors import problem_of
+from knock.services.invites.reception import Delivery, Reply
+from knock.web.body_limit import BodyLimit
+
+log = logging.getLogger(__name__)
+
+# The webhook's paths, as FastAPI's routes match them: a door's name is one path segment.
+_PATH = re.compile(r"/(?:doors/([^/]+)/)?invite_from_form/?")
+
+NO_SUCH_DOOR = "Knock has no door of that name."
+
+
+def webhook_door(scope: Scope) -> str | None:
+    """The door a webhook post is for, or None when the request is not a webhook post."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    found = _PATH.fullmatch(path)
+    if found is None:
+        return None
+    return found.group(1) or DEFAULT_DOOR
+
+
+def delivery_of(scope: Scope, body: bytes) -> Delivery:
+    """A webhook post as the reception reads it."""
+    client = scope.get("client")
+    return Delivery(
+        body=body,
+        headers={name.lower(): value for name, value in Headers(scope=scope).items()},
+        query_token=QueryParams(scope.get("query_string", b"")).get("token"),
+        peer=client[0] if client else None,
+    )
+
+
+async def answer(services: Services, door: str, delivery: Delivery) -> Response:
+    """What the caller of a door's webhook hears."""
+    reception = services.receptions.get(door)
+    if reception is None:
+        return JSONResponse({"detail": NO_SUCH_DOOR}, status_code=404)
+    return response_of(await reception.receive(delivery))
+
+
+def response_of(reply: Reply) -> Response:
+    if reply.location is not None:
+        return RedirectResponse(reply.location, status_code=reply.status)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
+
+
+class Webhook:
+    """The ASGI endpoint for webhook posts (`webhook_door` says which requests are)."""
+
+    def __init__(self, services: Callable[[], Services], limit: int) -> None:
+        self.services = services  # the running Knock's, read per request
+        self._capped = BodyLimit(self._serve, limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._capped(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        door = webhook_door(scope)
+        assert door is not None
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the caller went away before sending the whole body: nothing to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            response = await answer(self.services(), door, delivery_of(scope, body))
+        except Exception as exc:
+            found = problem_response(exc)
+            if found is None:
+                await PlainTextResponse("Internal Server Error", status_code=500)(
+                    scope, receive, send
+                )
+                raise
+            response = found
+        await response(scope, receive, send)
+
+
+def problem_response(exc: Exception) -> JSONResponse | None:
+    """The answer to a failure the services name (the database or homeserver down or
+    refusing); None for a defect."""
+    problem = problem_of(exc)
+    if problem is None:
+        return None
+    if problem.what == "database":
+        log.error("Database error: %s", type(exc).__name__)
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+    return JSONResponse({"detail": problem.message}, status_code=problem.status, headers=headers)
