@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from functools import cache
 
 from prometheus_client import (
     CollectorRegistry,
@@ -138,12 +139,24 @@ def endpoint(path: str) -> str:
 
 def delivery_answered(door: str, platform: str, status: int) -> None:
     """A form delivery was answered with `status`."""
-    DELIVERIES.labels(door, platform, str(status)).inc()
+    _delivery_counter(door, platform, status).inc()
 
 
 def knock_entered(door: str, state: str, reason: str | None) -> None:
     """A knock entered `state` (committed)."""
-    KNOCKS.labels(door, state, reason or "").inc()
+    _knock_counter(door, state, reason).inc()
+
+
+# Each knock and delivery counts once: the counters of a label set are looked up once (a few
+# dozen sets at most: doors, platforms, answers, states and reasons are all finite).
+@cache
+def _delivery_counter(door: str, platform: str, status: int) -> Counter:
+    return DELIVERIES.labels(door, platform, str(status))
+
+
+@cache
+def _knock_counter(door: str, state: str, reason: str | None) -> Counter:
+    return KNOCKS.labels(door, state, reason or "")
 
 
 def knock_invited(door: str, seconds: float) -> None:

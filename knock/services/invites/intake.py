@@ -259,12 +259,15 @@ def stored_answers(answers: dict[str, str]) -> str:
     Each question and answer is cut to its own limit, and the answers that would take the
     object past `MAX_STORED_ANSWERS` characters are left out, so it always stays whole JSON.
     """
+    cut: dict[str, str] = {}
+    for question, answer in answers.items():
+        cut.setdefault(question[:MAX_QUESTION], answer[:MAX_STORED_ANSWER])
+    whole = json.dumps(cut, ensure_ascii=False)
+    if len(whole) + (len(", ") if cut else 0) <= MAX_STORED_ANSWERS:
+        return whole  # all of them fit (nearly always): the loop below would keep them all
     kept: dict[str, str] = {}
     size = len("{}")
-    for question, answer in answers.items():
-        name, value = question[:MAX_QUESTION], answer[:MAX_STORED_ANSWER]
-        if name in kept:
-            continue
+    for name, value in cut.items():
         entry = len(json.dumps({name: value}, ensure_ascii=False)) - len("{}") + len(", ")
         if size + entry > MAX_STORED_ANSWERS:
             break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from knock.core.forms import Field, Submission
-from knock.services.invites.intake import MAX_STORED_ANSWERS, stored_answers
+from knock.services.invites.intake import MAX_QUESTION, MAX_STORED_ANSWERS, stored_answers
 
 
 def submission(*fields: Field) -> Submission:
@@ -57,3 +57,20 @@ def test_stored_answers_are_always_whole_json_within_their_limit() -> None:
     assert list(kept) == [f"Question {n}" for n in range(len(kept))] and len(kept) >= 4
     assert all(len(answer) == 4000 for answer in kept.values())
     assert json.loads(stored_answers({"é\n": '"quoted"'})) == {"é\n": '"quoted"'}
+
+
+def test_answers_that_just_fit_are_all_kept_and_one_character_more_drops_the_last() -> None:
+    def answers(last: int) -> dict[str, str]:
+        return {"a": "x" * 3990, **{f"q{n}": "y" * 3990 for n in range(3)}, "last": "z" * last}
+
+    # The object's size with the last answer at `fits` characters is the limit less ", ".
+    whole = len(json.dumps(answers(0)))
+    fits = MAX_STORED_ANSWERS - len(", ") - whole
+
+    assert list(json.loads(stored_answers(answers(fits)))) == ["a", "q0", "q1", "q2", "last"]
+    assert list(json.loads(stored_answers(answers(fits + 1)))) == ["a", "q0", "q1", "q2"]
+    # Questions the same in their first MAX_QUESTION characters: the first one's answer stays.
+    long = "Q" * MAX_QUESTION
+    assert json.loads(stored_answers({long + "1": "first", long + "2": "second"})) == {
+        long: "first"
+    }
