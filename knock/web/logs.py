@@ -189,6 +189,9 @@ def configure_logging(
     settings_or_level: Settings | str, log_format: LogFormat | None = None
 ) -> None:
     """Apply `logging_config`: log to stderr at the level, in the format, secrets scrubbed."""
+    # Neither format shows a record's thread or process: leave them unread (a record is made
+    # for every request's access line).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # dictConfig adds a logger's filters to those it has: drop ours first, so that applying the
     # set-up twice (uvicorn, then the app factory) leaves one of each.
     for name in _SCRUBBED_LOGGERS:

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -51,12 +51,18 @@ def webhook_door(scope: Scope) -> str | None:
 
 
 def delivery_of(scope: Scope, body: bytes) -> Delivery:
-    """A webhook post as the reception reads it."""
+    """A webhook post as the reception reads it: its headers by lower-cased name (the last of a
+    repeated one, as Starlette's `Request.headers` gives it), the `token` query parameter, and
+    the connecting address."""
     client = scope.get("client")
+    query = scope.get("query_string", b"")
     return Delivery(
         body=body,
-        headers={name.lower(): value for name, value in Headers(scope=scope).items()},
-        query_token=QueryParams(scope.get("query_string", b"")).get("token"),
+        headers={
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope["headers"]
+        },
+        query_token=QueryParams(query).get("token") if query else None,
         peer=client[0] if client else None,
     )
 
