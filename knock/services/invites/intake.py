@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -44,6 +43,8 @@ from knock.services.wakeup import Wakeup
 from knock.store import Store
 
 IP_KEY = "intake.ip_hash_key"
+# Addresses whose hashes are kept (cleared when full): a form platform posts from a few.
+HASHED_ADDRESSES = 4096
 # Knocks decided in one transaction at most; more wait for the next.
 BATCH_LIMIT = 128
 # What a knock keeps of its form's answers (STORE_FORM_ANSWERS): characters of one question, of
@@ -92,6 +93,7 @@ class Intake:
             for name, door in self.doors.items()
         }
         self.rules = self.rules_by_door[DEFAULT_DOOR]
+        self._hashed: dict[str, str] = {}  # recent addresses' hashes (a platform's few)
         self._arrived: list[_Waiting] = []  # deliveries waiting for admission, in arrival order
         self._committer: asyncio.Task[None] | None = None
 
@@ -146,7 +148,7 @@ class Intake:
         settings = self._door_settings(door)
         identity = read_id(requested, self.account.default_server())
         return Arrival(
-            knock_id=uuid.uuid4().hex[:20],
+            knock_id=secrets.token_hex(10),  # 20 hex digits, as knock ids have always been
             requested=requested,
             key=key,
             caller=Caller(submission.platform, kind, self.hash_address(client_ip)),
@@ -244,8 +246,14 @@ class Intake:
         """A keyed hash of what the address counts as (an IPv6 address: its /64)."""
         if not client_ip:
             return None
-        subject = limited_as(client_ip).encode()
-        return hmac.new(self.ip_key, subject, hashlib.sha256).hexdigest()[:32]
+        known = self._hashed.get(client_ip)
+        if known is None:
+            subject = limited_as(client_ip).encode()
+            known = hmac.new(self.ip_key, subject, hashlib.sha256).hexdigest()[:32]
+            if len(self._hashed) >= HASHED_ADDRESSES:
+                self._hashed.clear()
+            self._hashed[client_ip] = known
+        return known
 
     def _answers(self, submission: Submission) -> str | None:
         if not self.settings.store_form_answers:
