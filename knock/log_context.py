@@ -8,8 +8,6 @@ come from everywhere below (the homeserver client, the store), which need not kn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
 KNOCK_ID: ContextVar[str | None] = ContextVar("knock_id", default=None)
@@ -17,22 +15,32 @@ JOB: ContextVar[str | None] = ContextVar("job", default=None)
 DOOR: ContextVar[str | None] = ContextVar("door", default=None)
 
 FIELDS = {"knock_id": KNOCK_ID, "job": JOB, "door": DOOR}
+_VARIABLES = (KNOCK_ID, JOB, DOOR)
 
 
-@contextmanager
-def about(
-    *, knock_id: str | None = None, job: str | None = None, door: str | None = None
-) -> Iterator[None]:
+class about:  # noqa: N801 - used as `with log_context.about(...)`, like a function
     """Mark the lines logged inside the block with what is given (the rest as they were), and
-    put every field back as it was after it, `mark_knock`'s too."""
-    given = {"knock_id": knock_id, "job": job, "door": door}
-    tokens: list[tuple[ContextVar[str | None], Token[str | None]]] = [
-        (variable, variable.set(given[name] or variable.get())) for name, variable in FIELDS.items()
-    ]
-    try:
-        yield
-    finally:
-        for variable, token in reversed(tokens):
+    put every field back as it was after it, `mark_knock`'s too.
+
+    A class rather than a generator: every request and job enters one, and this costs a
+    third of `contextmanager`'s machinery."""
+
+    __slots__ = ("_given", "_tokens")
+
+    def __init__(
+        self, *, knock_id: str | None = None, job: str | None = None, door: str | None = None
+    ) -> None:
+        self._given = (knock_id, job, door)
+        self._tokens: list[tuple[ContextVar[str | None], Token[str | None]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens = [
+            (variable, variable.set(value or variable.get()))
+            for variable, value in zip(_VARIABLES, self._given, strict=True)
+        ]
+
+    def __exit__(self, *_: object) -> None:
+        for variable, token in reversed(self._tokens):
             variable.reset(token)
 
 

@@ -84,11 +84,12 @@ async def test_both_apps_refuse_the_same_way(apps: dict[str, httpx.AsyncClient])
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         )
         answers[name] = [
-            (a.status_code, a.json()) for a in (unsigned, no_door, too_large, not_json)
+            (a.status_code, a.json(), a.headers["content-type"], a.content)
+            for a in (unsigned, no_door, too_large, not_json)
         ]
 
     assert answers["deployed"] == answers["fastapi"]
-    assert [status for status, _ in answers["deployed"]] == [401, 404, 413, 400]
+    assert [answer[0] for answer in answers["deployed"]] == [401, 404, 413, 400]
 
 
 async def test_other_methods_and_paths_still_reach_fastapi(

@@ -161,6 +161,5 @@ async def _receive(request: Request, door: str) -> Response:
     # `KnockApp` serves these posts ahead of FastAPI (knock/web/webhook.py); the same answer
     # here, for the FastAPI app alone.
     body = await request.body()  # at most MAX_BODY_BYTES: the app caps every body first
-    return await webhook.answer(
-        services_of(request), door, webhook.delivery_of(request.scope, body)
-    )
+    delivery = webhook.delivery_of(request.scope, body)
+    return webhook.response_of(await webhook.reply_to(services_of(request), door, delivery))
