@@ -107,6 +107,7 @@ def _host(server: str) -> str:
     return server.rsplit(":", 1)[0] if server.count(":") == 1 else server
 
 
+@lru_cache(maxsize=4096)  # knocks come from a few homeservers, mostly the same ones
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

@@ -25,12 +25,23 @@ _MAX_NAME = 80
 
 def require_storable(submission: Submission) -> Submission:
     """Return the submission when all its text can be stored; raise PayloadError(400) if not."""
+    if _UNSTORABLE.search("".join(_all_text(submission))) is None:
+        return submission  # nearly always: one search, no words for where
     for where, text in _texts(submission):
         found = _UNSTORABLE.search(text)
         if found is not None:
             problem = _NUL if found.group() == "\x00" else _SURROGATE
             raise PayloadError(400, f"{where} {problem}")
     return submission
+
+
+def _all_text(submission: Submission) -> Iterator[str]:
+    """Yield every string of the submission."""
+    if submission.submission_id is not None:
+        yield submission.submission_id
+    for field in submission.fields:
+        yield from field.names()
+        yield field.value
 
 
 def _texts(submission: Submission) -> Iterator[tuple[str, str]]:
