@@ -52,21 +52,23 @@ class HashMultimap:
             self._next,
             self._mask,
         )
+        added = 0
         for key in keys:
             bucket = key & mask
             node = self._free
-            if node == _EMPTY:
-                node = len(stored)
+            if node == _EMPTY:  # a table being filled: new nodes at the end
                 stored.append(key)
                 values.append(value)
                 following.append(heads[bucket])
+                heads[bucket] = len(stored) - 1
             else:
                 self._free = following[node]
                 stored[node] = key
                 values[node] = value
                 following[node] = heads[bucket]
-            heads[bucket] = node
-            self._size += 1
+                heads[bucket] = node
+            added += 1
+        self._size += added
         while self._size > _LOAD * len(self._heads):
             self._grow()
 

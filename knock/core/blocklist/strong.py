@@ -46,7 +46,12 @@ def strong_rule(entry: Entry, probe: Probe) -> Rule | None:
 
 def covers_anyone(entry: Entry) -> bool:
     """Tell whether ``entry`` is a catch-all: it covers both of :data:`UNRELATED_IDS`."""
-    return all(strong_rule(entry, probe(user_id)) is not None for user_id in UNRELATED_IDS)
+    return all(strong_rule(entry, unrelated) is not None for unrelated in _UNRELATED)
+
+
+# Every stored entry is asked whether it is a catch-all as the block-list loads: read the two
+# ids once.
+_UNRELATED = tuple(probe(user_id) for user_id in UNRELATED_IDS)
 
 
 class StrongSet:
