@@ -15,6 +15,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
@@ -91,9 +92,25 @@ class TextLines(logging.Formatter):
     """`time level logger: message`, then any traceback; the whole of it scrubbed, so that
     an exception passed as an argument or a traceback shows no secret either."""
 
+    _second: tuple[int, str] = (-1, "")  # the last second formatted, and how it reads
+
     def format(self, record: logging.LogRecord) -> str:
         """The record as `FORMAT` says, secrets replaced."""
         return redact(super().format(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The time as logging's default writes it (`2026-12-06 08:01:02,345`), the part up to
+        the second formatted once a second (each access line asks)."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        known = self._second
+        if known[0] != second:
+            known = self._second = (
+                second,
+                time.strftime(self.default_time_format, self.converter(record.created)),
+            )
+        return f"{known[1]},{int(record.msecs):03d}"  # logging's default_msec_format
 
 
 class JsonLines(logging.Formatter):

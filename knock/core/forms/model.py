@@ -27,7 +27,7 @@ class Field:
 
     def names(self) -> tuple[str, ...]:
         """Return the label, key and ref that are set, in that order."""
-        return tuple(name for name in (self.label, self.key, self.ref) if name is not None)
+        return tuple([name for name in (self.label, self.key, self.ref) if name is not None])
 
 
 @dataclass(frozen=True)

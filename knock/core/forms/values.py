@@ -24,7 +24,9 @@ def as_list(value: object) -> list[object]:
 
 def objects_in(value: object) -> list[dict[str, object]]:
     """Return the JSON objects in an array, skipping any other items."""
-    return [item for item in map(as_object, as_list(value)) if item is not None]
+    if not isinstance(value, list):
+        return []
+    return [cast(dict[str, object], item) for item in value if isinstance(item, dict)]
 
 
 def as_str(value: object) -> str | None:

@@ -14,9 +14,11 @@ import uvicorn.config
 from knock import log_context
 from knock.config import load_settings
 from knock.web.logs import (
+    FORMAT,
     JsonLines,
     LogFormat,
     RedactQuerySecrets,
+    TextLines,
     configure_logging,
     logging_config,
     redact,
@@ -419,3 +421,17 @@ def test_knock_serve_hands_uvicorn_the_level_for_its_loggers(level: str) -> None
         assert logging.getLogger(name).getEffectiveLevel() == logging.getLevelName(level), name
     (handler,) = logging.getLogger().handlers
     assert isinstance(handler.formatter, JsonLines)
+
+
+def test_text_lines_read_the_time_as_logging_writes_it_also_within_and_across_a_second() -> None:
+    ours, plain = TextLines(FORMAT), logging.Formatter(FORMAT)
+    lines: list[str] = []
+    for created in (1_700_000_000.0005, 1_700_000_000.9999, 1_700_000_001.25, 1_700_000_001.0):
+        record = logging.LogRecord("knock", logging.INFO, __file__, 1, "hello", None, None)
+        record.created, record.msecs = created, int((created % 1) * 1000) + 0.0
+        lines.append(ours.format(record))
+        assert lines[-1] == plain.format(record)
+
+    # Within one second only the milliseconds change; across one, the second does.
+    assert lines[0][:19] == lines[1][:19] and lines[0][20:23] != lines[1][20:23]
+    assert lines[1][:19] != lines[2][:19]
