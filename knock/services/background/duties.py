@@ -77,6 +77,7 @@ class Duties:
     async def run_once(self) -> None:
         """Do whatever is due now; a failure is logged and tried again on a later tick."""
         try:
+            await self.store.checkpoint()
             await self.blocklist.refresh_if_changed()
             await self._lead()
             if self.leader:
