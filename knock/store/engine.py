@@ -67,10 +67,12 @@ def make_sqlite_thread_engine(
     engine = create_engine(
         f"sqlite://{rest}", connect_args={"timeout": timeout, "check_same_thread": False}
     )
-    # Admission and the worker's hot transactions commit here: none of them may be the one that
-    # copies the WAL back into the database (with an fsync), which made about one knock in a
-    # hundred 4-5 ms slower. The duty tick checkpoints instead (`Store.checkpoint`).
-    _tune_sqlite(engine, synchronous, timeout, checkpoints=False)
+    # Admission and the worker's hot transactions commit here: none of them should be the one
+    # that copies the WAL back into the database (with an fsync), which made about one knock in
+    # a hundred 4-5 ms slower. A server's duty tick checkpoints instead (`Store.checkpoint`),
+    # every 2 s, long before the WAL reaches this many pages; the threshold still bounds the
+    # WAL of a process without that tick (a `knock import` of many knocks).
+    _tune_sqlite(engine, synchronous, timeout, checkpoint_pages=HOT_PATH_CHECKPOINT_PAGES)
     return engine
 
 
@@ -139,8 +141,12 @@ def _warn_if_readable_by_others(path: str) -> None:
         )
 
 
+# Pages of WAL (4 KiB each) after which a hot-path commit checkpoints: 40 MiB.
+HOT_PATH_CHECKPOINT_PAGES = 10_000
+
+
 def _tune_sqlite(
-    engine: Engine, synchronous: str, timeout: float, *, checkpoints: bool = True
+    engine: Engine, synchronous: str, timeout: float, *, checkpoint_pages: int | None = None
 ) -> None:
     @event.listens_for(engine, "connect")
     def _tune(dbapi_connection: Any, _record: Any) -> None:
@@ -159,8 +165,8 @@ def _tune_sqlite(
                 time.sleep(0.05)  # only ever while a new database is first opened
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        if not checkpoints:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        if checkpoint_pages is not None:  # else SQLite's default, 1,000 pages
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         cursor.close()
 
 

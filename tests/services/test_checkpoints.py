@@ -1,9 +1,9 @@
 """SQLite's WAL is copied back into the database on the duty tick, never by a knock's commit.
 
-Admission's and the worker's transactions leave checkpoints alone (a checkpoint's fsync made
-about one knock in a hundred several milliseconds slower); each process's duty tick makes a
-passive checkpoint instead, so the WAL file stays about one tick's writes long however many
-knocks come in.
+Admission's and the worker's transactions leave checkpoints alone until the WAL reaches 40 MiB
+(a checkpoint's fsync made about one knock in a hundred several milliseconds slower); each
+process's duty tick makes a passive checkpoint instead, so the WAL file stays about one tick's
+writes long however many knocks come in.
 """
 
 from __future__ import annotations
