@@ -9,6 +9,7 @@ writes long however many knocks come in.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from knock.config import Settings
@@ -30,15 +31,25 @@ def wal_size(settings: Settings) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-async def test_the_wal_stays_one_ticks_writes_long(
-    settings: Settings, services: Services, submit: Submit
-) -> None:
+async def wal_sizes(
+    settings: Settings, submit: Submit, tick: Callable[[], Awaitable[None]] | None = None
+) -> list[int]:
+    """The WAL's size after each of three rounds of knocks, with a duty tick after each round
+    when `tick` is given."""
     sizes = []
     for round_ in range(3):
         for n in range(ROUND):
             await submit(f"@person{round_}x{n}:example.org")
         sizes.append(wal_size(settings))
-        await services.duties.run_once()
+        if tick is not None:
+            await tick()
+    return sizes
+
+
+async def test_the_wal_stays_one_ticks_writes_long(
+    settings: Settings, services: Services, submit: Submit
+) -> None:
+    sizes = await wal_sizes(settings, submit, services.duties.run_once)
 
     assert sizes[0] > 0
     assert sizes[2] < 1.5 * sizes[0], f"the WAL grew round after round: {sizes}"
@@ -47,13 +58,9 @@ async def test_the_wal_stays_one_ticks_writes_long(
 
 
 async def test_without_the_tick_knocks_alone_never_checkpoint(
-    settings: Settings, services: Services, submit: Submit
+    settings: Settings, submit: Submit
 ) -> None:
-    sizes = []
-    for round_ in range(3):
-        for n in range(ROUND):
-            await submit(f"@person{round_}x{n}:example.org")
-        sizes.append(wal_size(settings))
+    sizes = await wal_sizes(settings, submit)
 
     # Each round's commits went on growing the WAL: none of them stopped to checkpoint.
     assert sizes[0] < sizes[1] < sizes[2]
