@@ -123,9 +123,9 @@ class Store:
         """Copy what the SQLite WAL holds back into the database file, without waiting for
         readers or writers (a passive checkpoint), off the request path; nothing on PostgreSQL.
 
-        The transactions of the hot path never checkpoint (see `make_sqlite_thread_engine`):
-        this keeps the WAL from growing, every duty tick of every process. A checkpoint another
-        connection is making meanwhile is left to finish it.
+        The hot path's transactions leave this to the duty tick of every process (see
+        `make_sqlite_thread_engine`), which keeps the WAL short. A checkpoint another connection
+        is making meanwhile is left to finish it.
         """
         if self._thread_engine is None:
             return
