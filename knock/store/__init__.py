@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
-from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -227,17 +227,8 @@ class Store:
 
     async def take_lease(self, name: str, holder: str, now: float, ttl: float) -> bool:
         """Take or renew the lease `name`; return whether `holder` holds it now."""
-        async with self._write() as conn:
-            changed = await conn.execute(
-                update(leases)
-                .where(
-                    leases.c.name == name,
-                    or_(leases.c.holder == holder, leases.c.expires_at < now),
-                )
-                .values(holder=holder, expires_at=now + ttl)
-            )
-            if changed.rowcount:
-                return True
+        if await self._at_once(steps.renew_lease, name, holder, now, ttl):
+            return True
         try:
             async with self._write() as conn:
                 await conn.execute(

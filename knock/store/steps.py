@@ -1,8 +1,10 @@
-"""A worker's hot transactions: claim the oldest due job; move a knock on with the outcome.
+"""The hot transactions beside admission: a worker's claim on the oldest due job, a knock's move
+with the outcome, and every process's lease renewal on its duty tick.
 
-Each is one synchronous transaction, run in one hand-off to the database (see `Store._at_once`).
-Every job is claimed, and most end in a move; a worker also claims once more to find none is
-due. Their statements are built once per shape, with bound parameters.
+Each is one synchronous transaction, run in one hand-off to the database (see `Store._at_once`):
+on SQLite they queue with admission for the one writer, so they must hold it briefly. Every job
+is claimed, and most end in a move; a worker also claims once more to find none is due. Their
+statements are built once per shape, with bound parameters.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy import (
 
 from knock.core.jobs import JobKind
 from knock.store.records import Job, knock_from_row
-from knock.store.schema import jobs, knock_events, knocks
+from knock.store.schema import jobs, knock_events, knocks, leases
 
 
 def claim(
@@ -179,3 +181,22 @@ def _move_query(columns: tuple[str, ...]) -> Update:
 _ADD_HISTORY = insert(knock_events)
 _ADD_JOB = insert(jobs)
 _FINISH = delete(jobs).where(jobs.c.id == bindparam("id"), jobs.c.locked_by == bindparam("worker"))
+
+
+def renew_lease(conn: Connection, name: str, holder: str, now: float, ttl: float) -> bool:
+    """Renew the lease `name` for `holder`, or take it over once it has run out; tell whether
+    that happened (False also when no process has taken it yet)."""
+    # (No parameter is named after a column: an UPDATE would set that column from it.)
+    params = {"lease": name, "who": holder, "now": now, "until": now + ttl}
+    renewed = conn.execute(_RENEW, params)
+    return bool(renewed.rowcount)
+
+
+_RENEW = (
+    update(leases)
+    .where(
+        leases.c.name == bindparam("lease"),
+        or_(leases.c.holder == bindparam("who"), leases.c.expires_at < bindparam("now")),
+    )
+    .values(holder=bindparam("who"), expires_at=bindparam("until"))
+)
