@@ -359,12 +359,21 @@ def _numbered_hits(
         totals.update(found)
         known.update(found)
     before = dict(totals)
+    # A hit of a door-wide window is filed no earlier than the window's last one: the time was
+    # read before this transaction waited for its turn, and a hit numbered later but dated
+    # earlier would put the window's first hit after others in it, and the count (the total
+    # less the first hit's place) would leave some out. At most the wait (milliseconds) later.
+    at = {
+        key: max(state.now, _latest(conn, *key))
+        for key in dict.fromkeys(key for key in state.new_hits if key[0] in _TOTALLED)
+    }
     rows: list[dict[str, object]] = []
     for scope, subject in state.new_hits:
         place = None
         if scope in _TOTALLED:
             place = totals[(scope, subject)] = totals.get((scope, subject), 0) + 1
-        rows.append({"scope": scope, "subject": subject, "at": state.now, "n": place})
+        when = at.get((scope, subject), state.now)
+        rows.append({"scope": scope, "subject": subject, "at": when, "n": place})
     changed = [key for key, total in totals.items() if total != before.get(key)]
     updates = [{"s": s, "j": j, "v": totals[(s, j)]} for s, j in changed if (s, j) in known]
     inserts = [
@@ -379,6 +388,18 @@ def _numbered_hits(
     return rows
 
 
+def _latest(conn: Connection, scope: str, subject: str) -> float:
+    """When the window's last hit was filed (-inf: it has none)."""
+    found = conn.execute(_LATEST, {"scope": scope, "subject": subject}).scalar_one_or_none()
+    return float("-inf") if found is None else float(found)
+
+
+_LATEST = (
+    select(guard_hits.c.at)
+    .where(guard_hits.c.scope == bindparam("scope"), guard_hits.c.subject == bindparam("subject"))
+    .order_by(guard_hits.c.at.desc())
+    .limit(1)
+)
 _TOTALS = select(guard_totals.c.subject, guard_totals.c.total).where(
     guard_totals.c.scope == bindparam("scope"),
     guard_totals.c.subject.in_(bindparam("subjects", expanding=True)),

@@ -261,3 +261,29 @@ async def test_door_wide_windows_count_the_same_across_the_running_totals_migrat
     assert float(unnumbered) == 104.0
     assert found == (8, 5, 3)
     assert bans == [("@troll:example.org", "*", "@troll:*", 50.0)]
+
+
+async def test_a_door_wide_window_counts_a_hit_whose_clock_was_read_before_its_turn() -> None:
+    """Two processes read their clocks, then take turns at admission: the later turn may carry
+    the earlier time. Its hit is still counted in the window (two processes sharing a global
+    window once admitted eleven knocks into ten places this way)."""
+    admitted = ("admitted", "default")
+    engine = make_engine(DATABASE.url)
+    try:
+        await migrate(engine)
+
+        def count(conn: Any) -> int:
+            for now in (100.1, 100.0):  # the second turn read its clock first
+                state = AdmissionState(now)
+                state.new_hits = [admitted]
+                conn.execute(insert(guard_hits), _numbered_hits(conn, state))
+            state = AdmissionState(200.0)
+            _load_hits(conn, state, Wanted(windows={(*admitted, 50.0)}))
+            return state.hits[admitted][0]
+
+        async with engine.begin() as conn:
+            counted = await conn.run_sync(count)
+    finally:
+        await engine.dispose()
+
+    assert counted == 2
