@@ -14,21 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from knock.core.history import HistoryLine, ModeratorAction
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock
-from knock.store.schema import jobs, knock_events, knocks, moderator_actions
-
-
-async def insert_knock(
-    conn: AsyncConnection,
-    new: NewKnock,
-    history: Iterable[HistoryLine],
-    job_kind: JobKind | None,
-    now: float,
-) -> None:
-    """Insert a knock, its first history lines and its first job."""
-    await conn.execute(insert(knocks).values(knock_row(new, now)))
-    await add_history(conn, new.knock_id, history, now)
-    if job_kind is not None:
-        await add_job(conn, job_kind, new.knock_id, now)
+from knock.store.schema import knock_events, moderator_actions
 
 
 async def add_history(
@@ -38,13 +24,6 @@ async def add_history(
     rows = history_rows(knock_id, history, now)
     if rows:
         await conn.execute(insert(knock_events), rows)
-
-
-async def add_job(
-    conn: AsyncConnection, kind: JobKind, knock_id: str | None, now: float, room: str | None = None
-) -> None:
-    """Queue a job to run as soon as a worker is free."""
-    await conn.execute(insert(jobs).values(job_row(kind, knock_id, now, room)))
 
 
 async def add_action(conn: AsyncConnection, action: ModeratorAction, now: float) -> None:
