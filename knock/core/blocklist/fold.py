@@ -46,6 +46,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import operator
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -110,6 +111,8 @@ _MARKS = frozenset({"Mn", "Me"})
 _SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
 _EXTRA_LETTERS = {"ĸ": "k", "ı": "i", "ȷ": "j"}
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+# A run's letter, as _REPEATS.sub's replacement: a C call, about three times cheaper than "\1".
+_RUN_LETTER = operator.itemgetter(1)
 _ASCII_CONTROLS = "".join(map(chr, range(0x20))) + "\x7f"
 _ASCII_DROPPED = SEPARATORS + " " + _ASCII_CONTROLS
 # One class letter per ASCII character: s(eparator), d(igit) or x (anything else).
@@ -378,7 +381,7 @@ def _finish(reads: str) -> str:
     folded = reads.translate(_ASCII_FOLD)
     for pair, letter in _PAIRS.items():
         folded = folded.replace(pair, letter)
-    return _REPEATS.sub(r"\1", folded)
+    return _REPEATS.sub(_RUN_LETTER, folded)
 
 
 class _Letters(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import replace
 
 from .decide import MAX_MATCHES, Hit, decide, keep
@@ -14,9 +14,11 @@ from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
 from .names import NameIndex
 from .strong import StrongSet, strong_rule
 
-__all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex"]
+__all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex", "Keys"]
 
 DEFAULT_POLICY = MatchPolicy()
+# A localpart's normalised key and fuzzy key (fold.keys).
+Keys = tuple[str, str]
 # A normalised key this long or longer names someone: the same key on the same server blocks,
 # when the two names met losslessly (their light keys, fold.light_key, are alike). Shorter keys
 # ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review, as does a
@@ -65,6 +67,46 @@ class BlockIndex:
         number = side.add(entry)
         if not entry.allow and entry.kind == "user":
             self._names.add(number, *_name_keys(entry.pattern))
+
+    def add_new(self, entries: Sequence[Entry], folded: Sequence[Keys | None] = ()) -> None:
+        """:meth:`add` for each of ``entries``, in one pass: a load. No pattern may be filed on
+        its side already, nor given twice on one side.
+
+        ``folded``, when given, holds each entry's localpart keys as :func:`.fold.keys` makes
+        them (None where they are not known), so that a load of stored keys does not fold.
+        """
+        known = list(folded) if folded else [None] * len(entries)
+        allowed = [entry for entry in entries if entry.allow]
+        if allowed:
+            self._allow.add_new(allowed, [entry.kind for entry in allowed])
+            pairs = [
+                (entry, keyed)
+                for entry, keyed in zip(entries, known, strict=True)
+                if not entry.allow
+            ]
+            entries, known = [entry for entry, _ in pairs], [keyed for _, keyed in pairs]
+        kinds = [entry.kind for entry in entries]
+        first = self._block.add_new(entries, kinds)
+        users: list[int] = []
+        hosts: list[str] = []
+        names: list[str] = []
+        fuzzy: list[str] = []
+        host_of_server: dict[str | None, str] = {}  # a list's servers are few
+        for number, (entry, kind, keyed) in enumerate(
+            zip(entries, kinds, known, strict=True), first
+        ):
+            if kind != "user":
+                continue
+            local, server = split_user_id(entry.pattern)
+            host = host_of_server.get(server)
+            if host is None:
+                host = host_of_server[server] = _host(server)
+            key, spelled = keyed or keys(local)
+            users.append(number)
+            hosts.append(host)
+            names.append(key)
+            fuzzy.append(spelled)
+        self._names.add_many(users, hosts, names, fuzzy)
 
     def remove(self, pattern: str, *, allow: bool = False) -> bool:
         """Remove the entry with exactly this pattern (from the allow-list if ``allow``)."""

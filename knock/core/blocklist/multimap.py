@@ -14,7 +14,7 @@ a list of their own (as :class:`.names.NameIndex` keeps the entries of a name).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = ["HashMultimap"]
 
@@ -71,6 +71,30 @@ class HashMultimap:
         self._size += added
         while self._size > _LOAD * len(self._heads):
             self._grow()
+
+    def extend(self, keys: Sequence[int], values: Sequence[int]) -> None:
+        """Add the pairs ``zip(keys, values)``, in order: :meth:`add` for each, in one pass.
+
+        A load files its pairs this way: the arrays grow by whole sequences and only the
+        chaining is a loop turn per pair.
+        """
+        if self._free != _EMPTY:  # freed nodes to reuse: one pair at a time
+            for key, value in zip(keys, values, strict=True):
+                self.add_all((key,), value)
+            return
+        if len(keys) != len(values):
+            raise ValueError("as many values as keys")
+        self.reserve(self._size + len(keys))
+        first = len(self._keys)
+        self._keys.extend(keys)
+        self._values.extend(values)
+        self._next.extend(array("i", [_EMPTY]) * len(keys))
+        heads, following, mask = self._heads, self._next, self._mask
+        for node, key in enumerate(keys, first):
+            bucket = key & mask
+            following[node] = heads[bucket]
+            heads[bucket] = node
+        self._size += len(keys)
 
     def discard(self, key: int, value: int) -> bool:
         """Remove one pair ``(key, value)``; tell whether there was one."""

@@ -21,6 +21,7 @@ dropped from a long name) -- see the package docstring for what that costs.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 
 from rapidfuzz.distance import OSA
 
@@ -70,6 +71,35 @@ class NameIndex:
             self._new_name(fuzzy, item)
         else:
             self._more.setdefault(name, array("i")).append(item)
+
+    def add_many(
+        self, items: Sequence[int], hosts: Sequence[str], keys: Sequence[str], fuzzy: Sequence[str]
+    ) -> None:
+        """:meth:`add` for each entry (``items[i]`` on ``hosts[i]`` with ``keys[i]`` and
+        ``fuzzy[i]``), in order, with the tables' nodes added a whole batch at a time: a load."""
+        keyed = [
+            (item, host, key) for item, host, key in zip(items, hosts, keys, strict=True) if key
+        ]
+        numbers = [item for item, _, _ in keyed]
+        self._here.extend([hash((host, key)) for _, host, key in keyed], numbers)
+        self._anywhere.extend([hash(key) for _, _, key in keyed], numbers)
+        made: dict[str, int] = {}  # the names made in this batch, not yet in the variants table
+        variants: list[int] = []
+        names: list[int] = []
+        for item, spelled in zip(items, fuzzy, strict=True):
+            if len(spelled) < MIN_FUZZY:
+                continue
+            name = made.get(spelled)
+            if name is None:
+                name = self.name_of(spelled)
+            if name is not None:
+                self._more.setdefault(name, array("i")).append(item)
+                continue
+            name = made[spelled] = self._claim(spelled, item)
+            filed = self._filed_variants(spelled)
+            variants.extend(map(hash, filed))
+            names.extend([name] * len(filed))
+        self._variants.extend(variants, names)
 
     def discard(self, item: int, host: str, key: str, fuzzy: str) -> None:
         """Undo :meth:`add` for the same arguments."""
@@ -148,6 +178,11 @@ class NameIndex:
 
     def _new_name(self, fuzzy: str, item: int) -> None:
         """File a new name for ``fuzzy``, with ``item`` its first entry."""
+        name = self._claim(fuzzy, item)
+        self._variants.add_all(map(hash, self._filed_variants(fuzzy)), name)
+
+    def _claim(self, fuzzy: str, item: int) -> int:
+        """Number a new name for ``fuzzy``, with ``item`` its first entry (not yet filed)."""
         if self._free:
             name = self._free.pop()
             self._names[name] = fuzzy
@@ -156,7 +191,7 @@ class NameIndex:
             name = len(self._names)
             self._names.append(fuzzy)
             self._first.append(item)
-        self._variants.add_all(map(hash, self._filed_variants(fuzzy)), name)
+        return name
 
     def _drop_name(self, name: int, fuzzy: str) -> None:
         """Unfile a name that no entry uses any more."""

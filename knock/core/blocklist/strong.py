@@ -7,10 +7,10 @@ single entry, so ``BlockIndex.covers`` and ``BlockIndex.check`` agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .ids import Probe, ascii_lower, hash_key, id_hash, probe
-from .model import Entry, Rule
+from .model import Entry, Kind, Rule
 from .patterns import GlobSet, ServerSet, glob_covers, server_covers, server_part
 
 __all__ = ["UNRELATED_IDS", "StrongSet", "covers_anyone", "server_pattern", "strong_rule"]
@@ -46,6 +46,8 @@ def strong_rule(entry: Entry, probe: Probe) -> Rule | None:
 
 def covers_anyone(entry: Entry) -> bool:
     """Tell whether ``entry`` is a catch-all: it covers both of :data:`UNRELATED_IDS`."""
+    if entry.kind in ("user", "hash"):
+        return False  # one id each
     return all(strong_rule(entry, unrelated) is not None for unrelated in _UNRELATED)
 
 
@@ -86,7 +88,27 @@ class StrongSet:
         number = len(self._entries)
         self._entries.append(entry)
         self._numbers[entry.pattern] = number
-        kind = entry.kind
+        self._file(number, entry, entry.kind)
+        return number
+
+    def add_new(self, entries: Sequence[Entry], kinds: Sequence[Kind]) -> int:
+        """:meth:`add` for each of ``entries`` (of ``kinds``), in one pass: a load. Their
+        patterns must not be filed, nor repeated among them. Return the first one's number;
+        the others follow it."""
+        first = len(self._entries)
+        filed = len(self._numbers)
+        self._entries.extend(entries)
+        numbers = range(first, first + len(entries))
+        self._numbers.update(zip([entry.pattern for entry in entries], numbers, strict=True))
+        if len(self._numbers) != filed + len(entries):
+            raise ValueError("a pattern given twice, or filed already")
+        for number, entry, kind in zip(numbers, entries, kinds, strict=True):
+            if kind != "user":
+                self._file(number, entry, kind)
+        return first
+
+    def _file(self, number: int, entry: Entry, kind: Kind) -> None:
+        """File entry ``number`` in the lookup of its kind (a user id's is ``_numbers``)."""
         server = server_pattern(entry)
         if kind == "hash":
             self._hashes.setdefault(hash_key(entry.pattern), []).append(number)
@@ -94,7 +116,6 @@ class StrongSet:
             self._servers.add(number, server)
         elif kind == "glob":
             self._globs.add(number, ascii_lower(entry.pattern))
-        return number
 
     def remove(self, pattern: str) -> tuple[int, Entry] | None:
         """Unfile the entry with exactly this pattern; return its number and the entry."""

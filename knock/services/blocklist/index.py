@@ -285,6 +285,8 @@ class _Build:
         self.doors: dict[str, BlockIndex] = {}
 
     def add(self, rows: Sequence[LoadedRow]) -> None:
+        # Each index's entries new in this batch, filed together at its end.
+        fresh: dict[int, tuple[BlockIndex, dict[tuple[str, bool], Entry]]] = {}
         for pattern, allow, origin, source, reason, hashed, status in rows:
             entry = Entry(
                 pattern,
@@ -301,11 +303,22 @@ class _Build:
                 if found is None:
                     found = self.doors[door] = BlockIndex((), self.policy)
                 index = found
-            known = index.get(pattern, allow=entry.allow)
+            mine = fresh.get(id(index))
+            if mine is None:
+                mine = fresh[id(index)] = (index, {})
+            batch = mine[1]
+            key = (pattern, entry.allow)
+            known = batch.get(key) or index.get(pattern, allow=entry.allow)
             if known is not None and not (known.held and not entry.held):
                 continue
-            if not _catch_all(entry):
+            if _catch_all(entry):
+                continue
+            if known is None or key in batch:
+                batch[key] = entry
+            else:  # in force where an earlier batch's was held
                 index.add(entry)
+        for index, batch in fresh.values():
+            index.add_new(list(batch.values()))
 
 
 CATCH_ALL = (

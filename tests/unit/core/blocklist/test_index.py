@@ -23,7 +23,7 @@ from knock.core.blocklist import (
 )
 from knock.core.blocklist.decide import MAX_MATCHES
 from knock.core.blocklist.fold import keys
-from knock.core.blocklist.ids import id_hash
+from knock.core.blocklist.ids import id_hash, split_user_id
 from knock.core.blocklist.index import DISTINCT_KEY
 
 DEFAULT = MatchPolicy()
@@ -617,3 +617,56 @@ def test_covering_lists_exactly_the_block_entries_that_cover_an_id(
     found = {entry.pattern for entry in blocks.covering(user_id)}
 
     assert found == {pattern for pattern, e in live.items() if blocks.covers(e, user_id)}
+
+
+# A load adds many entries at once: the index is the same as adding them one by one.
+
+_LOADED = st.lists(
+    st.one_of(
+        _ENTRY,
+        st.builds(
+            lambda local, digits, server, held: Entry(f"@{local}{digits}:{server}", held=held),
+            st.sampled_from(["troll", "tr0ll", "trollking", "bob", "alexandra", "al3xandra"]),
+            st.sampled_from(["", "1", "_99"]),
+            st.sampled_from(["example.org", "evil.example:8448"]),
+            st.booleans(),
+        ),
+    ),
+    max_size=12,
+).map(lambda entries: list({(e.pattern, e.allow): e for e in entries}.values()))
+
+
+@given(
+    _LOADED,
+    st.lists(_ENTRY, max_size=3),
+    st.booleans(),
+    st.lists(
+        st.sampled_from([TROLL, KING, "@tr0llking:evil.example", "@alexandr4_7:example.org"])
+        | _PATTERN,
+        max_size=4,
+    ),
+)
+def test_a_load_files_entries_as_adding_them_one_by_one_does(
+    loaded: list[Entry], earlier: list[Entry], stored_keys: bool, checked: list[str]
+) -> None:
+    taken = {(entry.pattern, entry.allow) for entry in loaded}
+    earlier = [entry for entry in earlier if (entry.pattern, entry.allow) not in taken]
+    one_by_one = BlockIndex([*earlier, *loaded])
+    at_once = BlockIndex(earlier)
+    folded = [
+        keys(split_user_id(entry.pattern)[0]) if entry.kind == "user" else None for entry in loaded
+    ]
+    at_once.add_new(loaded, folded if stored_keys else ())
+    assert len(at_once) == len(one_by_one)
+    assert list(at_once.entries()) == list(one_by_one.entries())
+    for user_id in checked:
+        for held in (True, False):
+            assert at_once.check(user_id, display_name=user_id, include_held=held) == (
+                one_by_one.check(user_id, display_name=user_id, include_held=held)
+            )
+        assert at_once.covering(user_id) == one_by_one.covering(user_id)
+
+
+def test_a_load_refuses_a_pattern_given_twice() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        BlockIndex().add_new([Entry(TROLL), Entry(TROLL)])

@@ -72,3 +72,25 @@ def test_it_behaves_like_a_multiset_of_pairs(operations: list[tuple[bool, int, i
     for key in {key for key, _ in model}:
         expected = Counter({value: n for (k, value), n in model.items() if k == key and n})
         assert Counter(table.get(key)) == expected
+
+
+@given(
+    st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 8), st.integers(0, 5))),
+    st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 8), st.integers(0, 5))),
+    st.booleans(),
+)
+def test_extending_is_adding_each_pair_in_turn(
+    before: list[tuple[int, int]], pairs: list[tuple[int, int]], free_a_node: bool
+) -> None:
+    one_by_one, at_once = HashMultimap(bits=1), HashMultimap(bits=1)
+    for table in (one_by_one, at_once):
+        for key, value in before:
+            table.add(key, value)
+        if free_a_node and before:
+            table.discard(*before[0])
+    for key, value in pairs:
+        one_by_one.add(key, value)
+    at_once.extend([key for key, _ in pairs], [value for _, value in pairs])
+    assert len(at_once) == len(one_by_one)
+    for key in {key for key, _ in before + pairs}:
+        assert at_once.get(key) == one_by_one.get(key)  # the same values, newest first
