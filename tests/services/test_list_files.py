@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from knock.services.blocklist import mirror
 from knock.services.runtime import Runtime
 from tests.services.conftest import ROOM, Submit, drain
 from tests.services.fake_homeserver import SERVER, FakeHomeserver
@@ -112,3 +113,33 @@ async def test_a_block_list_file_that_is_not_utf8_is_said_once_and_left_alone(
     ]
     assert all(r.exc_info is None for r in said)
     assert path.read_bytes() == written
+
+
+async def test_knocks_own_file_is_parsed_again_only_once_a_person_edits_it(
+    services: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = services.settings.blocklist_file
+    path.write_text(f"not a valid line\n{TROLL} Reason: spam\n", encoding="utf-8")
+    await leader_tick(services)
+    parsed: list[str] = []
+    parse = mirror.parse_list
+    monkeypatch.setattr(mirror, "parse_list", lambda text: parsed.append(text) or parse(text))
+    written = path.stat()
+
+    await leader_tick(services)  # nothing changed: the file is neither parsed nor written
+    assert parsed == [] and path.stat().st_mtime_ns == written.st_mtime_ns
+
+    entry = services.blocklist.entry_for(BOB, reason="added in the console")
+    await services.blocklist.add(entry)
+    await leader_tick(services)  # written again, its skip comment kept; still not parsed
+    text = path.read_text(encoding="utf-8").splitlines()
+    assert parsed == []
+    assert f"{BOB} Reason: added in the console" in text and f"{TROLL} Reason: spam" in text
+    assert [line for line in text if line.startswith("# Skipped by Knock")] == [
+        f"# Skipped by Knock ({mirror.NOT_AN_ENTRY}): not a valid line"
+    ]
+
+    path.write_text("\n".join(line for line in text if TROLL not in line) + "\n", "utf-8")
+    await leader_tick(services)  # a person's edit: parsed, and applied
+    assert len(parsed) == 1
+    assert [e.pattern for e in await services.blocklist.entries()] == [BOB]

@@ -7,6 +7,7 @@ own writes by the list of patterns Knock last wrote, kept in the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable
@@ -134,27 +135,19 @@ class ListFile:
         self.blocklist = blocklist
         self.store = store
         self.clock = clock
-        self.snapshot_key = f"list_file.{'allow' if allow else 'block'}.written"
+        side = "allow" if allow else "block"
+        self.snapshot_key = f"list_file.{side}.written"  # the patterns Knock last wrote
+        self.mirrored_key = f"list_file.{side}.mirrored"  # see _mirrored
         self._unreadable = False  # said once until the file can be read again
 
     async def sync(self) -> None:
         """Apply a person's edits to the file, then write the file from the database.
 
         A line that is not an entry is skipped with a warning naming the file and the line,
-        and kept in the rewritten file as a comment saying why.
+        and kept in the rewritten file as a comment saying why. A file as Knock last wrote it,
+        with the block-list unchanged since, costs one read: at a million entries, parsing it
+        and rendering the database's entries again took seconds every `FILES_EVERY`.
         """
-        parsed = await self._apply_edits()
-        if parsed is None:
-            return  # not UTF-8: a person's file Knock cannot read is not overwritten either
-        # Patterns and reasons only: at a million entries, objects would double the process.
-        entries = await self.store.blocklist.moderator_lines(self.allow)
-        wanted = render(entries, parsed.skipped, parsed.kept)
-        if read_if_present(self.path) != wanted:
-            write_atomically(self.path, wanted)
-        written = json.dumps(sorted(pattern for pattern, _ in entries))
-        await self.store.set_value(self.snapshot_key, written, self.clock.now())
-
-    async def _apply_edits(self) -> ParsedList | None:
         try:
             text = read_if_present(self.path)
         except UnicodeDecodeError:
@@ -164,8 +157,36 @@ class ListFile:
                     self.path,
                 )
             self._unreadable = True
-            return None
+            return  # a person's file Knock cannot read is not overwritten either
         self._unreadable = False
+        mirrored = await self._mirrored()
+        if text is not None and mirrored is not None and _digest(text) == mirrored[0]:
+            if mirrored[1] == await self.store.blocklist.version():
+                return  # Knock's own file, and nothing to add to it
+            # Knock's own file: nothing to apply, and no line of it to skip again.
+            parsed = ParsedList(kept=_comments(text))
+        else:
+            parsed = await self._apply_edits(text)
+        version = await self.store.blocklist.version()  # before the entries: never newer
+        # Patterns and reasons only: at a million entries, objects would double the process.
+        entries = await self.store.blocklist.moderator_lines(self.allow)
+        wanted = render(entries, parsed.skipped, parsed.kept)
+        if text != wanted:
+            write_atomically(self.path, wanted)
+        written = json.dumps(sorted(pattern for pattern, _ in entries))
+        now = self.clock.now()
+        await self.store.set_value(self.snapshot_key, written, now)
+        await self.store.set_value(self.mirrored_key, f"{_digest(wanted)} {version}", now)
+
+    async def _mirrored(self) -> tuple[str, int] | None:
+        """The digest of the text Knock last wrote, and the block-list version it showed."""
+        stored = await self.store.get_value(self.mirrored_key)
+        if stored is None:
+            return None
+        digest, _, version = stored.partition(" ")
+        return digest, int(version)
+
+    async def _apply_edits(self, text: str | None) -> ParsedList:
         if text is None:
             return ParsedList()
         parsed = parse_list(text)
@@ -189,3 +210,12 @@ class ListFile:
         # Counted by the lease holder before it removes anyone (BLOCK_CONFIRM_THRESHOLD).
         await self.blocklist.add(entry, status=NEW)
         log.info("%s added to %s by an edit of the file", entry.pattern, self.path)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _comments(text: str) -> list[str]:
+    """The skip comments of a file Knock wrote (what parse_list keeps), without parsing it."""
+    return [line.strip() for line in text.splitlines() if line.lstrip().startswith(SKIPPED)]
