@@ -2,6 +2,7 @@
 
     python -m bench.memory                 # 1,000,000 entries
     python -m bench.memory --entries 100000
+    python -m bench.memory --without-keys  # the first start after the upgrade to stored keys
 
 The entries (the same generated handles as `python -m bench.blocklist`) are written straight into
 a fresh SQLite database, as if moderators had added them; then one `uvicorn mknock:app` process
@@ -28,14 +29,15 @@ import httpx
 from bench.blocklist import load_generator
 from bench.processes import base_env, serve, status_kib
 from knock.store import Store
-from knock.store.blocklist import VERSION_KEY
+from knock.store.blocklist import VERSION_KEY, fold_columns
 from knock_testing.synapse import Sandbox
 
 LOADED = re.compile(r"Loaded the block-list: ([1-9]\d*) entries")
 
 
-def write_entries(path: Path, patterns: list[str]) -> None:
-    """Create the schema, then add every pattern as a moderator's entry."""
+def write_entries(path: Path, patterns: list[str], *, keyed: bool = True) -> None:
+    """Create the schema, then add every pattern as a moderator's entry: with its fold keys
+    as Knock stores them, or (not `keyed`) as a Knock older than the stored keys did."""
 
     async def migrate() -> None:
         store = await Store.open(f"sqlite:///{path}")
@@ -46,9 +48,13 @@ def write_entries(path: Path, patterns: list[str]) -> None:
     with sqlite3.connect(path) as db:
         db.executemany(
             "INSERT OR IGNORE INTO blocklist_entries "
-            "(pattern, allow, origin, hashed, source, reason, added_at) "
-            "VALUES (?, 0, 'moderator', 0, 'api', NULL, ?)",
-            ((pattern, now) for pattern in patterns),
+            "(pattern, allow, origin, hashed, source, reason, added_at, "
+            "name_key, fuzzy_key, folded) "
+            "VALUES (?, 0, 'moderator', 0, 'api', NULL, ?, ?, ?, ?)",
+            (
+                (pattern, now, *(fold_columns(pattern, False) if keyed else (None,) * 3))
+                for pattern in patterns
+            ),
         )
         db.execute(
             "INSERT INTO state_values (key, value, updated_at) VALUES (?, '1', ?)",
@@ -83,6 +89,12 @@ def answers_during_reload(url: str, log: Path, database: Path) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory")
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument(
+        "--without-keys",
+        action="store_true",
+        help="entries stored without fold keys, as before they were: the first start after "
+        "the upgrade",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="knock-memory-") as tmp,
@@ -93,7 +105,7 @@ def main() -> None:
         room = hs.create_room(bot)
         database = work / "knock.db"
         patterns = load_generator().blocked_ids(args.entries)
-        write_entries(database, patterns)
+        write_entries(database, patterns, keyed=not args.without_keys)
         del patterns
         env = base_env() | {
             "NEW_ROOM_ID": room,

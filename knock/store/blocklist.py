@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from knock.core.blocklist import FOLD_VERSION, Entry, stored_keys
 from knock.core.history import Actor, Change, ModeratorAction, entry_note
 from knock.store.schema import blocklist_entries, room_bans, state_values
 from knock.store.writes import add_action, upsert
@@ -35,8 +39,11 @@ DOOR = "door:"
 ACTIVE, NEW, HELD = "active", "new", "held"
 
 Writer = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-# A stored entry as `batches` yields it: pattern, allow, origin, source, reason, hashed, status.
-LoadedRow = tuple[str, int, str, str, str | None, int, str]
+# A stored entry as `batches` yields it: pattern, allow, origin, source, reason, hashed, status,
+# then its fold keys as stored (see `fold_columns`): name_key, fuzzy_key, folded.
+LoadedRow = tuple[str, int, str, str, str | None, int, str, str | None, str | None, int | None]
+# An entry's primary key: pattern, allow, origin.
+EntryKey = tuple[str, int, str]
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,50 @@ class BlocklistQueries:
         caller (in a worker thread), and a row costs a fraction of an object.
         """
         c = blocklist_entries.c
-        query = select(c.pattern, c.allow, c.origin, c.source, c.reason, c.hashed, c.status)
+        query = select(
+            c.pattern,
+            c.allow,
+            c.origin,
+            c.source,
+            c.reason,
+            c.hashed,
+            c.status,
+            c.name_key,
+            c.fuzzy_key,
+            c.folded,
+        )
         async with self.engine.connect() as conn:
             result = await conn.stream(query.execution_options(yield_per=size))
             async for rows in result.partitions(size):
                 yield rows
+
+    async def unfolded(self, after: EntryKey | None, limit: int) -> list[tuple[str, int, str, int]]:
+        """Up to `limit` entries stored without the keys of this version's folding (stored
+        before, or by a process of another version), in key order after `after`: (pattern,
+        allow, origin, hashed)."""
+        c = blocklist_entries.c
+        query = (
+            select(c.pattern, c.allow, c.origin, c.hashed)
+            .where(or_(c.folded.is_(None), c.folded != FOLD_VERSION))
+            .order_by(c.pattern, c.allow, c.origin)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(c.pattern, c.allow, c.origin) > tuple_(*after))
+        async with self.engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(query)]
+
+    async def store_keys(self, entries: Iterable[tuple[str, int, str, int]]) -> int:
+        """Store the fold keys of entries `unfolded` found; return how many were stored.
+
+        Keys are made from the pattern, which the entry's key holds: an entry removed or
+        changed meanwhile is still right, and the block-list version does not move.
+        """
+        rows = await asyncio.to_thread(_keyed, list(entries))  # folding is CPU: off the loop
+        if rows:
+            async with self._write() as conn:
+                await conn.execute(_STORE_KEYS, rows)
+        return len(rows)
 
     async def count(self) -> int:
         """How many entries are stored, of every origin and both lists."""
@@ -135,15 +181,15 @@ class BlocklistQueries:
         logged as confirming it, in the same transaction.
         """
         c = blocklist_entries.c
+        row = _row(entry)
         changes: dict[str, object] = {"reason": entry.reason, "source": entry.source}
+        changes |= {column: row[column] for column in ("name_key", "fuzzy_key", "folded")}
         if entry.status == ACTIVE:
             changes["status"] = ACTIVE
         async with self._write() as conn:
             if by is not None and entry.status == ACTIVE and not entry.allow:
                 await _log_confirmation(conn, entry, by)
-            await upsert(
-                conn, blocklist_entries, _row(entry), ["pattern", "allow", "origin"], changes
-            )
+            await upsert(conn, blocklist_entries, row, ["pattern", "allow", "origin"], changes)
             if entry.status == ACTIVE and not entry.allow:
                 # A block in force puts the pattern in force for whom it is: every door's
                 # entries (every origin's) for an entry of every door, its own for a door's.
@@ -288,7 +334,51 @@ def _key(pattern: str, allow: bool, origin: str) -> ColumnElement[bool]:
     return and_(c.pattern == pattern, c.allow == int(allow), c.origin == origin)
 
 
+def fold_columns(pattern: str, hashed: bool) -> tuple[str | None, str | None, int]:
+    """An entry's stored fold keys: name_key, fuzzy_key (None when the same as name_key) and
+    the folding's version. Entries that are not user ids have no keys, and the version."""
+    keys = stored_keys(Entry(pattern, hashed=hashed))
+    if keys is None:
+        return None, None, FOLD_VERSION
+    name, fuzzy = keys
+    return name, fuzzy if fuzzy != name else None, FOLD_VERSION
+
+
+def _keyed(entries: list[tuple[str, int, str, int]]) -> list[dict[str, object]]:
+    """`_STORE_KEYS`'s parameters for each (pattern, allow, origin, hashed)."""
+    rows: list[dict[str, object]] = []
+    for pattern, allow, origin, hashed in entries:
+        name_key, fuzzy_key, folded = fold_columns(pattern, bool(hashed))
+        rows.append(
+            {
+                "b_pattern": pattern,
+                "b_allow": allow,
+                "b_origin": origin,
+                "b_name_key": name_key,
+                "b_fuzzy_key": fuzzy_key,
+                "b_folded": folded,
+            }
+        )
+    return rows
+
+
+_STORE_KEYS = (
+    update(blocklist_entries)
+    .where(
+        blocklist_entries.c.pattern == bindparam("b_pattern"),
+        blocklist_entries.c.allow == bindparam("b_allow"),
+        blocklist_entries.c.origin == bindparam("b_origin"),
+    )
+    .values(
+        name_key=bindparam("b_name_key"),
+        fuzzy_key=bindparam("b_fuzzy_key"),
+        folded=bindparam("b_folded"),
+    )
+)
+
+
 def _row(entry: StoredEntry) -> dict[str, object]:
+    name_key, fuzzy_key, folded = fold_columns(entry.pattern, entry.hashed)
     return {
         "pattern": entry.pattern,
         "allow": int(entry.allow),
@@ -298,6 +388,9 @@ def _row(entry: StoredEntry) -> dict[str, object]:
         "reason": entry.reason,
         "added_at": entry.added_at,
         "status": entry.status,
+        "name_key": name_key,
+        "fuzzy_key": fuzzy_key,
+        "folded": folded,
     }
 
 

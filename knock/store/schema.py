@@ -297,6 +297,16 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE knock_bans",
         "CREATE INDEX room_bans_pattern ON room_bans (pattern)",
     ],
+    [
+        # 18: a user entry's fold keys (its localpart's normalised and fuzzy keys; the fuzzy one
+        # NULL when the same), and the version of the folding that made them (`folded`; other
+        # kinds have no keys but a version too). A load reads them instead of folding every
+        # name again; it folds entries stored before, or with another version, and the lease
+        # holder stores their keys.
+        "ALTER TABLE blocklist_entries ADD COLUMN name_key TEXT",
+        "ALTER TABLE blocklist_entries ADD COLUMN fuzzy_key TEXT",
+        "ALTER TABLE blocklist_entries ADD COLUMN folded INTEGER",
+    ],
 ]
 
 SERIAL = {"sqlite": "INTEGER", "postgresql": "BIGSERIAL"}
@@ -384,6 +394,9 @@ blocklist_entries = Table(
     Column("reason", Text),
     Column("added_at", Float, nullable=False),
     Column("status", Text, nullable=False, server_default="active"),
+    Column("name_key", Text),
+    Column("fuzzy_key", Text),
+    Column("folded", Integer),
     Index("blocklist_entries_status", "status"),
 )
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from knock.core.admission_batch import AddKnock
+from knock.core.blocklist import FOLD_VERSION
 from knock.core.admission_state import AdmissionState, Wanted
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
@@ -287,3 +288,43 @@ async def test_a_door_wide_window_counts_a_hit_whose_clock_was_read_before_its_t
         await engine.dispose()
 
     assert counted == 2
+
+
+async def test_entries_stored_before_fold_keys_are_found_page_by_page_and_keyed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = make_engine(DATABASE.url)
+    patterns = ["@b-troll:example.org", "@a-troll:example.org", "evil.example", "@carl_99:x.org"]
+    try:
+        await migrate_to_before(engine, monkeypatch, "ADD COLUMN folded")
+        async with engine.begin() as conn:  # as an older Knock stored them
+            for allow in (0, 1):
+                await conn.execute(
+                    text(
+                        "INSERT INTO blocklist_entries "
+                        "(pattern, allow, origin, hashed, source, reason, added_at) "
+                        "VALUES (:p, :a, 'moderator', 0, 'api', NULL, 0)"
+                    ),
+                    [{"p": pattern, "a": allow} for pattern in patterns],
+                )
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    store = await Store.open(DATABASE.url)
+    try:
+        found, after = [], None
+        while page := await store.blocklist.unfolded(after, 3):
+            found += page
+            await store.blocklist.store_keys(page)
+            after = page[-1][:3]
+        assert await store.blocklist.unfolded(None, 3) == []
+        rows = [row for batch in [b async for b in store.blocklist.batches(100)] for row in batch]
+    finally:
+        await store.close()
+
+    expected = sorted((pattern, allow) for pattern in patterns for allow in (0, 1))
+    assert [(pattern, allow) for pattern, allow, _, _ in found] == expected
+    keyed = {(row[0], row[1]): row[7:] for row in rows}
+    assert keyed[("@a-troll:example.org", 1)] == ("atroi", None, FOLD_VERSION)
+    assert keyed[("@carl_99:x.org", 0)] == ("carig", "cari", FOLD_VERSION)
+    assert keyed[("evil.example", 0)] == (None, None, FOLD_VERSION)

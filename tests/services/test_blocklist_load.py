@@ -4,7 +4,9 @@ however the rows fall into the batches it reads."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
+from knock.core.blocklist import FOLD_VERSION
 from knock.services.blocklist import index as blocklist_index
 from knock.services.runtime import Runtime
 from knock.store import Store, StoredEntry
@@ -51,3 +53,75 @@ async def test_a_pattern_is_in_force_when_any_origin_puts_it_in_force(
 async def _store(store: Store, origin: str, pattern: str, status: str) -> None:
     entry = StoredEntry(pattern, False, origin, origin, None, 0.0, status=status)
     await store.blocklist.replace_origin(origin, [entry], 0.0)
+
+
+# Stored fold keys: a load reads each user entry's keys instead of folding its name again.
+
+TROLL = f"@trollking:{SERVER}"
+DISGUISED = f"@tr0llk1ng_99:{SERVER}"
+
+
+async def _set_keys(store: Store, name_key: str | None, folded: int | None) -> None:
+    """Make every entry's stored keys what an older (or newer) Knock would have left."""
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE blocklist_entries SET name_key = :k, fuzzy_key = NULL, folded = :v"),
+            {"k": name_key, "v": folded},
+        )
+
+
+async def _stored_keys(store: Store) -> dict[str, tuple[str | None, str | None, int | None]]:
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT pattern, name_key, fuzzy_key, folded FROM blocklist_entries")
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+async def test_a_load_reads_the_keys_stored_with_this_version_and_folds_any_other(
+    runtime: Runtime, store: Store
+) -> None:
+    blocklist = runtime.services.blocklist
+    await blocklist.add(blocklist.entry_for(TROLL))
+    # Keys of another name, stored as this version's: the load believes them.
+    await _set_keys(store, "zebra", FOLD_VERSION)
+    await blocklist.load()
+    assert blocklist.check(f"@zebra:{SERVER}").verdict == "review"
+    assert blocklist.check(DISGUISED).verdict == "allow"
+    # The same keys as another version's: folded again from the pattern.
+    await _set_keys(store, "zebra", FOLD_VERSION + 1)
+    await blocklist.load()
+    assert blocklist.check(f"@zebra:{SERVER}").verdict == "allow"
+    assert blocklist.check(DISGUISED).verdict == "review"
+
+
+async def test_entries_stored_without_keys_match_and_the_lease_holder_stores_their_keys(
+    runtime: Runtime, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocklist = runtime.services.blocklist
+    patterns = [
+        TROLL,
+        f"@spam-*:{SERVER}",
+        "evil.example",
+        *(f"@user{n}:{SERVER}" for n in range(4)),
+    ]
+    for pattern in patterns:
+        await blocklist.add(blocklist.entry_for(pattern))
+    written = await _stored_keys(store)
+    assert written[TROLL] == ("troiking", None, FOLD_VERSION)
+    assert written["evil.example"] == (None, None, FOLD_VERSION)
+    await _set_keys(store, None, None)  # as stored before keys were
+    monkeypatch.setattr(blocklist_index, "REFOLD_BATCH", 3)  # three ticks for seven entries
+
+    await blocklist.load()
+    assert blocklist.check(DISGUISED).verdict == "review"  # folded at load
+    duties = runtime.services.duties
+    for _ in range(3):
+        assert any(folded is None for *_, folded in (await _stored_keys(store)).values())
+        duties.force()
+        await duties.run_once()
+
+    assert await _stored_keys(store) == written
+    assert await blocklist.refold() == 0  # nothing left to do, and no query made for it
+    await blocklist.load()
+    assert blocklist.check(DISGUISED).verdict == "review"

@@ -104,15 +104,18 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 """
 
 from .decide import combine
-from .index import BlockIndex
+from .fold import FOLD_VERSION
+from .index import BlockIndex, Keys, stored_keys
 from .model import Decision, Entry, Match, MatchPolicy, Rule, Transform, TransformKind, Verdict
 from .strong import UNRELATED_IDS, covers_anyone
 
 __all__ = [
+    "FOLD_VERSION",
     "UNRELATED_IDS",
     "BlockIndex",
     "Decision",
     "Entry",
+    "Keys",
     "Match",
     "MatchPolicy",
     "Rule",
@@ -121,4 +124,5 @@ __all__ = [
     "Verdict",
     "combine",
     "covers_anyone",
+    "stored_keys",
 ]

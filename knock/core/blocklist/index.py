@@ -14,7 +14,7 @@ from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
 from .names import NameIndex
 from .strong import StrongSet, strong_rule
 
-__all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex", "Keys"]
+__all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex", "Keys", "stored_keys"]
 
 DEFAULT_POLICY = MatchPolicy()
 # A localpart's normalised key and fuzzy key (fold.keys).
@@ -291,6 +291,12 @@ class BlockIndex:
         if lossless and len(key) >= DISTINCT_KEY:
             return "block"
         return (policy or self._policy).fuzzy_action
+
+
+def stored_keys(entry: Entry) -> Keys | None:
+    """The keys a user entry is stored with, for a load to read instead of folding again
+    (see :data:`.fold.FOLD_VERSION`); None for other kinds, which have none."""
+    return keys(split_user_id(entry.pattern)[0]) if entry.kind == "user" else None
 
 
 def _name_keys(pattern: str) -> tuple[str, str, str]:

@@ -103,6 +103,7 @@ class Duties:
         settings = self.settings
         await self.intake.release_deferred()
         await self.join_waves.announce()
+        await self.blocklist.refold()  # after an upgrade only
         if self._is_due("files", FILES_EVERY, now):
             for list_file in self.list_files:
                 await list_file.sync()

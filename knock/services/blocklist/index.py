@@ -12,9 +12,11 @@ from knock.clock import Clock
 from knock.config import Settings
 from knock.core import mxid
 from knock.core.blocklist import (
+    FOLD_VERSION,
     BlockIndex,
     Decision,
     Entry,
+    Keys,
     MatchPolicy,
     Verdict,
     combine,
@@ -22,7 +24,15 @@ from knock.core.blocklist import (
 )
 from knock.core.history import Actor
 from knock.store import Store, StoredEntry
-from knock.store.blocklist import ACTIVE, DOOR, HELD, NEW, LoadedRow, moderator_origin
+from knock.store.blocklist import (
+    ACTIVE,
+    DOOR,
+    HELD,
+    NEW,
+    EntryKey,
+    LoadedRow,
+    moderator_origin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,10 @@ class Blocklist:
         self.door_indexes: dict[str, BlockIndex] = {}
         self.version = -1
         self._loading = asyncio.Lock()
+        # Entries the last load found stored without this version's fold keys, and where
+        # `refold` goes on from.
+        self._unfolded = 0
+        self._refold_after: EntryKey | None = None
 
     async def load(self) -> None:
         """Build the index from every stored entry, streamed from the database in batches.
@@ -77,8 +91,31 @@ class Blocklist:
                 await asyncio.to_thread(build.add, rows)
             self.index, self.door_indexes = build.index, build.doors
             self.version = version
+            self._unfolded, self._refold_after = build.unfolded, None
         metrics.blocklist_loaded(self.clock.now())
         log.info("Loaded the block-list: %d entries (version %d)", self.size(), version)
+
+    async def refold(self) -> int:
+        """Store the fold keys of up to REFOLD_BATCH entries stored without this version's
+        (the lease holder's duty after an upgrade, while the last load found such entries, so
+        that the next start need not fold them); return how many were stored."""
+        if not self._unfolded:
+            return 0
+        queries = self.store.blocklist
+        entries = await queries.unfolded(self._refold_after, REFOLD_BATCH)
+        if entries and self._refold_after is None:
+            log.info(
+                "Storing the fold keys of %d block-list entries stored without them, %d a tick",
+                self._unfolded,
+                REFOLD_BATCH,
+            )
+        await queries.store_keys(entries)
+        if len(entries) < REFOLD_BATCH:
+            self._unfolded = 0
+            log.info("Stored the fold keys of every block-list entry")
+        else:
+            self._refold_after = entries[-1][:3]
+        return len(entries)
 
     def size(self) -> int:
         """How many entries are indexed: every door's and each door's own."""
@@ -269,6 +306,9 @@ class Blocklist:
 
 # Rows read from the database and indexed at a time while loading.
 LOAD_BATCH = 20_000
+# Entries whose fold keys the lease holder stores at a tick, after an upgrade: a million in
+# about seven minutes, each tick's write a few tens of milliseconds.
+REFOLD_BATCH = 5_000
 
 
 class _Build:
@@ -283,11 +323,14 @@ class _Build:
         self.index = BlockIndex((), policy)
         self.index.reserve(expected)  # sized once, not regrown (and copied) as it fills
         self.doors: dict[str, BlockIndex] = {}
+        self.unfolded = 0  # rows stored without this version's fold keys
 
     def add(self, rows: Sequence[LoadedRow]) -> None:
-        # Each index's entries new in this batch, filed together at its end.
-        fresh: dict[int, tuple[BlockIndex, dict[tuple[str, bool], Entry]]] = {}
-        for pattern, allow, origin, source, reason, hashed, status in rows:
+        # Each index's entries new in this batch, with their stored keys, filed together.
+        fresh: dict[int, tuple[BlockIndex, dict[tuple[str, bool], tuple[Entry, Keys | None]]]]
+        fresh = {}
+        for row in rows:
+            pattern, allow, origin, source, reason, hashed, status, name, fuzzy, folded = row
             entry = Entry(
                 pattern,
                 source=source,
@@ -296,6 +339,11 @@ class _Build:
                 hashed=bool(hashed),
                 held=status != ACTIVE,
             )
+            keys: Keys | None = None
+            if folded != FOLD_VERSION:
+                self.unfolded += 1
+            elif name is not None:
+                keys = (name, fuzzy if fuzzy is not None else name)
             index = self.index
             if origin.startswith(DOOR):
                 door = origin[len(DOOR) :]
@@ -308,17 +356,19 @@ class _Build:
                 mine = fresh[id(index)] = (index, {})
             batch = mine[1]
             key = (pattern, entry.allow)
-            known = batch.get(key) or index.get(pattern, allow=entry.allow)
+            pending = batch.get(key)
+            known = pending[0] if pending is not None else index.get(pattern, allow=entry.allow)
             if known is not None and not (known.held and not entry.held):
                 continue
             if _catch_all(entry):
                 continue
-            if known is None or key in batch:
-                batch[key] = entry
+            if known is None or pending is not None:
+                batch[key] = (entry, keys)
             else:  # in force where an earlier batch's was held
                 index.add(entry)
         for index, batch in fresh.values():
-            index.add_new(list(batch.values()))
+            filed = list(batch.values())
+            index.add_new([entry for entry, _ in filed], [keys for _, keys in filed])
 
 
 CATCH_ALL = (
