@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from knock.core.admission_batch import AddKnock
-from knock.core.blocklist import FOLD_VERSION
 from knock.core.admission_state import AdmissionState, Wanted
+from knock.core.blocklist import FOLD_VERSION
 from knock.core.history import Actor, HistoryLine
 from knock.core.jobs import JobKind
 from knock.core.knocks import NewKnock

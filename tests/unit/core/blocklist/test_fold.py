@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knock.core.blocklist.fold import FOLD_VERSION, JOIN, alike, fold, keys, light_alike, light_key, reads_as
+from knock.core.blocklist.fold import (
+    FOLD_VERSION,
+    JOIN,
+    alike,
+    fold,
+    keys,
+    light_alike,
+    light_key,
+    reads_as,
+)
 
 
 def key(text: str) -> str:
