@@ -173,7 +173,7 @@ class ListFile:
         wanted = render(entries, parsed.skipped, parsed.kept)
         if text != wanted:
             write_atomically(self.path, wanted)
-        written = json.dumps(sorted(pattern for pattern, _ in entries))
+        written = json.dumps([pattern for pattern, _ in entries])  # read as a set
         now = self.clock.now()
         await self.store.set_value(self.snapshot_key, written, now)
         await self.store.set_value(self.mirrored_key, f"{_digest(wanted)} {version}", now)
