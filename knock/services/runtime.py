@@ -110,7 +110,7 @@ class Runtime:
         if background:
             # The files and policy rooms count from the first knock on. Commands run without
             # background work never take the lease, so they never pause a server's live view.
-            await services.duties.run_once()
+            await services.duties.run_once(starting=True)
             self._start_background(services)
         others = [f"{name} ({door.room})" for name, door in services.doors.items()][1:]
         log.info(

@@ -143,3 +143,21 @@ async def test_knocks_own_file_is_parsed_again_only_once_a_person_edits_it(
     await leader_tick(services)  # a person's edit: parsed, and applied
     assert len(parsed) == 1
     assert [e.pattern for e in await services.blocklist.entries()] == [BOB]
+
+
+async def test_the_tick_before_the_first_knock_applies_edits_and_leaves_the_writing_to_the_next(
+    services: Runtime,
+) -> None:
+    path = services.settings.blocklist_file
+    await services.blocklist.add(services.blocklist.entry_for(BOB))
+    duties = services.duties
+
+    await duties.run_once(starting=True)  # as Knock starts: no file, so nothing to apply
+    assert not path.exists()
+    await duties.run_once()  # the next tick writes it
+    assert f"{BOB}" in path.read_text(encoding="utf-8").splitlines()
+
+    path.write_text(f"{BOB}\n{TROLL} Reason: written while Knock was stopped\n", "utf-8")
+    await duties.run_once(starting=True)  # an edit: applied before the first knock
+    assert services.blocklist.check(TROLL).verdict == "block"
+    assert path.read_text("utf-8").startswith(mirror.HEADER)  # and written, to remember it

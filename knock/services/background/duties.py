@@ -74,14 +74,18 @@ class Duties:
             await self.clock.sleep(DUTY_EVERY)
             await self.run_once()
 
-    async def run_once(self) -> None:
-        """Do whatever is due now; a failure is logged and tried again on a later tick."""
+    async def run_once(self, *, starting: bool = False) -> None:
+        """Do whatever is due now; a failure is logged and tried again on a later tick.
+
+        `starting`: the tick before the first knock, which applies edits to the list files
+        but leaves writing them to the next tick (at a million entries, seconds of start-up).
+        """
         try:
             await self.store.checkpoint()
             await self.blocklist.refresh_if_changed()
             await self._lead()
             if self.leader:
-                await self._singleton_duties(self.clock.now())
+                await self._singleton_duties(self.clock.now(), starting=starting)
                 await self.blocklist.refresh_if_changed()
         except HomeserverUnavailable:
             pass  # said once by the homeserver client; the duty is tried again on a later tick
@@ -99,12 +103,15 @@ class Duties:
             )
         self.leader = leader
 
-    async def _singleton_duties(self, now: float) -> None:
+    async def _singleton_duties(self, now: float, *, starting: bool) -> None:
         settings = self.settings
         await self.intake.release_deferred()
         await self.join_waves.announce()
         await self.blocklist.refold()  # after an upgrade only
-        if self._is_due("files", FILES_EVERY, now):
+        if starting:  # edits only: the next tick writes the files (not marked done)
+            for list_file in self.list_files:
+                await list_file.sync(write=False)
+        elif self._is_due("files", FILES_EVERY, now):
             for list_file in self.list_files:
                 await list_file.sync()
         if self.link.can_call():  # the homeserver's duties wait for a token

@@ -95,10 +95,6 @@ class Blocklist:
             self.index, self.door_indexes = build.index, build.doors
             self.version = version
             self._unfolded, self._refold_after = build.unfolded, None
-            # The index lives until the next load: keep the collector's full passes from
-            # walking its million objects (tens of milliseconds, in the middle of a request).
-            # They are freed as usual once the next load replaces them: none is in a cycle.
-            gc.freeze()
         metrics.blocklist_loaded(self.clock.now())
         log.info("Loaded the block-list: %d entries (version %d)", self.size(), version)
 

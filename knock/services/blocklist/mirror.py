@@ -140,13 +140,15 @@ class ListFile:
         self.mirrored_key = f"list_file.{side}.mirrored"  # see _mirrored
         self._unreadable = False  # said once until the file can be read again
 
-    async def sync(self) -> None:
+    async def sync(self, *, write: bool = True) -> None:
         """Apply a person's edits to the file, then write the file from the database.
 
         A line that is not an entry is skipped with a warning naming the file and the line,
         and kept in the rewritten file as a comment saying why. A file as Knock last wrote it,
         with the block-list unchanged since, costs one read: at a million entries, parsing it
-        and rendering the database's entries again took seconds every `FILES_EVERY`.
+        and rendering the database's entries again took seconds every `FILES_EVERY`. Without
+        `write`, a file without edits is not written (start-up: the edits count from the first
+        knock on, the file is written by the next tick).
         """
         try:
             text = read_if_present(self.path)
@@ -164,9 +166,11 @@ class ListFile:
             if mirrored[1] == await self.store.blocklist.version():
                 return  # Knock's own file, and nothing to add to it
             # Knock's own file: nothing to apply, and no line of it to skip again.
-            parsed = ParsedList(kept=_comments(text))
+            parsed, edited = ParsedList(kept=_comments(text)), False
         else:
-            parsed = await self._apply_edits(text)
+            parsed, edited = await self._apply_edits(text)
+        if not write and not edited:
+            return
         version = await self.store.blocklist.version()  # before the entries: never newer
         # Patterns and reasons only: at a million entries, objects would double the process.
         entries = await self.store.blocklist.moderator_lines(self.allow)
@@ -186,9 +190,10 @@ class ListFile:
         digest, _, version = stored.partition(" ")
         return digest, int(version)
 
-    async def _apply_edits(self, text: str | None) -> ParsedList:
+    async def _apply_edits(self, text: str | None) -> tuple[ParsedList, bool]:
+        """Parse the file and apply a person's edits; tell whether there were any."""
         if text is None:
-            return ParsedList()
+            return ParsedList(), False
         parsed = parse_list(text)
         for line in parsed.skipped:
             log.warning("%s", line.warning(str(self.path)))
@@ -201,7 +206,7 @@ class ListFile:
             # An edit of the file names no moderator (its entries' source is `file`): not logged.
             await self.blocklist.remove(pattern, allow=self.allow, by=None)
             log.info("%s removed from %s by an edit of the file", pattern, self.path)
-        return parsed
+        return parsed, bool(in_file.keys() ^ last_written or parsed.skipped)
 
     async def _add(self, line: Line) -> None:
         entry = self.blocklist.entry_for(
