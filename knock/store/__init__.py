@@ -74,7 +74,9 @@ class Store:
         # than letting them collide and sleep in SQLite's busy handler; other processes still
         # wait through busy_timeout.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self.blocklist = BlocklistQueries(engine, self._write)
+        self.blocklist = BlocklistQueries(
+            engine, self._write, self._read_in_thread if thread_engine is not None else None
+        )
         self.pages = PageQueries(engine, self._write)
         self.console = ConsoleQueries(engine, self._write)
         self.search = SearchQueries(engine)

