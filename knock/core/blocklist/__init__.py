@@ -106,7 +106,17 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 from .decide import combine
 from .fold import FOLD_VERSION
 from .index import BlockIndex, Keys, stored_keys
-from .model import Decision, Entry, Match, MatchPolicy, Rule, Transform, TransformKind, Verdict
+from .model import (
+    Decision,
+    Entry,
+    Kind,
+    Match,
+    MatchPolicy,
+    Rule,
+    Transform,
+    TransformKind,
+    Verdict,
+)
 from .strong import UNRELATED_IDS, covers_anyone
 
 __all__ = [
@@ -116,6 +126,7 @@ __all__ = [
     "Decision",
     "Entry",
     "Keys",
+    "Kind",
     "Match",
     "MatchPolicy",
     "Rule",

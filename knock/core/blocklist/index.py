@@ -10,7 +10,7 @@ from dataclasses import replace
 from .decide import MAX_MATCHES, Hit, decide, keep
 from .fold import keys, light_alike, light_key
 from .ids import Probe, ascii_lower, host_of, probe, split_user_id
-from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
+from .model import Decision, Entry, Kind, MatchPolicy, Rule, Verdict, weakest
 from .names import NameIndex
 from .strong import StrongSet, strong_rule
 
@@ -68,24 +68,28 @@ class BlockIndex:
         if not entry.allow and entry.kind == "user":
             self._names.add(number, *_name_keys(entry.pattern))
 
-    def add_new(self, entries: Sequence[Entry], folded: Sequence[Keys | None] = ()) -> None:
+    def add_new(
+        self,
+        entries: Sequence[Entry],
+        folded: Sequence[Keys | None] = (),
+        kinds: Sequence[Kind] = (),
+    ) -> None:
         """:meth:`add` for each of ``entries``, in one pass: a load. No pattern may be filed on
         its side already, nor given twice on one side.
 
         ``folded``, when given, holds each entry's localpart keys as :func:`.fold.keys` makes
-        them (None where they are not known), so that a load of stored keys does not fold.
+        them (None where they are not known), so that a load of stored keys does not fold;
+        ``kinds``, each entry's :attr:`~.Entry.kind`, when the caller has them.
         """
         known = list(folded) if folded else [None] * len(entries)
+        kinds = list(kinds) if kinds else [entry.kind for entry in entries]
         allowed = [entry for entry in entries if entry.allow]
         if allowed:
             self._allow.add_new(allowed, [entry.kind for entry in allowed])
-            pairs = [
-                (entry, keyed)
-                for entry, keyed in zip(entries, known, strict=True)
-                if not entry.allow
-            ]
-            entries, known = [entry for entry, _ in pairs], [keyed for _, keyed in pairs]
-        kinds = [entry.kind for entry in entries]
+            blocked = [number for number, entry in enumerate(entries) if not entry.allow]
+            entries = [entries[number] for number in blocked]
+            known = [known[number] for number in blocked]
+            kinds = [kinds[number] for number in blocked]
         first = self._block.add_new(entries, kinds)
         users: list[int] = []
         hosts: list[str] = []

@@ -19,6 +19,7 @@ from knock.core.blocklist import (
     Decision,
     Entry,
     Keys,
+    Kind,
     MatchPolicy,
     Verdict,
     combine,
@@ -328,49 +329,56 @@ class _Build:
         self.unfolded = 0  # rows stored without this version's fold keys
 
     def add(self, rows: Sequence[LoadedRow]) -> None:
-        # Each index's entries new in this batch, with their stored keys, filed together.
-        fresh: dict[int, tuple[BlockIndex, dict[tuple[str, bool], tuple[Entry, Keys | None]]]]
-        fresh = {}
-        for row in rows:
-            pattern, allow, origin, source, reason, hashed, status, name, fuzzy, folded = row
-            entry = Entry(
-                pattern,
-                source=source,
-                reason=reason,
-                allow=bool(allow),
-                hashed=bool(hashed),
-                held=status != ACTIVE,
-            )
+        # Each index's entries new in this batch, with their kinds and stored keys, filed
+        # together: every door's (under None), then each door's own.
+        main: _Batch = {}
+        fresh: dict[str | None, tuple[BlockIndex, _Batch]] = {None: (self.index, main)}
+        for pattern, allow, origin, source, reason, hashed, status, name, fuzzy, folded in rows:
+            entry = Entry(pattern, source, reason, bool(allow), bool(hashed), status != ACTIVE)
             keys: Keys | None = None
             if folded != FOLD_VERSION:
                 self.unfolded += 1
             elif name is not None:
                 keys = (name, fuzzy if fuzzy is not None else name)
-            index = self.index
             if origin.startswith(DOOR):
-                door = origin[len(DOOR) :]
-                found = self.doors.get(door)
-                if found is None:
-                    found = self.doors[door] = BlockIndex((), self.policy)
-                index = found
-            mine = fresh.get(id(index))
-            if mine is None:
-                mine = fresh[id(index)] = (index, {})
-            batch = mine[1]
+                index, batch = self._door(origin[len(DOOR) :], fresh)
+            else:
+                index, batch = self.index, main
             key = (pattern, entry.allow)
             pending = batch.get(key)
             known = pending[0] if pending is not None else index.get(pattern, allow=entry.allow)
             if known is not None and not (known.held and not entry.held):
                 continue
-            if _catch_all(entry):
+            kind = entry.kind
+            if kind != "user" and _catch_all(entry):
                 continue
             if known is None or pending is not None:
-                batch[key] = (entry, keys)
+                batch[key] = (entry, kind, keys)
             else:  # in force where an earlier batch's was held
                 index.add(entry)
         for index, batch in fresh.values():
             filed = list(batch.values())
-            index.add_new([entry for entry, _ in filed], [keys for _, keys in filed])
+            index.add_new(
+                [entry for entry, _, _ in filed],
+                [keys for _, _, keys in filed],
+                [kind for _, kind, _ in filed],
+            )
+
+    def _door(
+        self, door: str, fresh: dict[str | None, tuple[BlockIndex, _Batch]]
+    ) -> tuple[BlockIndex, _Batch]:
+        """A door's own index, and its entries new in this batch."""
+        mine = fresh.get(door)
+        if mine is None:
+            index = self.doors.get(door)
+            if index is None:
+                index = self.doors[door] = BlockIndex((), self.policy)
+            mine = fresh[door] = (index, {})
+        return mine
+
+
+# A load's batch for one index: (pattern, allow) -> (entry, its kind, its stored keys).
+_Batch = dict[tuple[str, bool], tuple[Entry, Kind, Keys | None]]
 
 
 CATCH_ALL = (
