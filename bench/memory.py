@@ -9,7 +9,8 @@ a fresh SQLite database, as if moderators had added them; then one `uvicorn mkno
 starts on it against a throwaway Synapse, loads the block-list like any start, and its VmRSS and
 VmHWM are read from /proc once it has said so and answers /readyz. Then the block-list version is
 bumped as another process's change would bump it, and `GET /` is timed every 50 ms until this
-process has reloaded: the index is rebuilt in a thread, so it should keep answering.
+process has reloaded: the index is rebuilt in a thread, so it should keep answering. VmHWM is read
+again after the reload, which builds the new index beside the old one.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def main() -> None:
             ready_s = time.perf_counter() - start
             memory = status_kib(knock.pid)
             reload = answers_during_reload(knock.url, knock.log, database)
+            # The old index answers while the new one is built beside it: the peak of a run.
+            after_reload = status_kib(knock.pid)
         finally:
             knock.stop()
     result = {
@@ -134,6 +137,7 @@ def main() -> None:
         "vm_rss_mib": round(memory["VmRSS"] / 1024, 1),
         "vm_hwm_mib": round(memory["VmHWM"] / 1024, 1),
         **reload,
+        "vm_hwm_after_reload_mib": round(after_reload["VmHWM"] / 1024, 1),
     }
     print(json.dumps(result))
 

@@ -43,6 +43,8 @@ class NameIndex:
 
     def __init__(self, policy: MatchPolicy) -> None:
         self._policy = policy
+        # The edits the policy allows a name of each length it files variants for.
+        self._edits = [policy.cutoff(length) for length in range(MAX_FUZZY + 1)]
         self._here = HashMultimap()
         self._anywhere = HashMultimap()
         self._variants = HashMultimap()
@@ -86,6 +88,7 @@ class NameIndex:
         made: dict[str, int] = {}  # the names made in this batch, not yet in the variants table
         variants: list[int] = []
         names: list[int] = []
+        more = self._more
         for item, spelled in zip(items, fuzzy, strict=True):
             if len(spelled) < MIN_FUZZY:
                 continue
@@ -93,7 +96,10 @@ class NameIndex:
             if name is None:
                 name = self.name_of(spelled)
             if name is not None:
-                self._more.setdefault(name, array("i")).append(item)
+                others = more.get(name)
+                if others is None:
+                    others = more[name] = array("i")
+                others.append(item)
                 continue
             name = made[spelled] = self._claim(spelled, item)
             filed = self._filed_variants(spelled)
@@ -172,7 +178,7 @@ class NameIndex:
 
     def _filed_variants(self, fuzzy: str) -> set[str]:
         """The strings a name is filed under: itself, and its one-letter deletions if editable."""
-        if len(fuzzy) > MAX_FUZZY or not self._policy.cutoff(len(fuzzy)):
+        if len(fuzzy) > MAX_FUZZY or not self._edits[len(fuzzy)]:
             return {fuzzy}
         return {fuzzy, *_deletions(fuzzy)}
 

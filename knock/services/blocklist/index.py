@@ -89,7 +89,9 @@ class Blocklist:
         """
         async with self._loading:
             version = await self.store.blocklist.version()
-            build = _Build(self.policy, await self.store.blocklist.count())
+            stored = await self.store.blocklist.count()
+            log.debug("Loading the block-list: %d stored entries (version %d)", stored, version)
+            build = _Build(self.policy, stored)
             with _collector_paused():
                 await self.store.blocklist.each_batch(LOAD_BATCH, build.add)
             self.index, self.door_indexes = build.index, build.doors
