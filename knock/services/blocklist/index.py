@@ -329,13 +329,20 @@ class _Build:
         self.index.reserve(expected)  # sized once, not regrown (and copied) as it fills
         self.doors: dict[str, BlockIndex] = {}
         self.unfolded = 0  # rows stored without this version's fold keys
+        # Sources and reasons seen, each kept once (a million "api"s were 50 MB).
+        self.shared: dict[str, str] = {}
 
     def add(self, rows: Sequence[LoadedRow]) -> None:
         # Each index's entries new in this batch, with their kinds and stored keys, filed
         # together: every door's (under None), then each door's own.
         main: _Batch = {}
         fresh: dict[str | None, tuple[BlockIndex, _Batch]] = {None: (self.index, main)}
+        shared = self.shared
         for pattern, allow, origin, source, reason, hashed, status, name, fuzzy, folded in rows:
+            # Each row's text is a string of its own: one copy of each source and reason.
+            source = shared.setdefault(source, source)
+            if reason is not None and len(shared) < SHARED_TEXTS:
+                reason = shared.setdefault(reason, reason)
             entry = Entry(pattern, source, reason, bool(allow), bool(hashed), status != ACTIVE)
             keys: Keys | None = None
             if folded != FOLD_VERSION:
@@ -378,6 +385,10 @@ class _Build:
             mine = fresh[door] = (index, {})
         return mine
 
+
+# Reasons are shared until this many distinct texts are seen; past it, a list of free-text
+# reasons keeps each as it is (sources are few, and always shared).
+SHARED_TEXTS = 10_000
 
 # A load's batch for one index: (pattern, allow) -> (entry, its kind, its stored keys).
 _Batch = dict[tuple[str, bool], tuple[Entry, Kind, Keys | None]]
