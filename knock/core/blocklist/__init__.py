@@ -105,7 +105,7 @@ flagged and none blocked, and of the 7,622 built from common first names none is
 
 from .decide import combine
 from .fold import FOLD_VERSION
-from .index import BlockIndex, Keys, stored_keys
+from .index import BlockIndex, stored_keys
 from .model import (
     Decision,
     Entry,
@@ -116,8 +116,9 @@ from .model import (
     Transform,
     TransformKind,
     Verdict,
+    kind_of,
 )
-from .strong import UNRELATED_IDS, covers_anyone
+from .strong import UNRELATED_IDS, Keys, NewEntry, covers_anyone, new_entry
 
 __all__ = [
     "FOLD_VERSION",
@@ -127,6 +128,7 @@ __all__ = [
     "Entry",
     "Keys",
     "Kind",
+    "NewEntry",
     "Match",
     "MatchPolicy",
     "Rule",
@@ -135,5 +137,7 @@ __all__ = [
     "Verdict",
     "combine",
     "covers_anyone",
+    "kind_of",
+    "new_entry",
     "stored_keys",
 ]

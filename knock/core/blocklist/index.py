@@ -10,15 +10,13 @@ from dataclasses import replace
 from .decide import MAX_MATCHES, Hit, decide, keep
 from .fold import keys, light_alike, light_key
 from .ids import Probe, ascii_lower, host_of, probe, split_user_id
-from .model import Decision, Entry, Kind, MatchPolicy, Rule, Verdict, weakest
+from .model import Decision, Entry, MatchPolicy, Rule, Verdict, weakest
 from .names import NameIndex
-from .strong import StrongSet, strong_rule
+from .strong import Keys, NewEntry, StrongSet, strong_rule
 
 __all__ = ["DEFAULT_POLICY", "DISTINCT_KEY", "BlockIndex", "Keys", "stored_keys"]
 
 DEFAULT_POLICY = MatchPolicy()
-# A localpart's normalised key and fuzzy key (fold.keys).
-Keys = tuple[str, str]
 # A normalised key this long or longer names someone: the same key on the same server blocks,
 # when the two names met losslessly (their light keys, fold.light_key, are alike). Shorter keys
 # ('al', 'bob', 'ana' for anna) are shared by too many people and only ask review, as does a
@@ -68,44 +66,31 @@ class BlockIndex:
         if not entry.allow and entry.kind == "user":
             self._names.add(number, *_name_keys(entry.pattern))
 
-    def add_new(
-        self,
-        entries: Sequence[Entry],
-        folded: Sequence[Keys | None] = (),
-        kinds: Sequence[Kind] = (),
-    ) -> None:
-        """:meth:`add` for each of ``entries``, in one pass: a load. No pattern may be filed on
-        its side already, nor given twice on one side.
+    def add_new(self, entries: Sequence[NewEntry]) -> None:
+        """:meth:`add` for each of ``entries`` (see :func:`.strong.new_entry`), in one pass: a
+        load. No pattern may be filed on its side already, nor given twice on one side.
 
-        ``folded``, when given, holds each entry's localpart keys as :func:`.fold.keys` makes
-        them (None where they are not known), so that a load of stored keys does not fold;
-        ``kinds``, each entry's :attr:`~.Entry.kind`, when the caller has them.
+        An entry's keys, when given, are its localpart's as :func:`.fold.keys` makes them (as
+        stored), so that a load of stored keys does not fold.
         """
-        known = list(folded) if folded else [None] * len(entries)
-        kinds = list(kinds) if kinds else [entry.kind for entry in entries]
-        allowed = [entry for entry in entries if entry.allow]
+        allowed = [entry for entry in entries if entry[3]]
         if allowed:
-            self._allow.add_new(allowed, [entry.kind for entry in allowed])
-            blocked = [number for number, entry in enumerate(entries) if not entry.allow]
-            entries = [entries[number] for number in blocked]
-            known = [known[number] for number in blocked]
-            kinds = [kinds[number] for number in blocked]
-        first = self._block.add_new(entries, kinds)
+            self._allow.add_new(allowed)
+            entries = [entry for entry in entries if not entry[3]]
+        first = self._block.add_new(entries)
         users: list[int] = []
         hosts: list[str] = []
         names: list[str] = []
         fuzzy: list[str] = []
         host_of_server: dict[str | None, str] = {}  # a list's servers are few
-        for number, (entry, kind, keyed) in enumerate(
-            zip(entries, kinds, known, strict=True), first
-        ):
-            if kind != "user":
+        for number, entry in enumerate(entries, first):
+            if entry[6] != "user":
                 continue
-            local, server = split_user_id(entry.pattern)
+            local, server = split_user_id(entry[0])
             host = host_of_server.get(server)
             if host is None:
                 host = host_of_server[server] = _host(server)
-            key, spelled = keyed or keys(local)
+            key, spelled = entry[7] or keys(local)
             users.append(number)
             hosts.append(host)
             names.append(key)

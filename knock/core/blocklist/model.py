@@ -96,13 +96,18 @@ class Entry:
     @property
     def kind(self) -> Kind:
         """Tell how ``pattern`` is read: a user id, a glob, a server or a hash."""
-        if self.hashed:
-            return "hash"
-        if not self.pattern.startswith("@"):
-            return "server"
-        if "*" in self.pattern or "?" in self.pattern:
-            return "glob"
-        return "user"
+        return kind_of(self.pattern, self.hashed)
+
+
+def kind_of(pattern: str, hashed: bool) -> Kind:
+    """How an entry's ``pattern`` is read (:attr:`Entry.kind`), without making the entry."""
+    if hashed:
+        return "hash"
+    if not pattern.startswith("@"):
+        return "server"
+    if "*" in pattern or "?" in pattern:
+        return "glob"
+    return "user"
 
 
 class TransformKind(StrEnum):

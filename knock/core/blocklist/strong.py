@@ -10,15 +10,53 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from .ids import Probe, ascii_lower, hash_key, id_hash, probe
-from .model import Entry, Kind, Rule
+from .model import Entry, Kind, Rule, kind_of
 from .patterns import GlobSet, ServerSet, glob_covers, server_covers, server_part
 
-__all__ = ["UNRELATED_IDS", "StrongSet", "covers_anyone", "server_pattern", "strong_rule"]
+__all__ = [
+    "UNRELATED_IDS",
+    "Keys",
+    "NewEntry",
+    "StrongSet",
+    "covers_anyone",
+    "new_entry",
+    "server_pattern",
+    "strong_rule",
+]
+
+# A localpart's normalised key and fuzzy key (fold.keys).
+Keys = tuple[str, str]
 
 # Two ids with arbitrary one-letter names on unrelated servers. An entry that covers both would
 # cover an arbitrary id on any server (``*``, ``@*:*``, ``@*:*.org``, ``@?:*``): a catch-all,
 # which must name a server instead (``@spam*:*`` and ``@*:evil.example`` do not cover both).
 UNRELATED_IDS = ("@a:example.org", "@b:matrix.org")
+
+
+# An entry as a load files it (see BlockIndex.add_new): pattern, source, reason, allow, hashed,
+# held, its kind, and its localpart's keys as stored (None: fold them).
+NewEntry = tuple[str, str, str | None, bool, bool, bool, Kind, Keys | None]
+
+_ALLOW, _HASHED, _HELD = 1, 2, 4
+
+
+def _flags(allow: bool, hashed: bool, held: bool) -> int:
+    return (_ALLOW if allow else 0) | (_HASHED if hashed else 0) | (_HELD if held else 0)
+
+
+def new_entry(entry: Entry, keys: Keys | None = None) -> NewEntry:
+    """``entry`` as :meth:`StrongSet.add_new` and ``BlockIndex.add_new`` take it."""
+    held = entry.held
+    return (
+        entry.pattern,
+        entry.source,
+        entry.reason,
+        entry.allow,
+        entry.hashed,
+        held,
+        entry.kind,
+        keys,
+    )
 
 
 def server_pattern(entry: Entry) -> str | None:
@@ -60,7 +98,12 @@ class StrongSet:
     """One side's entries by number, with lookups for exact ids, hashes, servers and globs."""
 
     def __init__(self) -> None:
-        self._entries: list[Entry | None] = []
+        # Each entry's fields by number, in columns: a million Entry objects were some 80 MB
+        # and a second of a load, and every one was an object for the collector to walk.
+        self._patterns: list[str | None] = []  # None: removed
+        self._sources: list[str] = []
+        self._reasons: list[str | None] = []
+        self._flags = bytearray()  # _ALLOW | _HASHED | _HELD
         self._numbers: dict[str, int] = {}
         self._hashes: dict[str, list[int]] = {}
         self._servers = ServerSet()
@@ -70,41 +113,65 @@ class StrongSet:
         return len(self._numbers)
 
     def __iter__(self) -> Iterator[Entry]:
-        return (entry for entry in self._entries if entry is not None)
+        return (
+            self.entry(number)
+            for number, pattern in enumerate(self._patterns)
+            if pattern is not None
+        )
 
     def entry(self, number: int) -> Entry:
         """Return the live entry filed as ``number``."""
-        entry = self._entries[number]
-        assert entry is not None, "entry numbers come from lookups of live entries"
-        return entry
+        pattern = self._patterns[number]
+        assert pattern is not None, "entry numbers come from lookups of live entries"
+        flags = self._flags[number]
+        return Entry(
+            pattern,
+            self._sources[number],
+            self._reasons[number],
+            bool(flags & _ALLOW),
+            bool(flags & _HASHED),
+            bool(flags & _HELD),
+        )
+
+    def pattern(self, number: int) -> str:
+        """The pattern of the live entry filed as ``number`` (no Entry made)."""
+        pattern = self._patterns[number]
+        assert pattern is not None, "entry numbers come from lookups of live entries"
+        return pattern
 
     def get(self, pattern: str) -> Entry | None:
         """The entry filed with exactly this pattern, if any."""
         number = self._numbers.get(pattern)
-        return None if number is None else self._entries[number]
+        return None if number is None else self.entry(number)
 
     def add(self, entry: Entry) -> int:
         """File ``entry`` (its pattern must not be filed) and return its number."""
-        number = len(self._entries)
-        self._entries.append(entry)
+        number = len(self._patterns)
+        self._patterns.append(entry.pattern)
+        self._sources.append(entry.source)
+        self._reasons.append(entry.reason)
+        self._flags.append(_flags(entry.allow, entry.hashed, entry.held))
         self._numbers[entry.pattern] = number
         self._file(number, entry, entry.kind)
         return number
 
-    def add_new(self, entries: Sequence[Entry], kinds: Sequence[Kind]) -> int:
-        """:meth:`add` for each of ``entries`` (of ``kinds``), in one pass: a load. Their
-        patterns must not be filed, nor repeated among them. Return the first one's number;
-        the others follow it."""
-        first = len(self._entries)
+    def add_new(self, entries: Sequence[NewEntry]) -> int:
+        """:meth:`add` for each of ``entries``, in one pass: a load. Their patterns must not be
+        filed, nor repeated among them. Return the first one's number; the others follow it."""
+        first = len(self._patterns)
         filed = len(self._numbers)
-        self._entries.extend(entries)
+        patterns = [entry[0] for entry in entries]
+        self._patterns.extend(patterns)
+        self._sources.extend([entry[1] for entry in entries])
+        self._reasons.extend([entry[2] for entry in entries])
+        self._flags.extend([_flags(*entry[3:6]) for entry in entries])
         numbers = range(first, first + len(entries))
-        self._numbers.update(zip([entry.pattern for entry in entries], numbers, strict=True))
+        self._numbers.update(zip(patterns, numbers, strict=True))
         if len(self._numbers) != filed + len(entries):
             raise ValueError("a pattern given twice, or filed already")
-        for number, entry, kind in zip(numbers, entries, kinds, strict=True):
-            if kind != "user":
-                self._file(number, entry, kind)
+        for number, entry in zip(numbers, entries, strict=True):
+            if entry[6] != "user":
+                self._file(number, self.entry(number), entry[6])
         return first
 
     def _file(self, number: int, entry: Entry, kind: Kind) -> None:
@@ -123,7 +190,7 @@ class StrongSet:
         if number is None:
             return None
         entry = self.entry(number)
-        self._entries[number] = None
+        self._patterns[number] = self._reasons[number] = None
         server = server_pattern(entry)
         if entry.kind == "hash":
             key = hash_key(pattern)
@@ -141,7 +208,10 @@ class StrongSet:
         """Return ``(number, rule)`` for every entry that covers ``probe`` without folding."""
         found: list[tuple[int, Rule]] = []
         number = self._numbers.get(probe.text)
-        if number is not None and self.entry(number).kind == "user":
+        if (
+            number is not None
+            and kind_of(probe.text, bool(self._flags[number] & _HASHED)) == "user"
+        ):
             found.append((number, "exact"))
         if self._hashes:
             found.extend((number, "exact") for number in self._hashes.get(id_hash(probe.text), ()))

@@ -19,11 +19,12 @@ from knock.core.blocklist import (
     Decision,
     Entry,
     Keys,
-    Kind,
     MatchPolicy,
+    NewEntry,
     Verdict,
     combine,
     covers_anyone,
+    kind_of,
 )
 from knock.core.history import Actor
 from knock.store import Store, StoredEntry
@@ -343,7 +344,6 @@ class _Build:
             source = shared.setdefault(source, source)
             if reason is not None and len(shared) < SHARED_TEXTS:
                 reason = shared.setdefault(reason, reason)
-            entry = Entry(pattern, source, reason, bool(allow), bool(hashed), status != ACTIVE)
             keys: Keys | None = None
             if folded != FOLD_VERSION:
                 self.unfolded += 1
@@ -353,25 +353,26 @@ class _Build:
                 index, batch = self._door(origin[len(DOOR) :], fresh)
             else:
                 index, batch = self.index, main
-            key = (pattern, entry.allow)
+            allowed, held = bool(allow), status != ACTIVE
+            key = (pattern, allowed)
             pending = batch.get(key)
-            known = pending[0] if pending is not None else index.get(pattern, allow=entry.allow)
-            if known is not None and not (known.held and not entry.held):
+            if pending is not None:
+                known_held: bool | None = pending[5]
+            else:
+                known = index.get(pattern, allow=allowed)
+                known_held = None if known is None else known.held
+            if known_held is not None and not (known_held and not held):
                 continue
-            kind = entry.kind
-            if kind != "user" and _catch_all(entry):
+            kind = kind_of(pattern, bool(hashed))
+            entry = (pattern, source, reason, allowed, bool(hashed), held, kind, keys)
+            if kind not in ("user", "hash") and _catch_all(Entry(*entry[:6])):
                 continue
-            if known is None or pending is not None:
-                batch[key] = (entry, kind, keys)
+            if known_held is None or pending is not None:
+                batch[key] = entry
             else:  # in force where an earlier batch's was held
-                index.add(entry)
+                index.add(Entry(*entry[:6]))
         for index, batch in fresh.values():
-            filed = list(batch.values())
-            index.add_new(
-                [entry for entry, _, _ in filed],
-                [keys for _, _, keys in filed],
-                [kind for _, kind, _ in filed],
-            )
+            index.add_new(list(batch.values()))
 
     def _door(
         self, door: str, fresh: dict[str | None, tuple[BlockIndex, _Batch]]
@@ -390,8 +391,8 @@ class _Build:
 # reasons keeps each as it is (sources are few, and always shared).
 SHARED_TEXTS = 10_000
 
-# A load's batch for one index: (pattern, allow) -> (entry, its kind, its stored keys).
-_Batch = dict[tuple[str, bool], tuple[Entry, Kind, Keys | None]]
+# A load's batch for one index: (pattern, allow) -> the entry, as add_new takes it.
+_Batch = dict[tuple[str, bool], NewEntry]
 
 
 CATCH_ALL = (

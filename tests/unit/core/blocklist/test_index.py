@@ -20,6 +20,7 @@ from knock.core.blocklist import (
     Transform,
     TransformKind,
     covers_anyone,
+    new_entry,
 )
 from knock.core.blocklist.decide import MAX_MATCHES
 from knock.core.blocklist.fold import keys
@@ -653,10 +654,14 @@ def test_a_load_files_entries_as_adding_them_one_by_one_does(
     earlier = [entry for entry in earlier if (entry.pattern, entry.allow) not in taken]
     one_by_one = BlockIndex([*earlier, *loaded])
     at_once = BlockIndex(earlier)
-    folded = [
-        keys(split_user_id(entry.pattern)[0]) if entry.kind == "user" else None for entry in loaded
-    ]
-    at_once.add_new(loaded, folded if stored_keys else ())
+    at_once.add_new(
+        [
+            new_entry(entry, keys(split_user_id(entry.pattern)[0]))
+            if stored_keys and entry.kind == "user"
+            else new_entry(entry)
+            for entry in loaded
+        ]
+    )
     assert len(at_once) == len(one_by_one)
     assert list(at_once.entries()) == list(one_by_one.entries())
     for user_id in checked:
@@ -669,4 +674,4 @@ def test_a_load_files_entries_as_adding_them_one_by_one_does(
 
 def test_a_load_refuses_a_pattern_given_twice() -> None:
     with pytest.raises(ValueError, match="twice"):
-        BlockIndex().add_new([Entry(TROLL), Entry(TROLL)])
+        BlockIndex().add_new([new_entry(Entry(TROLL)), new_entry(Entry(TROLL))])
