@@ -116,6 +116,8 @@ async def test_entries_stored_without_keys_match_and_the_lease_holder_stores_the
     await blocklist.load()
     assert blocklist.check(DISGUISED).verdict == "review"  # folded at load
     duties = runtime.services.duties
+    await duties.run_once(starting=True)  # start-up does not wait for it
+    assert all(folded is None for *_, folded in (await _stored_keys(store)).values())
     for _ in range(3):
         assert any(folded is None for *_, folded in (await _stored_keys(store)).values())
         duties.force()

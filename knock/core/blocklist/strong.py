@@ -46,14 +46,13 @@ def _flags(allow: bool, hashed: bool, held: bool) -> int:
 
 def new_entry(entry: Entry, keys: Keys | None = None) -> NewEntry:
     """``entry`` as :meth:`StrongSet.add_new` and ``BlockIndex.add_new`` take it."""
-    held = entry.held
     return (
         entry.pattern,
         entry.source,
         entry.reason,
         entry.allow,
         entry.hashed,
-        held,
+        entry.held,
         entry.kind,
         keys,
     )
@@ -132,12 +131,6 @@ class StrongSet:
             bool(flags & _HASHED),
             bool(flags & _HELD),
         )
-
-    def pattern(self, number: int) -> str:
-        """The pattern of the live entry filed as ``number`` (no Entry made)."""
-        pattern = self._patterns[number]
-        assert pattern is not None, "entry numbers come from lookups of live entries"
-        return pattern
 
     def get(self, pattern: str) -> Entry | None:
         """The entry filed with exactly this pattern, if any."""

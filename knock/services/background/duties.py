@@ -107,13 +107,14 @@ class Duties:
         settings = self.settings
         await self.intake.release_deferred()
         await self.join_waves.announce()
-        await self.blocklist.refold()  # after an upgrade only
         if starting:  # edits only: the next tick writes the files (not marked done)
             for list_file in self.list_files:
                 await list_file.sync(write=False)
-        elif self._is_due("files", FILES_EVERY, now):
-            for list_file in self.list_files:
-                await list_file.sync()
+        else:
+            await self.blocklist.refold()  # after an upgrade only: no start-up waits for it
+            if self._is_due("files", FILES_EVERY, now):
+                for list_file in self.list_files:
+                    await list_file.sync()
         if self.link.can_call():  # the homeserver's duties wait for a token
             await self._homeserver_duties(now)
         if self._is_due("retention", RETENTION_EVERY, now):
