@@ -27,8 +27,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -473,20 +476,21 @@ class Sandbox:
     def _start_once(self, timeout: float) -> None:
         self._reset_client()  # base_url may have changed
         self._console = self.console_path.open("ab")
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "synapse.app.homeserver",
-                "--config-path",
-                str(self.config_path),
-            ],
-            cwd=self.directory,
-            stdin=subprocess.DEVNULL,
-            stdout=self._console,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with _signals_held():
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "synapse.app.homeserver",
+                    "--config-path",
+                    str(self.config_path),
+                ],
+                cwd=self.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=self._console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if not self._atexit_registered:  # don't leak a homeserver if the caller forgets stop()
             atexit.register(self.stop)
             self._atexit_registered = True
@@ -601,6 +605,32 @@ class Sandbox:
 
 class _PortTaken(Exception):
     pass
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Run SIGTERM's and SIGINT's Python handlers only once the body is done.
+
+    A handler that raises (Ctrl-C, or the demo's SIGTERM) while ``Popen`` returns would leave
+    a homeserver whose process nobody recorded, so nobody would stop it.  Python runs signal
+    handlers in the main thread only, so elsewhere there is nothing to hold.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if callable(handler):  # a default disposition kills the process: nothing to hold
+            held[signum] = signal.signal(signum, lambda number, _: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _yaml(data: dict[str, Any]) -> str:

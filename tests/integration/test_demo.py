@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from knock_testing import demo
+from knock_testing.synapse import Sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -59,4 +63,36 @@ def test_sigterm_while_the_homeserver_starts_stops_the_homeserver(tmp_path: Path
             os.kill(pid, signal.SIGKILL)
     assert demo.returncode == 128 + signal.SIGTERM, output
     assert "Stopped Knock and the homeserver." in output
+    assert left == []
+
+
+def test_sigterm_as_the_homeserver_process_is_made_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's SIGTERM handler runs only once the homeserver's process is recorded.
+
+    A signal landing just as ``Popen`` returns is a window of microseconds that a real
+    SIGTERM hits only now and then, so a ``Popen`` that signals its own process as it returns
+    (a fake, for the timing only; the homeserver it starts is real) provokes it every time.
+    """
+
+    class SignalledPopen(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            signal.raise_signal(signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, demo._stop)
+    monkeypatch.setattr(subprocess, "Popen", SignalledPopen)
+    homeserver = Sandbox(tmp_path / "synapse")
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            homeserver.start()
+        assert stopped.value.code == 128 + signal.SIGTERM
+        assert demo_synapses(tmp_path) != []  # it was on its way up
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        homeserver.stop()
+        left = demo_synapses(tmp_path)
+        for pid in left:  # what a failure would leave behind
+            os.kill(pid, signal.SIGKILL)
     assert left == []
