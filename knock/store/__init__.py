@@ -414,9 +414,10 @@ class Store:
         )
         if moved is None:
             return False
-        knock_entered(moved.door, target.value, reason)
+        door, received_at = moved
+        knock_entered(door, target.value, reason)
         if target is State.INVITED:
-            knock_invited(moved.door, now - moved.received_at)
+            knock_invited(door, now - received_at)
         return True
 
     async def rename_queued(

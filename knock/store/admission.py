@@ -35,6 +35,7 @@ from knock.core.admission_state import RELEASED, AdmissionState, AdmissionWork, 
 from knock.core.jobs import JobKind
 from knock.core.lifecycle import WAITING, State
 from knock.core.limits import Strikes
+from knock.store import driver
 from knock.store.schema import (
     guard_hits,
     guard_totals,
@@ -95,8 +96,7 @@ def _load_values(conn: Connection, state: AdmissionState, keys: tuple[str, ...])
     if not keys:
         return
     state.values.update(dict.fromkeys(keys))
-    found = conn.execute(_VALUES, {"keys": list(keys)})
-    state.values.update({row.key: row.value for row in found})
+    state.values.update(driver.rows(conn, _VALUES, {"keys": list(keys)}))
 
 
 _VALUES = select(state_values.c.key, state_values.c.value).where(
@@ -109,21 +109,22 @@ def _load(conn: Connection, state: AdmissionState, wanted: Wanted, totals: _Tota
     _load_strikes(conn, state, wanted.strike_subjects)
     if wanted.users:
         people = sorted({user_id for user_id, _ in wanted.users})
-        found = conn.execute(_WAITING_USERS, {"users": people})
-        state.waiting.update((row.user_id, row.door) for row in found)
+        state.waiting.update(driver.rows(conn, _WAITING_USERS, {"users": people}))
     if wanted.submission_keys:
-        found = conn.execute(_SUBMISSIONS, {"keys": sorted(wanted.submission_keys)})
-        for row in found:
-            state.submissions[row.submission_key] = (row.knock_id, State(row.state), row.reason)
-    state.deferred = int(conn.execute(_DEFERRED).scalar_one())
+        found = driver.rows(conn, _SUBMISSIONS, {"keys": sorted(wanted.submission_keys)})
+        for key, knock_id, knock_state, reason in found:
+            state.submissions[key] = (knock_id, State(knock_state), reason)
+    state.deferred = int(driver.scalar(conn, _DEFERRED))
     if wanted.oldest_deferred:
         if wanted.deferred_door is None:
-            found = conn.execute(_OLDEST_DEFERRED, {"n": wanted.oldest_deferred})
+            found = driver.rows(conn, _OLDEST_DEFERRED, {"n": wanted.oldest_deferred})
         else:
-            found = conn.execute(
-                _OLDEST_DEFERRED_AT, {"n": wanted.oldest_deferred, "door": wanted.deferred_door}
+            found = driver.rows(
+                conn,
+                _OLDEST_DEFERRED_AT,
+                {"n": wanted.oldest_deferred, "door": wanted.deferred_door},
             )
-        state.oldest_deferred = [row.knock_id for row in found]
+        state.oldest_deferred = [knock_id for (knock_id,) in found]
 
 
 _k = knocks.c
@@ -175,7 +176,7 @@ def _load_hits(
     params: dict[str, object] = {}
     for n, ((scope, since), subjects) in enumerate(by_scope.items()):
         params |= {f"scope{n}": scope, f"subjects{n}": sorted(subjects), f"since{n}": since}
-    for scope, subject, count, oldest in conn.execute(_hits_query(len(by_scope)), params):
+    for scope, subject, count, oldest in driver.rows(conn, _hits_query(len(by_scope)), params):
         state.hits[(scope, subject)] = (int(count), oldest)
 
 
@@ -212,7 +213,7 @@ def _unnumbered_until(conn: Connection) -> float:
     """When the last hit stored before the running totals was made (-inf: none was)."""
     known = _UNNUMBERED.get(conn.engine)
     if known is None:
-        value = conn.execute(_UNNUMBERED_VALUE).scalar_one_or_none()
+        value = driver.scalar(conn, _UNNUMBERED_VALUE)
         known = _UNNUMBERED[conn.engine] = float("-inf") if value is None else float(value)
     return known
 
@@ -229,7 +230,7 @@ def _load_totalled(
     for n, ((scope, since), subjects) in enumerate(windows.items()):
         totals.update(dict.fromkeys(((scope, subject) for subject in subjects), 0))
         params |= {f"scope{n}": scope, f"subjects{n}": sorted(subjects), f"since{n}": since}
-    found = conn.execute(_totalled_query(len(windows)), params)
+    found = driver.rows(conn, _totalled_query(len(windows)), params)
     for scope, subject, total, place, oldest in found:
         totals[(scope, subject)] = int(total)
         if place is not None:
@@ -262,16 +263,19 @@ def _totalled_query(windows: int) -> Select[Any] | CompoundSelect[Any]:
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-_STRIKES = select(strikes).where(strikes.c.subject.in_(bindparam("subjects", expanding=True)))
+_STRIKES = select(
+    strikes.c.subject, strikes.c.count, strikes.c.last_at, strikes.c.locked_until
+).where(strikes.c.subject.in_(bindparam("subjects", expanding=True)))
 
 
 def _load_strikes(conn: Connection, state: AdmissionState, subjects: set[str]) -> None:
     state.strikes.update(dict.fromkeys(subjects))
     if not subjects:
         return
-    for row in conn.execute(_STRIKES, {"subjects": sorted(subjects)}):
-        m = row._mapping  # `row.count` would be the tuple method, not the column
-        state.strikes[m["subject"]] = Strikes(m["count"], m["last_at"], m["locked_until"])
+    for subject, count, last_at, locked_until in driver.rows(
+        conn, _STRIKES, {"subjects": sorted(subjects)}
+    ):
+        state.strikes[subject] = Strikes(count, last_at, locked_until)
 
 
 def _save(
@@ -314,14 +318,14 @@ def _save(
         (moderator_actions, [action_row(action, now) for action in state.actions]),
     ):
         if rows:
-            conn.execute(_INSERT[table.name], rows)
+            driver.insert_rows(conn, _INSERT[table.name], rows)
     _save_strikes(conn, state)
     for key in sorted(state.changed_values):
-        conn.execute(_DELETE_VALUE, {"key": key})
+        driver.execute(conn, _DELETE_VALUE, {"key": key})
         value = state.values[key]
         if value is not None:
             row = {"key": key, "value": value, "updated_at": now}
-            conn.execute(_INSERT[state_values.name], row)
+            driver.insert_rows(conn, _INSERT[state_values.name], [row])
     return entered
 
 
@@ -354,8 +358,8 @@ def _numbered_hits(
         if scope in _TOTALLED and (scope, subject) not in totals:
             missing.setdefault(scope, set()).add(subject)
     for scope, subjects in missing.items():
-        stored = conn.execute(_TOTALS, {"scope": scope, "subjects": sorted(subjects)})
-        found = {(scope, row.subject): int(row.total) for row in stored}
+        stored = driver.rows(conn, _TOTALS, {"scope": scope, "subjects": sorted(subjects)})
+        found = {(scope, subject): int(total) for subject, total in stored}
         totals.update(found)
         known.update(found)
     before = dict(totals)
@@ -382,15 +386,15 @@ def _numbered_hits(
         if (s, j) not in known
     ]
     if updates:
-        conn.execute(_UPDATE_TOTAL, updates)
+        driver.execute_many(conn, _UPDATE_TOTAL, updates)
     if inserts:
-        conn.execute(_INSERT[guard_totals.name], inserts)
+        driver.insert_rows(conn, _INSERT[guard_totals.name], inserts)
     return rows
 
 
 def _latest(conn: Connection, scope: str, subject: str) -> float:
     """When the window's last hit was filed (-inf: it has none)."""
-    found = conn.execute(_LATEST, {"scope": scope, "subject": subject}).scalar_one_or_none()
+    found = driver.scalar(conn, _LATEST, {"scope": scope, "subject": subject})
     return float("-inf") if found is None else float(found)
 
 
@@ -417,7 +421,7 @@ def _release(
     """Queue released knocks; return their invite jobs and doors (and add their history)."""
     new_jobs, doors = [], []
     for knock_id in state.released:
-        door = conn.execute(_RELEASE, {"id": knock_id, "now": state.now}).scalar_one_or_none()
+        door = driver.scalar(conn, _RELEASE, {"id": knock_id, "now": state.now})
         if door is not None:
             history += history_rows(knock_id, [RELEASED], state.now)
             new_jobs.append(job_row(JobKind.INVITE, knock_id, state.now))
@@ -437,14 +441,14 @@ def _save_strikes(conn: Connection, state: AdmissionState) -> None:
     if not state.changed_strikes:
         return
     changed = sorted(state.changed_strikes)
-    conn.execute(_DELETE_STRIKES, {"subjects": changed})
+    driver.execute(conn, _DELETE_STRIKES, {"subjects": changed})
     rows = [
         {"subject": subject, "count": r.count, "last_at": r.last_at, "locked_until": r.locked_until}
         for subject in changed
         if (r := state.strikes[subject]) is not None
     ]
     if rows:
-        conn.execute(_INSERT[strikes.name], rows)
+        driver.insert_rows(conn, _INSERT[strikes.name], rows)
 
 
 _DELETE_STRIKES = delete(strikes).where(

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,16 @@ _BUSY_SQLSTATES = ("08", "53", "55P03", "57014", "57P", "40001", "40P01")
 
 def _busy_is_operational(context: Any) -> Exception | None:
     """Raise PostgreSQL's busy errors as OperationalError, as SQLite's "database is locked" is."""
-    error = context.sqlalchemy_exception
-    code = getattr(context.original_exception, "sqlstate", None) or ""
-    if isinstance(error, OperationalError) or not code.startswith(_BUSY_SQLSTATES):
+    return busy_as_operational(context.sqlalchemy_exception)
+
+
+def busy_as_operational(error: StatementError) -> OperationalError | None:
+    """PostgreSQL's busy `error` as an OperationalError (None: not a busy error, or one already).
+
+    `Store` tells a busy database by OperationalError; see `UNAVAILABLE` and `DATABASE_BUSY`."""
+    code = getattr(error.orig, "sqlstate", None) or ""
+    if error.orig is None or isinstance(error, OperationalError):
         return None
-    return OperationalError(context.statement, context.parameters, context.original_exception)
+    if not code.startswith(_BUSY_SQLSTATES):
+        return None
+    return OperationalError(error.statement, error.params, error.orig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,11 @@ from knock.core.lifecycle import State
 
 def knock_from_row(row: Any) -> KnockRecord:
     """Build a knock from a result row of the knocks table."""
-    m = row._mapping
+    return knock_from_mapping(row._mapping)
+
+
+def knock_from_mapping(m: Mapping[str, Any]) -> KnockRecord:
+    """Build a knock from the knocks table's columns, by name."""
     return KnockRecord(
         knock_id=m["knock_id"],
         user_id=m["user_id"],

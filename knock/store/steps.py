@@ -4,7 +4,8 @@ with the outcome, and every process's lease renewal on its duty tick.
 Each is one synchronous transaction, run in one hand-off to the database (see `Store._at_once`):
 on SQLite they queue with admission for the one writer, so they must hold it briefly. Every job
 is claimed, and most end in a move; a worker also claims once more to find none is due. Their
-statements are built once per shape, with bound parameters.
+statements are built once per shape, with bound parameters, and run straight on the driver
+(`knock.store.driver`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Row,
     Select,
     Update,
     bindparam,
@@ -28,7 +28,8 @@ from sqlalchemy import (
 )
 
 from knock.core.jobs import JobKind
-from knock.store.records import Job, knock_from_row
+from knock.store import driver
+from knock.store.records import Job, knock_from_mapping
 from knock.store.schema import jobs, knock_events, knocks, leases
 
 
@@ -47,19 +48,20 @@ def claim(
         params["kinds"] = kinds
     if held:
         params["held"] = held
-    row = conn.execute(_claim_query(kinds is not None, bool(held)), params).first()
-    if row is None:
+    claimed = driver.rows(conn, _claim_query(kinds is not None, bool(held)), params)
+    if not claimed:
         return None
+    job_id, kind_name, knock_id, attempts, first_attempt_at, room = claimed[0]
     knock = None
-    if row.knock_id is not None:
-        found = conn.execute(_KNOCK, {"id": row.knock_id}).first()
-        knock = knock_from_row(found) if found else None
-    kind = JobKind.read(row.kind)
+    if knock_id is not None:
+        found = driver.rows(conn, _KNOCK, {"id": knock_id})
+        knock = (
+            knock_from_mapping(dict(zip(_KNOCK_COLUMNS, found[0], strict=True))) if found else None
+        )
+    kind = JobKind.read(kind_name)
     if knock is not None and kind is not None and kind.attempts_invite:
-        conn.execute(_ATTEMPTED, {"id": knock.knock_id, "now": now})
-    return Job(
-        row.id, kind, row.knock_id, row.attempts, row.first_attempt_at, worker, knock, row.room
-    )
+        driver.execute(conn, _ATTEMPTED, {"id": knock.knock_id, "now": now})
+    return Job(job_id, kind, knock_id, attempts, first_attempt_at, worker, knock, room)
 
 
 def next_job_at(conn: Connection, kinds: list[str] | None, held: list[str]) -> float | None:
@@ -70,7 +72,7 @@ def next_job_at(conn: Connection, kinds: list[str] | None, held: list[str]) -> f
         params["kinds"] = kinds
     if held:
         params["held"] = held
-    value = conn.execute(_next_query(kinds is not None, bool(held)), params).scalar_one_or_none()
+    value = driver.scalar(conn, _next_query(kinds is not None, bool(held)), params)
     return float(value) if value is not None else None
 
 
@@ -130,6 +132,7 @@ def _claim_query(some_kinds: bool, held_doors: bool) -> Update:
     )
 
 
+_KNOCK_COLUMNS = tuple(knocks.c.keys())
 _KNOCK = select(knocks).where(knocks.c.knock_id == bindparam("id"))
 _ATTEMPTED = (
     update(knocks)
@@ -146,23 +149,22 @@ def move(
     history: list[dict[str, object]],
     new_jobs: list[dict[str, object]],
     finish: Job | None,
-) -> Row[Any] | None:
+) -> tuple[str, float] | None:
     """Move a knock whose state is one of `allowed`: apply `changes` (`state`, `reason`,
     `updated_at`, and `invited_at` when given), add its `history` rows and `new_jobs`, and
     delete the `finish` job if its worker still holds it. Return the knock's (door,
     received_at), or None when it was not in an allowed state (nothing changed)."""
     params = {f"new_{name}": value for name, value in changes.items()}
     params |= {"id": knock_id, "allowed": allowed}
-    moved = conn.execute(_move_query(tuple(sorted(changes))), params).first()
-    if moved is None:
+    moved = driver.rows(conn, _move_query(tuple(sorted(changes))), params)
+    if not moved:
         return None
-    if history:
-        conn.execute(_ADD_HISTORY, history)
-    if new_jobs:
-        conn.execute(_ADD_JOB, new_jobs)
+    driver.insert_rows(conn, _ADD_HISTORY, history)
+    driver.insert_rows(conn, _ADD_JOB, new_jobs)
     if finish is not None:
-        conn.execute(_FINISH, {"id": finish.job_id, "worker": finish.claimed_by})
-    return moved
+        driver.execute(conn, _FINISH, {"id": finish.job_id, "worker": finish.claimed_by})
+    door, received_at = moved[0]
+    return door, received_at
 
 
 @cache
@@ -188,8 +190,7 @@ def renew_lease(conn: Connection, name: str, holder: str, now: float, ttl: float
     that happened (False also when no process has taken it yet)."""
     # (No parameter is named after a column: an UPDATE would set that column from it.)
     params = {"lease": name, "who": holder, "now": now, "until": now + ttl}
-    renewed = conn.execute(_RENEW, params)
-    return bool(renewed.rowcount)
+    return driver.execute(conn, _RENEW, params) > 0
 
 
 _RENEW = (
