@@ -102,7 +102,10 @@ def insert_rows(conn: Connection, statement: Insert, batch: Sequence[Mapping[str
 @contextmanager
 def _cursor(conn: Connection, sql: str, args: Any) -> Iterator[DBAPICursor]:
     """The connection's own cursor; the driver's errors raised as SQLAlchemy and Knock's engine
-    raise them (`IntegrityError`, `OperationalError` for a busy database, ...)."""
+    raise them (`IntegrityError`, `OperationalError` for a busy database, ...).
+
+    A connection lost, or left mid-statement by a cancellation, is SQLAlchemy's to handle as it
+    ends the transaction (and PostgreSQL's pool pings a connection before handing it out)."""
     cursor = conn.connection.cursor()
     try:
         yield cursor

@@ -186,7 +186,10 @@ _BUSY_SQLSTATES = ("08", "53", "55P03", "57014", "57P", "40001", "40P01")
 
 def _busy_is_operational(context: Any) -> Exception | None:
     """Raise PostgreSQL's busy errors as OperationalError, as SQLite's "database is locked" is."""
-    return busy_as_operational(context.sqlalchemy_exception)
+    error = context.sqlalchemy_exception
+    if error is None:  # not the driver's error (a cancellation): left as it is
+        return None
+    return busy_as_operational(error)
 
 
 def busy_as_operational(error: StatementError) -> OperationalError | None:

@@ -3,16 +3,17 @@ both engines, in the store's own transactions."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, bindparam, insert, literal_column, select
+from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 
 from knock.store import Store, driver
 from knock.store.schema import state_values
-from tests.integration.harness import DATABASE
+from tests.integration.harness import DATABASE, eventually
 
 _v = state_values.c
 _SOME = select(_v.key, _v.value).where(_v.key.in_(bindparam("keys", expanding=True)))
@@ -100,3 +101,58 @@ def _columns(conn: Connection) -> Any:
 async def test_a_missing_parameter_is_named(store: Store) -> None:
     with pytest.raises(Exception, match="key"):
         await store._at_once(_columns)
+
+
+async def test_a_statement_cancelled_on_postgresql_leaves_its_task_cancelled(
+    store: Store,
+) -> None:
+    """Stopping Knock cancels its tasks mid-statement; the engine's busy-error hook must let
+    the cancellation through (it once turned it into an AttributeError, which a retrying loop
+    caught, and the stop waited for ever)."""
+    if DATABASE.url.startswith("sqlite"):
+        pytest.skip("the busy-error hook is PostgreSQL's (SQLite's busy error is one already)")
+
+    async def sleep_in_the_database() -> None:
+        async with store.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(60)"))
+
+    async def sleeping() -> bool:
+        async with store.engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
+            )
+            return bool(found.scalar_one())
+
+    task = asyncio.create_task(sleep_in_the_database())
+    await eventually(sleeping, timeout=10, what="the statement to run")
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+
+    assert done == {task}
+    assert task.cancelled()
+
+
+def _sleep_in_the_database(conn: Connection) -> Any:
+    return driver.rows(conn, select(func.pg_sleep(60)))
+
+
+async def test_a_driver_statement_cancelled_leaves_a_store_that_works_and_closes() -> None:
+    if DATABASE.url.startswith("sqlite"):
+        pytest.skip("SQLite's statements run in their own thread, which a cancellation never stops")
+    store = await Store.open(DATABASE.url)
+    try:
+        task = asyncio.create_task(store._at_once(_sleep_in_the_database))
+
+        async def sleeping() -> bool:
+            async with store.engine.connect() as conn:
+                query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'"
+                return bool((await conn.execute(text(query))).scalar_one())
+
+        await eventually(sleeping, timeout=10, what="the statement to run")
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done == {task} and task.cancelled()
+        await store.set_value("driver.after", "yes", 1.0)
+        assert await store.get_value("driver.after") == "yes"
+    finally:
+        await asyncio.wait_for(store.close(), timeout=10)
