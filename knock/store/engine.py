@@ -197,8 +197,10 @@ def busy_as_operational(error: StatementError) -> OperationalError | None:
 
     `Store` tells a busy database by OperationalError; see `UNAVAILABLE` and `DATABASE_BUSY`."""
     code = getattr(error.orig, "sqlstate", None) or ""
-    if error.orig is None or isinstance(error, OperationalError):
-        return None
-    if not code.startswith(_BUSY_SQLSTATES):
+    if (
+        error.orig is None
+        or isinstance(error, OperationalError)
+        or not code.startswith(_BUSY_SQLSTATES)
+    ):
         return None
     return OperationalError(error.statement, error.params, error.orig)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from knock.store import Store
 from knock_testing.postgres import PostgresSandbox
 from tests.integration import harness
 
@@ -64,3 +65,13 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     harness.DATABASE.url = cluster.create_database(name)
     yield harness.DATABASE.url
     cluster.drop_database(name)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A store opened (and migrated) on the test's database, closed after the test."""
+    opened = await Store.open(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

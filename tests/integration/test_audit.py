@@ -3,8 +3,6 @@ own log, read as one list newest first, filtered, paged both ways and erased by 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from knock.core.admission_batch import AddKnock, ResetWave
@@ -15,7 +13,6 @@ from knock.store import Store, StoredEntry
 from knock.store.audit import AuditCursor, AuditFilter, AuditRow
 from knock.store.blocklist import MODERATOR, NEW
 from knock.store.writes import add_action, add_history
-from tests.integration.harness import DATABASE
 
 ALICE = "@alice:example.org"
 TROLL = "@troll:example.org"
@@ -23,15 +20,6 @@ FRIEND = "@friend:example.org"
 PATTERN = "@spam*:example.org"
 MOD = "@mod:example.org"
 CONSOLE = Actor(ActorKind.CONSOLE, "mod")
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    opened = await Store.open(DATABASE.url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

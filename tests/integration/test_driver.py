@@ -4,7 +4,7 @@ both engines, in the store's own transactions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -22,15 +22,6 @@ _SOME_NOT = select(_v.key).where(
 )
 _ONE = select(_v.value).where(_v.key == bindparam("key"))
 _ADD = insert(state_values)
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    store = await Store.open(DATABASE.url)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def _row(key: str, value: str) -> dict[str, Any]:
@@ -94,13 +85,31 @@ async def test_a_statement_that_inlines_its_values_is_refused(store: Store) -> N
         await store._at_once(_inlined)
 
 
-def _columns(conn: Connection) -> Any:
+def _without_its_parameter(conn: Connection) -> Any:
     return driver.rows(conn, select(literal_column("1")).where(_v.key == bindparam("key")), {})
 
 
 async def test_a_missing_parameter_is_named(store: Store) -> None:
     with pytest.raises(Exception, match="key"):
-        await store._at_once(_columns)
+        await store._at_once(_without_its_parameter)
+
+
+async def _cancelled_in_pg_sleep(
+    store: Store, sleep: Coroutine[Any, Any, Any]
+) -> asyncio.Task[Any]:
+    """Run `sleep` (a `pg_sleep` statement) as a task, cancel it once PostgreSQL runs the
+    statement, and return the task once it has ended (or after 10 s)."""
+
+    async def sleeping() -> bool:
+        async with store.engine.connect() as conn:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'"
+            return bool((await conn.execute(text(query))).scalar_one())
+
+    task = asyncio.create_task(sleep)
+    await eventually(sleeping, timeout=10, what="the statement to run")
+    task.cancel()
+    await asyncio.wait({task}, timeout=10)
+    return task
 
 
 async def test_a_statement_cancelled_on_postgresql_leaves_its_task_cancelled(
@@ -116,19 +125,9 @@ async def test_a_statement_cancelled_on_postgresql_leaves_its_task_cancelled(
         async with store.engine.connect() as conn:
             await conn.execute(text("SELECT pg_sleep(60)"))
 
-    async def sleeping() -> bool:
-        async with store.engine.connect() as conn:
-            found = await conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
-            )
-            return bool(found.scalar_one())
+    task = await _cancelled_in_pg_sleep(store, sleep_in_the_database())
 
-    task = asyncio.create_task(sleep_in_the_database())
-    await eventually(sleeping, timeout=10, what="the statement to run")
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=10)
-
-    assert done == {task}
+    assert task.done()
     assert task.cancelled()
 
 
@@ -141,17 +140,8 @@ async def test_a_driver_statement_cancelled_leaves_a_store_that_works_and_closes
         pytest.skip("SQLite's statements run in their own thread, which a cancellation never stops")
     store = await Store.open(DATABASE.url)
     try:
-        task = asyncio.create_task(store._at_once(_sleep_in_the_database))
-
-        async def sleeping() -> bool:
-            async with store.engine.connect() as conn:
-                query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%'"
-                return bool((await conn.execute(text(query))).scalar_one())
-
-        await eventually(sleeping, timeout=10, what="the statement to run")
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=10)
-        assert done == {task} and task.cancelled()
+        task = await _cancelled_in_pg_sleep(store, store._at_once(_sleep_in_the_database))
+        assert task.done() and task.cancelled()
         await store.set_value("driver.after", "yes", 1.0)
         assert await store.get_value("driver.after") == "yes"
     finally:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import insert
 
 from knock.core.history import KNOCK, HistoryLine
@@ -15,18 +13,8 @@ from knock.core.lifecycle import Event, State
 from knock.store import Store
 from knock.store.schema import knocks
 from knock.store.writes import add_history, knock_row
-from tests.integration.harness import DATABASE
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-async def store() -> AsyncIterator[Store]:
-    opened = await Store.open(DATABASE.url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def add(store: Store, n: int, typed: str, answers: dict[str, str], at: float) -> str:
